@@ -1,0 +1,63 @@
+"""Tinify: learned image and video compression with a fast, robust Rust entropy coder.
+
+A drop-in for CompressAI: the same model names, API shape and checkpoints, with entropy coding
+done in Rust (``tinify._core``) with the GIL released.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from tinify import _core
+from tinify.exceptions import BitstreamError, CdfError, ParameterError, TinifyError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BitstreamError",
+    "CdfError",
+    "ParameterError",
+    "TinifyError",
+    "__version__",
+    "get_num_threads",
+    "set_num_threads",
+]
+
+# DataLoader workers fork: the parent's Rust thread pool does not exist in the child.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_core._after_fork_child)
+
+_SUBMODULES = {
+    "ans",
+    "datasets",
+    "entropy_models",
+    "layers",
+    "losses",
+    "models",
+    "ops",
+    "zoo",
+}
+
+
+def set_num_threads(n: int) -> None:
+    """Set how many threads code independent streams (batch items, chunks); 0 = one per core.
+
+    The default comes from the ``TINIFY_NUM_THREADS`` environment variable (0 or unset: one per
+    core). Output bytes never depend on the thread count.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Return how many threads code independent streams."""
+    return int(_core.get_num_threads())
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tinify.{name}")
+    raise AttributeError(f"module 'tinify' has no attribute {name!r}")
