@@ -1,0 +1,259 @@
+"""Gaussian conditional entropy models: single Gaussian (table-indexed) and Gaussian mixture."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Optional, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from tinify import _core
+from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
+from tinify.ops import LowerBound
+
+__all__ = ["GaussianConditional", "GaussianMixtureConditional"]
+
+
+def _standardized_cumulative(inputs: Tensor) -> Tensor:
+    """Standard normal CDF, ``erfc(-x / sqrt 2) / 2``."""
+    return 0.5 * torch.erfc(-(2**-0.5) * inputs)
+
+
+class GaussianConditional(EntropyModel):
+    r"""Gaussian conditional model with per-element scale and optional mean.
+
+    J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston, "Variational image compression with a
+    scale hyperprior", ICLR 2018; D. Minnen, J. Ballé, G. Toderici, "Joint Autoregressive and
+    Hierarchical Priors for Learned Image Compression", NeurIPS 2018.
+
+    The likelihood of ``y_hat`` is ``Phi((1/2 - |y_hat - mu|) / s) - Phi((-1/2 - |y_hat - mu|) / s)``
+    with ``s`` bounded below by ``scale_bound``. For coding, each scale is rounded *up* to the
+    next entry of ``scale_table`` (:meth:`build_indexes`) and the element is coded with that
+    entry's quantized Gaussian; the tables are built in Rust by :meth:`update`, deterministically
+    (float64, pure-Rust ``erfc``), or loaded from a checkpoint.
+
+    Args:
+        scale_table: increasing positive scales, or None to set them later with
+            :meth:`update_scale_table`.
+        scale_bound: lower bound on scales (defaults to the first table entry if None).
+        tail_mass: mass outside each table row (coded by escapes).
+    """
+
+    scale_table: Tensor
+    scale_bound: Optional[Tensor]
+
+    def __init__(
+        self,
+        scale_table: Optional[Union[Sequence[float], Tensor]],
+        *args: Any,
+        scale_bound: Optional[float] = 0.11,
+        tail_mass: float = 1e-9,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        table = self._prepare_scale_table(scale_table) if scale_table is not None else None
+        if table is not None and scale_bound is None:
+            scale_bound = float(table[0])
+        if scale_bound is None or scale_bound <= 0:
+            raise ValueError(f"scale_bound must be positive, got {scale_bound}")
+        self.tail_mass = float(tail_mass)
+        self.register_buffer("scale_table", table if table is not None else torch.zeros(0))
+        self.register_buffer("scale_bound", torch.tensor([float(scale_bound)]))
+        self.lower_bound_scale = LowerBound(float(scale_bound))
+
+    @staticmethod
+    def _prepare_scale_table(scale_table: Union[Sequence[float], Tensor]) -> Tensor:
+        table = torch.as_tensor(scale_table, dtype=torch.float32).reshape(-1).clone()
+        if table.numel() == 0:
+            raise ValueError("scale_table must not be empty")
+        if not torch.isfinite(table).all() or (table <= 0).any():
+            raise ValueError("scale_table entries must be finite and positive")
+        if (table[1:] <= table[:-1]).any():
+            raise ValueError("scale_table must be strictly increasing")
+        return table
+
+    def _resizable_buffers(self) -> Sequence[str]:
+        return (*TABLE_BUFFERS, "scale_table")
+
+    def update_scale_table(
+        self, scale_table: Union[Sequence[float], Tensor], force: bool = False
+    ) -> bool:
+        """Install ``scale_table`` and build its tables (skipped if tables exist, unless forced)."""
+        if self._offset.numel() > 0 and not force:
+            return False
+        device = self.scale_table.device
+        self.scale_table = self._prepare_scale_table(scale_table).to(device)
+        self.update()
+        return True
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Build one quantized Gaussian per scale-table entry (in Rust, deterministic)."""
+        if self.scale_table.numel() == 0:
+            raise RuntimeError(
+                "GaussianConditional has no scale_table: pass one to the constructor or call "
+                "update_scale_table()"
+            )
+        table = _core.CdfTable.gaussian(
+            np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()), self.tail_mass
+        )
+        cdfs, lengths, offsets = table.to_padded()
+        device = self.scale_table.device
+        self._quantized_cdf = torch.from_numpy(cdfs).to(device)
+        self._cdf_length = torch.from_numpy(lengths).to(device)
+        self._offset = torch.from_numpy(offsets).to(device)
+
+    def _likelihood(self, inputs: Tensor, scales: Tensor, means: Optional[Tensor] = None) -> Tensor:
+        values = torch.abs(inputs - means if means is not None else inputs)
+        scales = self.lower_bound_scale(scales)
+        upper = _standardized_cumulative((0.5 - values) / scales)
+        lower = _standardized_cumulative((-0.5 - values) / scales)
+        return upper - lower
+
+    def forward(
+        self,
+        inputs: Tensor,
+        scales: Tensor,
+        means: Optional[Tensor] = None,
+        training: Optional[bool] = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Return ``(y_hat, likelihoods)``: noise in training, ``round(y - mu) + mu`` in eval."""
+        if training is None:
+            training = self.training
+        outputs = self.quantize(inputs, "noise" if training else "dequantize", means)
+        likelihood = self.lower_bound_likelihood(self._likelihood(outputs, scales, means))
+        return outputs, likelihood
+
+    def build_indexes(self, scales: Tensor) -> Tensor:
+        """Table row of every scale: the first entry >= the (bounded) scale, capped at the last.
+
+        Returns an int32 tensor shaped like ``scales``.
+        """
+        if self.scale_table.numel() == 0:
+            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+        scales = self.lower_bound_scale(scales)
+        table = self.scale_table.to(scales.dtype)
+        indexes = torch.searchsorted(table, scales.detach().contiguous(), right=False)
+        return indexes.clamp_(max=table.numel() - 1).int()
+
+
+class GaussianMixtureConditional(GaussianConditional):
+    r"""K-component discretized Gaussian mixture (Z. Cheng, H. Sun, M. Takeuchi, J. Katto,
+    "Learned Image Compression with Discretized Gaussian Mixture Likelihoods and Attention
+    Modules", CVPR 2020).
+
+    Parameters come as ``K * M`` channels in K blocks: block ``k`` (channels ``k*M .. (k+1)*M``)
+    holds component ``k``'s scales, means and weights for the M latent channels. Weights should
+    sum to 1 over the components (apply a softmax over K in the model).
+
+    Values are quantized without means (``round(y)``). For coding, every element gets its own
+    mixture CDF, built in Rust while coding (scales clamped to [0.11, 256], weights normalised,
+    an escape slot for far values): no table, no per-symbol Python. Streams are tinify's own
+    (CompressAI's ``GaussianMixtureConditional.compress`` format is not supported).
+
+    Args:
+        K: number of mixture components.
+    """
+
+    def __init__(
+        self,
+        K: int = 3,
+        scale_table: Optional[Union[Sequence[float], Tensor]] = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scale_table, *args, **kwargs)
+        if not 1 <= K <= 8:
+            raise ValueError(f"K must be between 1 and 8, got {K}")
+        self.K = int(K)
+
+    def _check_params(self, inputs: Tensor, *params: Tensor) -> None:
+        n, m = inputs.shape[:2]
+        for p in params:
+            if p.shape[0] != n or p.shape[1] != self.K * m or p.shape[2:] != inputs.shape[2:]:
+                raise ValueError(
+                    f"mixture parameters must have shape {(n, self.K * m, *inputs.shape[2:])}, "
+                    f"got {tuple(p.shape)}"
+                )
+
+    def _likelihood(  # type: ignore[override]
+        self, inputs: Tensor, scales: Tensor, means: Tensor, weights: Tensor
+    ) -> Tensor:
+        m = inputs.size(1)
+        likelihood = torch.zeros_like(inputs)
+        for k in range(self.K):
+            block = slice(k * m, (k + 1) * m)
+            likelihood = likelihood + (
+                super()._likelihood(inputs, scales[:, block], means[:, block]) * weights[:, block]
+            )
+        return likelihood
+
+    def forward(  # type: ignore[override]
+        self,
+        inputs: Tensor,
+        scales: Tensor,
+        means: Tensor,
+        weights: Tensor,
+        training: Optional[bool] = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Return ``(y_hat, likelihoods)`` with ``y_hat = round(y)`` in eval, noise in training."""
+        if training is None:
+            training = self.training
+        self._check_params(inputs, scales, means, weights)
+        outputs = self.quantize(inputs, "noise" if training else "dequantize")
+        likelihood = self._likelihood(outputs, scales, means, weights)
+        return outputs, self.lower_bound_likelihood(likelihood)
+
+    def element_params(self, *params: Tensor) -> list[np.ndarray]:
+        """Rearrange (N, K*M, ...) parameters into per-item (elements, K) float64 arrays.
+
+        Returns a list over batch items of ``[weights, means, scales]``-style arrays in the order
+        given; element order is row-major over (M, ...), matching the symbols.
+        """
+        n, km = params[0].shape[:2]
+        m = km // self.K
+        out = []
+        for p in params:
+            q = p.detach().reshape(n, self.K, m, -1).permute(0, 2, 3, 1).reshape(n, -1, self.K)
+            out.append(np.ascontiguousarray(q.to("cpu", torch.float64).numpy()))
+        return out
+
+    def compress(  # type: ignore[override]
+        self, inputs: Tensor, scales: Tensor, means: Tensor, weights: Tensor
+    ) -> list[bytes]:
+        """Code ``round(inputs)`` (N, M, ...), each element against its own mixture.
+
+        Returns one stream per batch item.
+        """
+        self._check_params(inputs, scales, means, weights)
+        n = inputs.size(0)
+        symbols = self.quantize(inputs, "symbols").reshape(n, -1)
+        sym = np.ascontiguousarray(symbols.cpu().numpy(), dtype=np.int32)
+        w, mu, s = self.element_params(weights, means, scales)
+        return [_core.encode_mixture(sym[i], w[i], mu[i], s[i]) for i in range(n)]
+
+    def decompress(  # type: ignore[override]
+        self,
+        strings: Sequence[bytes],
+        scales: Tensor,
+        means: Tensor,
+        weights: Tensor,
+        dtype: torch.dtype = torch.float,
+    ) -> Tensor:
+        """Decode streams from :meth:`compress`; returns (N, M, ...) values of ``dtype``.
+
+        Raises:
+            tinify.BitstreamError: a stream is corrupt or does not match the parameters.
+        """
+        n, km = scales.shape[:2]
+        if not isinstance(strings, (list, tuple)) or len(strings) != n:
+            raise ValueError(f"expected a list of {n} strings")
+        if km % self.K:
+            raise ValueError(f"{km} parameter channels are not a multiple of K={self.K}")
+        shape = (n, km // self.K, *scales.shape[2:])
+        w, mu, s = self.element_params(weights, means, scales)
+        rows = [_core.decode_mixture(bytes(strings[i]), w[i], mu[i], s[i]) for i in range(n)]
+        values = torch.from_numpy(np.stack(rows)).reshape(shape)
+        return values.to(device=scales.device, dtype=dtype)
