@@ -1,0 +1,68 @@
+"""Shared pytest configuration: hypothesis profiles and paths to the shared data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "fast", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "slow", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The shared data folder beside the checkout (skips the test when it is absent)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"shared data not found at {SHARED}")
+    return SHARED
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def compressai():  # type: ignore[no-untyped-def]
+    """CompressAI 1.2.8 for side-by-side checks (the test is skipped when it is not installed).
+
+    Importing it pulls in torch_geometric, which warns at import time; under
+    ``filterwarnings = error`` the import is done with warnings muted.
+    """
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = pytest.importorskip("compressai")
+        for name in (
+            "compressai.ans",
+            "compressai.entropy_models",
+            "compressai.layers",
+            "compressai.ops",
+            "compressai.models",
+            "compressai.models.utils",
+            "compressai.zoo",
+        ):
+            importlib.import_module(name)
+    return module
