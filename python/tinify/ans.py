@@ -20,7 +20,7 @@ garbage; decoders return ``numpy.int32`` arrays rather than lists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,8 +86,8 @@ def _float(x: ArrayLike, name: str, dtype: type, ndim: int) -> np.ndarray:
 
 def as_cdf_table(
     cdfs: CdfsLike,
-    cdf_lengths: Optional[ArrayLike] = None,
-    offsets: Optional[ArrayLike] = None,
+    cdf_lengths: ArrayLike | None = None,
+    offsets: ArrayLike | None = None,
 ) -> CdfTable:
     """Build (and validate) a :class:`CdfTable` from CompressAI's ``(cdfs, cdf_lengths, offsets)``.
 
@@ -154,8 +154,8 @@ class RansEncoder:
         symbols: ArrayLike,
         indexes: ArrayLike,
         cdfs: CdfsLike,
-        cdf_lengths: Optional[ArrayLike] = None,
-        offsets: Optional[ArrayLike] = None,
+        cdf_lengths: ArrayLike | None = None,
+        offsets: ArrayLike | None = None,
     ) -> bytes:
         """Code ``symbols[i]`` with CDF row ``indexes[i]``; values outside a row are escaped."""
         table = as_cdf_table(cdfs, cdf_lengths, offsets)
@@ -175,12 +175,14 @@ class BufferedRansEncoder:
         symbols: ArrayLike,
         indexes: ArrayLike,
         cdfs: CdfsLike,
-        cdf_lengths: Optional[ArrayLike] = None,
-        offsets: Optional[ArrayLike] = None,
+        cdf_lengths: ArrayLike | None = None,
+        offsets: ArrayLike | None = None,
     ) -> None:
         """Append symbols; on error nothing is appended."""
         table = as_cdf_table(cdfs, cdf_lengths, offsets)
-        self._enc.put_with_indexes(to_int32(symbols, "symbols"), to_int32(indexes, "indexes"), table)
+        self._enc.put_with_indexes(
+            to_int32(symbols, "symbols"), to_int32(indexes, "indexes"), table
+        )
 
     def encode_mixture(
         self, symbols: ArrayLike, weights: ArrayLike, means: ArrayLike, scales: ArrayLike
@@ -201,17 +203,17 @@ class RansDecoder:
     """Decode rANS streams (``compressai.ans.RansDecoder``)."""
 
     def __init__(self) -> None:
-        self._dec: Optional[_core.RansDecoder] = None
+        self._dec: _core.RansDecoder | None = None
 
     def decode_with_indexes(
         self,
         encoded: bytes,
         indexes: ArrayLike,
         cdfs: CdfsLike,
-        cdf_lengths: Optional[ArrayLike] = None,
-        offsets: Optional[ArrayLike] = None,
+        cdf_lengths: ArrayLike | None = None,
+        offsets: ArrayLike | None = None,
     ) -> NDArray[np.int32]:
-        """Decode a whole stream; raise :class:`BitstreamError` if it is corrupt or has leftovers."""
+        """Decode a whole stream; raise :class:`BitstreamError` if corrupt or with leftovers."""
         table = as_cdf_table(cdfs, cdf_lengths, offsets)
         return _core.decode_with_indexes(_bytes(encoded), to_int32(indexes, "indexes"), table)
 
@@ -223,8 +225,8 @@ class RansDecoder:
         self,
         indexes: ArrayLike,
         cdfs: CdfsLike,
-        cdf_lengths: Optional[ArrayLike] = None,
-        offsets: Optional[ArrayLike] = None,
+        cdf_lengths: ArrayLike | None = None,
+        offsets: ArrayLike | None = None,
     ) -> NDArray[np.int32]:
         """Decode the next ``len(indexes)`` values of the stream given to :meth:`set_stream`."""
         table = as_cdf_table(cdfs, cdf_lengths, offsets)

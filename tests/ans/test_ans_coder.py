@@ -137,7 +137,9 @@ def test_buffered_encoder_and_incremental_decoder(gc_table: CdfTable) -> None:
     for p, i in zip(parts, idx):
         enc.encode_with_indexes(p, i, gc_table)
     data = enc.flush()
-    assert data == RansEncoder().encode_with_indexes(np.concatenate(parts), np.concatenate(idx), gc_table)
+    assert data == RansEncoder().encode_with_indexes(
+        np.concatenate(parts), np.concatenate(idx), gc_table
+    )
     dec = RansDecoder()
     dec.set_stream(data)
     for p, i in zip(parts, idx):
@@ -314,9 +316,7 @@ def _encode_in_child(queue: multiprocessing.Queue) -> None:  # type: ignore[type
     from tinify import _core
 
     table = gaussian_table(default_scale_table())
-    streams = _core.encode_batch(
-        np.ones((3, 100), np.int32), np.full((3, 100), 5, np.int32), table
-    )
+    streams = _core.encode_batch(np.ones((3, 100), np.int32), np.full((3, 100), 5, np.int32), table)
     queue.put([len(s) for s in streams])
 
 

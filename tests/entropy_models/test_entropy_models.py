@@ -137,8 +137,12 @@ def test_build_indexes_rounds_scales_up(gc: GaussianConditional) -> None:
     table = gc.scale_table
     scales = torch.cat([table, table[:-1] * 1.0001, torch.tensor([0.0, 0.05, 1e6])])
     idx = gc.build_indexes(scales)
-    ref = torch.tensor([int(min(63, (table >= max(float(s), 0.11)).nonzero()[0])) if s <= table[-1]
-                        else 63 for s in scales])
+    ref = torch.tensor(
+        [
+            int(min(63, (table >= max(float(s), 0.11)).nonzero()[0])) if s <= table[-1] else 63
+            for s in scales
+        ]
+    )
     assert torch.equal(idx.long(), ref)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,6 +25,12 @@ class EntropyModel(nn.Module):
     ``_offset`` (rows,) in :meth:`update`. Coding runs in Rust with the GIL released, one
     independent stream per batch item, in parallel (see :func:`tinify.set_num_threads`).
 
+    Attributes:
+        stream_chunks: streams per batch item. 1 (the default) writes CompressAI's format, one
+            rANS stream per item. ``n > 1`` splits each item into ``n`` streams in tinify's
+            chunked framing, which encode and decode in parallel even for a single image; the
+            decoder must use the same setting (tinify's file format records it).
+
     Args:
         likelihood_bound: lower bound applied to likelihoods (0 disables it).
         entropy_coder: only ``"ans"`` (or ``None``) is supported.
@@ -38,7 +44,7 @@ class EntropyModel(nn.Module):
     def __init__(
         self,
         likelihood_bound: float = 1e-9,
-        entropy_coder: Optional[str] = None,
+        entropy_coder: str | None = None,
         entropy_coder_precision: int = 16,
     ) -> None:
         super().__init__()
@@ -53,7 +59,8 @@ class EntropyModel(nn.Module):
             self.likelihood_lower_bound = LowerBound(likelihood_bound)
         for name in TABLE_BUFFERS:
             self.register_buffer(name, torch.zeros(0, dtype=torch.int32))
-        self._table_cache: Optional[tuple[tuple[Any, ...], _core.CdfTable]] = None
+        self._table_cache: tuple[tuple[Any, ...], _core.CdfTable] | None = None
+        self.stream_chunks = 1
 
     # -- tables ---------------------------------------------------------------------------------
 
@@ -87,7 +94,11 @@ class EntropyModel(nn.Module):
             key = prefix + name
             incoming = state_dict.get(key)
             current = self._buffers.get(name)
-            if isinstance(incoming, Tensor) and current is not None and incoming.shape != current.shape:
+            if (
+                isinstance(incoming, Tensor)
+                and current is not None
+                and incoming.shape != current.shape
+            ):
                 self._buffers[name] = torch.zeros(
                     incoming.shape, dtype=current.dtype, device=current.device
                 )
@@ -120,9 +131,15 @@ class EntropyModel(nn.Module):
             self._table_cache = (key, table)
         return self._table_cache[1]
 
+    def _chunks(self) -> int:
+        chunks = int(getattr(self, "stream_chunks", 1))
+        if not 1 <= chunks <= 65536:
+            raise ValueError(f"stream_chunks must be between 1 and 65536, got {chunks}")
+        return chunks
+
     # -- quantization ---------------------------------------------------------------------------
 
-    def quantize(self, inputs: Tensor, mode: str, means: Optional[Tensor] = None) -> Tensor:
+    def quantize(self, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
         """Quantize ``inputs``.
 
         Args:
@@ -144,7 +161,7 @@ class EntropyModel(nn.Module):
 
     @staticmethod
     def dequantize(
-        inputs: Tensor, means: Optional[Tensor] = None, dtype: torch.dtype = torch.float
+        inputs: Tensor, means: Tensor | None = None, dtype: torch.dtype = torch.float
     ) -> Tensor:
         """Map symbols back to values: ``symbols + means`` (in the means' dtype) or a cast."""
         if means is not None:
@@ -159,9 +176,7 @@ class EntropyModel(nn.Module):
 
     # -- coding ---------------------------------------------------------------------------------
 
-    def compress(
-        self, inputs: Tensor, indexes: Tensor, means: Optional[Tensor] = None
-    ) -> list[bytes]:
+    def compress(self, inputs: Tensor, indexes: Tensor, means: Tensor | None = None) -> list[bytes]:
         """Code ``round(inputs - means)`` with CDF row ``indexes`` per element.
 
         Args:
@@ -173,7 +188,9 @@ class EntropyModel(nn.Module):
             One rANS stream per batch item (elements in row-major order of the item).
         """
         if inputs.dim() < 2:
-            raise ValueError(f"inputs must have at least 2 dimensions, got shape {tuple(inputs.shape)}")
+            raise ValueError(
+                f"inputs must have at least 2 dimensions, got shape {tuple(inputs.shape)}"
+            )
         if inputs.shape != indexes.shape:
             raise ValueError(
                 f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must have the "
@@ -183,7 +200,10 @@ class EntropyModel(nn.Module):
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
         return _core.encode_batch(
-            _int32_numpy(symbols.reshape(n, -1)), _int32_numpy(indexes.reshape(n, -1)), table
+            _int32_numpy(symbols.reshape(n, -1)),
+            _int32_numpy(indexes.reshape(n, -1)),
+            table,
+            self._chunks(),
         )
 
     def decompress(
@@ -191,9 +211,9 @@ class EntropyModel(nn.Module):
         strings: Sequence[bytes],
         indexes: Tensor,
         dtype: torch.dtype = torch.float,
-        means: Optional[Tensor] = None,
+        means: Tensor | None = None,
     ) -> Tensor:
-        """Decode streams from :meth:`compress`; returns ``symbols + means`` shaped like ``indexes``.
+        """Decode streams from :meth:`compress` into ``symbols + means``, shaped like ``indexes``.
 
         Raises:
             tinify.BitstreamError: a stream is corrupt, truncated or does not match the tables.
@@ -216,7 +236,9 @@ class EntropyModel(nn.Module):
         for s in strings:
             if not isinstance(s, (bytes, bytearray)):
                 raise TypeError(f"each string must be bytes, got {type(s).__name__}")
-        values = _core.decode_batch(list(strings), _int32_numpy(indexes.reshape(n, -1)), table)
+        values = _core.decode_batch(
+            list(strings), _int32_numpy(indexes.reshape(n, -1)), table, self._chunks() > 1
+        )
         symbols = torch.from_numpy(values).reshape(indexes.shape).to(indexes.device)
         return self.dequantize(symbols, means, dtype)
 

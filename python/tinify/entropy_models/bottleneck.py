@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Optional
 
 import numpy as np
 import torch
@@ -111,7 +110,7 @@ class EntropyBottleneck(EntropyModel):
         logits = self._logits_cumulative(self.quantiles, stop_gradient=True)
         return torch.abs(logits - self.target).sum()
 
-    def forward(self, x: Tensor, training: Optional[bool] = None) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, training: bool | None = None) -> tuple[Tensor, Tensor]:
         """Quantize ``x`` (N, C, ...) and return ``(x_hat, likelihoods)``, both shaped like ``x``.
 
         Training adds uniform noise; evaluation rounds around the channel medians.
@@ -160,7 +159,9 @@ class EntropyBottleneck(EntropyModel):
                 f"the learned quantiles span {max_length} values, more than 16-bit tables can "
                 "hold; check training (the auxiliary loss) before update()"
             )
-        samples = torch.arange(max_length, device=q.device)[None, None, :] + pmf_start[:, None, None]
+        samples = (
+            torch.arange(max_length, device=q.device)[None, None, :] + pmf_start[:, None, None]
+        )
         pmf, lower, upper = self._likelihood(samples, stop_gradient=True)
         pmf = pmf[:, 0, :]
         # Tail mass outside the shared sample grid (CompressAI's layout, kept for bit-exactness).
@@ -178,7 +179,9 @@ class EntropyBottleneck(EntropyModel):
         return True
 
     @torch.no_grad()
-    def _update_quantiles(self, search_radius: float = 1e5, rtol: float = 1e-4, atol: float = 1e-3) -> None:
+    def _update_quantiles(
+        self, search_radius: float = 1e5, rtol: float = 1e-4, atol: float = 1e-3
+    ) -> None:
         """Find the three quantiles of every channel by bisection on the logits."""
         device = self.quantiles.device
         shape = (self.channels, 1, 1)

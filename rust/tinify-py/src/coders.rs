@@ -86,13 +86,16 @@ pub fn decode_with_indexes<'py>(
     Ok(out.into_pyarray(py))
 }
 
-/// Independent streams in parallel: row `b` of (B, n) `symbols` against row `b` of `indexes`.
+/// Independent streams in parallel: row `b` of (B, n) `symbols` against row `b` of `indexes`;
+/// `chunks > 1` splits each row into that many parallel streams (tinify's chunked framing).
 #[pyfunction]
+#[pyo3(signature = (symbols, indexes, table, chunks = 1))]
 pub fn encode_batch<'py>(
     py: Python<'py>,
     symbols: PyReadonlyArray2<'py, i32>,
     indexes: PyReadonlyArray2<'py, i32>,
     table: &CdfTable,
+    chunks: usize,
 ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
     let (b, n, s) = vec2(&symbols, "symbols")?;
     let (b2, n2, i) = vec2(&indexes, "indexes")?;
@@ -106,12 +109,9 @@ pub fn encode_batch<'py>(
     let t = table.inner.clone();
     let out = py
         .detach(move || {
-            let rows_s: Vec<&[i32]> = s.chunks(n.max(1)).take(b).collect();
-            let rows_i: Vec<&[i32]> = i.chunks(n.max(1)).take(b).collect();
-            if n == 0 {
-                return Ok(vec![tinify_core::RansEncoder::new().flush(); b]);
-            }
-            tinify_core::encode_batch(&rows_s, &rows_i, &t)
+            let rows_s: Vec<&[i32]> = (0..b).map(|r| &s[r * n..(r + 1) * n]).collect();
+            let rows_i: Vec<&[i32]> = (0..b).map(|r| &i[r * n..(r + 1) * n]).collect();
+            tinify_core::encode_batch(&rows_s, &rows_i, &t, chunks)
         })
         .map_err(CoreError)?;
     Ok(out.iter().map(|o| bytes(py, o)).collect())
@@ -119,11 +119,13 @@ pub fn encode_batch<'py>(
 
 /// Decodes independent streams in parallel into a (B, n) int32 array.
 #[pyfunction]
+#[pyo3(signature = (streams, indexes, table, chunked = false))]
 pub fn decode_batch<'py>(
     py: Python<'py>,
     streams: Vec<Vec<u8>>,
     indexes: PyReadonlyArray2<'py, i32>,
     table: &CdfTable,
+    chunked: bool,
 ) -> PyResult<Bound<'py, PyArray2<i32>>> {
     let (b, n, i) = vec2(&indexes, "indexes")?;
     if streams.len() != b {
@@ -137,7 +139,7 @@ pub fn decode_batch<'py>(
         .detach(move || {
             let rows_i: Vec<&[i32]> = (0..b).map(|r| &i[r * n..(r + 1) * n]).collect();
             let data: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
-            tinify_core::decode_batch(&data, &rows_i, &t)
+            tinify_core::decode_batch(&data, &rows_i, &t, chunked)
         })
         .map_err(CoreError)?;
     Ok(out.concat().into_pyarray(py).reshape([b, n])?)

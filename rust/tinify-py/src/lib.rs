@@ -39,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<coders::RansDecoder>()?;
     m.add_function(wrap_pyfunction!(cdf::pmf_to_quantized_cdf, m)?)?;
     m.add_function(wrap_pyfunction!(cdf::pmfs_to_quantized_cdfs, m)?)?;
+    m.add_function(wrap_pyfunction!(cdf::scale_indexes, m)?)?;
     m.add_function(wrap_pyfunction!(coders::encode_with_indexes, m)?)?;
     m.add_function(wrap_pyfunction!(coders::decode_with_indexes, m)?)?;
     m.add_function(wrap_pyfunction!(coders::encode_batch, m)?)?;

@@ -79,6 +79,28 @@ pub fn gaussian_table(scale_table: &[f32], tail_mass: f64) -> Result<CdfTable> {
     CdfTable::from_rows(&rows, &offsets)
 }
 
+/// Table row for every scale: the first `table` entry `>= scale`, capped at the last row.
+///
+/// This is CompressAI's `build_indexes` rule (scales are rounded *up* to the next table entry;
+/// a NaN or a scale above the last entry maps to the last row), with the comparisons in `f32`.
+/// Large inputs are split over the thread pool; the result does not depend on the split.
+///
+/// # Errors
+/// [`Error::InvalidParameter`] for an empty table.
+pub fn scale_indexes(scales: &[f32], table: &[f32]) -> Result<Vec<i32>> {
+    if table.is_empty() {
+        return Err(Error::InvalidParameter { position: 0, reason: "the scale table is empty".into() });
+    }
+    let last = table.len() - 1;
+    const PART: usize = 1 << 16;
+    let parts = parallel::map(scales.len().div_ceil(PART), |p| {
+        let chunk = &scales[p * PART..((p + 1) * PART).min(scales.len())];
+        // `!(t >= s)` is true for every entry when s is NaN, which then maps to the last row.
+        chunk.iter().map(|&s| table.partition_point(|&t| !(t >= s)).min(last) as i32).collect::<Vec<_>>()
+    });
+    Ok(parts.concat())
+}
+
 fn gaussian_row(scale: f32, multiplier: f32) -> Result<(Vec<i32>, i32)> {
     let center = (scale * multiplier).ceil() as i64;
     let sigma = f64::from(scale);
