@@ -29,8 +29,8 @@ class GaussianConditional(EntropyModel):
     Hierarchical Priors for Learned Image Compression", NeurIPS 2018.
 
     With ``d = |y_hat - mu|``, the likelihood of ``y_hat`` is
-    ``Phi((1/2 - d) / s) - Phi((-1/2 - d) / s)``, with ``s`` bounded below by ``scale_bound``. For coding, each scale is rounded *up* to the
-    next entry of ``scale_table`` (:meth:`build_indexes`) and the element is coded with that
+    ``Phi((1/2 - d) / s) - Phi((-1/2 - d) / s)``, with ``s`` bounded below by ``scale_bound``.
+    For coding, each scale is rounded *up* to the next entry of ``scale_table`` (:meth:`build_indexes`) and the element is coded with that
     entry's quantized Gaussian; the tables are built in Rust by :meth:`update`, deterministically
     (float64, pure-Rust ``erfc``), or loaded from a checkpoint.
 

@@ -405,21 +405,25 @@ impl RansDecoder {
         self.x = u64::from(freq) * (self.x >> PRECISION) + u64::from(cum - start);
         self.refill()?;
         let max_value = model.max_value();
-        let v: i64 = if slot < max_value {
-            i64::from(slot)
+        let v: Option<i64> = if slot < max_value {
+            Some(i64::from(slot))
         } else {
             let raw = self.get_raw()?;
+            // raw < 2^64, so half < 2^63 and -half - 1 >= -2^63; the sums below can overflow
+            // for a corrupt stream's 16-chunk escape and are checked.
             let half = (raw >> 1) as i64;
             if raw & 1 == 1 {
-                -half - 1
+                Some(-half - 1)
             } else {
-                half + i64::from(max_value)
+                half.checked_add(i64::from(max_value))
             }
         };
-        let value = v + model.offset();
-        let value = i32::try_from(value).map_err(|_| Error::CorruptStream {
-            reason: format!("escaped value {value} does not fit in int32"),
-        })?;
+        let value = v
+            .and_then(|v| v.checked_add(model.offset()))
+            .and_then(|v| i32::try_from(v).ok())
+            .ok_or_else(|| Error::CorruptStream {
+                reason: "escaped value does not fit in int32".into(),
+            })?;
         self.decoded += 1;
         Ok(value)
     }

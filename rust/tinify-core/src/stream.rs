@@ -190,7 +190,8 @@ pub fn decode_mixture(data: &[u8], params: &MixtureParams<'_>) -> Result<Vec<i32
 }
 
 /// Codes independent streams in parallel: stream `j` holds `symbols[j]` against rows
-/// `indexes[j]`.
+/// `indexes[j]`, as a plain stream when `chunks == 1` (CompressAI's format) or in the chunked
+/// framing otherwise (parallel even for one stream).
 ///
 /// # Errors
 /// The first failing stream's error.
@@ -198,18 +199,20 @@ pub fn encode_batch(
     symbols: &[&[i32]],
     indexes: &[&[i32]],
     table: &CdfTable,
+    chunks: usize,
 ) -> Result<Vec<Vec<u8>>> {
     check_len(
         "index arrays (one per stream)",
         symbols.len(),
         indexes.len(),
     )?;
-    parallel::try_map(symbols.len(), |j| {
-        encode_with_indexes(symbols[j], indexes[j], table)
+    parallel::try_map(symbols.len(), |j| match chunks {
+        1 => encode_with_indexes(symbols[j], indexes[j], table),
+        _ => encode_chunked(symbols[j], indexes[j], table, chunks),
     })
 }
 
-/// Decodes independent streams in parallel.
+/// Decodes independent streams in parallel; `chunked` says whether they use the chunked framing.
 ///
 /// # Errors
 /// The first failing stream's error.
@@ -217,14 +220,16 @@ pub fn decode_batch(
     streams: &[&[u8]],
     indexes: &[&[i32]],
     table: &CdfTable,
+    chunked: bool,
 ) -> Result<Vec<Vec<i32>>> {
     check_len(
         "index arrays (one per stream)",
         streams.len(),
         indexes.len(),
     )?;
-    parallel::try_map(streams.len(), |j| {
-        decode_with_indexes(streams[j], indexes[j], table)
+    parallel::try_map(streams.len(), |j| match chunked {
+        false => decode_with_indexes(streams[j], indexes[j], table),
+        true => decode_chunked(streams[j], indexes[j], table),
     })
 }
 
@@ -260,6 +265,8 @@ pub fn encode_chunked(
         });
     }
     check_len("indexes (one per symbol)", symbols.len(), indexes.len())?;
+    // Checked on the whole array so that an error names the position in it, not in a chunk.
+    check_indexes(indexes, table)?;
     let bounds = chunk_bounds(symbols.len(), chunks);
     let parts = parallel::try_map(chunks, |i| {
         let (a, b) = bounds[i];

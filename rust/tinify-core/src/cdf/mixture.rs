@@ -93,7 +93,7 @@ impl<'a> MixtureParams<'a> {
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.weights.len() / self.k
+        self.weights.len().checked_div(self.k).unwrap_or(0)
     }
 
     /// True when there are no elements.
@@ -105,15 +105,34 @@ impl<'a> MixtureParams<'a> {
     ///
     /// # Errors
     /// [`Error::InvalidParameter`] for a non-finite or negative weight, weights summing to 0, a
-    /// non-finite mean or one beyond [`MAX_ABS_MEAN`], or a NaN scale.
+    /// non-finite mean or one beyond [`MAX_ABS_MEAN`], a NaN scale, or `k` outside
+    /// `1..=MAX_COMPONENTS`; [`Error::IndexOutOfRange`] when `i` is not below [`len`](Self::len).
     pub fn element(&self, i: usize) -> Result<MixtureElement> {
-        let r = i * self.k..(i + 1) * self.k;
-        MixtureElement::new(
-            i,
-            &self.weights[r.clone()],
-            &self.means[r.clone()],
-            &self.scales[r],
-        )
+        // The fields are public, so `k` and the slice lengths are re-checked here.
+        if !(1..=MAX_COMPONENTS).contains(&self.k) {
+            return Err(Error::InvalidParameter {
+                position: 0,
+                reason: format!(
+                    "{} mixture components; between 1 and {MAX_COMPONENTS} are supported",
+                    self.k
+                ),
+            });
+        }
+        let out_of_range = || Error::IndexOutOfRange {
+            position: i,
+            index: i64::try_from(i).unwrap_or(i64::MAX),
+            rows: self.len(),
+        };
+        let start = i.checked_mul(self.k).ok_or_else(out_of_range)?;
+        let r = start..start.checked_add(self.k).ok_or_else(out_of_range)?;
+        match (
+            self.weights.get(r.clone()),
+            self.means.get(r.clone()),
+            self.scales.get(r),
+        ) {
+            (Some(w), Some(m), Some(s)) => MixtureElement::new(i, w, m, s),
+            _ => Err(out_of_range()),
+        }
     }
 }
 

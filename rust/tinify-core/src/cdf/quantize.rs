@@ -40,7 +40,11 @@ pub fn pmfs_to_quantized_cdfs(
     lengths: &[usize],
     precision: u32,
 ) -> Result<Vec<Vec<u32>>> {
-    let total: usize = lengths.iter().sum();
+    // An overflowing sum cannot match any slice length: report it as a mismatch, not a panic.
+    let total = lengths
+        .iter()
+        .try_fold(0usize, |a, &l| a.checked_add(l))
+        .unwrap_or(usize::MAX);
     if total != pmfs.len() {
         return Err(Error::ShapeMismatch {
             what: "pmf values (sum of lengths)",
