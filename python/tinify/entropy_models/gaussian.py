@@ -30,9 +30,10 @@ class GaussianConditional(EntropyModel):
 
     With ``d = |y_hat - mu|``, the likelihood of ``y_hat`` is
     ``Phi((1/2 - d) / s) - Phi((-1/2 - d) / s)``, with ``s`` bounded below by ``scale_bound``.
-    For coding, each scale is rounded *up* to the next entry of ``scale_table`` (:meth:`build_indexes`) and the element is coded with that
-    entry's quantized Gaussian; the tables are built in Rust by :meth:`update`, deterministically
-    (float64, pure-Rust ``erfc``), or loaded from a checkpoint.
+    For coding, each scale is rounded *up* to the next entry of ``scale_table``
+    (:meth:`build_indexes`) and the element is coded with that entry's quantized Gaussian. The
+    tables are built in Rust by :meth:`update`, deterministically (float64, pure-Rust ``erfc``),
+    or loaded from a checkpoint.
 
     Args:
         scale_table: increasing positive scales, or None to set them later with
