@@ -19,7 +19,9 @@ pub mod parallel;
 pub mod rans;
 pub mod stream;
 
-pub use cdf::gaussian::{gaussian_table, scale_indexes, standard_normal_cdf, standard_normal_quantile};
+pub use cdf::gaussian::{
+    gaussian_table, scale_indexes, standard_normal_cdf, standard_normal_quantile,
+};
 pub use cdf::mixture::{MixtureElement, MixtureParams};
 pub use cdf::quantize::{pmf_to_quantized_cdf, pmfs_to_quantized_cdfs};
 pub use cdf::table::{CdfRow, CdfTable};

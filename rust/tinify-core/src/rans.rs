@@ -87,7 +87,7 @@ impl Divider {
 
     /// `floor(x / d)` for `x < 2^63`.
     #[inline(always)]
-    pub fn div(self, x: u64) -> u64 {
+    pub fn quotient(self, x: u64) -> u64 {
         if self.shift == 0 {
             return x;
         }
@@ -229,7 +229,7 @@ impl StateWriter {
     #[inline(always)]
     fn symbol_fast(&mut self, start: u32, freq: u32, d: Divider) {
         self.renormalise(freq);
-        let q = d.div(self.x);
+        let q = d.quotient(self.x);
         self.x = self.x + q * u64::from(PROB_SCALE - freq) + u64::from(start);
     }
 
@@ -507,7 +507,7 @@ mod tests {
             let div = Divider::new(d);
             for x in xs(u64::from(d)) {
                 let x = x & ((1 << 63) - 1);
-                assert_eq!(div.div(x), x / u64::from(d), "x={x} d={d}");
+                assert_eq!(div.quotient(x), x / u64::from(d), "x={x} d={d}");
             }
         }
     }

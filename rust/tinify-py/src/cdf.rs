@@ -149,7 +149,7 @@ pub fn pmfs_to_quantized_cdfs<'py>(
             })
         })
         .map_err(CoreError)?;
-    Ok(cdfs.into_pyarray(py).reshape([rows, out_width])?)
+    cdfs.into_pyarray(py).reshape([rows, out_width])
 }
 
 /// Table row of every scale (CompressAI's `build_indexes` rule, in f32): int32, same length.
@@ -160,6 +160,8 @@ pub fn scale_indexes<'py>(
     table: PyReadonlyArray1<'py, f32>,
 ) -> PyResult<Bound<'py, PyArray1<i32>>> {
     let (s, t) = (vec1(&scales, "scales")?, vec1(&table, "scale_table")?);
-    let out = py.detach(move || tinify_core::scale_indexes(&s, &t)).map_err(CoreError)?;
+    let out = py
+        .detach(move || tinify_core::scale_indexes(&s, &t))
+        .map_err(CoreError)?;
     Ok(out.into_pyarray(py))
 }

@@ -142,7 +142,7 @@ pub fn decode_batch<'py>(
             tinify_core::decode_batch(&data, &rows_i, &t, chunked)
         })
         .map_err(CoreError)?;
-    Ok(out.concat().into_pyarray(py).reshape([b, n])?)
+    out.concat().into_pyarray(py).reshape([b, n])
 }
 
 /// One array as `chunks` parallel streams in tinify's chunked framing.

@@ -11,6 +11,7 @@
 //!   `tail = 2 Phi((-0.5 - center_i) / s_i)`;
 //! - the row is `pmf_to_quantized_cdf(pmf ++ [tail])` and the offset is `-center_i`.
 
+use std::cmp::Ordering;
 use std::f64::consts::FRAC_1_SQRT_2;
 
 use crate::cdf::quantize::pmf_to_quantized_cdf;
@@ -89,14 +90,26 @@ pub fn gaussian_table(scale_table: &[f32], tail_mass: f64) -> Result<CdfTable> {
 /// [`Error::InvalidParameter`] for an empty table.
 pub fn scale_indexes(scales: &[f32], table: &[f32]) -> Result<Vec<i32>> {
     if table.is_empty() {
-        return Err(Error::InvalidParameter { position: 0, reason: "the scale table is empty".into() });
+        return Err(Error::InvalidParameter {
+            position: 0,
+            reason: "the scale table is empty".into(),
+        });
     }
     let last = table.len() - 1;
     const PART: usize = 1 << 16;
     let parts = parallel::map(scales.len().div_ceil(PART), |p| {
         let chunk = &scales[p * PART..((p + 1) * PART).min(scales.len())];
-        // `!(t >= s)` is true for every entry when s is NaN, which then maps to the last row.
-        chunk.iter().map(|&s| table.partition_point(|&t| !(t >= s)).min(last) as i32).collect::<Vec<_>>()
+        // Entries below s, in f32; a NaN s is below nothing comparable, so it maps to the last row.
+        chunk
+            .iter()
+            .map(|&s| {
+                table
+                    .partition_point(|&t| {
+                        !matches!(t.partial_cmp(&s), Some(Ordering::Greater | Ordering::Equal))
+                    })
+                    .min(last) as i32
+            })
+            .collect::<Vec<_>>()
     });
     Ok(parts.concat())
 }

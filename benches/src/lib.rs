@@ -1,0 +1,217 @@
+//! Seeded workload generators shared by the criterion benches of tinify-core.
+//!
+//! Every workload comes from a seeded splitmix64 generator, so runs compare like with like. (The
+//! floating-point helpers use `std`; the golden tests, which need bit-identical workloads on
+//! every platform, use `libm` instead.)
+
+use tinify_core::{gaussian_table, pmf_to_quantized_cdf, CdfTable};
+
+/// splitmix64: a tiny, fully specified PRNG.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 53 bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in `0..n` (`n > 0`; the modulo bias does not matter here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// Standard normal sample (Box-Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64();
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// Standard logistic sample.
+    pub fn logistic(&mut self) -> f64 {
+        let u = self.next_f64().clamp(1e-12, 1.0 - 1e-12);
+        (u / (1.0 - u)).ln()
+    }
+
+    /// Log-uniform in `[lo, hi)`.
+    pub fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        (lo.ln() + self.next_f64() * (hi / lo).ln()).exp()
+    }
+}
+
+/// CompressAI 1.2.8's default scale table (`get_scale_table()`, torch float32) as bit patterns.
+pub const DEFAULT_SCALE_BITS: [u32; 64] = [
+    0x3de147ae, 0x3dfec793, 0x3e101230, 0x3e22efc7, 0x3e3845c8, 0x3e506704, 0x3e6bb124, 0x3e85470a,
+    0x3e96bacd, 0x3eaa779a, 0x3ec0ca0e, 0x3eda08ca, 0x3ef695cc, 0x3f0b6ff2, 0x3f1db234, 0x3f325889,
+    0x3f49b318, 0x3f641c86, 0x3f80fdab, 0x3f91e1bd, 0x3fa4fc07, 0x3fba96af, 0x3fd3058f, 0x3feea77c,
+    0x4006f3dc, 0x40189fc7, 0x402c9c16, 0x4043365c, 0x405cc651, 0x4079af2f, 0x408d3097, 0x409fad98,
+    0x40b4965b, 0x40cc3c0e, 0x40e6fa78, 0x41029cb1, 0x4113b71b, 0x41270edd, 0x413cef07, 0x4155ac83,
+    0x4171a758, 0x4188a610, 0x419a8ad8, 0x41aec774, 0x41c5aa71, 0x41df8ca9, 0x41fcd28b, 0x420ef6dd,
+    0x4221af59, 0x4236db65, 0x424ecd30, 0x4269e1a0, 0x428440f0, 0x42959263, 0x42a9285d, 0x42bf4eec,
+    0x42d85c06, 0x42f4b0de, 0x430a5dbd, 0x431c7c18, 0x4330f9ce, 0x43482672, 0x43625beb, 0x43800000,
+];
+
+/// The default scale table as `f32`.
+pub fn default_scales() -> Vec<f32> {
+    DEFAULT_SCALE_BITS
+        .iter()
+        .map(|&b| f32::from_bits(b))
+        .collect()
+}
+
+/// CompressAI's `build_indexes`: the smallest `j` with `table[j] >= max(sigma, table[0])`,
+/// capped at the last row.
+pub fn scale_index(scales: &[f32], sigma: f32) -> i32 {
+    let sigma = sigma.max(scales[0]);
+    let last = scales.len() - 1;
+    scales[..last]
+        .iter()
+        .position(|&s| s >= sigma)
+        .unwrap_or(last) as i32
+}
+
+/// Symbols with the table rows that code them.
+#[derive(Debug, Clone)]
+pub struct TableWorkload {
+    /// The CDF table.
+    pub table: CdfTable,
+    /// One symbol per element.
+    pub symbols: Vec<i32>,
+    /// The table row of each element.
+    pub indexes: Vec<i32>,
+}
+
+/// A Gaussian-conditional latent of `n` elements (a hyperprior model's `y`): per-element scales
+/// log-uniform in [0.11, 40], mapped to the 64-row default Gaussian table by `build_indexes`,
+/// and zero-mean symbols `round(sigma * N(0, 1))`.
+pub fn gaussian_conditional(n: usize, seed: u64) -> TableWorkload {
+    let scales = default_scales();
+    let table = gaussian_table(&scales, 1e-9).expect("default scales are valid");
+    let mut rng = SplitMix64(seed);
+    let mut symbols = Vec::with_capacity(n);
+    let mut indexes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let sigma = rng.log_uniform(0.11, 40.0);
+        indexes.push(scale_index(&scales, sigma as f32));
+        symbols.push((sigma * rng.normal()).round() as i32);
+    }
+    TableWorkload {
+        table,
+        symbols,
+        indexes,
+    }
+}
+
+/// A factorized-prior latent (`EntropyBottleneck`) of `channels x h x w` symbols in CompressAI's
+/// channel-major order: every channel has its own row, the quantized CDF of a discretised
+/// logistic with a channel scale in [0.15, 8] and a small median shift, cut at +-(8 scale + 1)
+/// plus a tail slot (so about 5..130 entries per row), offset `-center`.
+pub fn factorized(channels: usize, h: usize, w: usize, seed: u64) -> TableWorkload {
+    let mut rng = SplitMix64(seed);
+    let mut rows = Vec::with_capacity(channels);
+    let mut offsets = Vec::with_capacity(channels);
+    let mut params = Vec::with_capacity(channels);
+    for _ in 0..channels {
+        let s = rng.log_uniform(0.15, 8.0);
+        let mu = 0.4 * (rng.next_f64() - 0.5);
+        let center = (8.0 * s).ceil() as i64 + 1;
+        let sigmoid = |x: f64| 1.0 / (1.0 + (-(x - mu) / s).exp());
+        let mut pmf: Vec<f32> = (-center..=center)
+            .map(|k| (sigmoid(k as f64 + 0.5) - sigmoid(k as f64 - 0.5)) as f32)
+            .collect();
+        pmf.push((sigmoid(-center as f64 - 0.5) + 1.0 - sigmoid(center as f64 + 0.5)) as f32);
+        let cdf = pmf_to_quantized_cdf(&pmf, 16).expect("valid pmf");
+        rows.push(cdf.into_iter().map(|v| v as i32).collect::<Vec<i32>>());
+        offsets.push(-(center as i32));
+        params.push((mu, s));
+    }
+    let table = CdfTable::from_rows(&rows, &offsets).expect("valid rows");
+    let mut symbols = Vec::with_capacity(channels * h * w);
+    let mut indexes = Vec::with_capacity(channels * h * w);
+    for (c, &(mu, s)) in params.iter().enumerate() {
+        for _ in 0..h * w {
+            symbols.push((mu + s * rng.logistic()).round() as i32);
+            indexes.push(c as i32);
+        }
+    }
+    TableWorkload {
+        table,
+        symbols,
+        indexes,
+    }
+}
+
+/// Gaussian-mixture parameters and symbols of `n` elements with `k` components.
+#[derive(Debug, Clone)]
+pub struct MixtureWorkload {
+    /// Components per element.
+    pub k: usize,
+    /// Weights, element-major.
+    pub weights: Vec<f64>,
+    /// Means, element-major.
+    pub means: Vec<f64>,
+    /// Scales, element-major.
+    pub scales: Vec<f64>,
+    /// One symbol per element, drawn from its mixture.
+    pub symbols: Vec<i32>,
+}
+
+/// A Cheng-2020-style mixture latent: weights uniform in [0.05, 1.05), means within +-8, scales
+/// log-uniform in [0.11, 20]; symbols drawn from each element's mixture.
+pub fn mixture(n: usize, k: usize, seed: u64) -> MixtureWorkload {
+    let mut rng = SplitMix64(seed);
+    let (mut weights, mut means, mut scales) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n * k {
+        weights.push(0.05 + rng.next_f64());
+        means.push(16.0 * (rng.next_f64() - 0.5));
+        scales.push(rng.log_uniform(0.11, 20.0));
+    }
+    let symbols = (0..n)
+        .map(|i| {
+            let ws = &weights[i * k..(i + 1) * k];
+            let mut u = rng.next_f64() * ws.iter().sum::<f64>();
+            let mut c = k - 1;
+            for (j, &wj) in ws.iter().enumerate() {
+                if u < wj {
+                    c = j;
+                    break;
+                }
+                u -= wj;
+            }
+            (means[i * k + c] + scales[i * k + c] * rng.normal()).round() as i32
+        })
+        .collect();
+    MixtureWorkload {
+        k,
+        weights,
+        means,
+        scales,
+        symbols,
+    }
+}
+
+/// `rows` pmfs of `len` entries each, stored back to back: a discretised Gaussian with a random
+/// scale and shift, with the far tail rounding to zero counts (so the zero-frequency repair runs).
+pub fn pmf_rows(rows: usize, len: usize, seed: u64) -> (Vec<f32>, Vec<usize>) {
+    let mut rng = SplitMix64(seed);
+    let mut flat = Vec::with_capacity(rows * len);
+    for _ in 0..rows {
+        let s = rng.log_uniform(0.5, len as f64 / 8.0);
+        let mu = (len as f64 / 2.0) * (0.8 + 0.4 * rng.next_f64());
+        flat.extend((0..len).map(|k| {
+            let z = (k as f64 - mu) / s;
+            ((-0.5 * z * z).exp() / s) as f32
+        }));
+    }
+    (flat, vec![len; rows])
+}

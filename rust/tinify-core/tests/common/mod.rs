@@ -1,0 +1,291 @@
+//! Helpers shared by the integration tests: a seeded generator, a hash, CompressAI's default
+//! scale table and a few ready-made tables.
+#![allow(dead_code)]
+
+use tinify_core::{gaussian_table, pmf_to_quantized_cdf, CdfTable};
+
+/// splitmix64: a tiny, fully specified PRNG, so every workload is identical on every machine
+/// (transcendental functions come from the pure-Rust `libm`, not the platform's math library).
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1) with 53 bits.
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in `0..n` (n > 0); the tiny modulo bias does not matter here.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// Uniform in `lo..=hi`.
+    pub fn range_i64(&mut self, lo: i64, hi: i64) -> i64 {
+        lo + self.below((hi - lo + 1) as u64) as i64
+    }
+
+    /// Standard normal sample (Box-Muller, cosine branch only).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64(); // (0, 1]
+        let u2 = self.next_f64();
+        (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
+    }
+}
+
+/// Log-uniform in `[lo, hi)`, with the portable `libm` so that workloads are the same everywhere.
+pub fn log_uniform(rng: &mut SplitMix64, lo: f64, hi: f64) -> f64 {
+    libm::exp(libm::log(lo) + rng.next_f64() * libm::log(hi / lo))
+}
+
+/// FNV-1a, 64-bit.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// CompressAI 1.2.8's default scale table (`get_scale_table()`, torch float32), as f32 bit
+/// patterns (`scale_table_float32_hexbits` in `shared/reference/compressai_gc_tables.json`).
+pub const DEFAULT_SCALE_BITS: [u32; 64] = [
+    0x3de147ae, 0x3dfec793, 0x3e101230, 0x3e22efc7, 0x3e3845c8, 0x3e506704, 0x3e6bb124, 0x3e85470a,
+    0x3e96bacd, 0x3eaa779a, 0x3ec0ca0e, 0x3eda08ca, 0x3ef695cc, 0x3f0b6ff2, 0x3f1db234, 0x3f325889,
+    0x3f49b318, 0x3f641c86, 0x3f80fdab, 0x3f91e1bd, 0x3fa4fc07, 0x3fba96af, 0x3fd3058f, 0x3feea77c,
+    0x4006f3dc, 0x40189fc7, 0x402c9c16, 0x4043365c, 0x405cc651, 0x4079af2f, 0x408d3097, 0x409fad98,
+    0x40b4965b, 0x40cc3c0e, 0x40e6fa78, 0x41029cb1, 0x4113b71b, 0x41270edd, 0x413cef07, 0x4155ac83,
+    0x4171a758, 0x4188a610, 0x419a8ad8, 0x41aec774, 0x41c5aa71, 0x41df8ca9, 0x41fcd28b, 0x420ef6dd,
+    0x4221af59, 0x4236db65, 0x424ecd30, 0x4269e1a0, 0x428440f0, 0x42959263, 0x42a9285d, 0x42bf4eec,
+    0x42d85c06, 0x42f4b0de, 0x430a5dbd, 0x431c7c18, 0x4330f9ce, 0x43482672, 0x43625beb, 0x43800000,
+];
+
+/// The default scale table as f32 values.
+pub fn default_scales() -> Vec<f32> {
+    DEFAULT_SCALE_BITS
+        .iter()
+        .map(|&b| f32::from_bits(b))
+        .collect()
+}
+
+/// `gaussian_table(default scales, 1e-9)`.
+pub fn default_gaussian_table() -> CdfTable {
+    gaussian_table(&default_scales(), 1e-9).expect("the default scale table is valid")
+}
+
+/// CompressAI's `build_indexes`: smallest `j` with `table[j] >= max(sigma, 0.11)`, capped at 63.
+pub fn scale_index(scales: &[f32], sigma: f32) -> i32 {
+    let sigma = sigma.max(scales[0]);
+    scales[..scales.len() - 1]
+        .iter()
+        .position(|&s| s >= sigma)
+        .unwrap_or(scales.len() - 1) as i32
+}
+
+/// A "learned-looking" table: `rows` discretised Laplacians of growing width from
+/// `pmf_to_quantized_cdf`, each with a tail slot, offset `-center`.
+pub fn laplace_table(rows: usize) -> CdfTable {
+    let mut cdfs = Vec::new();
+    let mut offsets = Vec::new();
+    for r in 0..rows {
+        let b = 0.3 + r as f64 * 0.7;
+        let center = (b * 8.0).ceil() as i64;
+        let mut pmf: Vec<f32> = (-center..=center)
+            .map(|x| {
+                let x = x as f64;
+                let cdf = |t: f64| {
+                    if t < 0.0 {
+                        0.5 * libm::exp(t / b)
+                    } else {
+                        1.0 - 0.5 * libm::exp(-t / b)
+                    }
+                };
+                (cdf(x + 0.5) - cdf(x - 0.5)) as f32
+            })
+            .collect();
+        pmf.push(libm::exp(-(center as f64 + 0.5) / b) as f32);
+        let cdf = pmf_to_quantized_cdf(&pmf, 16).expect("valid pmf");
+        cdfs.push(cdf.into_iter().map(|v| v as i32).collect::<Vec<i32>>());
+        offsets.push(-(center as i32));
+    }
+    CdfTable::from_rows(&cdfs, &offsets).expect("valid rows")
+}
+
+/// Symbols roughly following the rows of `table`, with a sprinkling of escapes.
+pub fn table_workload(rng: &mut SplitMix64, table: &CdfTable, n: usize) -> (Vec<i32>, Vec<i32>) {
+    let rows = table.rows() as u64;
+    let mut symbols = Vec::with_capacity(n);
+    let mut indexes = Vec::with_capacity(n);
+    for _ in 0..n {
+        let i = rng.below(rows) as usize;
+        let offset = table.offsets()[i];
+        let span = table.lengths()[i] as i64 - 2;
+        let s = match rng.below(50) {
+            0 => rng.range_i64(-100_000, 100_000) as i32,
+            1 => [i32::MIN, i32::MAX, i32::MIN + 1, i32::MAX - 1][rng.below(4) as usize],
+            _ => {
+                // Triangular around the centre of the row's range.
+                let a = rng.range_i64(0, span);
+                let b = rng.range_i64(0, span);
+                ((a + b) / 2 + i64::from(offset)) as i32
+            }
+        };
+        symbols.push(s);
+        indexes.push(i as i32);
+    }
+    (symbols, indexes)
+}
+
+/// Mixture parameters for `n` elements with `k` components each: (weights, means, scales).
+pub fn mixture_params(rng: &mut SplitMix64, n: usize, k: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let mut w = Vec::with_capacity(n * k);
+    let mut m = Vec::with_capacity(n * k);
+    let mut s = Vec::with_capacity(n * k);
+    for _ in 0..n * k {
+        w.push(0.05 + rng.next_f64());
+        m.push((rng.next_f64() - 0.5) * 40.0);
+        // Log-uniform in [0.05, 60]: below MIN_SCALE on purpose (it is clamped).
+        s.push(log_uniform(rng, 0.05, 60.0));
+    }
+    (w, m, s)
+}
+
+/// One symbol per element, sampled from its mixture (component by weight, then rounded normal).
+pub fn sample_mixture(rng: &mut SplitMix64, k: usize, w: &[f64], m: &[f64], s: &[f64]) -> Vec<i32> {
+    let n = w.len() / k;
+    (0..n)
+        .map(|i| {
+            let ws = &w[i * k..(i + 1) * k];
+            let total: f64 = ws.iter().sum();
+            let mut u = rng.next_f64() * total;
+            let mut c = k - 1;
+            for (j, &wj) in ws.iter().enumerate() {
+                if u < wj {
+                    c = j;
+                    break;
+                }
+                u -= wj;
+            }
+            let sigma = s[i * k + c].max(0.11);
+            (m[i * k + c] + sigma * rng.normal()).round() as i32
+        })
+        .collect()
+}
+
+/// One step of [`spec_encode`], in decoding order.
+#[derive(Debug, Clone, Copy)]
+pub enum SpecOp {
+    /// A symbol interval `(start, freq)` out of 2^16.
+    Sym(u32, u32),
+    /// A 4-bit bypass chunk.
+    Nibble(u32),
+}
+
+/// An independent rANS encoder written from the CompressAI 1.2.8 format description
+/// (`shared/reference/compressai-1.2.8-facts.md`, section c), used to cross-check the library and
+/// to build streams the library's encoder never writes (non-canonical or oversized escapes).
+pub fn spec_encode(ops: &[SpecOp]) -> Vec<u8> {
+    const L: u64 = 1 << 31;
+    let mut x = L;
+    let mut words: Vec<u32> = Vec::new();
+    for op in ops.iter().rev() {
+        match *op {
+            SpecOp::Sym(start, freq) => {
+                let freq = u64::from(freq);
+                if x >= ((L >> 16) << 32) * freq {
+                    words.push(x as u32);
+                    x >>= 32;
+                }
+                x = ((x / freq) << 16) + x % freq + u64::from(start);
+            }
+            SpecOp::Nibble(b) => {
+                if x >= ((L >> 16) << 32) << 12 {
+                    words.push(x as u32);
+                    x >>= 32;
+                }
+                x = (x << 4) | u64::from(b);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(x as u32).to_le_bytes());
+    out.extend_from_slice(&((x >> 32) as u32).to_le_bytes());
+    for w in words.iter().rev() {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out
+}
+
+/// The escape payload of `raw` as written by CompressAI: the chunk count as a run of 15s closed
+/// by the remainder, then `n_chunks` nibbles, least significant first. `n_chunks` may exceed what
+/// `raw` needs (a non-canonical escape).
+pub fn spec_escape_payload(raw: u64, n_chunks: u32) -> Vec<SpecOp> {
+    let mut ops = Vec::new();
+    let mut rest = n_chunks;
+    while rest >= 15 {
+        ops.push(SpecOp::Nibble(15));
+        rest -= 15;
+    }
+    ops.push(SpecOp::Nibble(rest));
+    for i in 0..n_chunks {
+        let nib = if i < 16 { (raw >> (4 * i)) & 15 } else { 0 };
+        ops.push(SpecOp::Nibble(nib as u32));
+    }
+    ops
+}
+
+/// The spec ops of `value` against an unpadded CDF row with `offset`.
+pub fn spec_value_ops(cdf: &[u32], offset: i32, value: i32) -> Vec<SpecOp> {
+    let max_value = (cdf.len() - 2) as i64;
+    let v = i64::from(value) - i64::from(offset);
+    let (slot, raw) = if v < 0 {
+        (max_value, Some((-2 * v - 1) as u64))
+    } else if v >= max_value {
+        (max_value, Some((2 * (v - max_value)) as u64))
+    } else {
+        (v, None)
+    };
+    let s = slot as usize;
+    let mut ops = vec![SpecOp::Sym(cdf[s], cdf[s + 1] - cdf[s])];
+    if let Some(raw) = raw {
+        let n = (64 - raw.leading_zeros()).div_ceil(4);
+        ops.extend(spec_escape_payload(raw, n));
+    }
+    ops
+}
+
+/// The rows of `table` without padding.
+pub fn unpadded_rows(table: &CdfTable) -> Vec<Vec<u32>> {
+    let (cdfs, width, lengths, _) = table.to_padded();
+    lengths
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| {
+            cdfs[i * width..i * width + len as usize]
+                .iter()
+                .map(|&v| v as u32)
+                .collect()
+        })
+        .collect()
+}
+
+/// [`spec_encode`] of `symbols[i]` against row `indexes[i]` of `table`.
+pub fn spec_encode_with_indexes(symbols: &[i32], indexes: &[i32], table: &CdfTable) -> Vec<u8> {
+    let rows = unpadded_rows(table);
+    let ops: Vec<SpecOp> = symbols
+        .iter()
+        .zip(indexes)
+        .flat_map(|(&s, &i)| spec_value_ops(&rows[i as usize], table.offsets()[i as usize], s))
+        .collect();
+    spec_encode(&ops)
+}
