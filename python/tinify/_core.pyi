@@ -1,7 +1,34 @@
 """Type stubs for the Rust extension ``tinify._core`` (see ``rust/tinify-py``)."""
 
+from typing import final
+
 import numpy as np
 from numpy.typing import NDArray
+
+__all__ = [
+    "PRECISION",
+    "BitstreamError",
+    "CdfError",
+    "CdfTable",
+    "ParameterError",
+    "RansDecoder",
+    "RansEncoder",
+    "TinifyError",
+    "_after_fork_child",
+    "decode_batch",
+    "decode_chunked",
+    "decode_mixture",
+    "decode_with_indexes",
+    "encode_batch",
+    "encode_chunked",
+    "encode_mixture",
+    "encode_with_indexes",
+    "get_num_threads",
+    "pmf_to_quantized_cdf",
+    "pmfs_to_quantized_cdfs",
+    "scale_indexes",
+    "set_num_threads",
+]
 
 PRECISION: int
 
@@ -10,10 +37,11 @@ class BitstreamError(TinifyError): ...
 class CdfError(TinifyError): ...
 class ParameterError(TinifyError): ...
 
+@final
 class CdfTable:
-    def __init__(
-        self, cdfs: NDArray[np.int32], lengths: NDArray[np.int32], offsets: NDArray[np.int32]
-    ) -> None: ...
+    def __new__(
+        cls, cdfs: NDArray[np.int32], lengths: NDArray[np.int32], offsets: NDArray[np.int32]
+    ) -> CdfTable: ...
     @staticmethod
     def gaussian(scale_table: NDArray[np.float32], tail_mass: float) -> CdfTable: ...
     @property
@@ -21,8 +49,9 @@ class CdfTable:
     def to_padded(self) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]: ...
     def __len__(self) -> int: ...
 
+@final
 class RansEncoder:
-    def __init__(self) -> None: ...
+    def __new__(cls) -> RansEncoder: ...
     def put_with_indexes(
         self, symbols: NDArray[np.int32], indexes: NDArray[np.int32], table: CdfTable
     ) -> None: ...
@@ -36,8 +65,9 @@ class RansEncoder:
     def flush(self) -> bytes: ...
     def __len__(self) -> int: ...
 
+@final
 class RansDecoder:
-    def __init__(self, data: bytes) -> None: ...
+    def __new__(cls, data: bytes) -> RansDecoder: ...
     def get_with_indexes(
         self, indexes: NDArray[np.int32], table: CdfTable
     ) -> NDArray[np.int32]: ...
