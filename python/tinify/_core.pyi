@@ -18,10 +18,12 @@ __all__ = [
     "decode_batch",
     "decode_chunked",
     "decode_mixture",
+    "decode_mixture_batch",
     "decode_with_indexes",
     "encode_batch",
     "encode_chunked",
     "encode_mixture",
+    "encode_mixture_batch",
     "encode_with_indexes",
     "get_num_threads",
     "pmf_to_quantized_cdf",
@@ -112,6 +114,18 @@ def encode_mixture(
 ) -> bytes: ...
 def decode_mixture(
     data: bytes,
+    weights: NDArray[np.float64],
+    means: NDArray[np.float64],
+    scales: NDArray[np.float64],
+) -> NDArray[np.int32]: ...
+def encode_mixture_batch(
+    symbols: NDArray[np.int32],
+    weights: NDArray[np.float64],
+    means: NDArray[np.float64],
+    scales: NDArray[np.float64],
+) -> list[bytes]: ...
+def decode_mixture_batch(
+    streams: list[bytes],
     weights: NDArray[np.float64],
     means: NDArray[np.float64],
     scales: NDArray[np.float64],

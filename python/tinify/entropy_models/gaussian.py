@@ -215,10 +215,10 @@ class GaussianMixtureConditional(GaussianConditional):
         return outputs, self.lower_bound_likelihood(likelihood)
 
     def element_params(self, *params: Tensor) -> list[np.ndarray]:
-        """Rearrange (N, K*M, ...) parameters into per-item (elements, K) float64 arrays.
+        """Rearrange (N, K*M, ...) parameters into (N, elements, K) float64 arrays.
 
-        Returns a list over batch items of ``[weights, means, scales]``-style arrays in the order
-        given; element order is row-major over (M, ...), matching the symbols.
+        One array per parameter given, in order; element order is row-major over (M, ...),
+        matching the symbols.
         """
         n, km = params[0].shape[:2]
         m = km // self.K
@@ -240,7 +240,7 @@ class GaussianMixtureConditional(GaussianConditional):
         symbols = self.quantize(inputs, "symbols").reshape(n, -1)
         sym = np.ascontiguousarray(symbols.cpu().numpy(), dtype=np.int32)
         w, mu, s = self.element_params(weights, means, scales)
-        return [_core.encode_mixture(sym[i], w[i], mu[i], s[i]) for i in range(n)]
+        return _core.encode_mixture_batch(sym, w, mu, s)
 
     def decompress(  # type: ignore[override]
         self,
@@ -262,6 +262,6 @@ class GaussianMixtureConditional(GaussianConditional):
             raise ValueError(f"{km} parameter channels are not a multiple of K={self.K}")
         shape = (n, km // self.K, *scales.shape[2:])
         w, mu, s = self.element_params(weights, means, scales)
-        rows = [_core.decode_mixture(bytes(strings[i]), w[i], mu[i], s[i]) for i in range(n)]
-        values = torch.from_numpy(np.stack(rows)).reshape(shape)
+        rows = _core.decode_mixture_batch([bytes(x) for x in strings], w, mu, s)
+        values = torch.from_numpy(rows).reshape(shape)
         return values.to(device=scales.device, dtype=dtype)

@@ -28,6 +28,6 @@ pub use cdf::table::{CdfRow, CdfTable};
 pub use error::{Error, Result};
 pub use rans::{RansDecoder, RansEncoder, SlotModel, PRECISION, PROB_SCALE};
 pub use stream::{
-    decode_batch, decode_chunked, decode_mixture, decode_with_indexes, encode_batch,
-    encode_chunked, encode_mixture, encode_with_indexes,
+    decode_batch, decode_chunked, decode_mixture, decode_mixture_batch, decode_with_indexes,
+    encode_batch, encode_chunked, encode_mixture, encode_mixture_batch, encode_with_indexes,
 };

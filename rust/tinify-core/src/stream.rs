@@ -233,6 +233,39 @@ pub fn decode_batch(
     })
 }
 
+/// Codes independent mixture streams in parallel: stream `j` holds `symbols[j]` against the
+/// mixtures `params[j]`.
+///
+/// # Errors
+/// The first failing stream's error.
+pub fn encode_mixture_batch(
+    symbols: &[&[i32]],
+    params: &[MixtureParams<'_>],
+) -> Result<Vec<Vec<u8>>> {
+    check_len(
+        "mixture parameter sets (one per stream)",
+        symbols.len(),
+        params.len(),
+    )?;
+    parallel::try_map(symbols.len(), |j| encode_mixture(symbols[j], &params[j]))
+}
+
+/// Decodes independent mixture streams in parallel.
+///
+/// # Errors
+/// The first failing stream's error.
+pub fn decode_mixture_batch(
+    streams: &[&[u8]],
+    params: &[MixtureParams<'_>],
+) -> Result<Vec<Vec<i32>>> {
+    check_len(
+        "mixture parameter sets (one per stream)",
+        streams.len(),
+        params.len(),
+    )?;
+    parallel::try_map(streams.len(), |j| decode_mixture(streams[j], &params[j]))
+}
+
 /// Boundaries of `k` nearly equal contiguous parts of `n` items.
 fn chunk_bounds(n: usize, k: usize) -> Vec<(usize, usize)> {
     let (base, extra) = (n / k, n % k);

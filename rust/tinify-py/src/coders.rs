@@ -1,13 +1,16 @@
 //! Coding functions and the stateful encoder/decoder classes.
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyReadonlyArray3,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tinify_core::MixtureParams;
 
 use crate::cdf::CdfTable;
-use crate::convert::{vec1, vec2};
+use crate::convert::{vec1, vec2, vec3};
 use crate::errors::{CoreError, CoreResult};
 
 /// Owned mixture parameters (n, K) as three element-major f64 arrays.
@@ -47,6 +50,54 @@ impl Mixture {
 
     fn params(&self) -> tinify_core::Result<MixtureParams<'_>> {
         MixtureParams::new(self.k, &self.weights, &self.means, &self.scales, self.n)
+    }
+}
+
+/// Owned mixture parameters of a batch: (B, n, K) each.
+struct MixtureBatch {
+    shape: (usize, usize, usize),
+    weights: Vec<f64>,
+    means: Vec<f64>,
+    scales: Vec<f64>,
+}
+
+impl MixtureBatch {
+    fn new(
+        weights: &PyReadonlyArray3<'_, f64>,
+        means: &PyReadonlyArray3<'_, f64>,
+        scales: &PyReadonlyArray3<'_, f64>,
+    ) -> PyResult<Self> {
+        let (shape, weights) = vec3(weights, "weights")?;
+        let (s2, means) = vec3(means, "means")?;
+        let (s3, scales) = vec3(scales, "scales")?;
+        if shape != s2 || shape != s3 {
+            return Err(PyValueError::new_err(format!(
+                "weights {shape:?}, means {s2:?} and scales {s3:?} must have the same (B, n, K) shape"
+            )));
+        }
+        Ok(Self {
+            shape,
+            weights,
+            means,
+            scales,
+        })
+    }
+
+    fn params(&self) -> tinify_core::Result<Vec<MixtureParams<'_>>> {
+        let (b, n, k) = self.shape;
+        let step = n * k;
+        (0..b)
+            .map(|j| {
+                let r = j * step..(j + 1) * step;
+                MixtureParams::new(
+                    k,
+                    &self.weights[r.clone()],
+                    &self.means[r.clone()],
+                    &self.scales[r],
+                    n,
+                )
+            })
+            .collect()
     }
 }
 
@@ -209,6 +260,60 @@ pub fn decode_mixture<'py>(
         .detach(move || tinify_core::decode_mixture(data, &m.params()?))
         .map_err(CoreError)?;
     Ok(out.into_pyarray(py))
+}
+
+/// Independent mixture streams in parallel: row `b` of (B, n) `symbols` against (B, n, K)
+/// parameters.
+#[pyfunction]
+pub fn encode_mixture_batch<'py>(
+    py: Python<'py>,
+    symbols: PyReadonlyArray2<'py, i32>,
+    weights: PyReadonlyArray3<'py, f64>,
+    means: PyReadonlyArray3<'py, f64>,
+    scales: PyReadonlyArray3<'py, f64>,
+) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+    let (b, n, s) = vec2(&symbols, "symbols")?;
+    let m = MixtureBatch::new(&weights, &means, &scales)?;
+    if (b, n) != (m.shape.0, m.shape.1) {
+        return Err(PyValueError::new_err(format!(
+            "symbols {:?} do not match the parameters' (B, n) = {:?}",
+            (b, n),
+            (m.shape.0, m.shape.1)
+        )));
+    }
+    let out = py
+        .detach(move || {
+            let rows: Vec<&[i32]> = (0..b).map(|r| &s[r * n..(r + 1) * n]).collect();
+            tinify_core::encode_mixture_batch(&rows, &m.params()?)
+        })
+        .map_err(CoreError)?;
+    Ok(out.iter().map(|o| bytes(py, o)).collect())
+}
+
+/// Decodes independent mixture streams in parallel into a (B, n) int32 array.
+#[pyfunction]
+pub fn decode_mixture_batch<'py>(
+    py: Python<'py>,
+    streams: Vec<Vec<u8>>,
+    weights: PyReadonlyArray3<'py, f64>,
+    means: PyReadonlyArray3<'py, f64>,
+    scales: PyReadonlyArray3<'py, f64>,
+) -> PyResult<Bound<'py, PyArray2<i32>>> {
+    let m = MixtureBatch::new(&weights, &means, &scales)?;
+    let (b, n, _) = m.shape;
+    if streams.len() != b {
+        return Err(PyValueError::new_err(format!(
+            "{} streams given for a batch of {b}",
+            streams.len()
+        )));
+    }
+    let out = py
+        .detach(move || {
+            let data: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
+            tinify_core::decode_mixture_batch(&data, &m.params()?)
+        })
+        .map_err(CoreError)?;
+    out.concat().into_pyarray(py).reshape([b, n])
 }
 
 /// Buffers symbols (tables or mixtures, in any mix) and writes them as one stream on `flush`.

@@ -3,7 +3,7 @@
 //! A `PyReadonlyArray` borrow does not stop another Python thread from writing to the array, so
 //! inputs are copied before the GIL is released; the copy is cheap next to entropy coding.
 
-use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{Element, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -25,6 +25,19 @@ pub fn vec2<T: Element + Copy>(
         .map(<[T]>::to_vec)
         .map_err(|_| not_contiguous(name))?;
     Ok((shape[0], shape[1], data))
+}
+
+/// Copies a 3-D array as ((d0, d1, d2), row-major data).
+pub fn vec3<T: Element + Copy>(
+    a: &PyReadonlyArray3<'_, T>,
+    name: &str,
+) -> PyResult<((usize, usize, usize), Vec<T>)> {
+    let shape = a.shape();
+    let data = a
+        .as_slice()
+        .map(<[T]>::to_vec)
+        .map_err(|_| not_contiguous(name))?;
+    Ok(((shape[0], shape[1], shape[2]), data))
 }
 
 fn not_contiguous(name: &str) -> PyErr {

@@ -48,6 +48,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(coders::decode_chunked, m)?)?;
     m.add_function(wrap_pyfunction!(coders::encode_mixture, m)?)?;
     m.add_function(wrap_pyfunction!(coders::decode_mixture, m)?)?;
+    m.add_function(wrap_pyfunction!(coders::encode_mixture_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(coders::decode_mixture_batch, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_child, m)?)?;
