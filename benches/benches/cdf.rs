@@ -6,7 +6,8 @@ use std::time::Duration;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use tinify_benches::{default_scales, mixture, pmf_rows};
+use tinify_benches::{mixture, pmf_rows};
+use tinify_core::cdf::gaussian::default_scale_table as default_scales;
 use tinify_core::parallel::set_num_threads;
 use tinify_core::{
     decode_mixture, encode_mixture, gaussian_table, pmf_to_quantized_cdf, pmfs_to_quantized_cdfs,

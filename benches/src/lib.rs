@@ -4,7 +4,8 @@
 //! floating-point helpers use `std`; the golden tests, which need bit-identical workloads on
 //! every platform, use `libm` instead.)
 
-use tinify_core::{gaussian_table, pmf_to_quantized_cdf, CdfTable};
+use tinify_core::cdf::gaussian::default_scale_table;
+use tinify_core::{gaussian_table, pmf_to_quantized_cdf, scale_indexes, CdfTable};
 
 /// splitmix64: a tiny, fully specified PRNG.
 #[derive(Debug, Clone)]
@@ -49,37 +50,6 @@ impl SplitMix64 {
     }
 }
 
-/// CompressAI 1.2.8's default scale table (`get_scale_table()`, torch float32) as bit patterns.
-pub const DEFAULT_SCALE_BITS: [u32; 64] = [
-    0x3de147ae, 0x3dfec793, 0x3e101230, 0x3e22efc7, 0x3e3845c8, 0x3e506704, 0x3e6bb124, 0x3e85470a,
-    0x3e96bacd, 0x3eaa779a, 0x3ec0ca0e, 0x3eda08ca, 0x3ef695cc, 0x3f0b6ff2, 0x3f1db234, 0x3f325889,
-    0x3f49b318, 0x3f641c86, 0x3f80fdab, 0x3f91e1bd, 0x3fa4fc07, 0x3fba96af, 0x3fd3058f, 0x3feea77c,
-    0x4006f3dc, 0x40189fc7, 0x402c9c16, 0x4043365c, 0x405cc651, 0x4079af2f, 0x408d3097, 0x409fad98,
-    0x40b4965b, 0x40cc3c0e, 0x40e6fa78, 0x41029cb1, 0x4113b71b, 0x41270edd, 0x413cef07, 0x4155ac83,
-    0x4171a758, 0x4188a610, 0x419a8ad8, 0x41aec774, 0x41c5aa71, 0x41df8ca9, 0x41fcd28b, 0x420ef6dd,
-    0x4221af59, 0x4236db65, 0x424ecd30, 0x4269e1a0, 0x428440f0, 0x42959263, 0x42a9285d, 0x42bf4eec,
-    0x42d85c06, 0x42f4b0de, 0x430a5dbd, 0x431c7c18, 0x4330f9ce, 0x43482672, 0x43625beb, 0x43800000,
-];
-
-/// The default scale table as `f32`.
-pub fn default_scales() -> Vec<f32> {
-    DEFAULT_SCALE_BITS
-        .iter()
-        .map(|&b| f32::from_bits(b))
-        .collect()
-}
-
-/// CompressAI's `build_indexes`: the smallest `j` with `table[j] >= max(sigma, table[0])`,
-/// capped at the last row.
-pub fn scale_index(scales: &[f32], sigma: f32) -> i32 {
-    let sigma = sigma.max(scales[0]);
-    let last = scales.len() - 1;
-    scales[..last]
-        .iter()
-        .position(|&s| s >= sigma)
-        .unwrap_or(last) as i32
-}
-
 /// Symbols with the table rows that code them.
 #[derive(Debug, Clone)]
 pub struct TableWorkload {
@@ -95,16 +65,17 @@ pub struct TableWorkload {
 /// log-uniform in [0.11, 40], mapped to the 64-row default Gaussian table by `build_indexes`,
 /// and zero-mean symbols `round(sigma * N(0, 1))`.
 pub fn gaussian_conditional(n: usize, seed: u64) -> TableWorkload {
-    let scales = default_scales();
+    let scales = default_scale_table();
     let table = gaussian_table(&scales, 1e-9).expect("default scales are valid");
     let mut rng = SplitMix64(seed);
     let mut symbols = Vec::with_capacity(n);
-    let mut indexes = Vec::with_capacity(n);
+    let mut sigmas = Vec::with_capacity(n);
     for _ in 0..n {
         let sigma = rng.log_uniform(0.11, 40.0);
-        indexes.push(scale_index(&scales, sigma as f32));
+        sigmas.push(sigma as f32);
         symbols.push((sigma * rng.normal()).round() as i32);
     }
+    let indexes = scale_indexes(&sigmas, &scales).expect("the table is not empty");
     TableWorkload {
         table,
         symbols,

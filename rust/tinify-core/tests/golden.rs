@@ -286,7 +286,7 @@ fn compressai_default_scale_bits() {
             u32::from_str_radix(h.trim_start_matches("0x"), 16).expect("hex bits")
         })
         .collect();
-    assert_eq!(bits, DEFAULT_SCALE_BITS);
+    assert_eq!(bits, tinify_core::cdf::gaussian::DEFAULT_SCALE_TABLE_BITS);
     assert_eq!(default_scales()[0], 0.11f32);
     assert_eq!(default_scales()[63], 256.0f32);
 }

@@ -23,6 +23,28 @@ use crate::rans::PRECISION;
 /// Largest scale accepted in a scale table: wider rows would not fit 16-bit precision.
 pub const MAX_TABLE_SCALE: f32 = 4096.0;
 
+/// CompressAI 1.2.8's default scale table (`get_scale_table()`: 64 scales log-spaced from 0.11 to
+/// 256, computed by torch in float32) as `f32` bit patterns. 46 of them differ by one ulp from a
+/// float64 computation, so they are stored exactly.
+pub const DEFAULT_SCALE_TABLE_BITS: [u32; 64] = [
+    0x3de147ae, 0x3dfec793, 0x3e101230, 0x3e22efc7, 0x3e3845c8, 0x3e506704, 0x3e6bb124, 0x3e85470a,
+    0x3e96bacd, 0x3eaa779a, 0x3ec0ca0e, 0x3eda08ca, 0x3ef695cc, 0x3f0b6ff2, 0x3f1db234, 0x3f325889,
+    0x3f49b318, 0x3f641c86, 0x3f80fdab, 0x3f91e1bd, 0x3fa4fc07, 0x3fba96af, 0x3fd3058f, 0x3feea77c,
+    0x4006f3dc, 0x40189fc7, 0x402c9c16, 0x4043365c, 0x405cc651, 0x4079af2f, 0x408d3097, 0x409fad98,
+    0x40b4965b, 0x40cc3c0e, 0x40e6fa78, 0x41029cb1, 0x4113b71b, 0x41270edd, 0x413cef07, 0x4155ac83,
+    0x4171a758, 0x4188a610, 0x419a8ad8, 0x41aec774, 0x41c5aa71, 0x41df8ca9, 0x41fcd28b, 0x420ef6dd,
+    0x4221af59, 0x4236db65, 0x424ecd30, 0x4269e1a0, 0x428440f0, 0x42959263, 0x42a9285d, 0x42bf4eec,
+    0x42d85c06, 0x42f4b0de, 0x430a5dbd, 0x431c7c18, 0x4330f9ce, 0x43482672, 0x43625beb, 0x43800000,
+];
+
+/// [`DEFAULT_SCALE_TABLE_BITS`] as `f32` values.
+pub fn default_scale_table() -> Vec<f32> {
+    DEFAULT_SCALE_TABLE_BITS
+        .iter()
+        .map(|&b| f32::from_bits(b))
+        .collect()
+}
+
 /// Standard normal CDF, `erfc(-x / sqrt 2) / 2`, with the pure-Rust `erfc`.
 #[inline]
 pub fn standard_normal_cdf(x: f64) -> f64 {
