@@ -15,13 +15,14 @@ pub const MAX_ROW_LEN: usize = PROB_SCALE as usize + 1;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CdfTable {
     values: Vec<u32>,
-    starts: Vec<usize>,
     lengths: Vec<u32>,
     offsets: Vec<i32>,
     /// Per row, `BUCKETS + 1` entries: the slot holding cumulative frequency `b << BUCKET_SHIFT`.
     lookup: Vec<u16>,
-    /// Per CDF entry (same layout as `values`), the encoder's divider for that slot's frequency.
-    dividers: Vec<Divider>,
+    /// Per CDF entry (same layout as `values`), everything the encoder needs for that slot.
+    enc: Vec<EncEntry>,
+    /// Per row, its start, length and offset in one place (one load per coded symbol).
+    meta: Vec<RowMeta>,
 }
 
 /// The decoder narrows its slot search with a per-row table of 256 buckets of 256 counts each.
@@ -34,7 +35,22 @@ pub struct CdfRow<'a> {
     cdf: &'a [u32],
     offset: i32,
     lookup: &'a [u16],
-    dividers: &'a [Divider],
+    enc: &'a [EncEntry],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RowMeta {
+    start: usize,
+    len: usize,
+    offset: i32,
+}
+
+/// A slot as the encoder sees it: one load gives its interval and the divider of its frequency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EncEntry {
+    start: u32,
+    freq: u32,
+    div: Divider,
 }
 
 impl CdfTable {
@@ -133,18 +149,34 @@ impl CdfTable {
             }
         }
         // Entry k of a row holds the divider of slot k; the row's last entry gets a dummy.
-        let dividers = values
+        let enc = values
             .iter()
             .zip(values.iter().skip(1).chain(std::iter::once(&PROB_SCALE)))
-            .map(|(&a, &b)| Divider::new(b.saturating_sub(a).clamp(1, PROB_SCALE)))
+            .map(|(&a, &b)| {
+                let freq = b.saturating_sub(a).clamp(1, PROB_SCALE);
+                EncEntry {
+                    start: a,
+                    freq,
+                    div: Divider::new(freq),
+                }
+            })
             .collect();
         Self {
             values,
-            starts,
+            meta: starts
+                .iter()
+                .zip(&lengths)
+                .zip(&offsets)
+                .map(|((&start, &len), &offset)| RowMeta {
+                    start,
+                    len: len as usize,
+                    offset,
+                })
+                .collect(),
             lengths,
             offsets,
             lookup,
-            dividers,
+            enc,
         }
     }
 
@@ -170,13 +202,12 @@ impl CdfTable {
 
     /// Row `i` as a coding model, or `None` when out of range.
     pub fn row(&self, i: usize) -> Option<CdfRow<'_>> {
-        let len = *self.lengths.get(i)? as usize;
-        let start = self.starts[i];
+        let RowMeta { start, len, offset } = *self.meta.get(i)?;
         Some(CdfRow {
             cdf: &self.values[start..start + len],
-            offset: self.offsets[i],
+            offset,
             lookup: &self.lookup[i * (BUCKETS + 1)..(i + 1) * (BUCKETS + 1)],
-            dividers: &self.dividers[start..start + len],
+            enc: &self.enc[start..start + len],
         })
     }
 
@@ -255,13 +286,13 @@ impl SlotModel for CdfRow<'_> {
 
     #[inline]
     fn interval(&self, slot: u32) -> (u32, u32) {
-        let s = slot as usize;
-        (self.cdf[s], self.cdf[s + 1] - self.cdf[s])
+        let e = self.enc[slot as usize];
+        (e.start, e.freq)
     }
 
     #[inline(always)]
     fn divider(&self, slot: u32) -> Option<Divider> {
-        Some(self.dividers[slot as usize])
+        Some(self.enc[slot as usize].div)
     }
 
     #[inline]
@@ -270,7 +301,10 @@ impl SlotModel for CdfRow<'_> {
         // and the last entry (1 << 16) > cum, so every scan below stops inside the row.
         let b = (cum >> BUCKET_SHIFT) as usize;
         let (lo, hi) = (self.lookup[b] as usize, self.lookup[b + 1] as usize);
-        let slot = if hi - lo < 8 {
+        let slot = if lo == hi {
+            // The whole bucket lies in one slot (the common case for likely slots).
+            lo
+        } else if hi - lo < 8 {
             let mut s = lo;
             while self.cdf[s + 1] <= cum {
                 s += 1;
@@ -279,7 +313,7 @@ impl SlotModel for CdfRow<'_> {
         } else {
             lo + self.cdf[lo + 1..=hi + 1].partition_point(|&c| c <= cum)
         };
-        let start = self.cdf[slot];
-        (slot as u32, start, self.cdf[slot + 1] - start)
+        let e = self.enc[slot];
+        (slot as u32, e.start, e.freq)
     }
 }
