@@ -81,8 +81,8 @@ def pmf_rows(draw: st.DrawFn) -> list[float]:
         pmf[draw(st.integers(0, n - 1))] = 1.0
         return pmf
     values = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
-    if kind == "sparse":
-        values = [v if v > 0.8 else 0.0 for v in values]
+    # Entries far below 2^-16 quantize to zero counts; keep at least one that does not.
+    values = [v if v > (0.8 if kind == "sparse" else 1e-4) else 0.0 for v in values]
     if sum(values) == 0:
         values[0] = 1.0
     return values

@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Learned compression models (CompressAI-compatible names, state dicts and streams).
+
+- :class:`CompressionModel`: the base class (``update``, ``aux_loss``, ``from_state_dict``).
+- Image models: :class:`FactorizedPrior`, :class:`ScaleHyperprior`,
+  :class:`MeanScaleHyperprior`, :class:`JointAutoregressiveHierarchicalPriors`,
+  :class:`Cheng2020Anchor`, :class:`Cheng2020Attention`.
+
+Pretrained weights and the ``bmshj2018_factorized(quality, ...)`` style constructors live in
+:mod:`tinify.zoo`.
+"""
+
+from __future__ import annotations
+
+from tinify.models.base import (
+    SCALES_LEVELS,
+    SCALES_MAX,
+    SCALES_MIN,
+    CompressionModel,
+    check_image,
+    get_scale_table,
+    remap_legacy_keys,
+)
+from tinify.models.image import (
+    Cheng2020Anchor,
+    Cheng2020Attention,
+    FactorizedPrior,
+    JointAutoregressiveHierarchicalPriors,
+    MeanScaleHyperprior,
+    ScaleHyperprior,
+)
+
+__all__ = [
+    "SCALES_LEVELS",
+    "SCALES_MAX",
+    "SCALES_MIN",
+    "Cheng2020Anchor",
+    "Cheng2020Attention",
+    "CompressionModel",
+    "FactorizedPrior",
+    "JointAutoregressiveHierarchicalPriors",
+    "MeanScaleHyperprior",
+    "ScaleHyperprior",
+    "check_image",
+    "get_scale_table",
+    "remap_legacy_keys",
+]

@@ -1,0 +1,320 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The model base class, the default scale table, legacy-key renaming and input checks.
+
+Every image model derives from :class:`CompressionModel` and follows one contract:
+
+- ``forward(x)`` returns ``{"x_hat": ..., "likelihoods": {"y": ..., ["z": ...]}}``;
+- ``compress(x)`` returns ``{"strings": [...], "shape": ..., "x_size": (H, W)}``;
+- ``decompress(strings, shape, x_size=None)`` returns ``{"x_hat": ...}``.
+
+``strings`` and ``shape`` are exactly CompressAI's (latent strings first, then hyper-latent
+strings; ``shape`` is the spatial size of the last latent). ``x_size`` is tinify's addition: the
+input's original height and width. :meth:`CompressionModel.compress` pads any image of at least
+64x64 (centred zeros) up to the model's :attr:`~CompressionModel.downsampling_factor`;
+:meth:`CompressionModel.decompress` crops back when given ``x_size`` (``model.decompress(**out)``
+does), and otherwise returns the padded size, as CompressAI would. For inputs that are already a
+multiple of the factor nothing is padded, so streams are CompressAI's byte for byte.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.ops import compute_padding, crop, pad_to_multiple
+
+__all__ = [
+    "SCALES_LEVELS",
+    "SCALES_MAX",
+    "SCALES_MIN",
+    "CompressionModel",
+    "check_image",
+    "get_scale_table",
+    "remap_legacy_keys",
+]
+
+SCALES_MIN = 0.11
+SCALES_MAX = 256
+SCALES_LEVELS = 64
+
+#: Smallest height and width :meth:`CompressionModel.compress` accepts.
+MIN_INPUT_SIZE = 64
+
+
+def get_scale_table(
+    min: float = SCALES_MIN, max: float = SCALES_MAX, levels: int = SCALES_LEVELS
+) -> Tensor:
+    """The default Gaussian scale table: ``levels`` log-spaced scales from ``min`` to ``max``.
+
+    Computed in torch float32, ``exp(linspace(log min, log max, levels))``, which gives exactly
+    CompressAI's table (a float64 computation differs by one ulp in 46 of the 64 entries).
+
+    Returns:
+        Float32 tensor of shape (levels,).
+    """
+    return torch.exp(torch.linspace(math.log(min), math.log(max), levels))
+
+
+# -- legacy checkpoints ---------------------------------------------------------------------------
+
+# EntropyBottleneck parameter names over time: ``_matrices.3`` (2020), ``_matrix3`` (2021-2024),
+# ``matrices.3`` (CompressAI >= 1.2.5, tinify).
+_EB_LIST = re.compile(r"^(?P<prefix>(?:.*\.)?)_(?P<kind>matrices|biases|factors)\.(?P<i>\d+)$")
+_EB_FLAT = re.compile(r"^(?P<prefix>(?:.*\.)?)_(?P<kind>matrix|bias|factor)(?P<i>\d+)$")
+_EB_PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
+
+
+def remap_legacy_keys(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
+    """Rename the keys of old CompressAI checkpoints to today's names (a new dict; values shared).
+
+    The rules (those of CompressAI's zoo loader and ``load_state_dict``), for every key:
+
+    1. a leading ``module.`` (``nn.DataParallel``) is dropped;
+    2. ``.downsample.`` becomes ``.skip.`` (the shortcut of ``ResidualBlockWithStride``);
+    3. inside any entropy bottleneck, at any depth (a prefix that also has a ``quantiles`` key,
+       or ends in ``entropy_bottleneck.``): ``_matrices.N`` / ``_matrixN`` become
+       ``matrices.N``, and likewise ``_biases``/``_bias`` and ``_factors``/``_factor``.
+
+    Current keys pass through unchanged, so this is safe to apply to any state dict.
+    """
+    stripped = [
+        (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in state_dict.items()
+    ]
+    keys = {k for k, _ in stripped}
+    out: OrderedDict[str, Any] = OrderedDict()
+    for key, value in stripped:
+        key = key.replace(".downsample.", ".skip.")
+        match = _EB_LIST.match(key) or _EB_FLAT.match(key)
+        if match is not None:
+            prefix = match["prefix"]
+            if prefix + "quantiles" in keys or prefix.endswith("entropy_bottleneck."):
+                kind = _EB_PLURAL.get(match["kind"], match["kind"])
+                key = f"{prefix}{kind}.{int(match['i'])}"
+        if key in out:
+            raise ValueError(f"state dict has two entries for {key!r} after renaming old keys")
+        out[key] = value
+    return out
+
+
+# -- input checks -------------------------------------------------------------------------------
+
+
+def check_image(x: Any, min_size: int = MIN_INPUT_SIZE) -> None:
+    """Check that ``x`` is an image batch a model can code.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor.
+        ValueError: ``x`` is not (N, 3, H, W), is smaller than ``min_size`` in H or W, or holds
+            values outside [0, 1] (or NaN).
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
+    if x.dim() != 4 or x.size(1) != 3 or x.size(0) < 1:
+        raise ValueError(f"x must have shape (N, 3, H, W) with N >= 1, got {tuple(x.shape)}")
+    h, w = x.shape[-2:]
+    if h < min_size or w < min_size:
+        raise ValueError(
+            f"x is {h}x{w}; images must be at least {min_size}x{min_size} (pad smaller ones)"
+        )
+    lo, hi = torch.aminmax(x.detach())
+    if not (0.0 <= float(lo) and float(hi) <= 1.0):
+        raise ValueError(
+            f"x must hold values in [0, 1], got range [{float(lo):g}, {float(hi):g}] "
+            "(scale 8-bit images by 1/255)"
+        )
+
+
+def _check_strings(strings: Any, count: int) -> int:
+    """Check the ``strings`` structure (``count`` lists of bytes, one per item); return N."""
+    if not isinstance(strings, (list, tuple)) or len(strings) != count:
+        got = len(strings) if isinstance(strings, (list, tuple)) else type(strings).__name__
+        raise ValueError(f"strings must be a list of {count} lists of bytes, got {got}")
+    batch = None
+    for i, group in enumerate(strings):
+        if not isinstance(group, (list, tuple)) or not group:
+            raise ValueError(f"strings[{i}] must be a non-empty list of bytes (one per image)")
+        if not all(isinstance(s, (bytes, bytearray)) for s in group):
+            raise TypeError(f"strings[{i}] must hold bytes objects")
+        if batch is not None and len(group) != batch:
+            raise ValueError(f"strings[{i}] has {len(group)} streams, strings[0] has {batch}")
+        batch = len(group)
+    assert batch is not None
+    return batch
+
+
+def _check_shape(shape: Any) -> tuple[int, int]:
+    try:
+        h, w = (int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be two positive integers, got {shape!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"shape must be two positive integers, got {shape!r}")
+    return h, w
+
+
+# -- the base class -----------------------------------------------------------------------------
+
+
+class CompressionModel(nn.Module):
+    """Base class of the learned image codecs.
+
+    Subclasses build their transforms and entropy models in ``__init__`` and implement
+    ``forward``, ``_compress`` (padded input -> ``{"strings", "shape"}``), ``_decompress``
+    (-> padded ``x_hat``) and :meth:`_config_from_state_dict`. This class provides the input
+    checks and padding, :meth:`aux_loss`, :meth:`update`, legacy-key renaming on load and
+    :meth:`from_state_dict`.
+
+    Class attributes:
+        latent_names: names of the coded latents, in ``strings`` order.
+    """
+
+    latent_names: tuple[str, ...] = ("y", "z")
+    _downsampling_factor: int = 64
+
+    @property
+    def downsampling_factor(self) -> int:
+        """Ratio of the image size to the size of the last latent (``shape``)."""
+        return self._downsampling_factor
+
+    # -- training helpers ---------------------------------------------------------------------
+
+    def aux_loss(self) -> Tensor:
+        """Sum of the auxiliary (quantile) losses of every :class:`EntropyBottleneck`."""
+        losses = [m.loss() for m in self.modules() if isinstance(m, EntropyBottleneck)]
+        if not losses:
+            return torch.zeros(())
+        return torch.stack([loss.reshape(()) for loss in losses]).sum()
+
+    def update(
+        self,
+        scale_table: Tensor | Sequence[float] | None = None,
+        force: bool = False,
+        update_quantiles: bool = False,
+    ) -> bool:
+        """Build the coding tables of every entropy model (call before :meth:`compress`).
+
+        Args:
+            scale_table: scales for every :class:`GaussianConditional`
+                (default :func:`get_scale_table`).
+            force: rebuild tables that already exist (for instance loaded from a checkpoint).
+            update_quantiles: re-estimate the bottlenecks' quantiles by bisection first.
+
+        Returns:
+            True if any table was (re)built.
+        """
+        if scale_table is None:
+            scale_table = get_scale_table()
+        updated = False
+        for module in self.modules():
+            if isinstance(module, EntropyBottleneck):
+                updated |= module.update(force=force, update_quantiles=update_quantiles)
+            elif isinstance(module, GaussianConditional):
+                updated |= module.update_scale_table(scale_table, force=force)
+        return updated
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """``nn.Module.load_state_dict`` after :func:`remap_legacy_keys`.
+
+        Coding tables take the checkpoint's shapes (the entropy models resize their buffers).
+        """
+        extra = {"assign": True} if assign else {}  # torch < 2.1 has no ``assign``
+        return super().load_state_dict(remap_legacy_keys(state_dict), strict=strict, **extra)
+
+    @classmethod
+    def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
+        """Constructor arguments read from tensor shapes of a (renamed) state dict."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_state_dict(cls, state_dict: Mapping[str, Any], **kwargs: Any) -> CompressionModel:
+        """Build a model sized for ``state_dict`` (old key names accepted) and load it strictly.
+
+        The channel counts are read from tensor shapes; ``kwargs`` go to the constructor.
+        """
+        renamed = remap_legacy_keys(state_dict)
+        try:
+            config = cls._config_from_state_dict(renamed)
+        except KeyError as err:
+            raise ValueError(
+                f"state dict does not look like a {cls.__name__} checkpoint: no key {err}"
+            ) from None
+        model = cls(**{**config, **kwargs})
+        model.load_state_dict(renamed)
+        return model
+
+    # -- coding -------------------------------------------------------------------------------
+
+    def compress(self, x: Tensor) -> dict[str, Any]:
+        """Encode images ``x`` (N, 3, H, W) in [0, 1], H and W >= 64.
+
+        The batch is padded (centred zeros) to a multiple of :attr:`downsampling_factor`.
+
+        Returns:
+            ``{"strings": [per-latent lists of bytes, one per image], "shape": torch.Size of the
+            last latent, "x_size": (H, W)}``.
+
+        Raises:
+            TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`).
+        """
+        check_image(x)
+        height, width = (int(s) for s in x.shape[-2:])
+        padded, _ = pad_to_multiple(x, self.downsampling_factor)
+        out = self._compress(padded)
+        out["x_size"] = (height, width)
+        return out
+
+    def decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: Sequence[int], x_size: Any = None
+    ) -> dict[str, Tensor]:
+        """Decode the output of :meth:`compress`.
+
+        Args:
+            strings: ``out["strings"]``.
+            shape: ``out["shape"]``.
+            x_size: ``out["x_size"]``; when given, the padding added by :meth:`compress` is
+                cropped off. Without it the padded image is returned (CompressAI's behaviour).
+
+        Returns:
+            ``{"x_hat": (N, 3, H, W) tensor clamped to [0, 1]}``.
+
+        Raises:
+            ValueError, TypeError: malformed arguments.
+            tinify.BitstreamError: a corrupt or truncated stream.
+        """
+        _check_strings(strings, len(self.latent_names))
+        latent_shape = _check_shape(shape)
+        x_hat = self._decompress(strings, latent_shape)
+        if x_size is not None:
+            x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
+        return {"x_hat": x_hat}
+
+    def _unpad(self, x_size: Any, padded: Sequence[int]) -> tuple[int, int, int, int]:
+        height, width = _check_shape(x_size)
+        factor = self.downsampling_factor
+        ph, pw = (-(-height // factor) * factor, -(-width // factor) * factor)
+        if (ph, pw) != tuple(padded):
+            raise ValueError(
+                f"x_size {height}x{width} does not match the decoded {padded[0]}x{padded[1]} "
+                f"image (expected {ph}x{pw}); pass the x_size that compress() returned"
+            )
+        _, unpad = compute_padding(height, width, min_div=factor)
+        return unpad
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+        raise NotImplementedError

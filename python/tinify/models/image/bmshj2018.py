@@ -1,0 +1,182 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Ballé et al.: the factorized-prior (ICLR 2017) and scale-hyperprior (ICLR 2018) models."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.layers import GDN, IGDN, conv, deconv
+from tinify.models.base import CompressionModel
+
+__all__ = ["FactorizedPrior", "ScaleHyperprior", "analysis_transform", "synthesis_transform"]
+
+
+def analysis_transform(N: int, M: int) -> nn.Sequential:
+    """``g_a``: four 5x5 stride-2 convolutions with GDN between them, 3 -> M channels, /16."""
+    return nn.Sequential(conv(3, N), GDN(N), conv(N, N), GDN(N), conv(N, N), GDN(N), conv(N, M))
+
+
+def synthesis_transform(N: int, M: int) -> nn.Sequential:
+    """``g_s``: four 5x5 stride-2 transposed convolutions with IGDN between them, M -> 3, x16."""
+    return nn.Sequential(
+        deconv(M, N), IGDN(N), deconv(N, N), IGDN(N), deconv(N, N), IGDN(N), deconv(N, 3)
+    )
+
+
+class FactorizedPrior(CompressionModel):
+    r"""Factorized-prior model of J. Ballé, V. Laparra, E. P. Simoncelli, "End-to-end Optimized
+    Image Compression", ICLR 2017 (arXiv:1611.01704), with the GDN transforms and the
+    non-parametric factorized density of Ballé et al. (ICLR 2018).
+
+    ::
+
+              ┌─────┐   y   ┌───┐  y_hat  ┌─────┐
+        x ──► │ g_a │ ────► │ Q │ ──────► │ g_s │ ──► x_hat
+              └─────┘       └───┘    ▲    └─────┘
+                                     │ EB (entropy_bottleneck, per channel)
+
+    ``compress`` returns ``{"strings": [y_strings], "shape": y size (H/16, W/16), "x_size"}``.
+
+    Args:
+        N: channels of the hidden layers.
+        M: channels of the latent ``y``.
+    """
+
+    latent_names = ("y",)
+    _downsampling_factor = 16
+
+    def __init__(self, N: int, M: int) -> None:
+        super().__init__()
+        self.entropy_bottleneck = EntropyBottleneck(M)
+        self.g_a = analysis_transform(N, M)
+        self.g_s = synthesis_transform(N, M)
+        self.N = int(N)
+        self.M = int(M)
+
+    @classmethod
+    def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
+        # g_s.0 is the deconv M -> N: its weight is (M, N, 5, 5).
+        m, n = state_dict["g_s.0.weight"].shape[:2]
+        return {"N": int(n), "M": int(m)}
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Return ``{"x_hat", "likelihoods": {"y"}}`` for images (N, 3, H, W)."""
+        y = self.g_a(x)
+        y_hat, y_likelihoods = self.entropy_bottleneck(y)
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods}}
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        y = self.g_a(x)
+        y_strings = self.entropy_bottleneck.compress(y)
+        return {"strings": [y_strings], "shape": y.size()[-2:]}
+
+    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+        y_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
+        return self.g_s(y_hat).clamp_(0, 1)
+
+
+class ScaleHyperprior(CompressionModel):
+    r"""Scale-hyperprior model of J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston,
+    "Variational Image Compression with a Scale Hyperprior", ICLR 2018 (arXiv:1802.01436).
+
+    A hyper-latent ``z`` (coded with a factorized prior) predicts the scale of a zero-mean
+    Gaussian for every element of ``y``::
+
+              ┌─────┐   y   ┌───┐  y_hat  ┌─────┐
+        x ──► │ g_a │ ─┬──► │ Q │ ──────► │ g_s │ ──► x_hat
+              └─────┘  │    └───┘    ▲    └─────┘
+                     |y|             │ GC(0, scales)
+                    ┌─────┐  z  ┌───┐ z_hat ┌─────┐
+                    │ h_a │ ──► │ Q │ ────► │ h_s │ ──► scales
+                    └─────┘     └───┘  EB   └─────┘
+
+    ``compress`` returns ``{"strings": [y_strings, z_strings], "shape": z size (H/64, W/64),
+    "x_size"}``.
+
+    Args:
+        N: channels of the hidden layers and of ``z``.
+        M: channels of ``y``.
+    """
+
+    _downsampling_factor = 64
+
+    def __init__(self, N: int, M: int) -> None:
+        super().__init__()
+        self.entropy_bottleneck = EntropyBottleneck(N)
+        self.g_a, self.g_s = self._transforms(N, M)
+        self.h_a, self.h_s = self._hyper_transforms(N, M)
+        self.gaussian_conditional = GaussianConditional(None)
+        self.N = int(N)
+        self.M = int(M)
+
+    @staticmethod
+    def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+        """``g_a`` and ``g_s`` (subclasses with other transforms override this)."""
+        return analysis_transform(N, M), synthesis_transform(N, M)
+
+    @staticmethod
+    def _hyper_transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+        """``h_a`` (input ``|y|``) and ``h_s`` (output: non-negative scales, M channels)."""
+        h_a = nn.Sequential(
+            conv(M, N, kernel_size=3, stride=1),
+            nn.ReLU(inplace=True),
+            conv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, N),
+        )
+        h_s = nn.Sequential(
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, M, kernel_size=3, stride=1),
+            nn.ReLU(inplace=True),
+        )
+        return h_a, h_s
+
+    @classmethod
+    def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
+        m, n = state_dict["g_s.0.weight"].shape[:2]
+        return {"N": int(n), "M": int(m)}
+
+    def _hyper_input(self, y: Tensor) -> Tensor:
+        return y.abs()
+
+    def _gaussian_params(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(scales, means)`` of ``y`` from the decoded hyper-latent (no means here)."""
+        return self.h_s(z_hat), None
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Return ``{"x_hat", "likelihoods": {"y", "z"}}`` for images (N, 3, H, W)."""
+        y = self.g_a(x)
+        z = self.h_a(self._hyper_input(y))
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        scales, means = self._gaussian_params(z_hat)
+        y_hat, y_likelihoods = self.gaussian_conditional(y, scales, means=means)
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        y = self.g_a(x)
+        z = self.h_a(self._hyper_input(y))
+        z_strings = self.entropy_bottleneck.compress(z)
+        # The decoder's z_hat, so both sides derive the same scales.
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
+        scales, means = self._gaussian_params(z_hat)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
+        return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
+
+    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
+        scales, means = self._gaussian_params(z_hat)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_hat = self.gaussian_conditional.decompress(
+            list(strings[0]), indexes, z_hat.dtype, means=means
+        )
+        return self.g_s(y_hat).clamp_(0, 1)
