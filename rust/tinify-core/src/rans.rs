@@ -227,7 +227,7 @@ impl StateWriter {
     /// As [`symbol`](Self::symbol) with a precomputed divider: with `q = floor(x / freq)`,
     /// `x' = x + q (M - freq) + start`.
     #[inline(always)]
-    fn symbol_fast(&mut self, start: u32, freq: u32, d: Divider) {
+    pub(crate) fn symbol_fast(&mut self, start: u32, freq: u32, d: Divider) {
         self.renormalise(freq);
         let q = d.quotient(self.x);
         self.x = self.x + q * u64::from(PROB_SCALE - freq) + u64::from(start);
@@ -373,6 +373,12 @@ impl RansDecoder {
         self.decoded
     }
 
+    #[inline(always)]
+    pub(crate) fn count_decoded(&mut self) {
+        self.decoded += 1;
+    }
+
+    #[inline(always)]
     fn refill(&mut self) -> Result<()> {
         // Invariant on entry: x >= 2^15, so one word brings x back into [L, L << 32).
         if self.x < RANS_L {
@@ -399,12 +405,45 @@ impl RansDecoder {
     /// escape describes a value outside `i32`.
     #[inline]
     pub fn get<M: SlotModel + ?Sized>(&mut self, model: &M) -> Result<i32> {
-        let cum = (self.x & u64::from(PROB_SCALE - 1)) as u32;
+        let cum = self.cum();
         let (slot, start, freq) = model.find(cum);
+        self.advance(cum, start, freq)?;
+        let max_value = model.max_value();
+        if slot < max_value {
+            // slot + offset fits: offsets and slots of valid models keep values in range, and
+            // the checked path below covers the rest.
+            if let Ok(v) = i32::try_from(i64::from(slot) + model.offset()) {
+                self.decoded += 1;
+                return Ok(v);
+            }
+        }
+        self.escaped_value(slot, max_value, model.offset())
+    }
+
+    /// The low 16 bits of the state: the cumulative frequency that selects the next slot.
+    #[inline(always)]
+    pub(crate) fn cum(&self) -> u32 {
+        (self.x & u64::from(PROB_SCALE - 1)) as u32
+    }
+
+    /// Consumes the slot `[start, start + freq)` that holds `cum` and renormalises.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedEof`] when a word is needed and the stream has none left.
+    #[inline(always)]
+    pub(crate) fn advance(&mut self, cum: u32, start: u32, freq: u32) -> Result<()> {
         // x' = freq * (x >> 16) + (x mod M) - start; cannot overflow since x < 2^63.
         self.x = u64::from(freq) * (self.x >> PRECISION) + u64::from(cum - start);
-        self.refill()?;
-        let max_value = model.max_value();
+        self.refill()
+    }
+
+    /// Finishes a value whose slot was consumed: `slot + offset` for a regular slot, or the
+    /// escape payload read from the stream for the escape slot. Counts the value as decoded.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedEof`], or [`Error::CorruptStream`] when the value does not fit `i32`.
+    #[cold]
+    pub(crate) fn escaped_value(&mut self, slot: u32, max_value: u32, offset: i64) -> Result<i32> {
         let v: Option<i64> = if slot < max_value {
             Some(i64::from(slot))
         } else {
@@ -419,7 +458,7 @@ impl RansDecoder {
             }
         };
         let value = v
-            .and_then(|v| v.checked_add(model.offset()))
+            .and_then(|v| v.checked_add(offset))
             .and_then(|v| i32::try_from(v).ok())
             .ok_or_else(|| Error::CorruptStream {
                 reason: "escaped value does not fit in int32".into(),

@@ -105,9 +105,7 @@ impl RansDecoder {
     pub fn get_with_indexes(&mut self, indexes: &[i32], table: &CdfTable) -> Result<Vec<i32>> {
         check_indexes(indexes, table)?;
         let mut out = Vec::with_capacity(indexes.len());
-        for (p, &i) in indexes.iter().enumerate() {
-            out.push(self.get(&table.row_at(p, i)?)?);
-        }
+        table.get_all(indexes, self, &mut out)?;
         Ok(out)
     }
 
@@ -142,9 +140,7 @@ pub fn encode_with_indexes(symbols: &[i32], indexes: &[i32], table: &CdfTable) -
     check_indexes(indexes, table)?;
     // The whole array is known, so it is pushed straight into the state in reverse: no buffer.
     let mut w = StateWriter::new(symbols.len() / 2);
-    for (p, (&s, &i)) in symbols.iter().zip(indexes).enumerate().rev() {
-        w.put_reversed(s, &table.row_at(p, i)?)?;
-    }
+    table.put_all_reversed(symbols, indexes, &mut w)?;
     Ok(w.finish())
 }
 

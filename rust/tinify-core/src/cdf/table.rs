@@ -6,7 +6,7 @@
 //! slot is the escape slot; value `v` maps to slot `v - offset[i]`.
 
 use crate::error::{Error, Result};
-use crate::rans::{Divider, SlotModel, PROB_SCALE};
+use crate::rans::{Divider, RansDecoder, SlotModel, StateWriter, PROB_SCALE};
 
 /// Rows longer than this are refused (CompressAI's widest default row has 3133 entries).
 pub const MAX_ROW_LEN: usize = PROB_SCALE as usize + 1;
@@ -224,6 +224,70 @@ impl CdfTable {
                 index: i64::from(index),
                 rows: self.rows(),
             })
+    }
+
+    /// Pushes `symbols[p]` against row `indexes[p]` into `w`, last symbol first. Values inside
+    /// their row take a short path (one row record, one slot entry); escapes take the generic
+    /// one. Indexes must have been checked with [`crate::stream::check_indexes`].
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] for an unchecked bad index.
+    pub(crate) fn put_all_reversed(
+        &self,
+        symbols: &[i32],
+        indexes: &[i32],
+        w: &mut StateWriter,
+    ) -> Result<()> {
+        for (p, (&s, &i)) in symbols.iter().zip(indexes).enumerate().rev() {
+            let m = self.meta.get(i as usize).ok_or(Error::IndexOutOfRange {
+                position: p,
+                index: i64::from(i),
+                rows: self.rows(),
+            })?;
+            let v = i64::from(s) - i64::from(m.offset);
+            // One unsigned comparison rejects both v < 0 and v >= the escape slot (len - 2).
+            if (v as u64) < (m.len - 2) as u64 {
+                let e = self.enc[m.start + v as usize];
+                w.symbol_fast(e.start, e.freq, e.div);
+            } else {
+                w.put_reversed(s, &self.row_at(p, i)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes one value per index into `out`, with the same short path as
+    /// [`put_all_reversed`](Self::put_all_reversed).
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`], [`Error::UnexpectedEof`], [`Error::CorruptStream`].
+    pub(crate) fn get_all(
+        &self,
+        indexes: &[i32],
+        dec: &mut RansDecoder,
+        out: &mut Vec<i32>,
+    ) -> Result<()> {
+        for (p, &i) in indexes.iter().enumerate() {
+            let row = self.row_at(p, i)?;
+            let cum = dec.cum();
+            let (slot, start, freq) = row.find(cum);
+            dec.advance(cum, start, freq)?;
+            let max_value = row.cdf.len() as u32 - 2;
+            let value = if slot < max_value {
+                // |offset| and slot are both below 2^31 here only when the sum fits; checked.
+                match i32::try_from(i64::from(slot) + i64::from(row.offset)) {
+                    Ok(v) => {
+                        dec.count_decoded();
+                        v
+                    }
+                    Err(_) => dec.escaped_value(slot, max_value, i64::from(row.offset))?,
+                }
+            } else {
+                dec.escaped_value(slot, max_value, i64::from(row.offset))?
+            };
+            out.push(value);
+        }
+        Ok(())
     }
 
     /// The table in CompressAI's padded layout: `(cdfs, width, lengths, offsets)`.
