@@ -101,6 +101,15 @@ impl MixtureBatch {
     }
 }
 
+/// Rows into one buffer; a single row is moved, not copied.
+fn flatten(mut rows: Vec<Vec<i32>>) -> Vec<i32> {
+    if rows.len() == 1 {
+        rows.pop().unwrap_or_default()
+    } else {
+        rows.concat()
+    }
+}
+
 fn bytes<'py>(py: Python<'py>, data: &[u8]) -> Bound<'py, PyBytes> {
     PyBytes::new(py, data)
 }
@@ -193,7 +202,7 @@ pub fn decode_batch<'py>(
             tinify_core::decode_batch(&data, &rows_i, &t, chunked)
         })
         .map_err(CoreError)?;
-    out.concat().into_pyarray(py).reshape([b, n])
+    flatten(out).into_pyarray(py).reshape([b, n])
 }
 
 /// One array as `chunks` parallel streams in tinify's chunked framing.
@@ -313,7 +322,7 @@ pub fn decode_mixture_batch<'py>(
             tinify_core::decode_mixture_batch(&data, &m.params()?)
         })
         .map_err(CoreError)?;
-    out.concat().into_pyarray(py).reshape([b, n])
+    flatten(out).into_pyarray(py).reshape([b, n])
 }
 
 /// Buffers symbols (tables or mixtures, in any mix) and writes them as one stream on `flush`.

@@ -268,22 +268,33 @@ impl CdfTable {
         out: &mut Vec<i32>,
     ) -> Result<()> {
         for (p, &i) in indexes.iter().enumerate() {
-            let row = self.row_at(p, i)?;
+            let row = i as usize;
+            let m = self.meta.get(row).ok_or(Error::IndexOutOfRange {
+                position: p,
+                index: i64::from(i),
+                rows: self.rows(),
+            })?;
             let cum = dec.cum();
-            let (slot, start, freq) = row.find(cum);
-            dec.advance(cum, start, freq)?;
-            let max_value = row.cdf.len() as u32 - 2;
-            let value = if slot < max_value {
-                // |offset| and slot are both below 2^31 here only when the sum fits; checked.
-                match i32::try_from(i64::from(slot) + i64::from(row.offset)) {
-                    Ok(v) => {
-                        dec.count_decoded();
-                        v
-                    }
-                    Err(_) => dec.escaped_value(slot, max_value, i64::from(row.offset))?,
-                }
+            let b = (cum >> BUCKET_SHIFT) as usize;
+            let lookup = &self.lookup[row * (BUCKETS + 1) + b..][..2];
+            let (lo, hi) = (lookup[0] as usize, lookup[1] as usize);
+            let slot = if lo == hi {
+                lo
             } else {
-                dec.escaped_value(slot, max_value, i64::from(row.offset))?
+                slot_between(&self.values[m.start..m.start + m.len], lo, hi, cum)
+            };
+            let e = self.enc[m.start + slot];
+            dec.advance(cum, e.start, e.freq)?;
+            let max_value = m.len - 2;
+            let fast = i32::try_from(slot as i64 + i64::from(m.offset))
+                .ok()
+                .filter(|_| slot < max_value);
+            let value = match fast {
+                Some(v) => {
+                    dec.count_decoded();
+                    v
+                }
+                None => dec.escaped_value(slot as u32, max_value as u32, i64::from(m.offset))?,
             };
             out.push(value);
         }
@@ -302,6 +313,21 @@ impl CdfTable {
         }
         let lengths = self.lengths.iter().map(|&l| l as i32).collect();
         (out, width, lengths, self.offsets.clone())
+    }
+}
+
+/// The slot of `cdf` holding `cum`, known to lie in `lo..=hi`: a short linear scan for narrow
+/// ranges, bisection otherwise. `cdf[0] <= cum < cdf[last]` keeps both inside the row.
+#[inline(always)]
+fn slot_between(cdf: &[u32], lo: usize, hi: usize, cum: u32) -> usize {
+    if hi - lo < 8 {
+        let mut s = lo;
+        while cdf[s + 1] <= cum {
+            s += 1;
+        }
+        s
+    } else {
+        lo + cdf[lo + 1..=hi + 1].partition_point(|&c| c <= cum)
     }
 }
 
@@ -368,14 +394,8 @@ impl SlotModel for CdfRow<'_> {
         let slot = if lo == hi {
             // The whole bucket lies in one slot (the common case for likely slots).
             lo
-        } else if hi - lo < 8 {
-            let mut s = lo;
-            while self.cdf[s + 1] <= cum {
-                s += 1;
-            }
-            s
         } else {
-            lo + self.cdf[lo + 1..=hi + 1].partition_point(|&c| c <= cum)
+            slot_between(self.cdf, lo, hi, cum)
         };
         let e = self.enc[slot];
         (slot as u32, e.start, e.freq)
