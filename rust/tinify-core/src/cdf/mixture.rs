@@ -7,13 +7,13 @@
 //! `L` capped at [`MAX_SLOTS`]); slot `L` is the escape slot for everything else.
 //!
 //! The quantized CDF is "leaky" so that any slot's interval costs O(1) to compute and no table is
-//! ever materialised: with `T(j) = clamp(F(lo + j - 1/2) - F(lo - 1/2), 0, 1)` and
-//! `R = 2^16 - (L + 1)`,
+//! ever materialised: with `T(j) = clamp(F(lo + j - 1/2), 0, 1)` and `R = 2^16 - (L + 1)`,
 //!
-//! `C(j) = floor(T(j) R) + j` for `j = 0..=L`, and `C(L + 1) = 2^16`.
+//! `C(0) = 0`, `C(j) = floor(T(j) R) + j` for `j = 1..=L`, and `C(L + 1) = 2^16`.
 //!
-//! `C` is strictly increasing whenever `T` is non-decreasing, so every slot, the escape slot
-//! included, has frequency at least 1. `T` is non-decreasing because IEEE-754 rounding is
+//! (The mass below `lo`, under `5e-10` by the choice of `lo`, goes to slot 0.) `C` is strictly
+//! increasing whenever `T` is non-decreasing, so every slot, the escape slot included, has
+//! frequency at least 1. `T` is non-decreasing because IEEE-754 rounding is
 //! monotone in every operation used (subtraction of a constant, division by a positive constant,
 //! scaling by a non-negative weight, addition) and `Phi`'s computed values are monotone on the
 //! integer grid: with `s <= 256` neighbouring arguments differ by at least 1/256, which changes
@@ -146,7 +146,6 @@ pub struct MixtureElement {
     lo: i64,
     slots: u32,
     spread: f64,
-    base: f64,
 }
 
 impl MixtureElement {
@@ -183,7 +182,6 @@ impl MixtureElement {
             lo: 0,
             slots: 0,
             spread: 0.0,
-            base: 0.0,
         };
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for c in 0..k {
@@ -198,7 +196,6 @@ impl MixtureElement {
         let hi = (hi.ceil() as i64).min(e.lo + MAX_SLOTS - 1);
         e.slots = (hi - e.lo + 1) as u32;
         e.spread = f64::from(PROB_SCALE - (e.slots + 1));
-        e.base = e.mixture_cdf(e.lo as f64 - 0.5);
         Ok(e)
     }
 
@@ -221,8 +218,9 @@ impl MixtureElement {
         if j > self.slots {
             return PROB_SCALE;
         }
-        let t =
-            (self.mixture_cdf((self.lo + i64::from(j)) as f64 - 0.5) - self.base).clamp(0.0, 1.0);
+        let t = self
+            .mixture_cdf((self.lo + i64::from(j)) as f64 - 0.5)
+            .clamp(0.0, 1.0);
         (t * self.spread).floor() as u32 + j
     }
 
@@ -251,17 +249,19 @@ impl SlotModel for MixtureElement {
     }
 
     fn find(&self, cum: u32) -> (u32, u32, u32) {
-        // Largest j in 0..=L with C(j) <= cum; C(0) = 0 <= cum < C(L + 1) = 2^16.
+        // Largest j in 0..=L with C(j) <= cum; C(0) = 0 <= cum < C(L + 1) = 2^16. The values at
+        // both ends of the bracket are kept, so the interval costs no extra evaluation.
         let (mut lo, mut hi) = (0u32, self.slots + 1);
+        let (mut c_lo, mut c_hi) = (0u32, PROB_SCALE);
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            if self.cdf(mid) <= cum {
-                lo = mid;
+            let c = self.cdf(mid);
+            if c <= cum {
+                (lo, c_lo) = (mid, c);
             } else {
-                hi = mid;
+                (hi, c_hi) = (mid, c);
             }
         }
-        let start = self.cdf(lo);
-        (lo, start, self.cdf(lo + 1) - start)
+        (lo, c_lo, c_hi - c_lo)
     }
 }
