@@ -31,12 +31,16 @@ if hasattr(os, "register_at_fork"):
 
 _SUBMODULES = {
     "ans",
+    "codec",
     "datasets",
     "entropy_models",
     "layers",
     "losses",
     "models",
     "ops",
+    "training",
+    "utils",
+    "weights",
     "zoo",
 }
 

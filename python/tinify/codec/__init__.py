@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Files and tools around the models: the ``.tfy`` container and the ``tinify`` command.
+
+- :mod:`tinify.codec.format`: the container (:func:`pack`, :func:`unpack`, :class:`TfyHeader`,
+  :class:`FormatError`), documented in ``docs/format.md``.
+- :mod:`tinify.codec.coding`: :func:`encode_image` / :func:`decode_image` with a loaded model.
+- :mod:`tinify.codec.loading`: zoo weights, checkpoint files and the shipped default model.
+- :mod:`tinify.codec.evaluate`, :mod:`~tinify.codec.baselines`, :mod:`~tinify.codec.plot`,
+  :mod:`~tinify.codec.update`: ``tinify eval``, ``codecs``, ``plot`` and ``update``.
+- :mod:`tinify.codec.cli`: the ``tinify`` command.
+
+Only the container is imported eagerly (it needs neither torch nor Pillow).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tinify.codec.format import FORMAT_VERSION, MAGIC, FormatError, TfyHeader, pack, unpack
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "FormatError",
+    "LoadedModel",
+    "TfyHeader",
+    "WeightsMismatchError",
+    "decode_image",
+    "encode_image",
+    "load_model",
+    "pack",
+    "unpack",
+]
+
+_LAZY = {
+    "decode_image": "tinify.codec.coding",
+    "encode_image": "tinify.codec.coding",
+    "LoadedModel": "tinify.codec.loading",
+    "WeightsMismatchError": "tinify.codec.loading",
+    "load_model": "tinify.codec.loading",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tinify.codec' has no attribute {name!r}")

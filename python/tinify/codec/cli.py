@@ -1,0 +1,501 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``tinify`` command.
+
+::
+
+    tinify encode photo.png -o photo.tfy                  # the default model shipped with tinify
+    tinify encode photo.png -o photo.tfy --model mbt2018-mean --quality 5
+    tinify decode photo.tfy -o photo.png
+    tinify info photo.tfy
+    tinify eval kodak/ --model bmshj2018-hyperprior -q 1 2 3 -o hyperprior.json
+    tinify codecs kodak/ --codec jpeg webp -o baselines.json
+    tinify plot hyperprior.json baselines-*.json -o rd.png --anchor baselines-jpeg.json
+    tinify update runs/q3/last.pt -o weights/ --model bmshj2018-hyperprior
+    tinify train ...                                       # see tinify.training.cli
+
+Every failure prints one line, ``tinify <command>: error: <what is wrong and what to do>``, on
+stderr and exits with status 1 (2 for a malformed command line). Output files are written to a
+temporary file in the target folder and renamed at the end, so a failed run leaves none.
+Set ``TINIFY_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tinify import __version__
+from tinify.exceptions import TinifyError
+
+__all__ = ["build_parser", "main"]
+
+#: Files larger than this are refused by ``decode`` and ``info`` before being read.
+MAX_INPUT_BYTES = 1 << 30
+METRIC_CHOICES = ("mse", "ms-ssim")
+
+
+def _note(message: str) -> None:
+    print(f"tinify: note: {message}", file=sys.stderr)
+
+
+# -- shared options -----------------------------------------------------------------------------
+
+
+def _add_model_options(p: argparse.ArgumentParser, many: bool = False) -> None:
+    p.add_argument("-m", "--model", help="zoo architecture, e.g. bmshj2018-hyperprior")
+    if many:
+        p.add_argument(
+            "-q", "--quality", type=int, nargs="+", help="zoo qualities to evaluate (default 3)"
+        )
+    else:
+        p.add_argument("-q", "--quality", type=int, help="zoo quality, 1 (low) to 8 (default 3)")
+    p.add_argument("--metric", choices=METRIC_CHOICES, help="zoo weights trained for (mse)")
+    p.add_argument(
+        "--checkpoint",
+        nargs="+" if many else None,
+        metavar="FILE",
+        help="weights file (state dict or training checkpoint) instead of zoo weights"
+        + ("; one rate point per file" if many else ""),
+    )
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="use the zoo's pretrained weights (what --model does without --checkpoint)",
+    )
+    _add_device(p)
+
+
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K (default: cpu)")
+
+
+def _add_chunks(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stream-chunks",
+        type=int,
+        default=1,
+        metavar="N",
+        help="streams per latent: 1 = CompressAI-compatible (default); more code in parallel",
+    )
+
+
+def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
+    """The ``tinify`` argument parser with every subcommand.
+
+    Args:
+        load_train: import :mod:`tinify.training.cli` to register ``train`` with its options
+            (it imports torch); otherwise ``train`` is listed with a placeholder.
+    """
+    parser = argparse.ArgumentParser(
+        prog="tinify",
+        description="Learned image compression: encode, decode, evaluate and compare codecs.",
+    )
+    parser.add_argument("--version", action="version", version=f"tinify {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("encode", help="compress an image into a .tfy file")
+    p.add_argument("input", help="image file (PNG, JPEG, ... anything Pillow reads)")
+    p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
+    _add_model_options(p)
+    _add_chunks(p)
+    p.set_defaults(func=_cmd_encode)
+
+    p = sub.add_parser("decode", help="decompress a .tfy file into an image")
+    p.add_argument("input", help=".tfy file")
+    p.add_argument("-o", "--output", help="output image; format from suffix (default: .png)")
+    p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
+    _add_device(p)
+    p.set_defaults(func=_cmd_decode)
+
+    p = sub.add_parser("info", help="print the header of a .tfy file")
+    p.add_argument("input", help=".tfy file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("eval", help="rate and distortion of a learned codec on a dataset")
+    p.add_argument("dataset", help="folder of images (or one image)")
+    _add_model_options(p, many=True)
+    p.add_argument("-o", "--output", help="results JSON file (default: print)")
+    p.add_argument("--estimate", action="store_true", help="entropy estimate, no real coding")
+    p.add_argument("--name", help="results name (default: MODEL-METRIC)")
+    p.add_argument("--per-image", action="store_true", help="also store per-image values")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    _add_chunks(p)
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("codecs", help="classical codecs through Pillow on a dataset")
+    p.add_argument("dataset", help="folder of images (or one image)")
+    p.add_argument("--codec", nargs="+", default=["jpeg"], help="jpeg jpeg444 webp avif jpeg2000")
+    p.add_argument("-q", "--quality", type=int, nargs="+", help="settings (default: per codec)")
+    p.add_argument("-o", "--output", help="results JSON (several codecs: OUT-<codec>.json)")
+    p.add_argument("--per-image", action="store_true", help="also store per-image values")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=_cmd_codecs)
+
+    p = sub.add_parser("plot", help="rate-distortion curves and BD-rates from results files")
+    p.add_argument("files", nargs="+", help="results JSON files")
+    p.add_argument("-o", "--output", default="rd.png", help="figure (.png/.pdf/.svg)")
+    p.add_argument("--metric", choices=("psnr-rgb", "ms-ssim-rgb"), default="psnr-rgb")
+    p.add_argument("--anchor", metavar="FILE", help="print BD-rate and BD-PSNR against this")
+    p.add_argument("--title", help="figure title")
+    p.add_argument("--figsize", type=float, nargs=2, default=[9.0, 6.0], metavar=("W", "H"))
+    p.set_defaults(func=_cmd_plot)
+
+    p = sub.add_parser("update", help="build coding tables, strip a checkpoint, hash-name it")
+    p.add_argument("checkpoint", help="training checkpoint or state dict")
+    p.add_argument("-m", "--model", help="zoo architecture (default: from the checkpoint)")
+    p.add_argument("-o", "--output", default=".", help="folder or NAME (default: .)")
+    p.set_defaults(func=_cmd_update)
+
+    _add_train(sub, load_train)
+    return parser
+
+
+def _add_train(sub: Any, load: bool) -> None:
+    """Register ``tinify train`` from :mod:`tinify.training.cli` (``add_parser(subparsers)``).
+
+    Raises:
+        TinifyError: ``load`` and the training module is not available.
+    """
+    if not load:
+        sub.add_parser("train", help="train a model on a folder of images (tinify train --help)")
+        return
+    try:
+        module = importlib.import_module("tinify.training.cli")
+        add_parser = module.add_parser
+    except (ImportError, AttributeError) as err:
+        raise TinifyError(f"training is not available in this install ({err})") from None
+    add_parser(sub)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+
+def _check_model_options(args: argparse.Namespace) -> None:
+    from tinify.codec.io import InputError
+
+    if args.pretrained and args.checkpoint:
+        raise InputError("--pretrained (zoo weights) and --checkpoint exclude each other")
+    if args.pretrained and not args.model:
+        raise InputError("--pretrained needs --model NAME")
+
+
+def _cmd_encode(args: argparse.Namespace) -> int:
+    from tinify.codec.coding import encode_image
+    from tinify.codec.io import check_output, image_to_tensor, read_image, write_bytes
+    from tinify.codec.loading import load_model
+
+    _check_model_options(args)
+    _check_chunks(args.stream_chunks)
+    output = Path(args.output) if args.output else Path(args.input).with_suffix(".tfy")
+    check_output(output)
+    img = read_image(args.input, _note)
+    loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
+    x = image_to_tensor(img).to(args.device)
+    data = encode_image(loaded, x, args.stream_chunks)
+    write_bytes(output, data)
+    bpp = 8 * len(data) / (img.width * img.height)
+    print(
+        f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
+        f"q{loaded.quality} {loaded.metric}, {loaded.source} weights)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _read_tfy(path: str) -> bytes:
+    from tinify.codec.io import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: no such file")
+    if p.stat().st_size > MAX_INPUT_BYTES:
+        raise InputError(f"{p}: {p.stat().st_size} bytes is too large for a .tfy file")
+    try:
+        return p.read_bytes()
+    except OSError as err:
+        raise InputError(f"{p}: cannot read ({err.strerror})") from None
+
+
+def _cmd_decode(args: argparse.Namespace) -> int:
+    from tinify.codec.coding import decode_image
+    from tinify.codec.format import TfyHeader
+    from tinify.codec.io import (
+        InputError,
+        check_output,
+        output_format,
+        save_image,
+        tensor_to_image,
+    )
+    from tinify.codec.loading import (
+        LoadedModel,
+        check_device,
+        load_default_model,
+        load_model_from_checkpoint,
+        load_zoo_model,
+    )
+
+    output = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
+    output_format(output)  # fail on an unknown suffix or folder before decoding
+    check_output(output)
+    check_device(args.device)
+    data = _read_tfy(args.input)
+
+    def resolve(header: TfyHeader) -> LoadedModel:
+        if args.checkpoint:
+            loaded = load_model_from_checkpoint(
+                args.checkpoint, header.model, header.quality, header.metric
+            )
+        elif header.source == "zoo":
+            loaded = load_zoo_model(header.model, header.quality, header.metric)
+        elif header.source == "default":
+            loaded = load_default_model()
+        else:
+            raise InputError(
+                f"{args.input} was encoded with a checkpoint ({header.model}); pass the same "
+                "file with --checkpoint FILE"
+            )
+        if header.on_cuda != args.device.startswith("cuda"):
+            _note(
+                f"{args.input} was encoded on {'CUDA' if header.on_cuda else 'the CPU'}; "
+                "networks may differ slightly across devices, which can break decoding"
+            )
+        loaded.model.to(args.device)
+        return loaded
+
+    decoded = _with_path(args.input, lambda: decode_image(data, resolve))
+    save_image(tensor_to_image(decoded.x_hat), output)
+    h = decoded.header
+    print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
+    return 0
+
+
+def _with_path(path: str, fn: Any) -> Any:
+    """Run ``fn``; prefix the message of a format error with ``path``."""
+    from tinify.codec.format import FormatError
+
+    try:
+        return fn()
+    except FormatError as err:
+        raise FormatError(f"{path}: {err}") from None
+
+
+def _header_dict(path: str, data: bytes) -> dict[str, Any]:
+    from tinify.codec.format import unpack
+
+    h, _ = _with_path(path, lambda: unpack(data))
+    pixels = h.height * h.width
+    return {
+        "file": path,
+        "format_version": h.version,
+        "coding_mode": h.coding_mode,
+        "kind": h.kind,
+        "model": h.model,
+        "quality": h.quality,
+        "metric": h.metric,
+        "weights": h.source,
+        "weights_id": h.weights_id.hex(),
+        "size": f"{h.width}x{h.height}",
+        "frames": h.frames,
+        "fps": None if h.fps is None else str(h.fps),
+        "bit_depth": h.bit_depth,
+        "padding_lrtb": list(h.padding),
+        "latent_shapes": [list(s) for s in h.shapes],
+        "stream_chunks": h.stream_chunks,
+        "encoded_on": "cuda" if h.on_cuda else "cpu",
+        "encoder": h.encoder,
+        "streams": len(h.stream_lengths),
+        "stream_lengths": list(h.stream_lengths),
+        "header_bytes": len(data) - h.payload_size,
+        "payload_bytes": h.payload_size,
+        "file_bytes": len(data),
+        "bpp_payload": round(8 * h.payload_size / pixels, 6),
+        "bpp_file": round(8 * len(data) / pixels, 6),
+        "payload_crc32": f"{h.payload_crc:08x}",
+    }
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    info = _header_dict(args.input, _read_tfy(args.input))
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            shown = " ".join(map(str, value)) if isinstance(value, list) else value
+            print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def _check_chunks(n: int) -> None:
+    from tinify.codec.format import MAX_STREAM_CHUNKS
+    from tinify.codec.io import InputError
+
+    if not 1 <= n <= MAX_STREAM_CHUNKS:
+        raise InputError(f"--stream-chunks must be 1..{MAX_STREAM_CHUNKS}, got {n}")
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from tinify.codec.evaluate import evaluate_model
+    from tinify.codec.io import InputError, list_images
+    from tinify.codec.loading import check_device, load_model
+    from tinify.codec.results import results_json, write_results
+
+    _check_model_options(args)
+    _check_chunks(args.stream_chunks)
+    check_device(args.device)
+    if args.checkpoint and args.quality:
+        raise InputError("give either --quality (zoo weights) or --checkpoint files, not both")
+    images = list_images(args.dataset)
+    if args.device.startswith("cuda"):
+        import torch
+
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    if args.checkpoint:
+        jobs: list[dict[str, Any]] = [{"checkpoint": c} for c in args.checkpoint]
+    elif args.model:
+        jobs = [{"quality": q} for q in (args.quality or [3])]
+    else:
+        jobs = [{}]
+    points, per_image = [], {}
+    name = args.name
+    for job in jobs:
+        loaded = load_model(
+            args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
+        )
+        label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
+        point, rows = evaluate_model(
+            loaded,
+            images,
+            device=args.device,
+            stream_chunks=args.stream_chunks,
+            estimate=args.estimate,
+            progress=args.progress,
+            note=_note,
+            label=f"{loaded.name} {label}",
+        )
+        points.append({**point, "quality": job.get("quality", loaded.quality)})
+        per_image[label] = rows
+        name = name or f"{loaded.name}-{loaded.metric}"
+        _summary(f"{loaded.name} {label}", point)
+    description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
+    doc = results_json(name, description, points, per_image if args.per_image else None)
+    text = write_results(doc, args.output)
+    if args.output is None:
+        print(text, end="")
+    return 0
+
+
+def _summary(label: str, point: dict[str, Any]) -> None:
+    def fmt(key: str, spec: str) -> str:
+        value = point.get(key)
+        return "n/a" if value is None else format(value, spec)
+
+    print(
+        f"{label}: {fmt('bpp', '.4f')} bpp, {fmt('psnr-rgb', '.3f')} dB, MS-SSIM "
+        f"{fmt('ms-ssim-rgb', '.4f')}, enc {fmt('encoding_time', '.3f')} s, dec "
+        f"{fmt('decoding_time', '.3f')} s",
+        file=sys.stderr,
+    )
+
+
+def _cmd_codecs(args: argparse.Namespace) -> int:
+    from tinify.codec.baselines import get_codec, read_pictures, run_codec
+    from tinify.codec.io import list_images
+    from tinify.codec.results import write_results
+
+    codecs = [get_codec(key) for key in dict.fromkeys(args.codec)]
+    pictures = read_pictures(list_images(args.dataset), _note)
+    docs = []
+    for codec in codecs:
+        doc = run_codec(codec, pictures, args.quality, args.progress, args.per_image)
+        docs.append(doc)
+        if args.output:
+            out = Path(args.output)
+            if len(codecs) > 1:
+                out = out.with_name(f"{out.stem}-{codec.key}{out.suffix or '.json'}")
+            write_results(doc, out)
+            print(f"{codec.key}: wrote {out}", file=sys.stderr)
+    if not args.output:
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from tinify.codec.plot import bd_table, format_bd_table, labels_for, plot_curves
+    from tinify.codec.results import load_results
+
+    files = list(dict.fromkeys(args.files))
+    if args.anchor and not any(_same_file(f, args.anchor) for f in files):
+        files.insert(0, args.anchor)
+    docs = [load_results(f) for f in files]
+    labels = labels_for(docs, files)
+    skipped = plot_curves(docs, args.output, args.metric, args.title, args.figsize, labels)
+    for label in skipped:
+        _note(f"{label} has no {args.metric} values; not plotted")
+    print(f"wrote {args.output}", file=sys.stderr)
+    if args.anchor:
+        i = next(i for i, f in enumerate(files) if _same_file(f, args.anchor))
+        others = [k for k in range(len(docs)) if k != i]
+        rows = bd_table(
+            [docs[k] for k in others], docs[i], args.metric, [labels[k] for k in others]
+        )
+        print(format_bd_table(rows, labels[i], args.metric))
+    return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    from tinify.codec.update import update_checkpoint
+
+    path = update_checkpoint(args.checkpoint, args.output, args.model)
+    print(path)
+    return 0
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tinify`` command; return its exit status (0 ok, 1 error, 2 usage)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    train = bool(argv) and argv[0] == "train"
+    try:
+        parser = build_parser(load_train=train)
+    except TinifyError as err:
+        print(f"tinify train: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    args = parser.parse_args(argv)
+    command = f"tinify {args.command}"
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted", file=sys.stderr)
+        return 130
+    except (TinifyError, OSError, ValueError, RuntimeError) as err:
+        if os.environ.get("TINIFY_DEBUG"):
+            raise
+        print(f"{command}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, OSError) and err.filename is not None:
+        text = f"{err.filename}: {err.strerror or text}"
+    return text
+
+
+if __name__ == "__main__":
+    sys.exit(main())

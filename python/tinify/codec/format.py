@@ -1,0 +1,423 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``.tfy`` container: a checked header, then the entropy-coded streams back to back.
+
+The byte layout is documented in ``docs/format.md``. In short (all integers little-endian)::
+
+    magic(8) version(1) mode(1) header_size(4) fixed fields(50) name encoder shapes
+    stream_count(4) stream_lengths(4 each) header_crc32(4) | payload (the streams)
+
+Parsing is bounded and allocation-free until the header has been checked: the declared header
+size must lie within the file and below :data:`MAX_HEADER_SIZE`, the header's own CRC32 must
+match, every count is capped, and the stream lengths must add up to exactly the bytes that
+follow the header (whose CRC32 is checked too). Every problem raises :class:`FormatError` with
+a one-line message that says what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from tinify.exceptions import BitstreamError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "MAX_HEADER_SIZE",
+    "MAX_SIDE",
+    "MAX_STREAMS",
+    "FormatError",
+    "TfyHeader",
+    "pack",
+    "unpack",
+]
+
+#: The first 8 bytes of every file. The high first byte and the CR LF / Ctrl-Z / LF tail catch
+#: 7-bit transfers and newline conversion (the PNG trick).
+MAGIC = b"\x89TFY\r\n\x1a\n"
+#: The only format version this module writes and reads.
+FORMAT_VERSION = 1
+#: Coding modes: 0 = float networks (CompressAI-compatible); 1 is reserved for a future
+#: deterministic integer mode; other values are invalid.
+CODING_MODES = {0: "float"}
+RESERVED_CODING_MODES = {1: "integer"}
+
+#: Caps that bound parsing (a header claiming more is rejected before anything is allocated).
+MAX_STREAMS = 1 << 16
+MAX_SIDE = 1 << 16
+MAX_PIXELS = 1 << 28
+MAX_FRAMES = 1 << 20
+MAX_NAME = 64
+MAX_ENCODER = 32
+MAX_SHAPES = 8
+MAX_RANK = 4
+MAX_STREAM_CHUNKS = 1 << 16
+
+KINDS = ("image", "video")
+SOURCES = ("zoo", "checkpoint", "default")
+METRICS = ("mse", "ms-ssim")
+FLAG_CUDA = 0x01
+
+# magic, version, coding mode, header size
+_PREFIX = struct.Struct("<8sBBI")
+# kind, source, metric, quality, flags, bit depth, weights id, height, width, frames,
+# fps numerator, fps denominator, pad left, right, top, bottom, stream chunks, payload crc
+_FIXED = struct.Struct("<BBBBBB8sIIIII4HII")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_ENCODER_RE = re.compile(r"^[ -~]*$")  # printable ASCII
+
+#: Smallest possible header: prefix, fixed fields, three 1-byte counts, stream count, CRC.
+MIN_HEADER_SIZE = _PREFIX.size + _FIXED.size + 1 + 1 + 1 + 4 + 4 + 1  # name of >= 1 byte
+#: Largest header: every count at its cap.
+MAX_HEADER_SIZE = (
+    _PREFIX.size
+    + _FIXED.size
+    + 1
+    + MAX_NAME
+    + 1
+    + MAX_ENCODER
+    + 1
+    + MAX_SHAPES * (1 + 4 * MAX_RANK)
+    + 4
+    + 4 * MAX_STREAMS
+    + 4
+)
+
+
+class FormatError(BitstreamError):
+    """A ``.tfy`` file is not one, is truncated or corrupt, or cannot be read by this tinify."""
+
+
+@dataclass(frozen=True)
+class TfyHeader:
+    """Everything a ``.tfy`` file says about its content (see ``docs/format.md``).
+
+    Attributes:
+        model: zoo architecture name (``"bmshj2018-hyperprior"``).
+        quality: zoo quality (0 when unknown, e.g. a checkpoint without a config).
+        metric: ``"mse"`` or ``"ms-ssim"``.
+        source: where the weights came from: ``"zoo"`` (pretrained zoo weights),
+            ``"checkpoint"`` (a file the decoder must be given too) or ``"default"`` (the model
+            shipped inside tinify).
+        weights_id: 8 bytes identifying the weights and coding tables (a SHA-256 prefix); the
+            decoder refuses a model whose id differs.
+        height, width: the original image size (before padding).
+        padding: ``(left, right, top, bottom)`` zero padding added before coding.
+        shapes: latent shapes needed to decode (an image: one entry, the ``shape`` that
+            ``model.compress`` returned).
+        stream_chunks: the entropy models' ``stream_chunks`` (1 = CompressAI's single stream
+            per latent; more = tinify's chunked parallel framing).
+        kind: ``"image"`` (``frames == 1``) or ``"video"`` (reserved).
+        frames: number of frames (1 for an image).
+        fps: frame rate of a video (``None`` for an image).
+        bit_depth: bits per sample of the original (8).
+        on_cuda: the encoder ran its networks on a CUDA device.
+        coding_mode: 0 (float networks); 1 is reserved for a deterministic integer mode.
+        encoder: free text naming the writer (``"tinify 0.1.0"``).
+        stream_lengths: byte length of every stream (filled in by :func:`pack`/:func:`unpack`).
+        payload_crc: CRC32 of the payload (filled in by :func:`pack`/:func:`unpack`).
+        version: format version (:data:`FORMAT_VERSION`).
+    """
+
+    model: str
+    quality: int
+    metric: str
+    source: str
+    weights_id: bytes
+    height: int
+    width: int
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    shapes: tuple[tuple[int, ...], ...] = ()
+    stream_chunks: int = 1
+    kind: str = "image"
+    frames: int = 1
+    fps: Fraction | None = None
+    bit_depth: int = 8
+    on_cuda: bool = False
+    coding_mode: int = 0
+    encoder: str = ""
+    stream_lengths: tuple[int, ...] = field(default=())
+    payload_crc: int = 0
+    version: int = FORMAT_VERSION
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        """``(height, width)`` after padding: the size the model coded."""
+        left, right, top, bottom = self.padding
+        return self.height + top + bottom, self.width + left + right
+
+    @property
+    def payload_size(self) -> int:
+        """Bytes of entropy-coded data (the sum of the stream lengths)."""
+        return sum(self.stream_lengths)
+
+
+def _fail(message: str) -> FormatError:
+    return FormatError(message)
+
+
+def _validate(h: TfyHeader) -> None:
+    """Check the semantic rules shared by the writer and the reader."""
+    if h.version != FORMAT_VERSION:
+        raise _fail(f"format version {h.version} is not supported (this tinify: {FORMAT_VERSION})")
+    if h.coding_mode not in CODING_MODES:
+        raise _fail(f"coding mode {h.coding_mode} is not supported by this tinify")
+    if h.kind not in KINDS:
+        raise _fail(f"kind must be one of {KINDS}, got {h.kind!r}")
+    if h.source not in SOURCES:
+        raise _fail(f"source must be one of {SOURCES}, got {h.source!r}")
+    if h.metric not in METRICS:
+        raise _fail(f"metric must be one of {METRICS}, got {h.metric!r}")
+    if not isinstance(h.model, str) or not 1 <= len(h.model) <= MAX_NAME:
+        raise _fail(f"model name must have 1 to {MAX_NAME} characters")
+    if not _NAME_RE.match(h.model):
+        raise _fail(f"model name {h.model!r} has characters outside [A-Za-z0-9._+-]")
+    if len(h.encoder) > MAX_ENCODER or not _ENCODER_RE.match(h.encoder):
+        raise _fail(f"encoder text must be at most {MAX_ENCODER} printable ASCII characters")
+    if not 0 <= h.quality <= 255:
+        raise _fail(f"quality {h.quality} is outside 0..255")
+    if not isinstance(h.weights_id, bytes) or len(h.weights_id) != 8:
+        raise _fail("weights id must be 8 bytes")
+    if not (1 <= h.height <= MAX_SIDE and 1 <= h.width <= MAX_SIDE):
+        raise _fail(f"image size {h.height}x{h.width} is outside 1..{MAX_SIDE} per side")
+    if any(not 0 <= p < 1 << 16 for p in h.padding) or len(h.padding) != 4:
+        raise _fail(f"padding {h.padding} must be four values in 0..65535")
+    ph, pw = h.padded_size
+    if ph > MAX_SIDE or pw > MAX_SIDE or ph * pw > MAX_PIXELS:
+        raise _fail(f"padded size {ph}x{pw} exceeds the limits ({MAX_SIDE} per side)")
+    if not 1 <= h.stream_chunks <= MAX_STREAM_CHUNKS:
+        raise _fail(f"stream_chunks {h.stream_chunks} is outside 1..{MAX_STREAM_CHUNKS}")
+    if not 1 <= h.frames <= MAX_FRAMES:
+        raise _fail(f"frame count {h.frames} is outside 1..{MAX_FRAMES}")
+    if h.kind == "image" and (h.frames != 1 or h.fps is not None):
+        raise _fail("an image must have exactly one frame and no frame rate")
+    if h.fps is not None and h.fps <= 0:
+        raise _fail(f"frame rate must be positive, got {h.fps}")
+    if h.bit_depth != 8:
+        raise _fail(f"bit depth {h.bit_depth} is not supported (only 8)")
+    if len(h.shapes) > MAX_SHAPES:
+        raise _fail(f"{len(h.shapes)} latent shapes; at most {MAX_SHAPES}")
+    for shape in h.shapes:
+        if not 1 <= len(shape) <= MAX_RANK or any(not 1 <= d <= MAX_SIDE for d in shape):
+            raise _fail(f"latent shape {shape} must have 1..{MAX_RANK} sizes in 1..{MAX_SIDE}")
+    if len(h.stream_lengths) > MAX_STREAMS:
+        raise _fail(f"{len(h.stream_lengths)} streams; at most {MAX_STREAMS}")
+
+
+def _fps_fields(fps: Fraction | None) -> tuple[int, int]:
+    if fps is None:
+        return 0, 0
+    fps = Fraction(fps).limit_denominator(1 << 31)
+    if fps.numerator >= 1 << 32:
+        raise _fail(f"frame rate {fps} is too large")
+    return fps.numerator, fps.denominator
+
+
+def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
+    """Serialize ``header`` (its ``stream_lengths`` are taken from ``streams``) and the streams.
+
+    Raises:
+        FormatError: a header field is out of range (nothing the reader would reject is
+            written).
+    """
+    streams = [bytes(s) for s in streams]
+    payload = b"".join(streams)
+    lengths = tuple(len(s) for s in streams)
+    header = replace(header, stream_lengths=lengths, payload_crc=zlib.crc32(payload))
+    _validate(header)
+    if any(n >= 1 << 32 for n in lengths):
+        raise _fail("a stream is 4 GiB or more; the format stores 32-bit lengths")
+    fps_num, fps_den = _fps_fields(header.fps)
+    name = header.model.encode("ascii")
+    encoder = header.encoder.encode("ascii")
+    body = bytearray()
+    body += _FIXED.pack(
+        KINDS.index(header.kind),
+        SOURCES.index(header.source),
+        METRICS.index(header.metric),
+        header.quality,
+        FLAG_CUDA if header.on_cuda else 0,
+        header.bit_depth,
+        header.weights_id,
+        header.height,
+        header.width,
+        header.frames,
+        fps_num,
+        fps_den,
+        *header.padding,
+        header.stream_chunks,
+        header.payload_crc,
+    )
+    body += bytes([len(name)]) + name + bytes([len(encoder)]) + encoder
+    body += bytes([len(header.shapes)])
+    for shape in header.shapes:
+        body += bytes([len(shape)]) + struct.pack(f"<{len(shape)}I", *shape)
+    body += struct.pack(f"<I{len(streams)}I", len(streams), *header.stream_lengths)
+    size = _PREFIX.size + len(body) + 4
+    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header.coding_mode, size) + bytes(body)
+    return head + struct.pack("<I", zlib.crc32(head)) + payload
+
+
+class _Reader:
+    """Bounded little-endian reads from ``data[pos:end]``; overruns raise :class:`FormatError`."""
+
+    def __init__(self, data: bytes, pos: int, end: int) -> None:
+        self.data, self.pos, self.end = data, pos, end
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > self.end:
+            raise _fail(f"the header is inconsistent: {what} runs past its end (corrupt file)")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def unpack(self, fmt: struct.Struct, what: str) -> tuple[int, ...]:
+        return fmt.unpack(self.take(fmt.size, what))
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def u32(self, what: str) -> int:
+        return int.from_bytes(self.take(4, what), "little")
+
+
+def _check_prefix(data: bytes) -> int:
+    """Check magic, version, mode and header size; return the header size."""
+    if not data:
+        raise _fail("file is empty (truncated); pass a file written by `tinify encode`")
+    if data[: len(MAGIC)] != MAGIC[: len(data)]:
+        raise _fail("not a tinify .tfy file (wrong magic bytes); pass a file from `tinify encode`")
+    if len(data) < _PREFIX.size:
+        raise _fail(f"file is truncated ({len(data)} bytes, not even a header); re-encode it")
+    _, version, mode, size = _PREFIX.unpack_from(data)
+    if version > FORMAT_VERSION:
+        raise _fail(
+            f"written in format version {version}, this tinify reads version {FORMAT_VERSION}; "
+            "upgrade tinify"
+        )
+    if version < 1:
+        raise _fail(f"format version {version} is invalid (corrupt file)")
+    if mode in RESERVED_CODING_MODES:
+        raise _fail(
+            f"uses the {RESERVED_CODING_MODES[mode]} coding mode ({mode}), which this tinify "
+            "cannot decode; upgrade tinify"
+        )
+    if mode not in CODING_MODES:
+        raise _fail(f"coding mode {mode} is invalid (corrupt file)")
+    if not MIN_HEADER_SIZE <= size <= MAX_HEADER_SIZE:
+        raise _fail(f"header size {size} is impossible (corrupt file)")
+    if size > len(data):
+        raise _fail(
+            f"file is truncated ({len(data)} bytes, the header alone needs {size}); re-encode or "
+            "copy it again"
+        )
+    (crc,) = struct.unpack_from("<I", data, size - 4)
+    if zlib.crc32(data[: size - 4]) != crc:
+        raise _fail("the header is corrupt (CRC32 mismatch); the file was damaged")
+    return size
+
+
+def _read_header(data: bytes) -> tuple[TfyHeader, int]:
+    """Parse the header; return it and its size."""
+    size = _check_prefix(data)
+    _, version, mode, _ = _PREFIX.unpack_from(data)
+    r = _Reader(data, _PREFIX.size, size - 4)
+    fixed = r.unpack(_FIXED, "the fixed fields")
+    kind, source, metric, quality, flags, depth, wid, height, width, frames = fixed[:10]
+    fps_num, fps_den, pl, pr, pt, pb, chunks, payload_crc = fixed[10:]
+    for value, table, what in ((kind, KINDS, "kind"), (source, SOURCES, "source")):
+        if value >= len(table):
+            raise _fail(f"unknown {what} code {value} (corrupt file or newer tinify)")
+    if metric >= len(METRICS):
+        raise _fail(f"unknown metric code {metric} (corrupt file or newer tinify)")
+    if flags & ~FLAG_CUDA:
+        raise _fail(f"unknown flags 0x{flags:02x} (corrupt file or newer tinify)")
+    if (fps_den == 0) != (fps_num == 0):
+        raise _fail("the frame rate is malformed (corrupt file)")
+    fps = None if fps_den == 0 else Fraction(fps_num, fps_den)
+    name = _ascii(r.take(r.u8("the model name length"), "the model name"), "model name")
+    encoder = _ascii(r.take(r.u8("the encoder length"), "the encoder text"), "encoder text")
+    n_shapes = r.u8("the shape count")
+    if n_shapes > MAX_SHAPES:
+        raise _fail(f"{n_shapes} latent shapes; at most {MAX_SHAPES} (corrupt file)")
+    shapes = []
+    for _ in range(n_shapes):
+        rank = r.u8("a shape rank")
+        if not 1 <= rank <= MAX_RANK:
+            raise _fail(f"latent shape rank {rank} is outside 1..{MAX_RANK} (corrupt file)")
+        shapes.append(struct.unpack(f"<{rank}I", r.take(4 * rank, "a latent shape")))
+    count = r.u32("the stream count")
+    if count > MAX_STREAMS:
+        raise _fail(f"{count} streams; at most {MAX_STREAMS} (corrupt file)")
+    lengths = struct.unpack(f"<{count}I", r.take(4 * count, "the stream lengths"))
+    if r.pos != r.end:
+        raise _fail(f"{r.end - r.pos} unexpected bytes at the end of the header (corrupt file)")
+    header = TfyHeader(
+        model=name,
+        quality=quality,
+        metric=METRICS[metric],
+        source=SOURCES[source],
+        weights_id=bytes(wid),
+        height=height,
+        width=width,
+        padding=(pl, pr, pt, pb),
+        shapes=tuple(tuple(s) for s in shapes),
+        stream_chunks=chunks,
+        kind=KINDS[kind],
+        frames=frames,
+        fps=fps,
+        bit_depth=depth,
+        on_cuda=bool(flags & FLAG_CUDA),
+        coding_mode=mode,
+        encoder=encoder,
+        stream_lengths=tuple(lengths),
+        payload_crc=payload_crc,
+        version=version,
+    )
+    _validate(header)
+    return header, size
+
+
+def _ascii(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise _fail(f"the {what} is not ASCII (corrupt file)") from None
+
+
+def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
+    """Parse and check a whole ``.tfy`` file.
+
+    Returns:
+        ``(header, streams)``.
+
+    Raises:
+        FormatError: the data is not a ``.tfy`` file, is truncated, has trailing bytes, fails a
+            CRC check, holds out-of-range values, or needs a newer tinify.
+    """
+    data = bytes(data)
+    header, start = _read_header(data)
+    available = len(data) - start
+    if header.payload_size > available:
+        raise _fail(
+            f"file is truncated (payload has {available} of {header.payload_size} bytes); "
+            "re-encode or copy it again"
+        )
+    if header.payload_size < available:
+        raise _fail(
+            f"{available - header.payload_size} unexpected bytes after the payload (a damaged "
+            "or concatenated file)"
+        )
+    payload = data[start:]
+    if zlib.crc32(payload) != header.payload_crc:
+        raise _fail("the payload is corrupt (CRC32 mismatch); the file was damaged")
+    streams = []
+    pos = 0
+    for n in header.stream_lengths:
+        streams.append(payload[pos : pos + n])
+        pos += n
+    return header, streams

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``tinify update``: turn a training checkpoint into zoo-ready weights.
+
+The checkpoint (a tinify or CompressAI training checkpoint, or a bare state dict) is loaded into
+its architecture, the coding tables are rebuilt from the learned densities
+(``model.update(force=True)``), optimizer and scheduler state are dropped, and the state dict is
+saved as ``NAME-<first 8 hex digits of its SHA-256>.pth.tar``, the naming the zoo's hash check
+expects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Union
+
+import torch
+
+from tinify.codec.io import InputError
+from tinify.codec.loading import load_model_from_checkpoint
+
+__all__ = ["strip_suffixes", "update_checkpoint"]
+
+PathLike = Union[str, Path]
+
+_SUFFIXES = re.compile(r"(\.pth\.tar|\.pth|\.pt|\.tar|\.ckpt)$", re.IGNORECASE)
+
+
+def strip_suffixes(name: str) -> str:
+    """``"model.pth.tar"`` -> ``"model"`` (also ``.pth``, ``.pt``, ``.tar``, ``.ckpt``)."""
+    return _SUFFIXES.sub("", name)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def update_checkpoint(
+    checkpoint: PathLike, output: PathLike = ".", model: str | None = None
+) -> Path:
+    """Write the updated state dict of ``checkpoint``.
+
+    Args:
+        checkpoint: the input file.
+        output: a folder (the name is the checkpoint's, without suffixes) or a file name whose
+            suffix-less stem becomes ``NAME``; the result is ``NAME-<sha256[:8]>.pth.tar``.
+        model: the zoo architecture (default: the one in the checkpoint's training config).
+
+    Returns:
+        The written file.
+
+    Raises:
+        InputError: unreadable checkpoint, unknown architecture, weights that do not fit it, or
+            a missing output folder.
+    """
+    loaded = load_model_from_checkpoint(checkpoint, model)
+    net = loaded.model
+    net.update(force=True)
+    state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
+    out = Path(output)
+    if out.is_dir() or str(output).endswith(("/", os.sep)):
+        folder, stem = out, strip_suffixes(Path(checkpoint).name)
+    else:
+        folder, stem = out.parent, strip_suffixes(out.name)
+    if not stem:
+        raise InputError(f"{output}: give a file name or a folder")
+    if not folder.is_dir():
+        raise InputError(f"{output}: folder {folder} does not exist")
+    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=folder)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        torch.save(state, tmp)
+        final = folder / f"{stem}-{_sha256(tmp)[:8]}.pth.tar"
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return final

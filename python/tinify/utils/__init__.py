@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Utilities.
+
+- :mod:`tinify.utils.metrics`: PSNR and MS-SSIM on 8-bit values.
+- :mod:`tinify.utils.bdrate`: Bjøntegaard delta rate and PSNR.
+- :mod:`tinify.utils.video`: video I/O (PNG folders, Y4M, raw YUV) and BT.709 conversions.
+"""
+
+from __future__ import annotations

@@ -1,0 +1,279 @@
+"""The .tfy container: round trips, every flipped byte, every truncation, fuzzed headers."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import replace
+from fractions import Fraction
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinify
+from tinify.codec.coding import decode_image, encode_image
+from tinify.codec.format import (
+    MAGIC,
+    MAX_HEADER_SIZE,
+    MAX_STREAMS,
+    FormatError,
+    TfyHeader,
+    pack,
+    unpack,
+)
+from tinify.codec.loading import LoadedModel, weights_id
+from tinify.models import CompressionModel
+from tinify.zoo import list_models
+
+HEADER = TfyHeader(
+    model="bmshj2018-hyperprior",
+    quality=3,
+    metric="mse",
+    source="zoo",
+    weights_id=bytes(range(8)),
+    height=70,
+    width=45,
+    padding=(9, 10, 29, 29),
+    shapes=((2, 1),),
+    encoder="tinify test",
+)
+STREAMS = [b"\x01\x02\x03\x04\x05" * 3, b"\xaa\xbb\xcc"]
+FILE = pack(HEADER, STREAMS)
+
+
+def _with_header_crc(data: bytearray) -> bytes:
+    """Recompute the header CRC after editing header bytes (to reach the later checks)."""
+    (size,) = struct.unpack_from("<I", data, 10)
+    struct.pack_into("<I", data, size - 4, zlib.crc32(bytes(data[: size - 4])))
+    return bytes(data)
+
+
+def test_round_trip() -> None:
+    header, streams = unpack(FILE)
+    assert streams == STREAMS
+    assert header.stream_lengths == (15, 3)
+    assert replace(header, stream_lengths=(), payload_crc=0) == HEADER
+    assert header.padded_size == (128, 64)
+    assert FILE.startswith(MAGIC)
+    # minimal header 76 + name beyond 1 char + encoder + one 2-D shape + 2 lengths + payload
+    assert len(FILE) == 76 + 19 + 11 + 9 + 8 + 18
+
+
+def test_video_fields_round_trip() -> None:
+    video = replace(HEADER, kind="video", frames=30, fps=Fraction(30000, 1001))
+    header, _ = unpack(pack(video, STREAMS))
+    assert (header.kind, header.frames, header.fps) == ("video", 30, Fraction(30000, 1001))
+
+
+def test_no_streams_round_trip() -> None:
+    header, streams = unpack(pack(HEADER, []))
+    assert streams == [] and header.payload_size == 0
+
+
+def test_format_error_is_a_tinify_error() -> None:
+    assert issubclass(FormatError, tinify.BitstreamError)
+    assert issubclass(FormatError, tinify.TinifyError)
+
+
+def test_every_flipped_byte_is_rejected() -> None:
+    for i in range(len(FILE)):
+        for mask in (0x01, 0x80, 0xFF):
+            damaged = bytearray(FILE)
+            damaged[i] ^= mask
+            with pytest.raises(FormatError):
+                unpack(bytes(damaged))
+
+
+def test_every_truncation_is_rejected() -> None:
+    for n in range(len(FILE)):
+        with pytest.raises(FormatError) as info:
+            unpack(FILE[:n])
+        message = str(info.value)
+        assert "truncated" in message or "magic" in message, (n, message)
+
+
+def test_trailing_bytes_are_rejected() -> None:
+    with pytest.raises(FormatError, match="unexpected bytes after the payload"):
+        unpack(FILE + b"\x00")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(100), "magic"),
+        (b"hello world, this is text" * 10, "magic"),
+        (MAGIC[:5], "truncated"),
+    ],
+)
+def test_foreign_files(data: bytes, message: str) -> None:
+    with pytest.raises(FormatError, match=message):
+        unpack(data)
+
+
+def test_newer_version_and_reserved_mode() -> None:
+    newer = bytearray(FILE)
+    newer[8] = 2
+    with pytest.raises(FormatError, match="upgrade tinify"):
+        unpack(bytes(newer))
+    integer = bytearray(FILE)
+    integer[9] = 1
+    with pytest.raises(FormatError, match="integer coding mode"):
+        unpack(bytes(integer))
+    unknown = bytearray(FILE)
+    unknown[9] = 7
+    with pytest.raises(FormatError, match="coding mode 7"):
+        unpack(bytes(unknown))
+
+
+def test_huge_header_size_is_rejected_before_reading() -> None:
+    for size in (MAX_HEADER_SIZE + 1, 2**32 - 1, 10):
+        data = bytearray(FILE)
+        struct.pack_into("<I", data, 10, size)
+        with pytest.raises(FormatError, match="header size"):
+            unpack(bytes(data))
+    data = bytearray(FILE)
+    struct.pack_into("<I", data, 10, MAX_HEADER_SIZE)
+    with pytest.raises(FormatError, match="truncated"):
+        unpack(bytes(data))
+
+
+def _stream_count_offset(data: bytes) -> int:
+    (size,) = struct.unpack_from("<I", data, 10)
+    return size - 4 - 4 * len(STREAMS) - 4
+
+
+def test_huge_stream_count_with_valid_crc_is_rejected() -> None:
+    data = bytearray(FILE)
+    struct.pack_into("<I", data, _stream_count_offset(FILE), MAX_STREAMS + 1)
+    with pytest.raises(FormatError, match="streams; at most"):
+        unpack(_with_header_crc(data))
+    struct.pack_into("<I", data, _stream_count_offset(FILE), 1000)
+    with pytest.raises(FormatError, match="runs past"):
+        unpack(_with_header_crc(data))
+
+
+def test_huge_stream_length_with_valid_crc_is_rejected() -> None:
+    data = bytearray(FILE)
+    struct.pack_into("<I", data, _stream_count_offset(FILE) + 4, 2**32 - 1)
+    with pytest.raises(FormatError, match="truncated"):
+        unpack(_with_header_crc(data))
+
+
+def test_huge_image_size_with_valid_crc_is_rejected() -> None:
+    data = bytearray(FILE)
+    struct.pack_into("<I", data, 28, 2**31)
+    with pytest.raises(FormatError, match="image size"):
+        unpack(_with_header_crc(data))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": ""},
+        {"model": "x" * 65},
+        {"model": "bad name"},
+        {"metric": "psnr"},
+        {"source": "web"},
+        {"quality": 256},
+        {"weights_id": b"short"},
+        {"height": 0},
+        {"width": 70000},
+        {"padding": (0, 0, 0, 70000)},
+        {"stream_chunks": 0},
+        {"frames": 2},
+        {"fps": Fraction(30)},
+        {"bit_depth": 10},
+        {"coding_mode": 1},
+        {"shapes": ((0, 1),)},
+        {"shapes": ((1, 1, 1, 1, 1),)},
+        {"encoder": "é"},
+    ],
+)
+def test_pack_refuses_what_unpack_would_reject(change: dict[str, object]) -> None:
+    with pytest.raises(FormatError):
+        pack(replace(HEADER, **change), STREAMS)  # type: ignore[arg-type]
+
+
+@given(st.binary(max_size=400))
+def test_fuzz_random_bytes(data: bytes) -> None:
+    try:
+        unpack(data)
+    except FormatError:
+        pass
+
+
+@given(st.binary(max_size=300))
+def test_fuzz_after_magic(tail: bytes) -> None:
+    try:
+        unpack(MAGIC + tail)
+    except FormatError:
+        pass
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, len(FILE) - 1), st.integers(0, 255)), max_size=8),
+    st.integers(0, len(FILE)),
+)
+def test_fuzz_mutated_headers_with_valid_crc(edits: list[tuple[int, int]], cut: int) -> None:
+    """Edits inside the header with its CRC fixed up reach the field checks: only FormatError."""
+    data = bytearray(FILE)
+    (size,) = struct.unpack_from("<I", data, 10)
+    for pos, value in edits:
+        if 14 <= pos < size - 4:
+            data[pos] = value
+    fixed = _with_header_crc(data)[:cut] if cut > size else _with_header_crc(data)
+    try:
+        header, streams = unpack(fixed)
+    except FormatError:
+        return
+    assert len(streams) == len(header.stream_lengths)
+    assert sum(map(len, streams)) == header.payload_size
+
+
+# -- a real file from a model ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def real_file(hyperprior: LoadedModel) -> bytes:
+    torch.manual_seed(0)
+    return encode_image(hyperprior, torch.rand(1, 3, 40, 50))
+
+
+def test_real_file_every_flipped_byte(real_file: bytes, hyperprior: LoadedModel) -> None:
+    for i in range(len(real_file)):
+        damaged = bytearray(real_file)
+        damaged[i] ^= 0x10
+        with pytest.raises(FormatError):
+            decode_image(bytes(damaged), hyperprior)
+
+
+def test_real_file_every_truncation(real_file: bytes, hyperprior: LoadedModel) -> None:
+    for n in range(len(real_file)):
+        with pytest.raises(FormatError):
+            decode_image(real_file[:n], hyperprior)
+
+
+def test_real_file_round_trip(real_file: bytes, hyperprior: LoadedModel) -> None:
+    decoded = decode_image(real_file, hyperprior)
+    assert decoded.x_hat.shape == (1, 3, 40, 50)
+    assert decoded.header.padding == (7, 7, 12, 12)
+    assert decoded.header.stream_chunks == 1
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_zoo_architecture(name: str, make_tiny: Callable[..., CompressionModel]) -> None:
+    model = make_tiny(name)
+    loaded = LoadedModel(model, name, 1, "mse", "checkpoint", weights_id(model))
+    x = torch.rand(1, 3, 70, 100, generator=torch.Generator().manual_seed(1))
+    data = encode_image(loaded, x)
+    header, streams = unpack(data)
+    assert len(streams) == len(model.latent_names) and header.model == name
+    decoded = decode_image(data, loaded)
+    assert decoded.x_hat.shape == x.shape
+    with torch.no_grad():  # the container adds nothing: same result as the model's own padding
+        direct = model.decompress(**model.compress(x))["x_hat"]
+    assert torch.equal(decoded.x_hat, direct)
