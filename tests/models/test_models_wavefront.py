@@ -93,3 +93,26 @@ def test_latent_round_trip(order: str) -> None:
     assert torch.equal(decoded, y_hat)
     with pytest.raises(ValueError, match="streams"):
         decompress_latent(strings[:1], hyper, context, entropy_parameters, gc, order)
+
+
+def test_streams_do_not_depend_on_the_torch_thread_count() -> None:
+    # Multi-threaded BLAS may sum in another order: with the front loops on torch's thread
+    # count, a stream encoded with 2 threads decoded wrongly with 1 (thousands of latents off at
+    # M=64). The loops now run on one intra-op thread and leave the caller's setting alone.
+    m = 64
+    context, entropy_parameters = _parts(m=m, seed=2)
+    gc = GaussianConditional(None)
+    gc.update_scale_table(get_scale_table())
+    y = torch.randn(1, m, 12, 16) * 4
+    hyper = torch.randn(1, 2 * m, 12, 16)
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        strings, y_hat = compress_latent(y, hyper, context, entropy_parameters, gc)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        decoded = decompress_latent(strings, hyper, context, entropy_parameters, gc)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(saved)
+    assert torch.equal(decoded, y_hat)

@@ -85,6 +85,10 @@ class GDN(nn.Module):
         # than ``x * x``: one backward node for the square keeps the order in which autograd
         # sums x's gradient contributions, hence gradients bit-identical to CompressAI's.
         norm = F.conv2d(x**2, gamma, beta)
+        if not torch.is_grad_enabled():
+            # Inference: reuse norm's buffer (two full-size temporaries less, about 20% of the
+            # layer's time at 256x384). Same values: IEEE products commute.
+            return (norm.sqrt_() if self.inverse else norm.rsqrt_()).mul_(x)
         scale = torch.sqrt(norm) if self.inverse else torch.rsqrt(norm)
         return x * scale
 

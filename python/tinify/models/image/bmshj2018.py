@@ -77,7 +77,7 @@ class FactorizedPrior(CompressionModel):
 
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         y_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
-        return self.g_s(y_hat).clamp_(0, 1)
+        return self._synthesize(y_hat)
 
 
 class ScaleHyperprior(CompressionModel):
@@ -179,4 +179,4 @@ class ScaleHyperprior(CompressionModel):
         y_hat = self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means=means
         )
-        return self.g_s(y_hat).clamp_(0, 1)
+        return self._synthesize(y_hat)

@@ -206,7 +206,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
             self.gaussian_conditional,
             self.context_order,
         )
-        return self.g_s(y_hat).clamp_(0, 1)
+        return self._synthesize(y_hat)
 
 
 def _entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:

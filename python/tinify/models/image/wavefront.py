@@ -25,12 +25,16 @@ in raster order, which is exactly CompressAI 1.2.8's stream layout (slower; for 
 
 Batch items are coded one after the other, each with its own stream: the arithmetic behind an
 item never depends on the rest of the batch, so an item decodes alone exactly as in its batch.
+Nor does it depend on ``torch.set_num_threads``: the loops run on one intra-op thread (see
+``_single_intra_op_thread``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -167,6 +171,18 @@ class ContextCoder:
         self.y_hat = params.new_zeros(batch, padded, channels)  # channels-last, zero border
         self.params = params.detach().flatten(2).transpose(1, 2)  # (B, H*W, C_hyp)
         self.fronts = [f.to(device) for f in self.fronts]
+        # Index work done once for all fronts rather than per step: each front's rows of
+        # ``y_hat`` (its centres and, flattened, its causal taps) and its hyper parameters,
+        # gathered in coding order and split into per-front views. Same values as
+        # entropy_params(pos) / write(pos) compute, so the arithmetic is unchanged.
+        sizes = [f.numel() for f in self.fronts]
+        positions = torch.cat(self.fronts)
+        centres = self._centres(positions)
+        taps_flat = (centres[:, None] + self.tap_offsets[None, :]).reshape(-1)
+        self.front_centres = list(centres.split(sizes))
+        self.front_taps = list(taps_flat.split([n * len(taps) for n in sizes]))
+        hyper = self.params.index_select(1, positions)  # (B, H*W, C_hyp) in coding order
+        self.front_hyper = [p.reshape(-1, p.size(-1)) for p in hyper.split(sizes, dim=1)]
 
     def _centres(self, pos: Tensor) -> Tensor:
         width = self.shape[3]
@@ -174,19 +190,34 @@ class ContextCoder:
 
     def entropy_params(self, pos: Tensor) -> Tensor:
         """Entropy parameters of the positions ``pos`` (P,) of every item: (B*P, C_out)."""
-        batch, channels = self.shape[:2]
         taps = self._centres(pos)[:, None] + self.tap_offsets[None, :]  # (P, taps)
-        context_in = self.y_hat[:, taps.reshape(-1)].reshape(-1, taps.size(1) * channels)
+        hyper = self.params.index_select(1, pos).reshape(-1, self.params.size(-1))
+        return self._entropy_params(taps.reshape(-1), hyper)
+
+    def front_params(self, i: int) -> Tensor:
+        """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
+        return self._entropy_params(self.front_taps[i], self.front_hyper[i])
+
+    def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
+        # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
+        context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
         context = torch.addmm(self.ctx_bias, context_in, self.ctx_weight)
-        h = torch.cat([self.params[:, pos].reshape(context.size(0), -1), context], dim=1)
+        h = torch.cat([hyper, context], dim=1)
         for layer in self.layers:
             h = layer(h)
         return h
 
     def write(self, pos: Tensor, values: Tensor) -> None:
         """Store decoded values (B*P, M) at positions ``pos`` (P,)."""
+        self._write(self._centres(pos), values)
+
+    def write_front(self, i: int, values: Tensor) -> None:
+        """Store the decoded values (B*P, M) of front ``i``."""
+        self._write(self.front_centres[i], values)
+
+    def _write(self, centres: Tensor, values: Tensor) -> None:
         batch, channels = self.shape[:2]
-        self.y_hat[:, self._centres(pos)] = values.reshape(batch, -1, channels)
+        self.y_hat.index_copy_(1, centres, values.reshape(batch, -1, channels))
 
     def latent(self) -> Tensor:
         """The decoded latent (B, M, H, W)."""
@@ -228,6 +259,39 @@ def _per_element(p: Tensor, k: int) -> Tensor:
     return p.reshape(rows, k, km // k).transpose(1, 2).reshape(-1, k)
 
 
+# The front loops run on one intra-op torch thread, whatever the caller set:
+# - Determinism. A multi-threaded BLAS may split a matmul's sums differently, so the entropy
+#   parameters depended on torch.set_num_threads: an mbt2018-sized latent (192x32x48) encoded
+#   with 2 threads and decoded with 1 came back with 74,033 wrong values. Now they always match.
+# - Speed where cores are shared. The per-front ops are small (matmuls of P <= min(H, W/slope)
+#   rows); each parallel region waits for its slowest thread, and on a loaded 2-core machine
+#   2-thread loops ran 4-30x slower than 1-thread ones. (On an idle machine 2 threads are about
+#   20% faster on the loop, a few percent of a whole decode.)
+# torch's setting is process-wide: the first loop to start sets it and the last to finish
+# restores it, so concurrent coding threads cannot leave it changed.
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 0
+
+
+@contextlib.contextmanager
+def _single_intra_op_thread() -> Iterator[None]:
+    global _threads_users, _threads_saved
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            if _threads_saved != 1:
+                torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and _threads_saved != 1:
+                torch.set_num_threads(_threads_saved)
+
+
 def _float64(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
 
@@ -256,29 +320,31 @@ def compress_latent(
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
         raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     strings, latents = [], []
-    for b in range(y.size(0)):
-        coder = ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order)
-        strings.append(_compress_item(coder, y[b : b + 1], conditional))
-        latents.append(coder.latent())
+    with _single_intra_op_thread():
+        for b in range(y.size(0)):
+            coder = ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order)
+            strings.append(_compress_item(coder, y[b : b + 1], conditional))
+            latents.append(coder.latent())
     return strings, torch.cat(latents)
 
 
 def _compress_item(coder: ContextCoder, y: Tensor, conditional: GaussianConditional) -> bytes:
     channels = y.size(1)
-    y_rows = y.detach().flatten(2).transpose(1, 2)  # (1, H*W, M)
+    # y's rows (positions) in coding order, one view per front.
+    y_rows = y.detach().flatten(2).transpose(1, 2).index_select(1, torch.cat(coder.fronts))
+    fronts = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
     symbols, params = [], []
-    for pos in coder.fronts:
-        out = coder.entropy_params(pos)
-        values = y_rows[:, pos].reshape(-1, channels)
+    for i, values in enumerate(fronts):
+        out = coder.front_params(i)
         if isinstance(conditional, GaussianMixtureConditional):
             weights, means, scales = split_mixture(out, conditional.K)
             q = conditional.quantize(values, "symbols")
-            coder.write(pos, conditional.dequantize(q, None, values.dtype))
+            coder.write_front(i, conditional.dequantize(q, None, values.dtype))
             params.append([_per_element(p, conditional.K) for p in (weights, means, scales)])
         else:
             scales, means = out.chunk(2, dim=1)
             q = conditional.quantize(values, "symbols", means)
-            coder.write(pos, conditional.dequantize(q, means))
+            coder.write_front(i, conditional.dequantize(q, means))
             params.append([conditional.build_indexes(scales).reshape(-1)])
         symbols.append(q.reshape(-1))
     sym = _int32(torch.cat(symbols))
@@ -306,13 +372,14 @@ def decompress_latent(
     if len(strings) != params.size(0):
         raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
     latents = []
-    for b, stream in enumerate(strings):
-        coder = ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order)
-        decoder = RansDecoder()
-        decoder.set_stream(bytes(stream))
-        _decompress_item(coder, decoder, conditional)
-        decoder.finish()
-        latents.append(coder.latent())
+    with _single_intra_op_thread():
+        for b, stream in enumerate(strings):
+            coder = ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order)
+            decoder = RansDecoder()
+            decoder.set_stream(bytes(stream))
+            _decompress_item(coder, decoder, conditional)
+            decoder.finish()
+            latents.append(coder.latent())
     return torch.cat(latents)
 
 
@@ -321,8 +388,8 @@ def _decompress_item(
 ) -> None:
     channels = coder.shape[1]
     table = None
-    for pos in coder.fronts:
-        out = coder.entropy_params(pos)
+    for i in range(len(coder.fronts)):
+        out = coder.front_params(i)
         if isinstance(conditional, GaussianMixtureConditional):
             weights, means, scales = split_mixture(out, conditional.K)
             w, m, s = (_float64(_per_element(p, conditional.K)) for p in (weights, means, scales))
@@ -334,4 +401,4 @@ def _decompress_item(
             indexes = _int32(conditional.build_indexes(scales).reshape(-1))
             q = torch.from_numpy(decoder.decode_stream(indexes, table))
             values = conditional.dequantize(q.reshape(-1, channels).to(out.device), means)
-        coder.write(pos, values)
+        coder.write_front(i, values)
