@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Training checkpoints (atomic, ``weights_only``-loadable) and the export of trained models."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Union
+
+import torch
+
+from tinify.models import CompressionModel
+
+__all__ = ["export_model", "load_checkpoint", "save_checkpoint", "sha256_file"]
+
+PathLike = Union[str, Path]
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
+    """Write a training checkpoint atomically (a reader never sees a half-written file)."""
+    target = Path(path)
+    _atomic_save(dict(state), target)
+    return target
+
+
+def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
+    return dict(torch.load(path, map_location=map_location, weights_only=True))
+
+
+def sha256_file(path: PathLike) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_model(model: CompressionModel, directory: PathLike, stem: str) -> Path:
+    """Save a trained model for inference: ``<directory>/<stem>-<sha256[:8]>.pt``.
+
+    A copy of ``model`` gets ``update(force=True)`` (coding tables built from the learned
+    densities), and its state dict, tables included, is saved in float32 on CPU. The suffix is
+    the first 8 hex digits of the file's SHA-256 (CompressAI's ``update_model`` convention), so
+    the name alone verifies the bytes.
+
+    Returns:
+        The path of the written file.
+    """
+    frozen = copy.deepcopy(model).to("cpu").eval()
+    frozen.update(force=True)
+    state = {k: v.detach().clone() for k, v in frozen.state_dict().items()}
+    directory = Path(directory)
+    tmp = directory / f".{stem}.tmp"
+    _atomic_save(state, tmp)
+    digest = sha256_file(tmp)
+    final = directory / f"{stem}-{digest[:8]}.pt"
+    os.replace(tmp, final)
+    return final

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Optimizers for learned codecs: the main network and the auxiliary (quantile) parameters.
+
+Entropy bottlenecks (Ballé et al., ICLR 2018) carry ``quantiles`` that are trained only by the
+auxiliary loss :meth:`~tinify.models.CompressionModel.aux_loss`, usually with a larger learning
+rate, so they get an optimizer of their own (CompressAI's ``net_aux_optimizer``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["AUX_SUFFIX", "configure_optimizers", "net_aux_optimizer", "split_parameters"]
+
+#: Parameters whose name ends with this are auxiliary.
+AUX_SUFFIX = ".quantiles"
+
+
+def split_parameters(net: nn.Module) -> tuple[dict[str, nn.Parameter], dict[str, nn.Parameter]]:
+    """Split the trainable parameters of ``net`` into ``(main, aux)`` by name.
+
+    ``aux`` holds the parameters whose name ends with ``".quantiles"``, ``main`` all the others.
+
+    Raises:
+        AssertionError: the two sets overlap or miss a trainable parameter (for instance a
+            parameter shared under two names that fall on different sides).
+    """
+    main: dict[str, nn.Parameter] = {}
+    aux: dict[str, nn.Parameter] = {}
+    for name, param in net.named_parameters(remove_duplicate=False):
+        if param.requires_grad:
+            (aux if name.endswith(AUX_SUFFIX) else main)[name] = param
+    main_ids = {id(p) for p in main.values()}
+    aux_ids = {id(p) for p in aux.values()}
+    all_ids = {id(p) for p in net.parameters() if p.requires_grad}
+    assert not main_ids & aux_ids, "a parameter is both main and auxiliary"
+    assert main_ids | aux_ids == all_ids, "some trainable parameters are in neither group"
+    return _dedup(main), _dedup(aux)
+
+
+def _dedup(params: dict[str, nn.Parameter]) -> dict[str, nn.Parameter]:
+    """Keep the first name of parameters registered under several names."""
+    seen: set[int] = set()
+    out: dict[str, nn.Parameter] = {}
+    for name, param in params.items():
+        if id(param) not in seen:
+            seen.add(id(param))
+            out[name] = param
+    return out
+
+
+def _build(params: list[nn.Parameter], conf: Mapping[str, Any]) -> torch.optim.Optimizer:
+    kwargs = dict(conf)
+    kind = kwargs.pop("type", "Adam")
+    cls = getattr(torch.optim, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+        raise ValueError(f"unknown optimizer type {kind!r} (a torch.optim class name)")
+    return cls(params, **kwargs)
+
+
+def net_aux_optimizer(
+    net: nn.Module, conf: Mapping[str, Mapping[str, Any]]
+) -> dict[str, torch.optim.Optimizer]:
+    """Build ``{"net": optimizer of the main parameters, "aux": optimizer of the quantiles}``.
+
+    Args:
+        net: the model.
+        conf: ``{"net": {"type": "Adam", "lr": 1e-4}, "aux": {"type": "Adam", "lr": 1e-3}}``;
+            ``type`` names a ``torch.optim`` class, the other keys are its arguments.
+
+    Raises:
+        ValueError: ``net`` has no auxiliary parameters, or an unknown optimizer type.
+    """
+    main, aux = split_parameters(net)
+    if not aux:
+        raise ValueError("the model has no auxiliary (.quantiles) parameters")
+    return {
+        "net": _build(list(main.values()), conf["net"]),
+        "aux": _build(list(aux.values()), conf["aux"]),
+    }
+
+
+def configure_optimizers(
+    net: nn.Module, lr: float = 1e-4, aux_lr: float = 1e-3
+) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    """Adam for the main parameters (``lr``) and for the quantiles (``aux_lr``)."""
+    optimizers = net_aux_optimizer(
+        net, {"net": {"type": "Adam", "lr": lr}, "aux": {"type": "Adam", "lr": aux_lr}}
+    )
+    return optimizers["net"], optimizers["aux"]
