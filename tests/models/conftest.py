@@ -42,7 +42,7 @@ def make_small() -> MakeModel:
     return build_small
 
 
-@pytest.fixture(params=list_models())
+@pytest.fixture(params=list_models(kind="image"))
 def model_name(request: pytest.FixtureRequest) -> str:
     """Every registered zoo name."""
     return str(request.param)

@@ -16,7 +16,7 @@ from tinify.models import CompressionModel, get_scale_table
 from tinify.zoo import create_model, list_models
 from tinify.zoo.pretrained import qualities
 
-ALL_QUALITIES = [(name, q) for name in list_models() for q in qualities(name)]
+ALL_QUALITIES = [(name, q) for name in list_models(kind="image") for q in qualities(name)]
 
 
 @functools.cache

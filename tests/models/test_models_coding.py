@@ -79,7 +79,7 @@ def test_round_trip_small(model_name: str, make_small: Any, make_image: Any, bat
 
 @pytest.mark.parametrize(
     ("name", "quality"),
-    [(n, q) for n in list_models() for q in (qualities(n)[0], qualities(n)[-1])],
+    [(n, q) for n in list_models(kind="image") for q in (qualities(n)[0], qualities(n)[-1])],
 )
 def test_round_trip_full_size(name: str, quality: int, make_image: Any) -> None:
     torch.manual_seed(quality)
@@ -141,7 +141,7 @@ def test_from_state_dict(model_name: str, make_small: Any) -> None:
 
 
 def test_from_state_dict_full_size_cfgs() -> None:
-    for name in list_models():
+    for name in list_models(kind="image"):
         for quality in (1, qualities(name)[-1]):
             model = create_model(name, quality)
             rebuilt = type(model).from_state_dict(model.state_dict())

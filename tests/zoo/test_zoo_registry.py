@@ -45,13 +45,18 @@ CLASSES = [
 
 
 def test_names_and_classes() -> None:
-    assert zoo.list_models() == NAMES
+    assert zoo.list_models(kind="image") == NAMES
+    assert zoo.list_models() == [*NAMES, "ssf2020"]
+    assert zoo.list_models(kind="video") == ["ssf2020"]
     assert zoo.list_models("mbt2018*") == ["mbt2018-mean", "mbt2018"]
-    assert list(zoo.models) == NAMES and zoo.image_models is zoo.models
+    assert list(zoo.image_models) == NAMES and list(zoo.models) == [*NAMES, "ssf2020"]
+    assert zoo.video_models == {"ssf2020": zoo.ssf2020}
+    with pytest.raises(ValueError, match="kind"):
+        zoo.list_models(kind="audio")
     assert [zoo.model_architectures[n] for n in NAMES] == CLASSES
     for name in NAMES:
         fn = getattr(zoo, name.replace("-", "_"))
-        assert zoo.models[name] is fn
+        assert zoo.models[name] is fn and zoo.image_models[name] is fn
     with pytest.raises(ValueError, match="already registered"):
         register_model(FactorizedPrior)(zoo.bmshj2018_factorized)
 

@@ -5,6 +5,7 @@
 - Image models: :class:`FactorizedPrior`, :class:`ScaleHyperprior`,
   :class:`MeanScaleHyperprior`, :class:`JointAutoregressiveHierarchicalPriors`,
   :class:`Cheng2020Anchor`, :class:`Cheng2020Attention`.
+- Video model: :class:`ScaleSpaceFlow` (ssf2020).
 
 Pretrained weights and the ``bmshj2018_factorized(quality, ...)`` style constructors live in
 :mod:`tinify.zoo`.
@@ -29,6 +30,7 @@ from tinify.models.image import (
     MeanScaleHyperprior,
     ScaleHyperprior,
 )
+from tinify.models.video import ScaleSpaceFlow
 
 __all__ = [
     "SCALES_LEVELS",
@@ -41,6 +43,7 @@ __all__ = [
     "JointAutoregressiveHierarchicalPriors",
     "MeanScaleHyperprior",
     "ScaleHyperprior",
+    "ScaleSpaceFlow",
     "check_image",
     "get_scale_table",
     "remap_legacy_keys",

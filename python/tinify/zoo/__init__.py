@@ -30,7 +30,9 @@ from tinify.zoo.registry import (
     model_architectures,
     models,
     register_model,
+    video_models,
 )
+from tinify.zoo.video import ssf2020
 
 #: CompressAI's name for the legacy-key renaming (``compressai.zoo.load_state_dict``).
 load_state_dict = remap_legacy_keys
@@ -53,4 +55,6 @@ __all__ = [
     "model_architectures",
     "models",
     "register_model",
+    "ssf2020",
+    "video_models",
 ]

@@ -6,8 +6,9 @@ A zoo constructor is a plain function registered with :func:`register_model`; it
 names). Every constructor delegates to :func:`create_model`, which does all the validation and
 the pretrained loading.
 
-Compatibility with ``compressai.zoo``: :data:`models` (and :data:`image_models`) map names to
-constructors, :data:`model_architectures` maps names to classes.
+Compatibility with ``compressai.zoo``: :data:`models` maps every name to its constructor,
+:data:`image_models` and :data:`video_models` the image and video names alone, and
+:data:`model_architectures` maps names to classes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "model_architectures",
     "models",
     "register_model",
+    "video_models",
 ]
 
 Factory = Callable[..., CompressionModel]
@@ -35,14 +37,20 @@ F = TypeVar("F", bound=Factory)
 
 #: zoo name -> constructor ``fn(quality, metric="mse", pretrained=False, progress=True, **kw)``.
 models: dict[str, Factory] = {}
-#: Alias of :data:`models` (CompressAI's ``compressai.zoo.image_models``).
-image_models = models
+#: The image models of :data:`models` (CompressAI's ``compressai.zoo.image_models``).
+image_models: dict[str, Factory] = {}
+#: The video models of :data:`models` (CompressAI's ``compressai.zoo.video_models``).
+video_models: dict[str, Factory] = {}
 #: zoo name -> model class.
 model_architectures: dict[str, type[CompressionModel]] = {}
 
 
-def register_model(architecture: type[CompressionModel]) -> Callable[[F], F]:
+def register_model(
+    architecture: type[CompressionModel], *, video: bool = False
+) -> Callable[[F], F]:
     """Register the decorated constructor, which builds ``architecture``, under its zoo name.
+
+    ``video=True`` files it under :data:`video_models`, otherwise under :data:`image_models`.
 
     Raises:
         ValueError: the name is already registered.
@@ -53,15 +61,22 @@ def register_model(architecture: type[CompressionModel]) -> Callable[[F], F]:
         if name in models:
             raise ValueError(f"model {name!r} is already registered")
         models[name] = fn
+        (video_models if video else image_models)[name] = fn
         model_architectures[name] = architecture
         return fn
 
     return decorate
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered zoo names matching a shell-style ``pattern``, in registration order."""
-    return [name for name in models if fnmatch.fnmatchcase(name, pattern)]
+def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
+    """Registered zoo names matching a shell-style ``pattern``, in registration order.
+
+    ``kind`` is ``"image"`` or ``"video"`` to list one kind only (default: both).
+    """
+    pool = {None: models, "image": image_models, "video": video_models}.get(kind)
+    if pool is None:
+        raise ValueError(f"kind must be 'image', 'video' or None, not {kind!r}")
+    return [name for name in pool if fnmatch.fnmatchcase(name, pattern)]
 
 
 def create_model(

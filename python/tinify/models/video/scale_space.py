@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scale-space flow: a Gaussian scale-space volume and its trilinear warp.
+
+From E. Agustsson, D. Minnen, N. Johnston, J. Ballé, S. J. Hwang, G. Toderici, "Scale-Space Flow
+for End-to-End Optimized Video Compression", CVPR 2020, Section 3.2. A reference frame ``x`` is
+blurred at increasing scales and stacked into a volume along a new depth axis; the prediction
+samples that volume at ``(x + g_x, y + g_y, g_z)`` for a flow ``(g_x, g_y)`` and a scale field
+``g_z``, so that where motion is unpredictable the prediction can fall back to a blurrier (and
+cheaper to correct) version of the reference::
+
+    x_ref ──► [x, G*x, up(G*down x), up²(G*down² x), ...] ──► volume (N, C, D, H, W)
+                                                                  │
+    (g_x, g_y, g_z) ──────────────────────────────────► trilinear sample ──► x_pred (N, C, H, W)
+
+The construction matches CompressAI 1.2.8 (so its ``ssf2020`` weights predict the same frames):
+the blur kernel is an ``11``-tap Gaussian with ``sigma0 = 1.5`` (``2 * ceil(3 sigma) + 1`` taps)
+applied with replicate padding; level 1 blurs the frame, and every further level halves the
+previous (blurred) level by 2x2 average pooling and blurs it again, so the effective blur grows
+geometrically; coarse levels are brought back to full size by successive x2 bilinear
+upsamplings. ``D = num_levels + 1`` (the sharp frame is slice 0). Flow and scale are in the
+normalised ``[-1, 1]`` coordinates of ``grid_sample`` (``align_corners=False``), not in pixels;
+samples outside the frame take the border value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["gaussian_blur", "gaussian_kernel1d", "gaussian_volume", "warp_volume"]
+
+
+def gaussian_kernel1d(
+    kernel_size: int,
+    sigma: float,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """A sampled 1-D Gaussian, ``exp(-t² / 2σ²)`` at ``t = -(k-1)/2 .. (k-1)/2``, summing to 1.
+
+    Returns:
+        Tensor of shape (kernel_size,).
+    """
+    if kernel_size < 1 or sigma <= 0:
+        raise ValueError(f"need kernel_size >= 1 and sigma > 0, got {kernel_size}, {sigma}")
+    half = (kernel_size - 1) / 2.0
+    t = torch.linspace(-half, half, kernel_size, device=device, dtype=dtype)
+    weights = torch.exp(-0.5 * (t / sigma) ** 2)
+    return weights / weights.sum()
+
+
+def gaussian_blur(x: Tensor, kernel: Tensor) -> Tensor:
+    """Blur every channel of ``x`` (N, C, H, W) with the separable Gaussian ``kernel`` (k,).
+
+    Equivalent to a depthwise 2-D convolution with ``outer(kernel, kernel)`` after replicate
+    padding of ``k // 2`` on every side, done as two 1-D passes (``2k`` instead of ``k²``
+    multiplies per pixel). The passes are ordinary C -> C convolutions with a diagonal weight:
+    for the few channels of an image they run several times faster on CPU than grouped
+    (depthwise) ones.
+
+    Returns:
+        Tensor shaped like ``x``.
+    """
+    c, k = x.size(1), kernel.numel()
+    pad = k // 2
+    eye = torch.eye(c, device=x.device, dtype=x.dtype)
+    weight = eye[:, :, None, None] * kernel.to(x.dtype).reshape(1, 1, 1, k)  # (C, C, 1, k)
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    x = F.conv2d(x, weight)  # along W
+    return F.conv2d(x, weight.transpose(2, 3))  # along H
+
+
+def gaussian_volume(x: Tensor, sigma0: float = 1.5, num_levels: int = 5) -> Tensor:
+    """The scale-space volume of ``x`` (N, C, H, W): ``num_levels + 1`` slices along dim 2.
+
+    Slice 0 is ``x``; slice 1 is ``x`` blurred with ``sigma0``; slice ``i >= 2`` takes slice
+    ``i - 1`` at its own resolution, halves it (2x2 average pooling), blurs it with ``sigma0`` and
+    upsamples it back to (H, W) by ``i - 1`` bilinear x2 steps. H and W must be divisible by
+    ``2 ** (num_levels - 1)``.
+
+    Returns:
+        Tensor of shape (N, C, num_levels + 1, H, W).
+    """
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    kernel = gaussian_kernel1d(2 * math.ceil(3 * sigma0) + 1, sigma0, x.device, x.dtype)
+    level = gaussian_blur(x, kernel)
+    slices = [x, level]
+    for i in range(1, num_levels):
+        level = gaussian_blur(F.avg_pool2d(level, kernel_size=2, stride=2), kernel)
+        up = level
+        for _ in range(i):
+            up = F.interpolate(up, scale_factor=2.0, mode="bilinear", align_corners=False)
+        slices.append(up)
+    return torch.stack(slices, dim=2)
+
+
+def warp_volume(
+    volume: Tensor, flow: Tensor, scale_field: Tensor, padding_mode: str = "border"
+) -> Tensor:
+    """Sample ``volume`` (N, C, D, H, W) at the identity grid moved by ``flow``, at depth ``scale``.
+
+    Args:
+        volume: the scale-space volume (:func:`gaussian_volume`).
+        flow: (N, 2, H, W) displacement; channel 0 is horizontal, channel 1 vertical, both in
+            normalised units (the frame spans [-1, 1]).
+        scale_field: (N, 1, H, W) normalised depth coordinate (-1 is the front face of slice 0,
+            1 the back face of the last slice).
+        padding_mode: ``grid_sample`` padding for samples outside the volume.
+
+    Returns:
+        The prediction, (N, C, H, W), computed in float32 with autocast disabled.
+    """
+    n, c, _, h, w = volume.shape
+    with torch.autocast(device_type=volume.device.type, enabled=False):
+        theta = torch.eye(2, 3, device=volume.device, dtype=torch.float32).expand(n, 2, 3)
+        grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)  # (N, H, W, 2): x, y
+        grid = grid + flow.float().permute(0, 2, 3, 1)
+        grid = torch.cat([grid, scale_field.float().permute(0, 2, 3, 1)], dim=-1)
+        out = F.grid_sample(
+            volume.float(),
+            grid.unsqueeze(1),  # (N, 1, H, W, 3): one output depth slice
+            mode="bilinear",  # trilinear for 5-D inputs
+            padding_mode=padding_mode,
+            align_corners=False,
+        )
+    return out.squeeze(2)

@@ -1,0 +1,584 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Scale-space flow video codec (Agustsson et al., CVPR 2020), CompressAI's ``ssf2020``.
+
+Low-delay P coding: the first frame is coded as an image, every later frame from the previous
+reconstruction by a scale-space-flow prediction plus a coded residual. Three hyperprior latent
+codecs (image, motion, residual) share one design.
+
+Names, state-dict keys and shapes are those of CompressAI 1.2.8's ``ScaleSpaceFlow``, so its
+published weights load with ``strict=True`` and ``forward`` reproduces its outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.layers import conv, deconv
+from tinify.models.base import CompressionModel, _check_shape, _check_strings, check_image
+from tinify.models.video.scale_space import gaussian_volume, warp_volume
+from tinify.ops import crop, pad_to_multiple, quantize_ste
+
+__all__ = [
+    "CompressedVideo",
+    "HyperScaleDecoder",
+    "Hyperprior",
+    "ScaleSpaceFlow",
+    "SubpelDeconv",
+    "qrelu",
+    "ssf_decoder",
+    "ssf_encoder",
+]
+
+#: Height and width of coded frames must be multiples of this (16 for y, 8 more for z).
+SSF_DOWNSAMPLING = 128
+
+
+# -- building blocks ----------------------------------------------------------------------------
+
+
+def _nhwc(x: Tensor) -> Tensor:
+    """On CPU, ``x`` in channels-last layout: oneDNN runs the SSF (transposed) convolutions
+    1.4-1.6x faster with it. Values change only by float rounding. Other devices: unchanged."""
+    if x.device.type != "cpu":
+        return x
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def ssf_encoder(in_planes: int, mid_planes: int = 128, out_planes: int = 192) -> nn.Sequential:
+    """Four 5x5 stride-2 convolutions with ReLUs: (N, in, H, W) -> (N, out, H/16, W/16).
+
+    Keys ``0, 2, 4, 6`` (the ReLUs are ``1, 3, 5``).
+    """
+    return nn.Sequential(
+        conv(in_planes, mid_planes),
+        nn.ReLU(inplace=True),
+        conv(mid_planes, mid_planes),
+        nn.ReLU(inplace=True),
+        conv(mid_planes, mid_planes),
+        nn.ReLU(inplace=True),
+        conv(mid_planes, out_planes),
+    )
+
+
+class SubpelDeconv(nn.ConvTranspose2d):
+    """A 5x5 stride-2 transposed convolution (:func:`tinify.layers.deconv`) computed as a 3x3
+    convolution to ``4 * out_channels`` phases followed by ``PixelShuffle(2)``.
+
+    Output pixel ``(2i + a, 2j + b)`` only sees inputs ``(i + d, j + e)``, ``d, e`` in
+    {-1, 0, 1}, through tap ``(a + 2 - 2d, b + 2 - 2e)`` of the kernel (taps past 4 are zero), so
+    the four output phases are ordinary 3x3 convolutions of the input. For the few output channels
+    of the SSF decoders' last layer (3) this runs about twice as fast on CPU as the transposed
+    convolution. Same parameters and state-dict keys as ``ConvTranspose2d``; the result equals
+    it up to float rounding.
+    """
+
+    # Kernel rows (columns) feeding phase a (b) for d (e) = -1, 0, 1; 5 is a zero tap.
+    _TAPS = ((4, 2, 0), (5, 3, 1))
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 5, stride=2, padding=2, output_padding=1)
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if output_size is not None:
+            return super().forward(x, output_size)
+        c_in, c_out = self.weight.shape[:2]
+        taps = torch.tensor(self._TAPS, device=x.device)
+        w = nn.functional.pad(self.weight, (0, 1, 0, 1))  # (C_in, C_out, 6, 6), row/col 5 = 0
+        w = w[:, :, taps][..., taps]  # (C_in, C_out, a, d, b, e)
+        w = w.permute(1, 2, 4, 0, 3, 5).reshape(4 * c_out, c_in, 3, 3)
+        bias = None if self.bias is None else self.bias.repeat_interleave(4)
+        phases = nn.functional.conv2d(x, _nhwc(w), bias, padding=1)
+        return nn.functional.pixel_shuffle(phases, 2)
+
+
+def ssf_decoder(out_planes: int, in_planes: int = 192, mid_planes: int = 128) -> nn.Sequential:
+    """Four 5x5 stride-2 transposed convolutions with ReLUs: (N, in, h, w) -> (N, out, 16h, 16w).
+
+    The last one is a :class:`SubpelDeconv` (same keys ``6.weight``, ``6.bias``).
+    """
+    return nn.Sequential(
+        deconv(in_planes, mid_planes),
+        nn.ReLU(inplace=True),
+        deconv(mid_planes, mid_planes),
+        nn.ReLU(inplace=True),
+        deconv(mid_planes, mid_planes),
+        nn.ReLU(inplace=True),
+        SubpelDeconv(mid_planes, out_planes),
+    )
+
+
+class _QReLU(torch.autograd.Function):
+    """Clip to [0, 2^bits - 1]; outside the range, a smooth gradient instead of zero.
+
+    J. Ballé, N. Johnston, D. Minnen, "Integer Networks for Data Compression with Latent-Variable
+    Models", ICLR 2019: the gradient of the clip is replaced, outside the range, by a generalized
+    Gaussian ``exp(-(alpha |t|)^beta)`` of ``t = 2 x / (2^bits - 1) - 1``, with
+    ``alpha = Gamma(1 + 1/beta)`` so that it has the same integral as the box it replaces.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, bit_depth: int, beta: float) -> Tensor:
+        max_value = 2**bit_depth - 1
+        ctx.save_for_backward(x)
+        ctx.max_value, ctx.beta = max_value, beta
+        return x.clamp(min=0, max=max_value)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
+        (x,) = ctx.saved_tensors
+        max_value, beta = ctx.max_value, ctx.beta
+        alpha = math.gamma(1.0 + 1.0 / beta)
+        t = (2.0 * x / max_value - 1.0).abs()
+        substitute = torch.exp(-((alpha * t) ** beta)) * grad_output
+        outside = (x < 0) | (x > max_value)
+        return torch.where(outside, substitute, grad_output), None, None
+
+
+def qrelu(x: Tensor, bit_depth: int = 8, beta: float = 100.0) -> Tensor:
+    """Quantization-friendly ReLU: ``clamp(x, 0, 2^bit_depth - 1)`` with a smooth gradient tail."""
+    return _QReLU.apply(x, bit_depth, beta)
+
+
+class HyperScaleDecoder(nn.Module):
+    """Scale branch of the hyper-decoder: three x2 transposed convolutions, each followed by
+    :func:`qrelu` (scales in [0, 255]). Keys ``deconv1``, ``deconv2``, ``deconv3``."""
+
+    def __init__(self, in_planes: int = 192, mid_planes: int = 192, out_planes: int = 192) -> None:
+        super().__init__()
+        self.deconv1 = deconv(in_planes, mid_planes)
+        self.deconv2 = deconv(mid_planes, mid_planes)
+        self.deconv3 = deconv(mid_planes, out_planes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(N, in, h, w) -> (N, out, 8h, 8w)."""
+        x = qrelu(self.deconv1(x))
+        x = qrelu(self.deconv2(x))
+        return qrelu(self.deconv3(x))
+
+
+class Hyperprior(CompressionModel):
+    r"""Mean-scale hyperprior latent codec of one SSF branch (image, motion or residual).
+
+    ::
+
+        y ──► hyper_encoder ──► z ──► EB ──► z_hat ─┬─► hyper_decoder_scale ──► scales
+        │                                           └─► hyper_decoder_mean  ──► means
+        └──────────────► GC(y; means, scales) ──► y_hat = round(y - means) + means
+
+    ``hyper_encoder`` sees ``y`` itself (not ``|y|``) and downsamples by 8. Unlike the image
+    models this is a *latent* codec: its input and output are latents, and :meth:`compress`
+    returns ``(y_hat, {"strings": [y_strings, z_strings], "shape": z size})`` so the caller can
+    reconstruct without decoding.
+
+    Args:
+        planes: channels of ``y`` and ``z``.
+        mid_planes: channels of the hidden hyper layers.
+    """
+
+    _downsampling_factor = 8
+
+    def __init__(self, planes: int = 192, mid_planes: int = 192) -> None:
+        super().__init__()
+        self.entropy_bottleneck = EntropyBottleneck(mid_planes)
+        self.hyper_encoder = nn.Sequential(
+            conv(planes, mid_planes),
+            nn.ReLU(inplace=True),
+            conv(mid_planes, mid_planes),
+            nn.ReLU(inplace=True),
+            conv(mid_planes, mid_planes),
+        )
+        self.hyper_decoder_mean = nn.Sequential(
+            deconv(mid_planes, mid_planes),
+            nn.ReLU(inplace=True),
+            deconv(mid_planes, mid_planes),
+            nn.ReLU(inplace=True),
+            deconv(mid_planes, planes),
+        )
+        self.hyper_decoder_scale = HyperScaleDecoder(mid_planes, mid_planes, planes)
+        self.gaussian_conditional = GaussianConditional(None)
+
+    def _params(self, z_hat: Tensor) -> tuple[Tensor, Tensor]:
+        z_hat = _nhwc(z_hat)
+        return self.hyper_decoder_scale(z_hat), self.hyper_decoder_mean(z_hat)
+
+    def forward(self, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:  # type: ignore[override]
+        """Return ``(y_hat, {"y": y_likelihoods, "z": z_likelihoods})`` for ``y`` (N, C, h, w).
+
+        ``y_hat`` is ``round(y - means) + means`` with a straight-through gradient, in training
+        and evaluation alike; the likelihoods use noise in training.
+        """
+        z = self.hyper_encoder(_nhwc(y))
+        z_hat, z_likelihoods = self.entropy_bottleneck(z)
+        scales, means = self._params(z_hat)
+        _, y_likelihoods = self.gaussian_conditional(y, scales, means)
+        y_hat = quantize_ste(y - means) + means
+        return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
+
+    def compress(self, y: Tensor) -> tuple[Tensor, dict[str, Any]]:  # type: ignore[override]
+        """Code ``y``; return ``(y_hat, {"strings": [y_strings, z_strings], "shape": z size})``.
+
+        ``y_hat`` is exactly what :meth:`decompress` returns for these strings.
+        """
+        z = self.hyper_encoder(_nhwc(y))
+        z_strings = self.entropy_bottleneck.compress(z)
+        # round(z - median) + median is bit-for-bit the decoder's z_hat: no need to decode.
+        medians = self.entropy_bottleneck._get_medians().detach()
+        z_hat = self.entropy_bottleneck.quantize(z, "dequantize", medians)
+        scales, means = self._params(z_hat)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        y_strings = self.gaussian_conditional.compress(y, indexes, means)
+        y_hat = self.gaussian_conditional.quantize(y, "dequantize", means)
+        return y_hat, {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
+
+    def decompress(  # type: ignore[override]
+        self, strings: Sequence[Sequence[bytes]], shape: Sequence[int]
+    ) -> Tensor:
+        """Decode ``y_hat`` (N, C, 8h, 8w) from ``[y_strings, z_strings]`` and z ``shape``."""
+        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
+        scales, means = self._params(z_hat)
+        indexes = self.gaussian_conditional.build_indexes(scales)
+        return self.gaussian_conditional.decompress(list(strings[0]), indexes, z_hat.dtype, means)
+
+
+# -- the video model ----------------------------------------------------------------------------
+
+
+class CompressedVideo(tuple[list[Any], list[Any]]):
+    """What :meth:`ScaleSpaceFlow.compress` returns: CompressAI's 2-tuple, plus ``x_size``.
+
+    ``strings, shapes = out`` unpacks exactly like CompressAI 1.2.8's ``(frame_strings,
+    shape_infos)``; the extra attribute ``x_size`` is the (H, W) of the frames before padding.
+    ``model.decompress(*out, x_size=out.x_size)`` returns frames of that size.
+    """
+
+    x_size: tuple[int, int]
+
+    def __new__(
+        cls, frame_strings: list[Any], shape_infos: list[Any], x_size: tuple[int, int]
+    ) -> CompressedVideo:
+        self = super().__new__(cls, (frame_strings, shape_infos))
+        self.x_size = (int(x_size[0]), int(x_size[1]))
+        return self
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # type: ignore[override]
+        return (self[0], self[1], self.x_size)
+
+    @property
+    def strings(self) -> list[Any]:
+        """Per-frame strings (the first element)."""
+        return self[0]
+
+    @property
+    def shapes(self) -> list[Any]:
+        """Per-frame latent shapes (the second element)."""
+        return self[1]
+
+
+def _code(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Any]]:
+    return hyperprior.compress(y)
+
+
+def _estimate(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    return hyperprior(y)
+
+
+class ScaleSpaceFlow(CompressionModel):
+    r"""Scale-space flow video codec of E. Agustsson, D. Minnen, N. Johnston, J. Ballé,
+    S. J. Hwang, G. Toderici, "Scale-Space Flow for End-to-End Optimized Video Compression",
+    CVPR 2020, as built by CompressAI 1.2.8 (``ssf2020``).
+
+    Frame 0 is an I-frame; every later frame is a P-frame predicted from the previous
+    reconstruction (low delay). Each of the three latents (image, motion, residual; 192 channels
+    at 1/16) has its own mean-scale :class:`Hyperprior`::
+
+        I-frame  x_0 ──► img_encoder ──► img_hyperprior ──► img_decoder ──► x_hat_0
+
+        P-frame  [x_t, x_ref] ──► motion_encoder ──► motion_hyperprior ──► y_motion_hat
+                 y_motion_hat ──► motion_decoder ──► (flow, scale)
+                 x_ref ──► gaussian_volume ──► warp_volume(flow, scale) ──► x_pred
+                 x_t - x_pred ──► res_encoder ──► res_hyperprior ──► y_res_hat
+                 [y_res_hat, y_motion_hat] ──► res_decoder ──► + x_pred ──► x_hat_t
+
+    Frames are (N, 3, H, W) in [0, 1]. :meth:`forward` needs H and W divisible by 128;
+    :meth:`compress` pads (centred zeros) to a multiple of 128 itself.
+
+    Coding API (CompressAI's structure):
+
+    - ``compress(frames)`` returns ``(frame_strings, shape_infos)`` (a :class:`CompressedVideo`,
+      which also carries ``x_size``): ``frame_strings[0] = [y_strings, z_strings]`` and
+      ``shape_infos[0] = z size (H/128, W/128)`` for the I-frame; for P-frame ``i``,
+      ``frame_strings[i] = {"motion": [y_strings, z_strings], "residual": [y_strings,
+      z_strings]}`` and ``shape_infos[i] = {"motion": z size, "residual": z size}``. Each
+      ``*_strings`` list holds one ``bytes`` per batch item.
+    - ``decompress(frame_strings, shape_infos, x_size=None)`` returns the list of frames, clamped
+      to [0, 1], cropped to ``x_size`` when given (else the padded size, like CompressAI).
+
+    References: ``compress`` and ``decompress`` clamp every reconstruction to [0, 1] and use the
+    clamped frame as the next reference, on both sides, as CompressAI's evaluation tool and
+    ``codec.py`` example do (its published results use this). CompressAI's own
+    ``model.compress`` keeps the unclamped reconstruction instead, so P-frame streams of the two
+    differ; the building blocks :meth:`encode_keyframe`, :meth:`encode_inter`,
+    :meth:`decode_keyframe`, :meth:`decode_inter` and :meth:`forward` are unclamped, as in
+    CompressAI.
+
+    Differences from CompressAI: :meth:`aux_loss` is the *sum* of the three bottlenecks' auxiliary
+    losses (a scalar tensor, like every tinify model; CompressAI returns a list), and
+    :attr:`downsampling_factor` is defined (128).
+
+    Args:
+        num_levels: levels of the scale-space volume (it has ``num_levels + 1`` slices).
+        sigma0: blur of the first level, in pixels.
+        scale_field_shift: stored for signature compatibility; as in CompressAI 1.2.8 it does
+            not enter the computation (the published weights were trained that way).
+    """
+
+    _downsampling_factor = SSF_DOWNSAMPLING
+
+    def __init__(
+        self, num_levels: int = 5, sigma0: float = 1.5, scale_field_shift: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.img_encoder = ssf_encoder(3)
+        self.img_decoder = ssf_decoder(3)
+        self.img_hyperprior = Hyperprior()
+        self.res_encoder = ssf_encoder(3)
+        self.res_decoder = ssf_decoder(3, in_planes=2 * 192)
+        self.res_hyperprior = Hyperprior()
+        self.motion_encoder = ssf_encoder(2 * 3)
+        self.motion_decoder = ssf_decoder(2 + 1)
+        self.motion_hyperprior = Hyperprior()
+        self.sigma0 = float(sigma0)
+        self.num_levels = int(num_levels)
+        self.scale_field_shift = float(scale_field_shift)
+
+    @classmethod
+    def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
+        state_dict["motion_decoder.6.weight"]  # KeyError -> "not a ScaleSpaceFlow checkpoint"
+        return {}
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def forward_prediction(self, x_ref: Tensor, motion_info: Tensor) -> Tensor:
+        """Warp ``x_ref``'s scale-space volume with ``motion_info`` (N, 3, H, W): flow, scale."""
+        flow, scale_field = motion_info[:, :2], motion_info[:, 2:3]
+        x_ref = x_ref.contiguous()
+        volume = gaussian_volume(x_ref, self.sigma0, self.num_levels)
+        return warp_volume(volume, flow, scale_field)
+
+    def _inter(
+        self, x_cur: Tensor, x_ref: Tensor, code: Any
+    ) -> tuple[Tensor, Tensor, Tensor, Any, Any]:
+        """Motion and residual analysis shared by training and encoding.
+
+        ``code(hyperprior, y)`` quantizes (``forward`` or ``compress``). Returns ``(x_pred,
+        y_motion_hat, y_res_hat, motion_info, residual_info)``.
+        """
+        y_motion = self.motion_encoder(_nhwc(torch.cat([x_cur, x_ref], dim=1)))
+        y_motion_hat, motion_out = code(self.motion_hyperprior, y_motion)
+        x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(y_motion_hat)))
+        y_res = self.res_encoder(_nhwc(x_cur - x_pred))
+        y_res_hat, res_out = code(self.res_hyperprior, y_res)
+        return x_pred, y_motion_hat, y_res_hat, motion_out, res_out
+
+    def _reconstruct(self, x_pred: Tensor, y_motion_hat: Tensor, y_res_hat: Tensor) -> Tensor:
+        x_res_hat = self.res_decoder(_nhwc(torch.cat([y_res_hat, y_motion_hat], dim=1)))
+        return x_pred + x_res_hat.contiguous()
+
+    # -- training -----------------------------------------------------------------------------
+
+    def forward_keyframe(self, x: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """I-frame: ``(x_hat, {"keyframe": {"y", "z"}})``."""
+        y_hat, likelihoods = self.img_hyperprior(self.img_encoder(_nhwc(x)))
+        return self.img_decoder(_nhwc(y_hat)).contiguous(), {"keyframe": likelihoods}
+
+    def forward_inter(self, x_cur: Tensor, x_ref: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """P-frame: ``(x_rec, {"motion": {"y", "z"}, "residual": {"y", "z"}})``."""
+        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x_cur, x_ref, _estimate)
+        x_rec = self._reconstruct(x_pred, y_motion_hat, y_res_hat)
+        return x_rec, {"motion": motion, "residual": res}
+
+    def forward(self, frames: Sequence[Tensor]) -> dict[str, Any]:  # type: ignore[override]
+        """Code a clip (list of (N, 3, H, W), H and W divisible by 128) with likelihoods.
+
+        Returns:
+            ``{"x_hat": [x_hat per frame], "likelihoods": [{"keyframe": {"y", "z"}},
+            {"motion": {"y", "z"}, "residual": {"y", "z"}}, ...]}``. Reconstructions are not
+            clamped; the I-frame reconstruction is detached before it is used as a reference,
+            later references keep their gradient (as in CompressAI).
+        """
+        _check_frames(frames, multiple=self.downsampling_factor)
+        x_hat, likelihoods = self.forward_keyframe(frames[0])
+        reconstructions, all_likelihoods = [x_hat], [likelihoods]
+        x_ref = x_hat.detach()
+        for x in frames[1:]:
+            x_ref, likelihoods = self.forward_inter(x, x_ref)
+            reconstructions.append(x_ref)
+            all_likelihoods.append(likelihoods)
+        return {"x_hat": reconstructions, "likelihoods": all_likelihoods}
+
+    # -- coding building blocks (unclamped, CompressAI's) -------------------------------------
+
+    def encode_keyframe(self, x: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """Code an I-frame: ``(x_hat, {"strings": [y_strings, z_strings], "shape": z size})``."""
+        y_hat, out = self.img_hyperprior.compress(self.img_encoder(_nhwc(x)))
+        return self.img_decoder(_nhwc(y_hat)).contiguous(), out
+
+    def encode_inter(self, x_cur: Tensor, x_ref: Tensor) -> tuple[Tensor, dict[str, Any]]:
+        """Code a P-frame: ``(x_rec, {"strings": {"motion", "residual"}, "shape": {...}})``."""
+        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x_cur, x_ref, _code)
+        return self._reconstruct(x_pred, y_motion_hat, y_res_hat), _inter_out(motion, res)
+
+    def decode_keyframe(self, strings: Sequence[Sequence[bytes]], shape: Sequence[int]) -> Tensor:
+        """Decode an I-frame from ``[y_strings, z_strings]`` and its z ``shape``."""
+        y_hat = self.img_hyperprior.decompress(strings, shape)
+        return self.img_decoder(_nhwc(y_hat)).contiguous()
+
+    def decode_inter(
+        self, x_ref: Tensor, strings: Mapping[str, Any], shapes: Mapping[str, Any]
+    ) -> Tensor:
+        """Decode a P-frame from ``{"motion", "residual"}`` strings and shapes."""
+        y_motion_hat = self.motion_hyperprior.decompress(strings["motion"], shapes["motion"])
+        x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(y_motion_hat)))
+        y_res_hat = self.res_hyperprior.decompress(strings["residual"], shapes["residual"])
+        return self._reconstruct(x_pred, y_motion_hat, y_res_hat)
+
+    # -- whole sequences ----------------------------------------------------------------------
+
+    @torch.no_grad()
+    def compress(self, frames: Sequence[Tensor]) -> CompressedVideo:  # type: ignore[override]
+        """Code a clip: frames (N, 3, H, W) in [0, 1], all the same size, any H and W.
+
+        Frames are padded (centred zeros) to a multiple of 128; references are clamped to
+        [0, 1] (see the class docstring). The last frame is not reconstructed (nothing uses it).
+
+        Returns:
+            ``(frame_strings, shape_infos)`` with ``x_size = (H, W)`` attached
+            (:class:`CompressedVideo`).
+
+        Raises:
+            TypeError, ValueError: ``frames`` is not a non-empty list of equally sized image
+                batches in [0, 1].
+        """
+        _check_frames(frames)
+        height, width = (int(s) for s in frames[0].shape[-2:])
+        padded = [pad_to_multiple(x, self.downsampling_factor)[0] for x in frames]
+        last = len(padded) - 1
+        y_hat, out = self.img_hyperprior.compress(self.img_encoder(_nhwc(padded[0])))
+        frame_strings, shape_infos = [out["strings"]], [out["shape"]]
+        if last == 0:
+            return CompressedVideo(frame_strings, shape_infos, (height, width))
+        x_ref = self.img_decoder(_nhwc(y_hat)).contiguous().clamp_(0, 1)
+        for i, x in enumerate(padded[1:], start=1):
+            x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, _code)
+            out = _inter_out(motion, res)
+            frame_strings.append(out["strings"])
+            shape_infos.append(out["shape"])
+            if i < last:
+                x_ref = self._reconstruct(x_pred, y_motion_hat, y_res_hat).clamp_(0, 1)
+        return CompressedVideo(frame_strings, shape_infos, (height, width))
+
+    @torch.no_grad()
+    def decompress(  # type: ignore[override]
+        self, strings: Sequence[Any], shapes: Sequence[Any], x_size: Any = None
+    ) -> list[Tensor]:
+        """Decode the output of :meth:`compress`.
+
+        Args:
+            strings: ``frame_strings`` (one entry per frame, see the class docstring).
+            shapes: ``shape_infos``.
+            x_size: ``out.x_size``; when given, the padding added by :meth:`compress` is cropped
+                off. Without it the frames keep the padded size (CompressAI's behaviour).
+
+        Returns:
+            One (N, 3, H, W) tensor per frame, clamped to [0, 1].
+
+        Raises:
+            ValueError, TypeError: malformed arguments.
+            tinify.BitstreamError: a corrupt or truncated stream.
+        """
+        _check_streams(strings, shapes)
+        x_ref = self.decode_keyframe(strings[0], shapes[0]).clamp_(0, 1)
+        decoded = [x_ref]
+        for frame_strings, frame_shapes in zip(strings[1:], shapes[1:]):
+            x_ref = self.decode_inter(x_ref, frame_strings, frame_shapes).clamp_(0, 1)
+            decoded.append(x_ref)
+        if x_size is None:
+            return decoded
+        unpad = self._unpad(x_size, decoded[0].shape[-2:])
+        return [crop(x, unpad) for x in decoded]
+
+
+# -- argument checks ----------------------------------------------------------------------------
+
+_INTER_KEYS = ("motion", "residual")
+
+
+def _inter_out(motion: dict[str, Any], res: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "strings": {"motion": motion["strings"], "residual": res["strings"]},
+        "shape": {"motion": motion["shape"], "residual": res["shape"]},
+    }
+
+
+def _check_frames(frames: Any, multiple: int | None = None) -> None:
+    """Frames must be a non-empty list of equally shaped (N, 3, H, W) tensors.
+
+    With ``multiple`` (``forward``), H and W must be divisible by it; without (``compress``),
+    values must lie in [0, 1] (see :func:`check_image`).
+    """
+    if isinstance(frames, Tensor) or not isinstance(frames, (list, tuple)) or not frames:
+        raise TypeError("frames must be a non-empty list of (N, 3, H, W) tensors, one per frame")
+    for i, x in enumerate(frames):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
+        if multiple is None:
+            check_image(x, min_size=1)
+        elif x.dim() != 4 or x.size(1) != 3:
+            raise ValueError(f"frames[{i}] must have shape (N, 3, H, W), got {tuple(x.shape)}")
+        if x.shape != frames[0].shape:
+            raise ValueError(
+                f"frames[{i}] has shape {tuple(x.shape)}, frames[0] {tuple(frames[0].shape)}; "
+                "all frames must have the same shape"
+            )
+    h, w = frames[0].shape[-2:]
+    if multiple is not None and (h % multiple or w % multiple):
+        raise ValueError(
+            f"frames are {h}x{w}; forward() needs sizes divisible by {multiple} (pad with "
+            "tinify.ops.pad_to_multiple, or crop)"
+        )
+
+
+def _check_streams(strings: Any, shapes: Any) -> None:
+    """Check the structure :meth:`ScaleSpaceFlow.compress` returns (frames, batch, sizes agree)."""
+    if not isinstance(strings, (list, tuple)) or not strings:
+        raise ValueError("strings must be a non-empty list with one entry per frame")
+    if not isinstance(shapes, (list, tuple)) or len(shapes) != len(strings):
+        got = len(shapes) if isinstance(shapes, (list, tuple)) else type(shapes).__name__
+        raise ValueError(
+            f"shapes must be a list of {len(strings)} entries (one per frame), got {got}"
+        )
+    batch = _check_strings(strings[0], 2)
+    size = _check_shape(shapes[0])
+    for i in range(1, len(strings)):
+        for what, entry in (("strings", strings[i]), ("shapes", shapes[i])):
+            if not isinstance(entry, Mapping) or set(entry) != set(_INTER_KEYS):
+                raise ValueError(f"{what}[{i}] must be a dict with keys 'motion' and 'residual'")
+        for key in _INTER_KEYS:
+            try:
+                n = _check_strings(strings[i][key], 2)
+                frame_size = _check_shape(shapes[i][key])
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"frame {i} {key}: {err}") from None
+            if n != batch:
+                raise ValueError(f"strings[{i}][{key!r}] has {n} streams, strings[0] has {batch}")
+            if frame_size != size:
+                raise ValueError(
+                    f"shapes[{i}][{key!r}] is {frame_size}, shapes[0] is {size}: all frames "
+                    "must have the same size"
+                )

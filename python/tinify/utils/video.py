@@ -1,0 +1,649 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Video I/O and colour conversions for the video codecs.
+
+Formats (all 8-bit):
+
+- folders of PNG frames, read in name order (:func:`read_png_frames`, :func:`write_png_frames`);
+- YUV4MPEG2 (``.y4m``) files with 4:2:0 or 4:4:4 chroma (:func:`read_y4m`, :func:`write_y4m`);
+- raw planar YUV 4:2:0 (``.yuv``, I420) with the size given (:func:`read_yuv420`,
+  :func:`write_yuv420`).
+
+:func:`read_video` and :func:`write_video` pick the format from the path and convert to and from
+RGB tensors ``(1, 3, H, W)`` in [0, 1], the models' input.
+
+Colour: ITU-R BT.709 full range, ``Kr = 0.2126``, ``Kb = 0.0722``, chroma centred at 0.5, as
+CompressAI's video tools use. 4:2:0 chroma is the 2x2 average of the 4:4:4 chroma and is brought
+back by bilinear x2 upsampling (``align_corners=False``)::
+
+    RGB ──rgb2ycbcr──► YCbCr 4:4:4 ──yuv_444_to_420──► Y + 2x2-averaged Cb, Cr ──► uint8 planes
+    RGB ◄─ycbcr2rgb─── YCbCr 4:4:4 ◄─yuv_420_to_444─── Y + bilinear x2 Cb, Cr ◄── uint8 planes
+
+Malformed or truncated files raise :class:`VideoFormatError` (a ``ValueError``) naming the
+problem; nothing is read past a bounded header, and frame sizes are bounded before any
+allocation.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal, NamedTuple, Union, overload
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from numpy.typing import NDArray
+from torch import Tensor
+
+__all__ = [
+    "KB",
+    "KR",
+    "MAX_DIMENSION",
+    "VideoFormatError",
+    "Y4MHeader",
+    "YUVFrame",
+    "parse_y4m_header",
+    "read_png_frames",
+    "read_video",
+    "read_y4m",
+    "read_yuv420",
+    "rgb2ycbcr",
+    "rgb_to_yuv",
+    "write_png_frames",
+    "write_video",
+    "write_y4m",
+    "write_yuv420",
+    "ycbcr2rgb",
+    "yuv_420_to_444",
+    "yuv_444_to_420",
+    "yuv_to_rgb",
+]
+
+#: BT.709 luma weights of red and blue (green is ``1 - KR - KB``).
+KR = 0.2126
+KB = 0.0722
+KG = 1.0 - KR - KB
+
+#: Largest width or height accepted in a header or an argument.
+MAX_DIMENSION = 16384
+#: A Y4M stream header or FRAME line longer than this is rejected.
+MAX_HEADER_BYTES = 4096
+
+PathLike = Union[str, "os.PathLike[str]"]
+Uint8Array = NDArray[np.uint8]
+
+
+class VideoFormatError(ValueError):
+    """A malformed, truncated or unsupported video file."""
+
+
+class YUVFrame(NamedTuple):
+    """One 8-bit planar frame: ``y`` (H, W); ``u``, ``v`` (ceil(H/2), ceil(W/2)) for 4:2:0 or
+    (H, W) for 4:4:4."""
+
+    y: Uint8Array
+    u: Uint8Array
+    v: Uint8Array
+
+    @property
+    def chroma(self) -> str:
+        """``"444"`` when the chroma planes have the luma size, else ``"420"``."""
+        return "444" if self.u.shape == self.y.shape else "420"
+
+
+# -- colour ---------------------------------------------------------------------------------------
+
+
+def rgb2ycbcr(rgb: Tensor) -> Tensor:
+    """BT.709 full-range RGB -> YCbCr, both (..., 3, H, W) in [0, 1] (chroma centred at 0.5)."""
+    r, g, b = rgb.unbind(-3)
+    y = KR * r + KG * g + KB * b
+    cb = 0.5 * (b - y) / (1.0 - KB) + 0.5
+    cr = 0.5 * (r - y) / (1.0 - KR) + 0.5
+    return torch.stack([y, cb, cr], dim=-3)
+
+
+def ycbcr2rgb(ycbcr: Tensor) -> Tensor:
+    """Inverse of :func:`rgb2ycbcr` (no clamping)."""
+    y, cb, cr = ycbcr.unbind(-3)
+    r = y + 2.0 * (1.0 - KR) * (cr - 0.5)
+    b = y + 2.0 * (1.0 - KB) * (cb - 0.5)
+    g = (y - KR * r - KB * b) / KG
+    return torch.stack([r, g, b], dim=-3)
+
+
+def yuv_444_to_420(yuv: Tensor | Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """Subsample chroma by 2x2 averaging: (N, 3, H, W) (or ``(y, u, v)``) -> ``(y, u, v)``.
+
+    ``u`` and ``v`` are (N, 1, ceil(H/2), ceil(W/2)); on odd sizes the last row or column is
+    averaged over the pixels that exist.
+    """
+    y, u, v = yuv.chunk(3, dim=1) if isinstance(yuv, Tensor) else yuv
+
+    def down(c: Tensor) -> Tensor:
+        return F.avg_pool2d(c, kernel_size=2, stride=2, ceil_mode=True)
+
+    return y, down(u), down(v)
+
+
+@overload
+def yuv_420_to_444(
+    yuv: Sequence[Tensor], mode: str = ..., return_tuple: Literal[False] = ...
+) -> Tensor: ...
+@overload
+def yuv_420_to_444(
+    yuv: Sequence[Tensor], mode: str = ..., *, return_tuple: Literal[True]
+) -> tuple[Tensor, Tensor, Tensor]: ...
+def yuv_420_to_444(
+    yuv: Sequence[Tensor], mode: str = "bilinear", return_tuple: bool = False
+) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+    """Upsample 4:2:0 chroma x2 to the luma size (cropping on odd sizes).
+
+    Args:
+        yuv: ``(y, u, v)``; ``y`` (N, 1, H, W), ``u`` and ``v`` (N, 1, ceil(H/2), ceil(W/2)).
+        mode: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
+        return_tuple: return ``(y, u, v)`` instead of one (N, 3, H, W) tensor.
+    """
+    y, u, v = yuv
+    h, w = y.shape[-2:]
+    extra = {} if mode == "nearest" else {"align_corners": False}
+
+    def up(c: Tensor) -> Tensor:
+        return F.interpolate(c, scale_factor=2.0, mode=mode, **extra)[..., :h, :w]
+
+    u, v = up(u), up(v)
+    if return_tuple:
+        return y, u, v
+    return torch.cat([y, u, v], dim=1)
+
+
+def _to_uint8(x: Tensor) -> Uint8Array:
+    return (x * 255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def rgb_to_yuv(rgb: Tensor, chroma: str = "420") -> YUVFrame:
+    """An RGB frame (1, 3, H, W) or (3, H, W) in [0, 1] -> 8-bit planes (4:2:0 or 4:4:4)."""
+    _check_chroma(chroma)
+    rgb = _frame_tensor(rgb, "rgb")
+    ycbcr = rgb2ycbcr(rgb.float().clamp(0, 1))
+    planes = yuv_444_to_420(ycbcr) if chroma == "420" else ycbcr.chunk(3, dim=1)
+    y, u, v = (_to_uint8(p[0, 0]) for p in planes)
+    return YUVFrame(y, u, v)
+
+
+def yuv_to_rgb(frame: YUVFrame, mode: str = "bilinear") -> Tensor:
+    """8-bit planes -> an RGB frame (1, 3, H, W) float32 in [0, 1] (clamped).
+
+    ``mode`` upsamples 4:2:0 chroma (``"bilinear"``; CompressAI's video evaluation reads its raw
+    YUV input with ``"bicubic"``).
+    """
+    y, u, v = (torch.from_numpy(np.asarray(p)).float().div_(255.0)[None, None] for p in frame)
+    if u.shape == y.shape:
+        ycbcr = torch.cat([y, u, v], dim=1)
+    else:
+        ycbcr = yuv_420_to_444((y, u, v), mode=mode)
+    return ycbcr2rgb(ycbcr).clamp_(0, 1)
+
+
+# -- PNG folders ----------------------------------------------------------------------------------
+
+
+def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) -> list[Tensor]:
+    """Read ``*.png`` files of ``folder`` in name order as RGB tensors (1, 3, H, W) in [0, 1].
+
+    Args:
+        folder: a directory of PNG frames.
+        start: index of the first frame to read.
+        count: how many frames (default: all from ``start``).
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a directory or holds no PNG file.
+        VideoFormatError: frames differ in size or cannot be decoded.
+    """
+    from PIL import Image
+
+    paths = _frame_paths(folder, (".png",))[start:]
+    if count is not None:
+        paths = paths[:count]
+    frames: list[Tensor] = []
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                array = np.asarray(img.convert("RGB"))
+        except OSError as err:
+            raise VideoFormatError(f"{path}: cannot decode ({err})") from None
+        frame = torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+        if frames and frame.shape != frames[0].shape:
+            raise VideoFormatError(
+                f"{path} is {frame.shape[-1]}x{frame.shape[-2]}, the first frame "
+                f"{frames[0].shape[-1]}x{frames[0].shape[-2]}: all frames must have one size"
+            )
+        frames.append(frame)
+    return frames
+
+
+def write_png_frames(
+    frames: Sequence[Tensor], folder: PathLike, pattern: str = "{:05d}.png"
+) -> list[Path]:
+    """Write RGB frames (1, 3, H, W) or (3, H, W) in [0, 1] as 8-bit PNGs; return the paths.
+
+    The folder is created if needed; ``pattern.format(i)`` names frame ``i``.
+    """
+    from PIL import Image
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, frame in enumerate(frames):
+        rgb = _to_uint8(_frame_tensor(frame, f"frames[{i}]")[0].float()).transpose(1, 2, 0)
+        path = out / pattern.format(i)
+        image = Image.fromarray(np.ascontiguousarray(rgb))
+        _atomic_write(path, functools.partial(image.save, format="PNG"))
+        paths.append(path)
+    return paths
+
+
+# -- Y4M ------------------------------------------------------------------------------------------
+
+_Y4M_MAGIC = b"YUV4MPEG2"
+_Y4M_CHROMA = {"420jpeg": "420", "420": "420", "420mpeg2": "420", "420paldv": "420", "444": "444"}
+_RATIO = re.compile(r"^(\d{1,9}):(\d{1,9})$")
+
+
+@dataclass(frozen=True)
+class Y4MHeader:
+    """The stream header of a YUV4MPEG2 file.
+
+    Attributes:
+        width, height: frame size in pixels.
+        fps: frame rate as ``(numerator, denominator)``.
+        colorspace: the ``C`` tag (``"420jpeg"``, ``"420"``, ``"420mpeg2"``, ``"420paldv"`` or
+            ``"444"``; 8-bit only).
+        interlace: the ``I`` tag (``"p"`` progressive, ``"t"``, ``"b"``, ``"m"``, ``"?"``).
+        aspect: pixel aspect ratio ``(num, den)``; ``(0, 0)`` is unknown.
+        extra: the ``X`` tags and any other tag, as written.
+    """
+
+    width: int
+    height: int
+    fps: tuple[int, int] = (30, 1)
+    colorspace: str = "420jpeg"
+    interlace: str = "p"
+    aspect: tuple[int, int] = (0, 0)
+    extra: tuple[str, ...] = ()
+
+    @property
+    def chroma(self) -> str:
+        """``"420"`` or ``"444"``."""
+        return _Y4M_CHROMA[self.colorspace]
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one frame's planes."""
+        return _frame_bytes(self.width, self.height, self.chroma)
+
+    def encode(self) -> bytes:
+        """The header line, ``b"YUV4MPEG2 W.. H.. F.. I.. A.. C..\\n"``."""
+        tags = [
+            f"W{self.width}",
+            f"H{self.height}",
+            f"F{self.fps[0]}:{self.fps[1]}",
+            f"I{self.interlace}",
+            f"A{self.aspect[0]}:{self.aspect[1]}",
+            f"C{self.colorspace}",
+            *self.extra,
+        ]
+        return (" ".join(["YUV4MPEG2", *tags]) + "\n").encode("ascii")
+
+
+def _ratio(tag: str, value: str, allow_zero: bool) -> tuple[int, int]:
+    match = _RATIO.match(value)
+    if match is None:
+        raise VideoFormatError(f"Y4M header: {tag} must be 'num:den', got {value!r}")
+    num, den = int(match[1]), int(match[2])
+    if not allow_zero and (num == 0 or den == 0):
+        raise VideoFormatError(f"Y4M header: {tag} must be positive, got {value!r}")
+    return num, den
+
+
+def _dimension(tag: str, value: str) -> int:
+    if not value.isdigit() or len(value) > 6:
+        raise VideoFormatError(f"Y4M header: {tag} must be a positive integer, got {value!r}")
+    n = int(value)
+    if not 1 <= n <= MAX_DIMENSION:
+        raise VideoFormatError(f"Y4M header: {tag}={n} is outside 1..{MAX_DIMENSION}")
+    return n
+
+
+def parse_y4m_header(line: bytes) -> Y4MHeader:
+    """Parse a YUV4MPEG2 stream header line (with or without its trailing newline).
+
+    Raises:
+        VideoFormatError: not a Y4M header, a missing or malformed tag, a size outside
+            1..:data:`MAX_DIMENSION`, or an unsupported colour space (only 8-bit 4:2:0 and 4:4:4
+            are supported).
+    """
+    if len(line) > MAX_HEADER_BYTES:
+        raise VideoFormatError(f"Y4M header is longer than {MAX_HEADER_BYTES} bytes")
+    try:
+        text = line.decode("ascii").rstrip("\n")
+    except UnicodeDecodeError:
+        raise VideoFormatError("Y4M header holds non-ASCII bytes") from None
+    tokens = text.split(" ")
+    if tokens[0] != _Y4M_MAGIC.decode():
+        raise VideoFormatError(f"not a Y4M file: the header starts with {text[:16]!r}")
+    fields: dict[str, object] = {}
+    extra: list[str] = []
+    for token in tokens[1:]:
+        if not token:
+            raise VideoFormatError("Y4M header: empty parameter (two spaces in a row?)")
+        tag, value = token[0], token[1:]
+        if tag in fields:
+            raise VideoFormatError(f"Y4M header: parameter {tag} given twice")
+        if tag in "WH":
+            fields[tag] = _dimension(tag, value)
+        elif tag == "F":
+            fields[tag] = _ratio("F (frame rate)", value, allow_zero=False)
+        elif tag == "A":
+            fields[tag] = _ratio("A (aspect ratio)", value, allow_zero=True)
+        elif tag == "C":
+            if value not in _Y4M_CHROMA:
+                raise VideoFormatError(
+                    f"Y4M colour space C{value} is not supported; supported (8-bit): "
+                    + ", ".join(f"C{c}" for c in _Y4M_CHROMA)
+                )
+            fields[tag] = value
+        elif tag == "I":
+            if value not in ("p", "t", "b", "m", "?"):
+                raise VideoFormatError(f"Y4M header: bad interlacing I{value}")
+            fields[tag] = value
+        else:
+            extra.append(token)
+    for tag, name in (("W", "width"), ("H", "height")):
+        if tag not in fields:
+            raise VideoFormatError(f"Y4M header has no {tag} ({name}) parameter")
+    return Y4MHeader(
+        width=fields["W"],  # type: ignore[arg-type]
+        height=fields["H"],  # type: ignore[arg-type]
+        fps=fields.get("F", (30, 1)),  # type: ignore[arg-type]
+        colorspace=fields.get("C", "420jpeg"),  # type: ignore[arg-type]
+        interlace=fields.get("I", "p"),  # type: ignore[arg-type]
+        aspect=fields.get("A", (0, 0)),  # type: ignore[arg-type]
+        extra=tuple(extra),
+    )
+
+
+def _read_line(f: IO[bytes], what: str) -> bytes:
+    """One ``\\n``-terminated line of at most :data:`MAX_HEADER_BYTES` (b"" at end of file)."""
+    line = f.readline(MAX_HEADER_BYTES + 1)
+    if line and not line.endswith(b"\n"):
+        if len(line) > MAX_HEADER_BYTES:
+            raise VideoFormatError(f"{what} is longer than {MAX_HEADER_BYTES} bytes")
+        raise VideoFormatError(f"{what} is truncated (no end of line)")
+    return line
+
+
+def read_y4m(path: PathLike, max_frames: int | None = None) -> tuple[list[YUVFrame], Y4MHeader]:
+    """Read a Y4M file: ``(frames, header)``; at most ``max_frames`` frames.
+
+    Raises:
+        VideoFormatError: malformed header, a missing ``FRAME`` marker or a truncated frame.
+    """
+    frames: list[YUVFrame] = []
+    with open(path, "rb") as f:
+        header = parse_y4m_header(_read_line(f, "Y4M header"))
+        size = header.frame_bytes
+        while max_frames is None or len(frames) < max_frames:
+            index = len(frames)
+            line = _read_line(f, f"FRAME header {index}")
+            if not line:  # end of file at a frame boundary
+                break
+            if not (line == b"FRAME\n" or line.startswith(b"FRAME ")):
+                raise VideoFormatError(
+                    f"{path}: expected 'FRAME' before frame {index}, got {line[:16]!r}"
+                )
+            data = f.read(size)
+            if len(data) != size:
+                raise VideoFormatError(
+                    f"{path}: frame {index} is truncated: expected {size} bytes, got {len(data)}"
+                )
+            frames.append(_split_planes(data, header.width, header.height, header.chroma))
+    return frames, header
+
+
+def write_y4m(
+    path: PathLike,
+    frames: Sequence[YUVFrame | Tensor],
+    fps: tuple[int, int] = (30, 1),
+    chroma: str = "420",
+) -> Y4MHeader:
+    """Write frames (8-bit planes, or RGB tensors in [0, 1]) to a Y4M file; return its header.
+
+    RGB tensors are converted with :func:`rgb_to_yuv` to ``chroma`` (``"420"``, written as
+    ``C420jpeg``, or ``"444"``); planes are written as they are. The file is written to a
+    temporary name and renamed, so a failure leaves no partial file.
+    """
+    planes = _as_planes(frames, chroma)
+    h, w = planes[0].y.shape
+    colorspace = "444" if planes[0].chroma == "444" else "420jpeg"
+    header = Y4MHeader(w, h, _check_fps(fps), colorspace, "p", (1, 1))
+
+    def write(f: IO[bytes]) -> None:
+        f.write(header.encode())
+        for frame in planes:
+            f.write(b"FRAME\n")
+            _write_planes(f, frame)
+
+    _atomic_write(path, write)
+    return header
+
+
+# -- raw YUV 4:2:0 --------------------------------------------------------------------------------
+
+
+def read_yuv420(
+    path: PathLike, width: int, height: int, max_frames: int | None = None
+) -> list[YUVFrame]:
+    """Read a raw planar 8-bit YUV 4:2:0 (I420) file of ``width`` x ``height`` frames.
+
+    Raises:
+        ValueError: a size outside 1..:data:`MAX_DIMENSION`.
+        VideoFormatError: the file size is not a whole number of frames.
+    """
+    width, height = _check_size(width, height)
+    size = _frame_bytes(width, height, "420")
+    total = os.path.getsize(path)
+    if total % size:
+        raise VideoFormatError(
+            f"{path}: {total} bytes is not a whole number of {width}x{height} 4:2:0 frames "
+            f"({size} bytes each): the last frame is truncated or the size is wrong"
+        )
+    count = total // size if max_frames is None else min(total // size, max_frames)
+    frames = []
+    with open(path, "rb") as f:
+        for _ in range(count):
+            frames.append(_split_planes(f.read(size), width, height, "420"))
+    return frames
+
+
+def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
+    """Write frames (4:2:0 planes, or RGB tensors in [0, 1]) as a raw I420 file (atomically)."""
+    planes = _as_planes(frames, "420")
+    if planes[0].chroma != "420":
+        raise ValueError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
+
+    def write(f: IO[bytes]) -> None:
+        for frame in planes:
+            _write_planes(f, frame)
+
+    _atomic_write(path, write)
+
+
+# -- any format -----------------------------------------------------------------------------------
+
+_YUV_SIZE_IN_NAME = re.compile(r"(?:^|[_\-.])(\d{1,5})x(\d{1,5})(?:[_\-.]|$)")
+
+
+def read_video(
+    path: PathLike,
+    width: int | None = None,
+    height: int | None = None,
+    max_frames: int | None = None,
+    mode: str = "bilinear",
+) -> list[Tensor]:
+    """Read a clip as RGB frames (1, 3, H, W) float32 in [0, 1].
+
+    ``path`` is a folder of PNGs, a ``.y4m`` file, or a raw 4:2:0 ``.yuv`` file whose size is
+    given by ``width`` and ``height`` or found in its name (``..._832x480_...``). ``mode`` is the
+    chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: unknown format, or a raw file without a size.
+        VideoFormatError: a malformed file.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return read_png_frames(p, count=max_frames)
+    if not p.exists():
+        raise FileNotFoundError(f"{p} does not exist")
+    suffix = p.suffix.lower()
+    if suffix == ".y4m":
+        frames, _ = read_y4m(p, max_frames)
+    elif suffix == ".yuv":
+        if width is None or height is None:
+            match = _YUV_SIZE_IN_NAME.search(p.stem)
+            if match is None:
+                raise ValueError(
+                    f"{p.name}: give width and height for a raw .yuv file (or name it like "
+                    "clip_832x480.yuv)"
+                )
+            width, height = int(match[1]), int(match[2])
+        frames = read_yuv420(p, width, height, max_frames)
+    else:
+        raise ValueError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
+    return [yuv_to_rgb(frame, mode) for frame in frames]
+
+
+def write_video(
+    frames: Sequence[Tensor],
+    path: PathLike,
+    fps: tuple[int, int] = (30, 1),
+    chroma: str = "420",
+) -> None:
+    """Write RGB frames (1, 3, H, W) in [0, 1]: a ``.y4m`` or ``.yuv`` file, else a PNG folder."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".y4m":
+        write_y4m(path, frames, fps, chroma)
+    elif suffix == ".yuv":
+        if chroma != "420":
+            raise ValueError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
+        write_yuv420(path, frames)
+    elif suffix:
+        raise ValueError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
+    else:
+        write_png_frames(frames, path)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _check_chroma(chroma: str) -> None:
+    if chroma not in ("420", "444"):
+        raise ValueError(f'chroma must be "420" or "444", got {chroma!r}')
+
+
+def _check_size(width: int, height: int) -> tuple[int, int]:
+    for name, n in (("width", width), ("height", height)):
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DIMENSION:
+            raise ValueError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
+    return width, height
+
+
+def _check_fps(fps: tuple[int, int]) -> tuple[int, int]:
+    num, den = (int(v) for v in fps)
+    if num < 1 or den < 1:
+        raise ValueError(f"fps must be two positive integers (num, den), got {fps!r}")
+    return num, den
+
+
+def _frame_bytes(width: int, height: int, chroma: str) -> int:
+    if chroma == "444":
+        return 3 * width * height
+    return width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+
+
+def _split_planes(data: bytes, width: int, height: int, chroma: str) -> YUVFrame:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    cw, ch = (width, height) if chroma == "444" else ((width + 1) // 2, (height + 1) // 2)
+    n = width * height
+    y = buf[:n].reshape(height, width)
+    u = buf[n : n + cw * ch].reshape(ch, cw)
+    v = buf[n + cw * ch : n + 2 * cw * ch].reshape(ch, cw)
+    return YUVFrame(y.copy(), u.copy(), v.copy())
+
+
+def _write_planes(f: IO[bytes], frame: YUVFrame) -> None:
+    for plane in frame:
+        f.write(np.ascontiguousarray(plane, dtype=np.uint8).tobytes())
+
+
+def _frame_tensor(x: Tensor, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() == 3:
+        x = x[None]
+    if x.dim() != 4 or x.shape[:2] != (1, 3):
+        raise ValueError(f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}")
+    return x
+
+
+def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFrame]:
+    """Frames as validated 8-bit planes, all of one size and chroma format."""
+    _check_chroma(chroma)
+    if not frames:
+        raise ValueError("no frames to write")
+    planes = [
+        f if isinstance(f, YUVFrame) else rgb_to_yuv(_frame_tensor(f, f"frames[{i}]"), chroma)
+        for i, f in enumerate(frames)
+    ]
+    h, w = planes[0].y.shape
+    _check_size(w, h)
+    expected = (h, w) if planes[0].chroma == "444" else ((h + 1) // 2, (w + 1) // 2)
+    for i, p in enumerate(planes):
+        shapes = [np.shape(plane) for plane in p]
+        if shapes != [(h, w), expected, expected] or any(
+            np.asarray(plane).dtype != np.uint8 for plane in p
+        ):
+            raise ValueError(
+                f"frames[{i}] planes are {shapes}; expected uint8 {[(h, w), expected, expected]}"
+            )
+    return planes
+
+
+def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write through ``write(file)`` to a temporary file beside ``path``, then rename it."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, target)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _frame_paths(folder: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root} is not a directory")
+    paths = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes and p.is_file())
+    if not paths:
+        raise FileNotFoundError(f"{root} holds no {'/'.join(suffixes)} frames")
+    return paths
