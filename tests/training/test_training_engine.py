@@ -137,6 +137,22 @@ def test_resume_rejects_other_data(image_dir: Path, tmp_path: Path) -> None:
         )
 
 
+def test_init_starts_from_given_weights_with_fresh_optimizers(
+    image_dir: Path, tmp_path: Path
+) -> None:
+    Trainer(tiny_config(image_dir, tmp_path / "a", steps=3)).run()
+    last = tmp_path / "a" / "last.pt"
+    tuned = Trainer(tiny_config(image_dir, tmp_path / "b", steps=2, seed=5, init=str(last)))
+    weights = load_checkpoint(last)["model"]
+    assert tuned.step == 0 and not tuned.optimizer.state
+    assert _states_equal(dict(tuned.model.state_dict()), dict(weights))
+    assert tuned.run()["step"] == 2
+    with pytest.raises(ValueError, match="do not fit"):
+        Trainer(tiny_config(image_dir, tmp_path / "c", N=16, M=16, init=str(last)))
+    with pytest.raises(ValueError, match="at most one"):
+        Trainer(tiny_config(image_dir, tmp_path / "d", init=str(last), resume=str(last)))
+
+
 def test_lr_schedules() -> None:
     cosine = LRSchedule("cosine", total_steps=110, warmup_steps=10, min_ratio=0.01)
     assert cosine(0) == pytest.approx(0.1) and cosine(9) == pytest.approx(1.0)

@@ -124,6 +124,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="CKPT",
         help="continue exactly from a checkpoint (last.pt)",
     )
+    parser.add_argument(
+        "--init",
+        default=None,
+        metavar="WEIGHTS",
+        help="fine-tune: start from these model weights (state dict or checkpoint) with fresh "
+        "optimizers and schedule",
+    )
     parser.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
     parser.add_argument(
         "--workers", type=int, default=d.workers, help="DataLoader workers (default: %(default)s)"

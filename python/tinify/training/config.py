@@ -59,6 +59,8 @@ class TrainConfig:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"`` (under torchrun: one GPU per local rank).
         checkpoint_dir: where checkpoints, logs and the exported model go.
         resume: checkpoint to continue from (exactly: same step, states and data order).
+        init: weights to start from (fine-tuning): a state dict or checkpoint file whose model
+            weights are loaded; the step, optimizers and schedule start afresh.
         seed: seeds the initialisation, the data order, the augmentations and the noise.
         workers: DataLoader worker processes.
         N, M: channel overrides (small models); default from the zoo's quality table.
@@ -94,6 +96,7 @@ class TrainConfig:
     device: str = "cpu"
     checkpoint_dir: str = "checkpoints"
     resume: str | None = None
+    init: str | None = None
     seed: int = 0
     workers: int = 0
     N: int | None = None
@@ -130,6 +133,8 @@ class TrainConfig:
         for name in ("warmup_steps", "workers", "log_every", "val_every", "save_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.resume and self.init:
+            raise ValueError("give at most one of resume and init (resume restores the weights)")
         if self.stop_after is not None and self.stop_after < 1:
             raise ValueError(f"stop_after must be >= 1, got {self.stop_after}")
 

@@ -155,7 +155,10 @@ class Trainer:
         torch.manual_seed(config.seed)  # same initial weights on every rank
         self.model: CompressionModel = build_model(
             config.model, config.quality, config.N, config.M
-        ).to(self.ctx.device)
+        )
+        if config.init:
+            _load_initial_weights(self.model, config.init)
+        self.model.to(self.ctx.device)
         self.main_params = list(split_parameters(self.model)[0].values())
         self.optimizer, self.aux_optimizer = configure_optimizers(
             self.model, config.lr, config.aux_lr
@@ -362,6 +365,25 @@ class Trainer:
             self.best_val = result["loss"]
             self.save("best.pt", rng_states)
         return result
+
+
+def _load_initial_weights(model: CompressionModel, path: str) -> None:
+    """Load the model weights of ``path`` (``--init``) into ``model``, strictly.
+
+    Raises:
+        ValueError: unreadable file or weights of another architecture or size.
+    """
+    from tinify.codec.loading import load_checkpoint_state
+
+    state, _, _ = load_checkpoint_state(path)  # InputError is a ValueError
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"{path}: the weights do not fit the model being trained ({first}); "
+            "pass the same --model, --quality, --N and --M as the run that wrote them"
+        ) from None
 
 
 def _progress_bar(total: int, initial: int, enabled: bool) -> Any:
