@@ -153,9 +153,7 @@ class Trainer:
         self.lmbda = config.lambda_value
 
         torch.manual_seed(config.seed)  # same initial weights on every rank
-        self.model: CompressionModel = build_model(
-            config.model, config.quality, config.N, config.M
-        )
+        self.model: CompressionModel = build_model(config.model, config.quality, config.N, config.M)
         if config.init:
             _load_initial_weights(self.model, config.init)
         self.model.to(self.ctx.device)
