@@ -10,7 +10,9 @@
   between scales (odd sizes are zero-padded by one, which the average counts). Contrast-structure
   terms of the four finer scales and the full SSIM of the coarsest scale are clipped at 0 before
   the weighted geometric mean; the result is averaged over channels. These are the conventions of
-  the ``pytorch_msssim`` package, which the published results used.
+  the ``pytorch_msssim`` package, which the published results used. The computation is
+  :func:`tinify.losses.ms_ssim` (the training loss's) in float64, restricted to the sizes where
+  the window fits every scale.
 """
 
 from __future__ import annotations
@@ -19,16 +21,15 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from tinify.losses.ms_ssim import MS_SSIM_WEIGHTS
+from tinify.losses.ms_ssim import ms_ssim as _ms_ssim
 
 __all__ = ["MS_SSIM_WEIGHTS", "ms_ssim", "ms_ssim_min_size", "psnr", "to_8bit"]
 
-#: Scale weights of Wang et al. (finest scale first).
-MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 _WINDOW = 11
 _SIGMA = 1.5
-_K1, _K2 = 0.01, 0.03
 
 
 def to_8bit(x: Tensor) -> Tensor:
@@ -59,41 +60,6 @@ def ms_ssim_min_size(scales: int = len(MS_SSIM_WEIGHTS), window: int = _WINDOW) 
     The coarsest scale must still be larger than the window after ``scales - 1`` halvings.
     """
     return (window - 1) * 2 ** (scales - 1) + 1
-
-
-def _gaussian(window: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """Normalized 1-D Gaussian taps, centred on the middle tap."""
-    t = torch.arange(window, dtype=dtype, device=device) - (window - 1) / 2
-    g = torch.exp(-(t**2) / (2 * sigma**2))
-    return g / g.sum()
-
-
-def _blur(x: Tensor, taps: Tensor) -> Tensor:
-    """Separable Gaussian filter of every channel, "valid" borders: (B, C, H, W) -> smaller.
-
-    Channels are folded into the batch so a single-channel kernel does the work (much faster
-    on the CPU than a grouped convolution).
-    """
-    b, c, h, w = x.shape
-    k = taps.numel()
-    flat = x.reshape(b * c, 1, h, w)
-    flat = F.conv2d(flat, taps.view(1, 1, 1, k))
-    flat = F.conv2d(flat, taps.view(1, 1, k, 1))
-    return flat.reshape(b, c, h - k + 1, w - k + 1)
-
-
-def _ssim_terms(a: Tensor, b: Tensor, taps: Tensor, data_range: float) -> tuple[Tensor, Tensor]:
-    """Mean SSIM and mean contrast-structure term per image and channel, each (N, C)."""
-    c1 = (_K1 * data_range) ** 2
-    c2 = (_K2 * data_range) ** 2
-    # One filter pass over the five local moments.
-    mu_a, mu_b, aa, bb, ab = _blur(torch.cat([a, b, a * a, b * b, a * b]), taps).chunk(5)
-    var_a = aa - mu_a**2
-    var_b = bb - mu_b**2
-    cov = ab - mu_a * mu_b
-    cs = (2 * cov + c2) / (var_a + var_b + c2)
-    luminance = (2 * mu_a * mu_b + c1) / (mu_a**2 + mu_b**2 + c1)
-    return (luminance * cs).mean(dim=(-2, -1)), cs.mean(dim=(-2, -1))
 
 
 def ms_ssim(
@@ -129,18 +95,5 @@ def ms_ssim(
             f"MS-SSIM with {len(weights)} scales needs images of at least {need}x{need}, got "
             f"{a.size(-2)}x{a.size(-1)}"
         )
-    a, b = a.double(), b.double()
-    taps = _gaussian(_WINDOW, _SIGMA, a.dtype, a.device)
-    terms = []
-    for level in range(len(weights)):
-        ssim, cs = _ssim_terms(a, b, taps, data_range)
-        if level == len(weights) - 1:
-            terms.append(torch.relu(ssim))
-            break
-        terms.append(torch.relu(cs))
-        pad = [size % 2 for size in a.shape[-2:]]
-        a = F.avg_pool2d(a, kernel_size=2, padding=pad)
-        b = F.avg_pool2d(b, kernel_size=2, padding=pad)
-    w = torch.tensor(list(weights), dtype=torch.float64, device=a.device).view(-1, 1, 1)
-    value = torch.prod(torch.stack(terms) ** w, dim=0).mean(dim=1)
+    value = _ms_ssim(a.double(), b.double(), data_range, _WINDOW, _SIGMA, weights, reduction="none")
     return value[0] if single else value
