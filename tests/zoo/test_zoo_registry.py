@@ -124,3 +124,9 @@ def test_weights_url_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TINIFY_WEIGHTS_URL", "http://127.0.0.1:9/mirror/")
     cfg = get_pretrained_cfg("mbt2018", "mse", 3)
     assert cfg.url == "http://127.0.0.1:9/mirror/mbt2018-3-22901978.pth.tar"
+
+
+def test_keyword_arguments_override_the_quality_channels() -> None:
+    model = zoo.create_model("mbt2018-mean", 3, N=16, M=24)
+    assert (model.N, model.M) == (16, 24)
+    assert zoo.cheng2020_anchor(1, N=16).N == 16

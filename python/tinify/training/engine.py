@@ -58,20 +58,15 @@ def build_model(name: str, quality: int, N: int | None = None, M: int | None = N
     Raises:
         ValueError: unknown model, or ``M`` given for an architecture without one.
     """
-    from tinify.zoo import create_model, model_architectures
+    from tinify.zoo import create_model, list_models
     from tinify.zoo.pretrained import architecture_kwargs
 
-    if N is None and M is None:
-        return create_model(name, quality)
-    if name not in model_architectures:
-        raise ValueError(f"unknown model {name!r}")
-    kwargs = architecture_kwargs(name, quality)
-    for key, value in (("N", N), ("M", M)):
-        if value is not None:
-            if key not in kwargs:
-                raise ValueError(f"{name} has no {key} argument")
-            kwargs[key] = int(value)
-    return model_architectures[name](**kwargs)
+    overrides = {key: int(v) for key, v in (("N", N), ("M", M)) if v is not None}
+    if name in list_models():
+        missing = set(overrides) - set(architecture_kwargs(name, quality))
+        if missing:
+            raise ValueError(f"{name} has no {missing.pop()} argument")
+    return create_model(name, quality, **overrides)
 
 
 class LRSchedule:

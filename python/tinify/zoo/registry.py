@@ -96,8 +96,9 @@ def create_model(
         pretrained: download (or take from the cache) and load CompressAI's weights; the model
             is returned in eval mode.
         progress: show a download progress bar.
-        **kwargs: extra constructor arguments (e.g. ``entropy_model="mixture"`` for cheng2020;
-            with ``pretrained=True`` they must be compatible with the checkpoint).
+        **kwargs: extra constructor arguments (e.g. ``entropy_model="mixture"`` for cheng2020),
+            which also override the quality's ``N`` / ``M`` (smaller models for experiments);
+            with ``pretrained=True`` they must be compatible with the checkpoint.
 
     Raises:
         ValueError: unknown name, metric or quality.
@@ -112,11 +113,11 @@ def create_model(
         raise ValueError(f"quality must be an integer, got {quality!r}")
     quality = int(quality)
     architecture = model_architectures[name]
-    config = architecture_kwargs(name, quality)
+    config = {**architecture_kwargs(name, quality), **kwargs}
     if not pretrained:
-        return architecture(**config, **kwargs)
+        return architecture(**config)
     cfg = get_pretrained_cfg(name, metric, quality)
     state_dict = remap_legacy_keys(load_pretrained_state_dict(cfg, progress=progress))
-    model = architecture(**config, **kwargs)
+    model = architecture(**config)
     model.load_state_dict(state_dict, strict=True)
     return model.eval()
