@@ -10,7 +10,6 @@ expects.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -21,6 +20,7 @@ import torch
 
 from tinify.codec.io import InputError
 from tinify.codec.loading import load_model_from_checkpoint
+from tinify.utils.files import sha256_file
 
 __all__ = ["strip_suffixes", "update_checkpoint"]
 
@@ -32,14 +32,6 @@ _SUFFIXES = re.compile(r"(\.pth\.tar|\.pth|\.pt|\.tar|\.ckpt)$", re.IGNORECASE)
 def strip_suffixes(name: str) -> str:
     """``"model.pth.tar"`` -> ``"model"`` (also ``.pth``, ``.pt``, ``.tar``, ``.ckpt``)."""
     return _SUFFIXES.sub("", name)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def update_checkpoint(
@@ -78,7 +70,7 @@ def update_checkpoint(
     tmp = Path(name)
     try:
         torch.save(state, tmp)
-        final = folder / f"{stem}-{_sha256(tmp)[:8]}.pth.tar"
+        final = folder / f"{stem}-{sha256_file(tmp)[:8]}.pth.tar"
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)

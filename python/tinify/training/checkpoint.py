@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ from typing import Any, Union
 import torch
 
 from tinify.models import CompressionModel
+from tinify.utils.files import sha256_file
 
 __all__ = ["export_model", "load_checkpoint", "save_checkpoint", "sha256_file"]
 
@@ -44,15 +44,6 @@ def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
 def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
     return dict(torch.load(path, map_location=map_location, weights_only=True))
-
-
-def sha256_file(path: PathLike) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_model(model: CompressionModel, directory: PathLike, stem: str) -> Path:

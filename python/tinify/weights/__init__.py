@@ -11,11 +11,12 @@ measured on Kodak.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from tinify.utils.files import sha256_file
 
 __all__ = ["DEFAULT_MODEL", "WEIGHTS_DIR", "default_weights_path", "load_default_model"]
 
@@ -62,14 +63,6 @@ def default_weights_path() -> Path:
     return WEIGHTS_DIR / DEFAULT_MODEL["file"]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_default_model(device: str | torch.device = "cpu") -> Any:
     """The default tinify-trained model, in eval mode, ready to compress.
 
@@ -92,7 +85,7 @@ def load_default_model(device: str | torch.device = "cpu") -> Any:
     path = default_weights_path()
     if not path.is_file():
         raise FileNotFoundError(f"default weights not found at {path}")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != DEFAULT_MODEL["sha256"]:
         raise RuntimeError(
             f"{path.name} is corrupt: sha256 {digest}, expected {DEFAULT_MODEL['sha256']}"

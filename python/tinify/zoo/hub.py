@@ -31,6 +31,7 @@ from typing import IO, Any
 
 import torch
 
+from tinify.utils.files import sha256_file
 from tinify.zoo.pretrained import _HASH_IN_NAME, PretrainedCfg
 
 __all__ = [
@@ -65,21 +66,13 @@ def _offline() -> bool:
     return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _expected_prefix(name: str) -> str | None:
     match = _HASH_IN_NAME.search(name)
     return match.group(1) if match else None
 
 
 def _verified(path: Path, prefix: str | None) -> bool:
-    return prefix is None or _sha256(path).startswith(prefix)
+    return prefix is None or sha256_file(path).startswith(prefix)
 
 
 def _local_source(url: str) -> Path | None:
@@ -142,7 +135,7 @@ def fetch(
 
 def _require_hash(path: Path, prefix: str | None, origin: str) -> None:
     if prefix is not None:
-        actual = _sha256(path)
+        actual = sha256_file(path)
         if not actual.startswith(prefix):
             raise WeightsError(
                 f"{origin} has SHA-256 {actual[:16]}..., expected a hash starting with {prefix}"
