@@ -18,6 +18,7 @@ from tinify.codec.cli import main
 from tinify.codec.coding import decode_image, decode_video, encode_video
 from tinify.codec.format import FormatError, TfyHeader, frame_streams, unpack
 from tinify.codec.loading import LoadedModel
+from tinify.models.video import ScaleSpaceFlow
 from tinify.utils.video import (
     read_png_frames,
     read_y4m,
@@ -37,6 +38,11 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x[0] * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
+def ssf_net(loaded: LoadedModel) -> ScaleSpaceFlow:
+    assert isinstance(loaded.model, ScaleSpaceFlow)
+    return loaded.model
+
+
 def reference_frames(loaded: LoadedModel, data: bytes) -> list[torch.Tensor]:
     """What ``model.decompress`` gives for the file's streams, laid out by hand as
     docs/format.md says (I-frame y, z; then motion y, z, residual y, z per P-frame)."""
@@ -48,7 +54,7 @@ def reference_frames(loaded: LoadedModel, data: bytes) -> list[torch.Tensor]:
         s = streams[2 + 4 * (i - 1) : 2 + 4 * i]
         strings.append({"motion": [[s[0]], [s[1]]], "residual": [[s[2]], [s[3]]]})
         shapes.append({"motion": shape, "residual": shape})
-    frames = loaded.model.decompress(strings, shapes, x_size=(header.height, header.width))
+    frames = ssf_net(loaded).decompress(strings, shapes, x_size=(header.height, header.width))
     left, _, top, _ = header.padding
     assert (left, top) == (
         (header.padded_size[1] - header.width) // 2,
@@ -182,7 +188,7 @@ def test_encode_video_is_model_compress(
     frames = moving_frames(2, 72, 100, seed=3)
     data = encode_video(ssf_loaded, frames, Fraction(25))
     header, streams = unpack(data)
-    model = ssf_loaded.model
+    model = ssf_net(ssf_loaded)
     out = model.compress(frames)
     expected = [out[0][0][0][0], out[0][0][1][0]]
     for frame in out[0][1:]:

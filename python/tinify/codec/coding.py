@@ -25,6 +25,7 @@ from torch import Tensor
 from tinify import __version__
 from tinify.codec.format import FormatError, TfyHeader, frame_streams, pack, unpack
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
+from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
 __all__ = [
@@ -198,11 +199,9 @@ def encode_video(
     Raises:
         ValueError: not a video model, no frames, or frames of different shapes.
     """
-    if not _is_video_model(loaded.name):
-        raise ValueError(f"{loaded.name} is an image model; a video needs a video model")
+    model = _video_net(loaded)
     if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
         raise ValueError("frames must be a non-empty list of (1, 3, H, W) tensors")
-    model = loaded.model
     height, width = (int(s) for s in frames[0].shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
     set_stream_chunks(model, stream_chunks)
@@ -232,6 +231,17 @@ def encode_video(
         encoder=f"tinify {__version__}",
     )
     return pack(header, streams)
+
+
+def _video_net(loaded: LoadedModel) -> ScaleSpaceFlow:
+    """The network of a video model (the layout of :func:`frame_streams` is its).
+
+    Raises:
+        ValueError: ``loaded`` is not a video model.
+    """
+    if not _is_video_model(loaded.name) or not isinstance(loaded.model, ScaleSpaceFlow):
+        raise ValueError(f"{loaded.name} is not a video model; a video needs ssf2020")
+    return loaded.model
 
 
 @dataclass
@@ -266,7 +276,7 @@ def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
     if header.kind != "video":
         raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
     loaded = _model_for(header, model)
-    net = loaded.model
+    net = _video_net(loaded)
     shape = _check_shape(header, net.downsampling_factor)
     strings: list[Any] = []
     shapes: list[Any] = []
