@@ -308,6 +308,8 @@ def test_failed_folder_write_leaves_nothing(
         (["decode", "{video}", "-o", "{tmp}/out", "--checkpoint", "{hyper}"], "do not fit"),
         (["decode", "{video}", "-o", "{tmp}/out"], "--checkpoint"),
         (["decode", "{image}", "-o", "{tmp}/out.y4m", "--checkpoint", "{hyper}"], "suffix"),
+        (["eval", "{clip}", "-m", "ssf2020"], "eval measures image models"),
+        (["eval", "{clip}", "--checkpoint", "{ssf}"], "does not name its architecture"),
     ],
 )
 def test_video_bad_inputs_give_one_line(

@@ -223,11 +223,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
         ):
             if value is not None:
                 raise InputError(f"{option} is for video input; {args.input} is an image")
-        if args.model in video_models:
-            raise InputError(
-                f"{args.model} is a video model; give it a folder of PNG frames, a .y4m or a .yuv "
-                "file (images use an image model)"
-            )
+        _refuse_video_model(args.model, "give it a folder of PNG frames, a .y4m or a .yuv file")
         return
     if args.model in image_models:
         raise InputError(
@@ -236,6 +232,15 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
         )
     if args.frames is not None and not 1 <= args.frames <= MAX_VIDEO_FRAMES:
         raise InputError(f"--frames must be 1..{MAX_VIDEO_FRAMES}, got {args.frames}")
+
+
+def _refuse_video_model(name: str | None, what: str) -> None:
+    """Raise :class:`InputError` when ``name`` is a video model; ``what`` says what to do."""
+    from tinify.codec.io import InputError
+    from tinify.zoo import video_models
+
+    if name in video_models:
+        raise InputError(f"{name} is a video model; {what}")
 
 
 def _parse_fps(text: str) -> Fraction:
@@ -274,16 +279,12 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_image
-    from tinify.codec.io import InputError, image_to_tensor, read_image, write_bytes
+    from tinify.codec.io import image_to_tensor, read_image, write_bytes
     from tinify.codec.loading import load_model
-    from tinify.zoo import video_models
 
     img = read_image(args.input, _note)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
-    if loaded.name in video_models:
-        raise InputError(
-            f"{args.checkpoint} holds a video model ({loaded.name}); {args.input} is an image"
-        )
+    _refuse_video_model(loaded.name, f"{args.input} is an image")
     x = image_to_tensor(img).to(args.device)
     data = encode_image(loaded, x, args.stream_chunks)
     write_bytes(output, data)
@@ -518,6 +519,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     check_device(args.device)
     if args.checkpoint and args.quality:
         raise InputError("give either --quality (zoo weights) or --checkpoint files, not both")
+    _refuse_video_model(args.model, "tinify eval measures image models")
     images = list_images(args.dataset)
     if args.device.startswith("cuda"):
         import torch
@@ -536,6 +538,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         loaded = load_model(
             args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
         )
+        _refuse_video_model(loaded.name, "tinify eval measures image models")
         label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
         point, rows = evaluate_model(
             loaded,
