@@ -109,6 +109,8 @@ def test_y4m_444_round_trip_subprocess(
     ssf_loaded: LoadedModel,
     run_cli: Callable[..., subprocess.CompletedProcess[str]],
     moving_frames: Frames,
+    one_error_line: Callable[[str, str], str],
+    listing: Callable[[Path], set[str]],
 ) -> None:
     src, tfy, out = tmp_path / "in.y4m", tmp_path / "in.tfy", tmp_path / "out.y4m"
     write_y4m(src, moving_frames(3, 96, 112, seed=1), (30000, 1001), "444")
@@ -129,6 +131,14 @@ def test_y4m_444_round_trip_subprocess(
     for planes, ref in zip(frames, refs):
         for got, want in zip(planes, rgb_to_yuv(ref, "444")):
             assert np.array_equal(got, want)
+
+    # A damaged file: one error line, status 1, no output.
+    tfy.write_bytes(data[:-7])
+    before = listing(tmp_path)
+    result = run_cli("decode", tfy, "-o", tmp_path / "bad.y4m", "--checkpoint", ssf_checkpoint)
+    assert result.returncode == 1
+    assert "truncated" in one_error_line(result.stderr, "decode")
+    assert listing(tmp_path) == before
 
 
 # -- in process -----------------------------------------------------------------------------------
