@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -66,3 +68,26 @@ def compressai():  # type: ignore[no-untyped-def]
         ):
             importlib.import_module(name)
     return module
+
+
+def scale_ssf_weights(model: Any) -> None:
+    """Make a random-init ScaleSpaceFlow code something: latents of a few units, coarse
+    hyper-latents, scales around 1.5 and flows of ~0.1 (normalised units)."""
+    import torch
+
+    with torch.no_grad():
+        for name in ("img", "res", "motion"):
+            last = getattr(model, f"{name}_encoder")[6]
+            last.weight.mul_(40)
+            last.bias.mul_(40)
+            hyper = getattr(model, f"{name}_hyperprior")
+            hyper.hyper_encoder[4].weight.mul_(30)
+            hyper.hyper_encoder[4].bias.mul_(30)
+            hyper.hyper_decoder_scale.deconv3.bias.add_(1.5)
+        model.motion_decoder[6].weight.mul_(5)
+
+
+@pytest.fixture(scope="session")
+def scale_ssf() -> Callable[[Any], None]:
+    """:func:`scale_ssf_weights`, for tests that build their own model."""
+    return scale_ssf_weights

@@ -1,8 +1,12 @@
-"""Fixtures for the codec tests: tiny random models saved as checkpoints, and small images."""
+"""Fixtures for the codec tests: tiny random models saved as checkpoints, small images and
+clips, and helpers that run the ``tinify`` command and check its error line."""
 
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -85,3 +89,90 @@ def image_file(tmp_path: Path) -> Callable[..., Path]:
 def make_tiny() -> Callable[..., CompressionModel]:
     """``make_tiny(name, seed=0)``: see :func:`tiny_model`."""
     return tiny_model
+
+
+@pytest.fixture(scope="session")
+def ssf_checkpoint(
+    tmp_path_factory: pytest.TempPathFactory, scale_ssf: Callable[[torch.nn.Module], None]
+) -> Path:
+    """A seeded random ScaleSpaceFlow (``ssf2020``, weights scaled to code something, tables
+    built) saved as a state dict."""
+    from tinify.models.video import ScaleSpaceFlow
+
+    torch.manual_seed(0)
+    model = ScaleSpaceFlow()
+    scale_ssf(model)
+    model.update(force=True)
+    path = tmp_path_factory.mktemp("checkpoints") / "ssf.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ssf_loaded(ssf_checkpoint: Path) -> LoadedModel:
+    """:func:`ssf_checkpoint`, loaded as the command loads it."""
+    return load_model_from_checkpoint(ssf_checkpoint, "ssf2020")
+
+
+def _moving_frames(count: int, height: int, width: int, seed: int = 0) -> list[torch.Tensor]:
+    """``count`` RGB frames (1, 3, H, W) in [0, 1]: windows sliding over one smooth image, so
+    consecutive frames differ by a small motion; values are multiples of 1/255 (8-bit exact)."""
+    image = np.asarray(smooth_image(height + 4 * count, width + 6 * count, seed))
+    frames = []
+    for i in range(count):
+        window = image[2 * i : 2 * i + height, 3 * i : 3 * i + width]
+        frames.append(torch.from_numpy(window.copy()).permute(2, 0, 1)[None].float() / 255)
+    return frames
+
+
+def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``python -m tinify.codec.cli ARGS`` in a fresh process (same environment, so the same
+    ``PYTHONPATH``; offline)."""
+    env = {**os.environ, "TINIFY_OFFLINE": "1"}
+    env.pop("TINIFY_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "tinify.codec.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def _one_error_line(stderr: str, command: str) -> str:
+    """The single ``tinify COMMAND: error: ...`` line of ``stderr`` (asserts there is one, and
+    no traceback)."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(f"tinify {command}: error: ")]
+    assert len(errors) == 1, stderr
+    assert "Traceback" not in stderr
+    return errors[0]
+
+
+def _listing(folder: Path) -> set[str]:
+    """Names in ``folder`` (hidden temporary files included)."""
+    return {p.name for p in folder.iterdir()}
+
+
+@pytest.fixture(scope="session")
+def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_cli(*args)``: see :func:`_run_cli`."""
+    return _run_cli
+
+
+@pytest.fixture(scope="session")
+def one_error_line() -> Callable[[str, str], str]:
+    """``one_error_line(stderr, command)``: see :func:`_one_error_line`."""
+    return _one_error_line
+
+
+@pytest.fixture(scope="session")
+def listing() -> Callable[[Path], set[str]]:
+    """``listing(folder)``: see :func:`_listing`."""
+    return _listing
+
+
+@pytest.fixture(scope="session")
+def moving_frames() -> Callable[..., list[torch.Tensor]]:
+    """``moving_frames(count, height, width, seed=0)``: see :func:`_moving_frames`."""
+    return _moving_frames

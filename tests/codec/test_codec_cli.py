@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,31 +20,6 @@ from tinify.codec.format import unpack
 HYPER = "bmshj2018-hyperprior"
 
 
-def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """``python -m tinify.codec.cli ARGS`` in a fresh process."""
-    env = {**os.environ, "TINIFY_OFFLINE": "1"}
-    env.pop("TINIFY_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "tinify.codec.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
-def one_error_line(stderr: str, command: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith(f"tinify {command}: error: ")]
-    assert len(errors) == 1, stderr
-    assert "Traceback" not in stderr
-    return errors[0]
-
-
-def listing(folder: Path) -> set[str]:
-    return {p.name for p in folder.iterdir()}
-
-
 # -- subprocess end to end ------------------------------------------------------------------------
 
 
@@ -54,6 +28,7 @@ def test_encode_decode_info_subprocess(
     image_file: Callable[..., Path],
     checkpoints: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
+    run_cli: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     src = image_file(80, 96)
     tfy = tmp_path / "out.tfy"
@@ -74,7 +49,13 @@ def test_encode_decode_info_subprocess(
     assert info["size"] == "96x80" and info["payload_bytes"] == header.payload_size
 
 
-def test_bad_input_subprocess(tmp_path: Path, checkpoints: dict[str, Path]) -> None:
+def test_bad_input_subprocess(
+    tmp_path: Path,
+    checkpoints: dict[str, Path],
+    run_cli: Callable[..., subprocess.CompletedProcess[str]],
+    one_error_line: Callable[[str, str], str],
+    listing: Callable[[Path], set[str]],
+) -> None:
     junk = tmp_path / "junk.png"
     junk.write_bytes(b"this is not an image at all")
     out = tmp_path / "junk.tfy"
@@ -85,7 +66,11 @@ def test_bad_input_subprocess(tmp_path: Path, checkpoints: dict[str, Path]) -> N
     assert listing(tmp_path) == {"junk.png"}
 
 
-def test_foreign_tfy_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_foreign_tfy_in_process(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    one_error_line: Callable[[str, str], str],
+) -> None:
     fake = tmp_path / "fake.tfy"
     fake.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     assert main(["decode", str(fake), "-o", str(tmp_path / "x.png")]) == 1
@@ -93,7 +78,9 @@ def test_foreign_tfy_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert not (tmp_path / "x.png").exists()
 
 
-def test_console_script_help() -> None:
+def test_console_script_help(
+    run_cli: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     result = run_cli("--help")
     assert result.returncode == 0
     for command in ("encode", "decode", "info", "eval", "codecs", "plot", "update", "train"):
@@ -204,7 +191,10 @@ def test_info_text(encoded: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_decode_needs_the_checkpoint(
-    encoded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    encoded: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    one_error_line: Callable[[str, str], str],
 ) -> None:
     out = tmp_path / "x.png"
     assert main(["decode", str(encoded), "-o", str(out)]) == 1
@@ -217,6 +207,7 @@ def test_decode_with_other_weights(
     tmp_path: Path,
     checkpoints: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
+    one_error_line: Callable[[str, str], str],
 ) -> None:
     out = tmp_path / "x.png"
     other = str(checkpoints["hyperprior-other"])
@@ -232,6 +223,8 @@ def test_decode_damaged_files(
     checkpoints: dict[str, Path],
     capsys: pytest.CaptureFixture[str],
     how: str,
+    one_error_line: Callable[[str, str], str],
+    listing: Callable[[Path], set[str]],
 ) -> None:
     data = bytearray(encoded.read_bytes())
     if how == "flip":
@@ -295,6 +288,8 @@ def test_bad_inputs_give_one_line(
     monkeypatch: pytest.MonkeyPatch,
     args: list[str],
     message: str,
+    one_error_line: Callable[[str, str], str],
+    listing: Callable[[Path], set[str]],
 ) -> None:
     monkeypatch.setenv("TINIFY_OFFLINE", "1")
     monkeypatch.setenv("TINIFY_CACHE", str(tmp_path / "cache"))
@@ -328,7 +323,10 @@ def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_default_model_or_clear_error(
-    tmp_path: Path, image_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    image_file: Callable[..., Path],
+    capsys: pytest.CaptureFixture[str],
+    one_error_line: Callable[[str, str], str],
 ) -> None:
     src = image_file(64, 64)
     tfy = tmp_path / "d.tfy"
@@ -389,7 +387,10 @@ def test_eval_estimate(
 
 
 def test_update(
-    tmp_path: Path, checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    checkpoints: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    listing: Callable[[Path], set[str]],
 ) -> None:
     import hashlib
 
@@ -426,7 +427,9 @@ def test_update(
 
 
 def test_train_unavailable_is_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    one_error_line: Callable[[str, str], str],
 ) -> None:
     monkeypatch.setitem(sys.modules, "tinify.training.cli", None)  # import fails
     assert main(["train", "--steps", "1"]) == 1

@@ -21,6 +21,7 @@ from tinify.codec.format import (
     MAX_STREAMS,
     FormatError,
     TfyHeader,
+    frame_streams,
     pack,
     unpack,
 )
@@ -62,10 +63,19 @@ def test_round_trip() -> None:
     assert len(FILE) == 76 + 19 + 11 + 9 + 8 + 18
 
 
+VIDEO_HEADER = replace(
+    HEADER, model="ssf2020", kind="video", frames=3, fps=Fraction(30000, 1001), yuv444=True
+)
+VIDEO_STREAMS = [bytes([i]) * (i + 1) for i in range(10)]  # 2 + 4 * (3 - 1) streams
+VIDEO_FILE = pack(VIDEO_HEADER, VIDEO_STREAMS)
+
+
 def test_video_fields_round_trip() -> None:
-    video = replace(HEADER, kind="video", frames=30, fps=Fraction(30000, 1001))
-    header, _ = unpack(pack(video, STREAMS))
-    assert (header.kind, header.frames, header.fps) == ("video", 30, Fraction(30000, 1001))
+    header, streams = unpack(VIDEO_FILE)
+    assert (header.kind, header.frames, header.fps) == ("video", 3, Fraction(30000, 1001))
+    assert header.yuv444 and streams == VIDEO_STREAMS
+    assert replace(header, stream_lengths=(), payload_crc=0) == VIDEO_HEADER
+    assert VIDEO_FILE[18] == 0x02  # flags: bit 1 = 4:4:4 source
 
 
 def test_no_streams_round_trip() -> None:
@@ -214,15 +224,20 @@ def test_fuzz_after_magic(tail: bytes) -> None:
         pass
 
 
+@pytest.mark.parametrize("base", [FILE, VIDEO_FILE], ids=["image", "video"])
 @given(
-    st.lists(st.tuples(st.integers(0, len(FILE) - 1), st.integers(0, 255)), max_size=8),
-    st.integers(0, len(FILE)),
+    edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=8),
+    cut=st.integers(0, 1 << 16),
 )
-def test_fuzz_mutated_headers_with_valid_crc(edits: list[tuple[int, int]], cut: int) -> None:
+def test_fuzz_mutated_headers_with_valid_crc(
+    base: bytes, edits: list[tuple[int, int]], cut: int
+) -> None:
     """Edits inside the header with its CRC fixed up reach the field checks: only FormatError."""
-    data = bytearray(FILE)
+    data = bytearray(base)
+    cut %= len(base) + 1
     (size,) = struct.unpack_from("<I", data, 10)
     for pos, value in edits:
+        pos %= len(base)
         if 14 <= pos < size - 4:
             data[pos] = value
     fixed = _with_header_crc(data)[:cut] if cut > size else _with_header_crc(data)
@@ -232,6 +247,7 @@ def test_fuzz_mutated_headers_with_valid_crc(edits: list[tuple[int, int]], cut: 
         return
     assert len(streams) == len(header.stream_lengths)
     assert sum(map(len, streams)) == header.payload_size
+    assert sorted(i for r in frame_streams(header) for i in r) == list(range(len(streams)))
 
 
 # -- a real file from a model ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -15,33 +14,12 @@ from tinify.models.video import ScaleSpaceFlow
 LoadClip = Callable[..., list[torch.Tensor]]
 
 
-def scale_weights(model: Any) -> None:
-    """Make a random-init ScaleSpaceFlow code something: latents of a few units, coarse
-    hyper-latents, scales around 1.5 and flows of ~0.1 (normalised units)."""
-    with torch.no_grad():
-        for name in ("img", "res", "motion"):
-            last = getattr(model, f"{name}_encoder")[6]
-            last.weight.mul_(40)
-            last.bias.mul_(40)
-            hyper = getattr(model, f"{name}_hyperprior")
-            hyper.hyper_encoder[4].weight.mul_(30)
-            hyper.hyper_encoder[4].bias.mul_(30)
-            hyper.hyper_decoder_scale.deconv3.bias.add_(1.5)
-        model.motion_decoder[6].weight.mul_(5)
-
-
 @pytest.fixture(scope="session")
-def scale_ssf() -> Callable[[nn.Module], None]:
-    """:func:`scale_weights`, for tests that build their own model."""
-    return scale_weights
-
-
-@pytest.fixture(scope="session")
-def ssf() -> ScaleSpaceFlow:
+def ssf(scale_ssf: Callable[[nn.Module], None]) -> ScaleSpaceFlow:
     """A seeded, scaled, updated ScaleSpaceFlow in eval mode (shared: do not modify)."""
     torch.manual_seed(0)
     model = ScaleSpaceFlow()
-    scale_weights(model)
+    scale_ssf(model)
     model.update(force=True)
     return model.eval()
 

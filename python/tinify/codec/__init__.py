@@ -3,7 +3,8 @@
 
 - :mod:`tinify.codec.format`: the container (:func:`pack`, :func:`unpack`, :class:`TfyHeader`,
   :class:`FormatError`), documented in ``docs/format.md``.
-- :mod:`tinify.codec.coding`: :func:`encode_image` / :func:`decode_image` with a loaded model.
+- :mod:`tinify.codec.coding`: :func:`encode_image` / :func:`decode_image` and
+  :func:`encode_video` / :func:`decode_video` with a loaded model.
 - :mod:`tinify.codec.loading`: zoo weights, checkpoint files and the shipped default model.
 - :mod:`tinify.codec.evaluate`, :mod:`~tinify.codec.baselines`, :mod:`~tinify.codec.plot`,
   :mod:`~tinify.codec.update`: ``tinify eval``, ``codecs``, ``plot`` and ``update``.
@@ -27,7 +28,9 @@ __all__ = [
     "TfyHeader",
     "WeightsMismatchError",
     "decode_image",
+    "decode_video",
     "encode_image",
+    "encode_video",
     "load_model",
     "pack",
     "unpack",
@@ -35,7 +38,9 @@ __all__ = [
 
 _LAZY = {
     "decode_image": "tinify.codec.coding",
+    "decode_video": "tinify.codec.coding",
     "encode_image": "tinify.codec.coding",
+    "encode_video": "tinify.codec.coding",
     "LoadedModel": "tinify.codec.loading",
     "WeightsMismatchError": "tinify.codec.loading",
     "load_model": "tinify.codec.loading",

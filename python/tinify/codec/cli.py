@@ -6,6 +6,8 @@
     tinify encode photo.png -o photo.tfy                  # the default model shipped with tinify
     tinify encode photo.png -o photo.tfy --model mbt2018-mean --quality 5
     tinify decode photo.tfy -o photo.png
+    tinify encode clip.y4m -o clip.tfy --checkpoint ssf.pth.tar   # video: ssf2020
+    tinify decode clip.tfy -o frames/                      # or -o clip.y4m / clip.yuv
     tinify info photo.tfy
     tinify eval kodak/ --model bmshj2018-hyperprior -q 1 2 3 -o hyperprior.json
     tinify codecs kodak/ --codec jpeg webp -o baselines.json
@@ -27,6 +29,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,8 @@ __all__ = ["build_parser", "main"]
 #: Files larger than this are refused by ``decode`` and ``info`` before being read.
 MAX_INPUT_BYTES = 1 << 30
 METRIC_CHOICES = ("mse", "ms-ssim")
+#: The model ``encode`` uses for a video when ``--model`` is not given.
+DEFAULT_VIDEO_MODEL = "ssf2020"
 
 
 def _note(message: str) -> None:
@@ -100,16 +105,33 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("encode", help="compress an image into a .tfy file")
-    p.add_argument("input", help="image file (PNG, JPEG, ... anything Pillow reads)")
+    p = sub.add_parser("encode", help="compress an image or a video into a .tfy file")
+    p.add_argument(
+        "input",
+        help="image file (PNG, JPEG, ... anything Pillow reads), or a video: a folder of PNG "
+        "frames, a .y4m file or a raw 4:2:0 .yuv file",
+    )
     p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
     _add_model_options(p)
     _add_chunks(p)
+    video = p.add_argument_group("video input (default model: ssf2020)")
+    video.add_argument("--frames", type=int, metavar="N", help="code the first N frames only")
+    video.add_argument(
+        "--fps",
+        metavar="RATE",
+        help="frame rate to record, e.g. 25 or 30000/1001 (default: the .y4m header's, else 25)",
+    )
+    video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
     p.set_defaults(func=_cmd_encode)
 
-    p = sub.add_parser("decode", help="decompress a .tfy file into an image")
+    p = sub.add_parser("decode", help="decompress a .tfy file into an image or a video")
     p.add_argument("input", help=".tfy file")
-    p.add_argument("-o", "--output", help="output image; format from suffix (default: .png)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="image: output file, format from suffix (default: INPUT with .png); video: a new "
+        "folder of PNG frames, a .y4m or a .yuv file (default: folder INPUT without .tfy)",
+    )
     p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
     _add_device(p)
     p.set_defaults(func=_cmd_decode)
@@ -187,17 +209,82 @@ def _check_model_options(args: argparse.Namespace) -> None:
         raise InputError("--pretrained needs --model NAME")
 
 
+def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
+    """Refuse options that do not fit the input kind, and a model of the other kind."""
+    from tinify.codec.format import MAX_VIDEO_FRAMES
+    from tinify.codec.io import InputError
+    from tinify.zoo import image_models, video_models
+
+    if not video:
+        for option, value in (
+            ("--frames", args.frames),
+            ("--fps", args.fps),
+            ("--size", args.size),
+        ):
+            if value is not None:
+                raise InputError(f"{option} is for video input; {args.input} is an image")
+        _refuse_video_model(args.model, "give it a folder of PNG frames, a .y4m or a .yuv file")
+        return
+    if args.model in image_models:
+        raise InputError(
+            f"{args.model} is an image model; {args.input} is a video: use a video model "
+            f"({', '.join(video_models)})"
+        )
+    if args.frames is not None and not 1 <= args.frames <= MAX_VIDEO_FRAMES:
+        raise InputError(f"--frames must be 1..{MAX_VIDEO_FRAMES}, got {args.frames}")
+
+
+def _refuse_video_model(name: str | None, what: str) -> None:
+    """Raise :class:`InputError` when ``name`` is a video model; ``what`` says what to do."""
+    from tinify.codec.io import InputError
+    from tinify.zoo import video_models
+
+    if name in video_models:
+        raise InputError(f"{name} is a video model; {what}")
+
+
+def _parse_fps(text: str) -> Fraction:
+    from tinify.codec.io import InputError
+
+    try:
+        fps = Fraction(text.replace(":", "/"))
+    except (ValueError, ZeroDivisionError):
+        raise InputError(f"--fps must be a rate like 25 or 30000/1001, got {text!r}") from None
+    if not 0 < fps < 1 << 20:
+        raise InputError(f"--fps must be positive (and below 2^20), got {text!r}")
+    return fps
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    from tinify.codec.io import InputError
+
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise InputError(f"--size must be WIDTHxHEIGHT like 832x480, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from tinify.codec.coding import encode_image
-    from tinify.codec.io import check_output, image_to_tensor, read_image, write_bytes
-    from tinify.codec.loading import load_model
+    from tinify.codec.io import check_output, is_video_path
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)
+    video = is_video_path(args.input)
+    _check_encode_options(args, video)
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".tfy")
     check_output(output)
+    (_encode_video if video else _encode_image)(args, output)
+    return 0
+
+
+def _encode_image(args: argparse.Namespace, output: Path) -> None:
+    from tinify.codec.coding import encode_image
+    from tinify.codec.io import image_to_tensor, read_image, write_bytes
+    from tinify.codec.loading import load_model
+
     img = read_image(args.input, _note)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
+    _refuse_video_model(loaded.name, f"{args.input} is an image")
     x = image_to_tensor(img).to(args.device)
     data = encode_image(loaded, x, args.stream_chunks)
     write_bytes(output, data)
@@ -207,7 +294,36 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         f"q{loaded.quality} {loaded.metric}, {loaded.source} weights)",
         file=sys.stderr,
     )
-    return 0
+
+
+def _encode_video(args: argparse.Namespace, output: Path) -> None:
+    from tinify.codec.coding import encode_video
+    from tinify.codec.format import MAX_VIDEO_FRAMES
+    from tinify.codec.io import InputError, read_clip, write_bytes
+    from tinify.codec.loading import load_model
+
+    size = _parse_size(args.size) if args.size else None
+    fps = _parse_fps(args.fps) if args.fps else None
+    limit = args.frames if args.frames is not None else MAX_VIDEO_FRAMES + 1
+    clip = read_clip(args.input, size, limit)
+    if len(clip.frames) > MAX_VIDEO_FRAMES:
+        raise InputError(
+            f"{args.input}: more than {MAX_VIDEO_FRAMES} frames; code parts with --frames N"
+        )
+    name = args.model or DEFAULT_VIDEO_MODEL
+    loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
+    frames = [x.to(args.device) for x in clip.frames]
+    rate = fps or clip.fps
+    data = encode_video(loaded, frames, rate, clip.yuv444, args.stream_chunks)
+    write_bytes(output, data)
+    height, width = frames[0].shape[-2:]
+    count = len(frames)
+    kbps = 8 * len(data) * float(rate) / count / 1000
+    print(
+        f"{output}: {len(data)} bytes, {count} frames {width}x{height} at {rate} fps, "
+        f"{kbps:.1f} kbit/s ({loaded.name} q{loaded.quality}, {loaded.source} weights)",
+        file=sys.stderr,
+    )
 
 
 def _read_tfy(path: str) -> bytes:
@@ -225,14 +341,13 @@ def _read_tfy(path: str) -> bytes:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
-    from tinify.codec.coding import decode_image
-    from tinify.codec.format import TfyHeader
+    from tinify.codec.format import TfyHeader, unpack
     from tinify.codec.io import (
+        VIDEO_SUFFIXES,
         InputError,
+        check_clip_output,
         check_output,
         output_format,
-        save_image,
-        tensor_to_image,
     )
     from tinify.codec.loading import (
         LoadedModel,
@@ -242,11 +357,19 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         load_zoo_model,
     )
 
-    output = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
-    output_format(output)  # fail on an unknown suffix or folder before decoding
-    check_output(output)
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
+        output_format(output)  # fail on an unknown suffix before reading anything
     check_device(args.device)
     data = _read_tfy(args.input)
+    header, _ = _with_path(args.input, lambda: unpack(data))
+    if header.kind == "video":
+        output = output or Path(args.input).with_suffix("")
+        check_clip_output(output)
+    else:
+        output = output or Path(args.input).with_suffix(".png")
+        output_format(output)
+        check_output(output)
 
     def resolve(header: TfyHeader) -> LoadedModel:
         if args.checkpoint:
@@ -270,11 +393,35 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         loaded.model.to(args.device)
         return loaded
 
+    (_decode_video if header.kind == "video" else _decode_image)(args, data, resolve, output)
+    return 0
+
+
+def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
+    from tinify.codec.coding import decode_image
+    from tinify.codec.io import save_image, tensor_to_image
+
     decoded = _with_path(args.input, lambda: decode_image(data, resolve))
     save_image(tensor_to_image(decoded.x_hat), output)
     h = decoded.header
     print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
-    return 0
+
+
+def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
+    from tinify.codec.coding import decode_video
+    from tinify.codec.io import DEFAULT_FPS, write_clip
+
+    decoded = _with_path(args.input, lambda: decode_video(data, resolve))
+    h = decoded.header
+    if h.yuv444 and output.suffix.lower() == ".yuv":
+        _note(f"{args.input} was coded from 4:4:4 YUV; a raw .yuv file is written as 4:2:0")
+    chroma = "444" if h.yuv444 else "420"
+    kind = write_clip(decoded.frames, output, h.fps or DEFAULT_FPS, chroma)
+    print(
+        f"{output}: {h.frames} frames {h.width}x{h.height} at {h.fps} fps ({kind}) from "
+        f"{h.model} q{h.quality}",
+        file=sys.stderr,
+    )
 
 
 def _with_path(path: str, fn: Any) -> Any:
@@ -288,11 +435,11 @@ def _with_path(path: str, fn: Any) -> Any:
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import unpack
+    from tinify.codec.format import frame_streams, unpack
 
     h, _ = _with_path(path, lambda: unpack(data))
-    pixels = h.height * h.width
-    return {
+    pixels = h.height * h.width * h.frames
+    info: dict[str, Any] = {
         "file": path,
         "format_version": h.version,
         "coding_mode": h.coding_mode,
@@ -320,6 +467,25 @@ def _header_dict(path: str, data: bytes) -> dict[str, Any]:
         "bpp_file": round(8 * len(data) / pixels, 6),
         "payload_crc32": f"{h.payload_crc:08x}",
     }
+    if h.kind == "video" and h.fps is not None:  # a video always has a frame rate
+        per_frame = [sum(h.stream_lengths[i] for i in r) for r in frame_streams(h)]
+        seconds = h.frames / h.fps
+        p_frames = per_frame[1:] or [0]
+        info.update(
+            {
+                "y4m_chroma": "444" if h.yuv444 else "420",
+                "duration_s": round(float(seconds), 6),
+                "kbps_payload": round(float(8 * h.payload_size / seconds) / 1e3, 3),
+                "i_frame_bytes": per_frame[0],
+                "p_frame_bytes_min_mean_max": [
+                    min(p_frames),
+                    round(sum(p_frames) / len(p_frames), 1),
+                    max(p_frames),
+                ],
+                "frame_payload_bytes": per_frame,
+            }
+        )
+    return info
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -353,6 +519,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     check_device(args.device)
     if args.checkpoint and args.quality:
         raise InputError("give either --quality (zoo weights) or --checkpoint files, not both")
+    _refuse_video_model(args.model, "tinify eval measures image models")
     images = list_images(args.dataset)
     if args.device.startswith("cuda"):
         import torch
@@ -371,6 +538,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         loaded = load_model(
             args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
         )
+        _refuse_video_model(loaded.name, "tinify eval measures image models")
         label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
         point, rows = evaluate_model(
             loaded,

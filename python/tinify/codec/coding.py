@@ -1,27 +1,45 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Image <-> ``.tfy`` bytes with a loaded model: padding, the container, and its checks.
+"""Images and videos <-> ``.tfy`` bytes with a loaded model: padding, the container, checks.
 
-The image is zero-padded (centred, CompressAI's convention) up to the model's downsampling
-factor and at least 64x64; the padding goes into the header and is cropped off after decoding.
-Images whose sides are already multiples of 64 are not padded, so their streams are exactly the
-ones CompressAI's ``model.compress`` writes (with ``stream_chunks = 1``).
+The image (every frame of a video) is zero-padded (centred, CompressAI's convention) up to the
+model's downsampling factor and at least 64x64; the padding goes into the header and is cropped
+off after decoding. Images whose sides are already multiples of 64 are not padded, so their
+streams are exactly the ones CompressAI's ``model.compress`` writes (with ``stream_chunks = 1``).
+
+A video's streams are those of ``model.compress(frames)`` (a :class:`ScaleSpaceFlow`), flattened
+in the order of :func:`tinify.codec.format.frame_streams`: ``y, z`` of the I-frame, then
+``motion y, motion z, residual y, residual z`` of each P-frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from tinify import __version__
-from tinify.codec.format import FormatError, TfyHeader, pack, unpack
+from tinify.codec.format import FormatError, TfyHeader, frame_streams, pack, unpack
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
+from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
-__all__ = ["DecodedImage", "decode_image", "encode_image", "padding_for"]
+__all__ = [
+    "DecodedImage",
+    "DecodedVideo",
+    "decode_image",
+    "decode_video",
+    "encode_image",
+    "encode_video",
+    "padding_for",
+]
+
+#: A loaded model, or a function that loads it from the checked header.
+ModelOrLoader = Union[LoadedModel, Callable[[TfyHeader], LoadedModel]]
 
 #: Smallest side the image models accept.
 MIN_CODED_SIDE = 64
@@ -90,25 +108,19 @@ class DecodedImage:
     model: LoadedModel
 
 
-def decode_image(
-    data: bytes,
-    model: LoadedModel | Callable[[TfyHeader], LoadedModel],
-) -> DecodedImage:
-    """Decode a ``.tfy`` file.
+def _is_video_model(name: str) -> bool:
+    from tinify.zoo import video_models
 
-    Args:
-        data: the file's bytes.
-        model: the loaded model, or a function that loads it from the header (called only once
-            the header has been checked).
+    return name in video_models
 
-    Raises:
-        FormatError: the file is corrupt, truncated or inconsistent.
-        WeightsMismatchError: the model is not the one the file was encoded with.
-        tinify.BitstreamError: a stream does not decode.
-    """
-    header, streams = unpack(data)
-    if header.kind != "image":
-        raise FormatError(f"holds a {header.kind}; only images can be decoded by this tinify")
+
+def _model_for(header: TfyHeader, model: ModelOrLoader) -> LoadedModel:
+    """Check that the header's model suits its kind, load the model and check its weights."""
+    if (header.kind == "video") != _is_video_model(header.model):
+        raise FormatError(
+            f"holds a {header.kind} coded with {header.model}, which is not a {header.kind} "
+            "model (corrupt file)"
+        )
     loaded = model(header) if callable(model) else model
     if loaded.name != header.model or loaded.weights_id != header.weights_id:
         raise WeightsMismatchError(
@@ -116,6 +128,36 @@ def decode_image(
             f"is {loaded.name} weights {loaded.weights_id.hex()}; decode with the same "
             "--model/--quality/--metric or --checkpoint used to encode"
         )
+    return loaded
+
+
+def _check_shape(header: TfyHeader, factor: int) -> tuple[int, ...]:
+    shape = header.shapes[0]
+    if len(shape) != 2 or (shape[0] * factor, shape[1] * factor) != header.padded_size:
+        raise FormatError(
+            f"latent shape {shape} does not match the padded size "
+            f"{header.padded_size[0]}x{header.padded_size[1]} (corrupt file)"
+        )
+    return shape
+
+
+def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
+    """Decode a ``.tfy`` file holding an image.
+
+    Args:
+        data: the file's bytes.
+        model: the loaded model, or a function that loads it from the header (called only once
+            the header has been checked).
+
+    Raises:
+        FormatError: the file is corrupt, truncated or inconsistent, or holds a video.
+        WeightsMismatchError: the model is not the one the file was encoded with.
+        tinify.BitstreamError: a stream does not decode.
+    """
+    header, streams = unpack(data)
+    if header.kind != "image":
+        raise FormatError(f"holds a {header.kind}; decode it to a frame folder, .y4m or .yuv")
+    loaded = _model_for(header, model)
     net = loaded.model
     names = getattr(net, "latent_names", ())
     if len(streams) != len(names) or len(header.shapes) != 1:
@@ -123,16 +165,132 @@ def decode_image(
             f"has {len(streams)} streams and {len(header.shapes)} shapes; {header.model} needs "
             f"{len(names)} streams and 1 shape (corrupt file)"
         )
-    shape = header.shapes[0]
-    factor = net.downsampling_factor
-    if len(shape) != 2 or (shape[0] * factor, shape[1] * factor) != header.padded_size:
-        raise FormatError(
-            f"latent shape {shape} does not match the padded size "
-            f"{header.padded_size[0]}x{header.padded_size[1]} (corrupt file)"
-        )
+    shape = _check_shape(header, net.downsampling_factor)
     set_stream_chunks(net, header.stream_chunks)
     with torch.no_grad():
         x_hat = net.decompress([[s] for s in streams], shape)["x_hat"]
     left, right, top, bottom = header.padding
     x_hat = crop(x_hat, (-left, -right, -top, -bottom))
     return DecodedImage(x_hat=x_hat, header=header, model=loaded)
+
+
+# -- video ----------------------------------------------------------------------------------------
+
+
+def encode_video(
+    loaded: LoadedModel,
+    frames: Sequence[Tensor],
+    fps: Fraction,
+    yuv444: bool = False,
+    stream_chunks: int = 1,
+) -> bytes:
+    """Code a clip into a complete ``.tfy`` file (kind video).
+
+    Args:
+        loaded: a video model (``ssf2020``).
+        frames: (1, 3, H, W) float tensors in [0, 1], all of one size, on the model's device.
+        fps: the frame rate to record.
+        yuv444: the source was 4:4:4 YUV (recorded so that decoding to Y4M keeps it).
+        stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        ValueError: not a video model, no frames, or frames of different shapes.
+    """
+    model = _video_net(loaded)
+    if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
+        raise ValueError("frames must be a non-empty list of (1, 3, H, W) tensors")
+    height, width = (int(s) for s in frames[0].shape[-2:])
+    pad = padding_for(height, width, model.downsampling_factor)
+    set_stream_chunks(model, stream_chunks)
+    with torch.no_grad():
+        strings, shapes = model.compress([F.pad(x, pad) if any(pad) else x for x in frames])
+    streams = [strings[0][0][0], strings[0][1][0]]
+    for frame in strings[1:]:
+        for key in ("motion", "residual"):
+            streams += [frame[key][0][0], frame[key][1][0]]
+    shape = tuple(int(s) for s in shapes[0])
+    header = TfyHeader(
+        model=loaded.name,
+        quality=loaded.quality,
+        metric=loaded.metric,
+        source=loaded.source,
+        weights_id=loaded.weights_id,
+        height=height,
+        width=width,
+        padding=pad,
+        shapes=(shape,),
+        stream_chunks=stream_chunks,
+        kind="video",
+        frames=len(frames),
+        fps=Fraction(fps),
+        on_cuda=frames[0].is_cuda,
+        yuv444=yuv444,
+        encoder=f"tinify {__version__}",
+    )
+    return pack(header, streams)
+
+
+def _video_net(loaded: LoadedModel) -> ScaleSpaceFlow:
+    """The network of a video model (the layout of :func:`frame_streams` is its).
+
+    Raises:
+        ValueError: ``loaded`` is not a video model.
+    """
+    if not _is_video_model(loaded.name) or not isinstance(loaded.model, ScaleSpaceFlow):
+        raise ValueError(f"{loaded.name} is not a video model; a video needs ssf2020")
+    return loaded.model
+
+
+@dataclass
+class DecodedVideo:
+    """The result of :func:`decode_video`.
+
+    Attributes:
+        frames: (1, 3, H, W) float tensors in [0, 1] (original size), one per frame.
+        header: the file's header.
+        model: the model that decoded it.
+    """
+
+    frames: list[Tensor]
+    header: TfyHeader
+    model: LoadedModel
+
+
+def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
+    """Decode a ``.tfy`` file holding a video.
+
+    Args:
+        data: the file's bytes.
+        model: the loaded video model, or a function that loads it from the header (called only
+            once the header has been checked).
+
+    Raises:
+        FormatError: the file is corrupt, truncated or inconsistent, or holds an image.
+        WeightsMismatchError: the model is not the one the file was encoded with.
+        tinify.BitstreamError: a stream does not decode.
+    """
+    header, streams = unpack(data)
+    if header.kind != "video":
+        raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
+    loaded = _model_for(header, model)
+    net = _video_net(loaded)
+    shape = _check_shape(header, net.downsampling_factor)
+    strings: list[Any] = []
+    shapes: list[Any] = []
+    for i, indexes in enumerate(frame_streams(header)):
+        s = [[streams[k]] for k in indexes]
+        if i == 0:
+            strings.append(s)
+            shapes.append(shape)
+        else:
+            strings.append({"motion": s[:2], "residual": s[2:]})
+            shapes.append({"motion": shape, "residual": shape})
+    set_stream_chunks(net, header.stream_chunks)
+    left, right, top, bottom = header.padding
+    with torch.no_grad():
+        decoded = net.decompress(strings, shapes)
+    frames = [crop(x, (-left, -right, -top, -bottom)) for x in decoded]
+    return DecodedVideo(frames=frames, header=header, model=loaded)

@@ -11,6 +11,10 @@ size must lie within the file and below :data:`MAX_HEADER_SIZE`, the header's ow
 match, every count is capped, and the stream lengths must add up to exactly the bytes that
 follow the header (whose CRC32 is checked too). Every problem raises :class:`FormatError` with
 a one-line message that says what is wrong and what to do.
+
+An image (kind 0) holds one stream per latent. A video (kind 1) holds its frames' streams in
+frame order with a fixed layout: 2 for the I-frame, 4 for every P-frame
+(:func:`frame_streams`), and one latent shape shared by every latent of every frame.
 """
 
 from __future__ import annotations
@@ -30,10 +34,15 @@ __all__ = [
     "MAX_HEADER_SIZE",
     "MAX_SIDE",
     "MAX_STREAMS",
+    "MAX_VIDEO_FRAMES",
+    "VIDEO_I_STREAMS",
+    "VIDEO_P_STREAMS",
     "FormatError",
     "TfyHeader",
+    "frame_streams",
     "pack",
     "unpack",
+    "video_stream_count",
 ]
 
 #: The first 8 bytes of every file. The high first byte and the CR LF / Ctrl-Z / LF tail catch
@@ -61,6 +70,18 @@ KINDS = ("image", "video")
 SOURCES = ("zoo", "checkpoint", "default")
 METRICS = ("mse", "ms-ssim")
 FLAG_CUDA = 0x01
+#: Video only: the source was 4:4:4 YUV (a ``.y4m`` with ``C444``), so a decoder writing Y4M
+#: keeps 4:4:4 chroma by default.
+FLAG_YUV444 = 0x02
+KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444
+
+#: Video stream layout (kind 1): frame 0 is an I-frame with these many streams (image latent
+#: ``y``, then its hyper-latent ``z``), every later frame a P-frame with these many (motion
+#: ``y``, motion ``z``, residual ``y``, residual ``z``).
+VIDEO_I_STREAMS = 2
+VIDEO_P_STREAMS = 4
+#: The most frames a video file can hold: its ``4 * frames - 2`` streams must fit MAX_STREAMS.
+MAX_VIDEO_FRAMES = (MAX_STREAMS - VIDEO_I_STREAMS) // VIDEO_P_STREAMS + 1
 
 # magic, version, coding mode, header size
 _PREFIX = struct.Struct("<8sBBI")
@@ -111,11 +132,14 @@ class TfyHeader:
             ``model.compress`` returned).
         stream_chunks: the entropy models' ``stream_chunks`` (1 = CompressAI's single stream
             per latent; more = tinify's chunked parallel framing).
-        kind: ``"image"`` (``frames == 1``) or ``"video"`` (reserved).
+        kind: ``"image"`` (``frames == 1``) or ``"video"`` (streams laid out frame by frame,
+            see :func:`frame_streams`).
         frames: number of frames (1 for an image).
-        fps: frame rate of a video (``None`` for an image).
+        fps: frame rate of a video (required); ``None`` for an image.
         bit_depth: bits per sample of the original (8).
         on_cuda: the encoder ran its networks on a CUDA device.
+        yuv444: a video whose source was 4:4:4 YUV (decoding to Y4M keeps 4:4:4); always
+            ``False`` for an image.
         coding_mode: 0 (float networks); 1 is reserved for a deterministic integer mode.
         encoder: free text naming the writer (``"tinify 0.1.0"``).
         stream_lengths: byte length of every stream (filled in by :func:`pack`/:func:`unpack`).
@@ -138,6 +162,7 @@ class TfyHeader:
     fps: Fraction | None = None
     bit_depth: int = 8
     on_cuda: bool = False
+    yuv444: bool = False
     coding_mode: int = 0
     encoder: str = ""
     stream_lengths: tuple[int, ...] = field(default=())
@@ -193,10 +218,12 @@ def _validate(h: TfyHeader) -> None:
         raise _fail(f"stream_chunks {h.stream_chunks} is outside 1..{MAX_STREAM_CHUNKS}")
     if not 1 <= h.frames <= MAX_FRAMES:
         raise _fail(f"frame count {h.frames} is outside 1..{MAX_FRAMES}")
-    if h.kind == "image" and (h.frames != 1 or h.fps is not None):
-        raise _fail("an image must have exactly one frame and no frame rate")
+    if h.kind == "image" and (h.frames != 1 or h.fps is not None or h.yuv444):
+        raise _fail("an image must have exactly one frame, no frame rate and no 4:4:4 flag")
     if h.fps is not None and h.fps <= 0:
         raise _fail(f"frame rate must be positive, got {h.fps}")
+    if h.kind == "video":
+        _validate_video(h)
     if h.bit_depth != 8:
         raise _fail(f"bit depth {h.bit_depth} is not supported (only 8)")
     if len(h.shapes) > MAX_SHAPES:
@@ -206,6 +233,44 @@ def _validate(h: TfyHeader) -> None:
             raise _fail(f"latent shape {shape} must have 1..{MAX_RANK} sizes in 1..{MAX_SIDE}")
     if len(h.stream_lengths) > MAX_STREAMS:
         raise _fail(f"{len(h.stream_lengths)} streams; at most {MAX_STREAMS}")
+
+
+def video_stream_count(frames: int) -> int:
+    """Number of streams of a video of ``frames`` frames: ``2 + 4 * (frames - 1)``."""
+    return VIDEO_I_STREAMS + VIDEO_P_STREAMS * (frames - 1)
+
+
+def _validate_video(h: TfyHeader) -> None:
+    """The rules of kind 1: a frame rate, one 2-D latent shape, the fixed stream layout."""
+    if h.fps is None:
+        raise _fail("a video must have a frame rate")
+    if h.frames > MAX_VIDEO_FRAMES:
+        raise _fail(f"a video has at most {MAX_VIDEO_FRAMES} frames, got {h.frames}")
+    if len(h.shapes) != 1 or len(h.shapes[0]) != 2:
+        raise _fail(
+            f"a video has exactly one 2-D latent shape, got {len(h.shapes)} shapes (corrupt file)"
+        )
+    expected = video_stream_count(h.frames)
+    if len(h.stream_lengths) != expected:
+        raise _fail(
+            f"a video of {h.frames} frames has {expected} streams, the header lists "
+            f"{len(h.stream_lengths)} (corrupt file)"
+        )
+
+
+def frame_streams(header: TfyHeader) -> list[range]:
+    """The indexes into the stream list of each frame, in frame order.
+
+    An image: one frame holding every stream. A video: ``range(0, 2)`` for the I-frame, then
+    ``range(2 + 4 (i - 1), 2 + 4 i)`` for P-frame ``i`` (see :data:`VIDEO_I_STREAMS`).
+    """
+    if header.kind == "image":
+        return [range(len(header.stream_lengths))]
+    out = [range(VIDEO_I_STREAMS)]
+    for i in range(1, header.frames):
+        start = VIDEO_I_STREAMS + VIDEO_P_STREAMS * (i - 1)
+        out.append(range(start, start + VIDEO_P_STREAMS))
+    return out
 
 
 def _fps_fields(fps: Fraction | None) -> tuple[int, int]:
@@ -240,7 +305,7 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
         SOURCES.index(header.source),
         METRICS.index(header.metric),
         header.quality,
-        FLAG_CUDA if header.on_cuda else 0,
+        (FLAG_CUDA if header.on_cuda else 0) | (FLAG_YUV444 if header.yuv444 else 0),
         header.bit_depth,
         header.weights_id,
         header.height,
@@ -334,7 +399,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
             raise _fail(f"unknown {what} code {value} (corrupt file or newer tinify)")
     if metric >= len(METRICS):
         raise _fail(f"unknown metric code {metric} (corrupt file or newer tinify)")
-    if flags & ~FLAG_CUDA:
+    if flags & ~KNOWN_FLAGS:
         raise _fail(f"unknown flags 0x{flags:02x} (corrupt file or newer tinify)")
     if (fps_den == 0) != (fps_num == 0):
         raise _fail("the frame rate is malformed (corrupt file)")
@@ -372,6 +437,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         fps=fps,
         bit_depth=depth,
         on_cuda=bool(flags & FLAG_CUDA),
+        yuv444=bool(flags & FLAG_YUV444),
         coding_mode=mode,
         encoder=encoder,
         stream_lengths=tuple(lengths),

@@ -1,13 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Reading and writing image files, listing datasets, and all-or-nothing output files."""
+"""Reading and writing images and clips, listing datasets, and all-or-nothing outputs.
+
+A clip (video input or output) is a folder of PNG frames, a ``.y4m`` file or a raw 4:2:0
+``.yuv`` file (:func:`is_video_path`); the conversions are :mod:`tinify.utils.video`'s.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, TypeVar, Union
 
@@ -18,18 +25,26 @@ from PIL import Image, UnidentifiedImageError
 from tinify.exceptions import TinifyError
 
 __all__ = [
+    "DEFAULT_FPS",
     "IMAGE_EXTENSIONS",
+    "VIDEO_SUFFIXES",
+    "Clip",
     "InputError",
+    "atomic_folder",
     "atomic_output",
+    "check_clip_output",
     "check_output",
+    "is_video_path",
     "image_to_tensor",
     "list_images",
     "output_format",
     "progress_bar",
+    "read_clip",
     "read_image",
     "save_image",
     "tensor_to_image",
     "write_bytes",
+    "write_clip",
 ]
 
 PathLike = Union[str, Path]
@@ -213,3 +228,136 @@ def progress_bar(iterable: Iterable[T], total: int, desc: str, enabled: bool = T
     except ImportError:
         return iterable
     return tqdm(iterable, total=total, desc=desc, unit="img", leave=False, file=sys.stderr)
+
+
+# -- clips ----------------------------------------------------------------------------------------
+
+#: File suffixes of video files (a folder is a clip of PNG frames).
+VIDEO_SUFFIXES = (".y4m", ".yuv")
+#: Frame rate recorded for a clip that does not say (a PNG folder, a raw ``.yuv``).
+DEFAULT_FPS = Fraction(25)
+
+
+def is_video_path(path: PathLike) -> bool:
+    """Whether ``path`` names a clip: an existing folder, or a ``.y4m`` / ``.yuv`` file."""
+    p = Path(path)
+    return p.is_dir() or p.suffix.lower() in VIDEO_SUFFIXES
+
+
+@dataclass
+class Clip:
+    """Frames read by :func:`read_clip`.
+
+    Attributes:
+        frames: (1, 3, H, W) float32 RGB tensors in [0, 1].
+        fps: the frame rate (the Y4M header's, else :data:`DEFAULT_FPS`).
+        yuv444: the source was 4:4:4 YUV.
+    """
+
+    frames: list[torch.Tensor]
+    fps: Fraction
+    yuv444: bool = False
+
+
+def read_clip(
+    path: PathLike,
+    size: tuple[int, int] | None = None,
+    max_frames: int | None = None,
+) -> Clip:
+    """Read a PNG folder, ``.y4m`` or raw 4:2:0 ``.yuv`` file as RGB frames.
+
+    Args:
+        path: the clip.
+        size: ``(width, height)`` of a raw ``.yuv`` file (else taken from its name,
+            ``clip_832x480.yuv``).
+        max_frames: read at most this many frames.
+
+    Raises:
+        InputError: missing, empty or malformed clip, or a size given for another format.
+    """
+    from tinify.utils.video import VideoFormatError, read_video, read_y4m, yuv_to_rgb
+
+    p = Path(path)
+    suffix = "" if p.is_dir() else p.suffix.lower()
+    if size is not None and suffix != ".yuv":
+        raise InputError(f"{p}: --size is only for raw .yuv files (the others give their size)")
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder")
+    try:
+        if suffix == ".y4m":
+            planes, header = read_y4m(p, max_frames)
+            clip = Clip(
+                [yuv_to_rgb(f) for f in planes], Fraction(*header.fps), header.chroma == "444"
+            )
+        else:
+            width, height = size if size is not None else (None, None)
+            frames = read_video(p, width, height, max_frames)
+            clip = Clip(frames, DEFAULT_FPS)
+    except (VideoFormatError, FileNotFoundError, ValueError) as err:
+        message = str(err)  # some messages name the file already
+        raise InputError(message if message.startswith(str(p)) else f"{p}: {message}") from None
+    if not clip.frames:
+        raise InputError(f"{p}: holds no frames")
+    return clip
+
+
+def check_clip_output(path: PathLike) -> str:
+    """Check a clip output path and return its format: ``"png"`` (a folder, which must not exist
+    or be empty), ``"y4m"`` or ``"yuv"`` (files whose folder must exist).
+
+    Raises:
+        InputError: another suffix, a non-empty folder, or a missing parent folder.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix in VIDEO_SUFFIXES:
+        check_output(target)
+        return suffix[1:]
+    if suffix and not target.is_dir():
+        raise InputError(
+            f"{target}: a video decodes to a folder of PNG frames, a .y4m or a .yuv file, not "
+            f"{suffix!r}"
+        )
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: folder {target.parent} does not exist")
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InputError(f"{target}: exists and is not an empty folder; choose a new folder")
+    return "png"
+
+
+@contextlib.contextmanager
+def atomic_folder(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success move it onto ``path`` (which must
+    not exist or be an empty folder), else delete it with what was written there."""
+    target = Path(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_clip(
+    frames: Sequence[torch.Tensor], path: PathLike, fps: Fraction, chroma: str = "420"
+) -> str:
+    """Write RGB frames (1, 3, H, W) in [0, 1] all or nothing; return the format written.
+
+    ``path`` is checked by :func:`check_clip_output`: a folder gets ``00000.png``,
+    ``00001.png``, ...; a ``.y4m`` gets ``fps`` and ``chroma`` (``"420"`` or ``"444"``); a
+    ``.yuv`` is raw 4:2:0.
+    """
+    from tinify.utils.video import write_png_frames, write_y4m, write_yuv420
+
+    kind = check_clip_output(path)
+    if kind == "png":
+        with atomic_folder(path) as tmp:
+            write_png_frames(frames, tmp)
+    elif kind == "y4m":
+        with atomic_output(path) as tmp:
+            write_y4m(tmp, frames, (fps.numerator, fps.denominator), chroma)
+    else:
+        with atomic_output(path) as tmp:
+            write_yuv420(tmp, frames)
+    return kind
