@@ -8,10 +8,7 @@ A clip (video input or output) is a folder of PNG frames, a ``.y4m`` file or a r
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from tinify.exceptions import TinifyError
+from tinify.utils.files import atomic_folder, atomic_path
 
 __all__ = [
     "DEFAULT_FPS",
@@ -179,18 +177,9 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
     Raises:
         InputError: the target folder does not exist or ``path`` is a folder.
     """
-    target = Path(path)
-    folder = check_output(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    os.close(fd)
-    tmp = Path(name)
-    try:
+    check_output(Path(path))
+    with atomic_path(path) as tmp:
         yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def write_bytes(path: PathLike, data: bytes) -> None:
@@ -323,20 +312,6 @@ def check_clip_output(path: PathLike) -> str:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InputError(f"{target}: exists and is not an empty folder; choose a new folder")
     return "png"
-
-
-@contextlib.contextmanager
-def atomic_folder(path: PathLike) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path``; on success move it onto ``path`` (which must
-    not exist or be an empty folder), else delete it with what was written there."""
-    target = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_clip(

@@ -10,9 +10,10 @@ expects.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Union
 
@@ -20,7 +21,7 @@ import torch
 
 from tinify.codec.io import InputError
 from tinify.codec.loading import load_model_from_checkpoint
-from tinify.utils.files import sha256_file
+from tinify.utils.files import atomic_path
 
 __all__ = ["strip_suffixes", "update_checkpoint"]
 
@@ -65,14 +66,11 @@ def update_checkpoint(
         raise InputError(f"{output}: give a file name or a folder")
     if not folder.is_dir():
         raise InputError(f"{output}: folder {folder} does not exist")
-    fd, name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=folder)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        torch.save(state, tmp)
-        final = folder / f"{stem}-{sha256_file(tmp)[:8]}.pth.tar"
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # The name holds the hash of the bytes, so they are serialized before anything is written.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    data = buffer.getvalue()
+    final = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth.tar"
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
     return final

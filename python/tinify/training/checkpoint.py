@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Union
@@ -13,7 +12,7 @@ from typing import Any, Union
 import torch
 
 from tinify.models import CompressionModel
-from tinify.utils.files import sha256_file
+from tinify.utils.files import atomic_path, sha256_file
 
 __all__ = ["export_model", "load_checkpoint", "save_checkpoint", "sha256_file"]
 
@@ -23,15 +22,8 @@ PathLike = Union[str, Path]
 def _atomic_save(obj: Any, path: Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; checkpoints are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:

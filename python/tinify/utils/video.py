@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
+
+from tinify.utils.files import atomic_path
 
 __all__ = [
     "KB",
@@ -628,15 +629,8 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
 
 def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
     """Write through ``write(file)`` to a temporary file beside ``path``, then rename it."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        write(f)
 
 
 def _frame_paths(folder: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
