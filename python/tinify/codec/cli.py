@@ -85,6 +85,16 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_coding(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--coding",
+        choices=("fixed", "float"),
+        default="fixed",
+        help="fixed = entropy parameters in integer arithmetic, decodable bit-exactly on any "
+        "device (default; coding mode 1); float = CompressAI's arithmetic and streams (mode 0)",
+    )
+
+
 def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     """The ``tinify`` argument parser with every subcommand.
 
@@ -105,6 +115,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
     _add_model_options(p)
     _add_chunks(p)
+    _add_coding(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .tfy file into an image")
@@ -128,6 +139,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--per-image", action="store_true", help="also store per-image values")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     _add_chunks(p)
+    _add_coding(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("codecs", help="classical codecs through Pillow on a dataset")
@@ -199,7 +211,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     img = read_image(args.input, _note)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     x = image_to_tensor(img).to(args.device)
-    data = encode_image(loaded, x, args.stream_chunks)
+    data = encode_image(loaded, x, args.stream_chunks, args.coding)
     write_bytes(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
@@ -288,7 +300,7 @@ def _with_path(path: str, fn: Any) -> Any:
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import unpack
+    from tinify.codec.format import CODING_MODES, unpack
 
     h, _ = _with_path(path, lambda: unpack(data))
     pixels = h.height * h.width
@@ -296,6 +308,7 @@ def _header_dict(path: str, data: bytes) -> dict[str, Any]:
         "file": path,
         "format_version": h.version,
         "coding_mode": h.coding_mode,
+        "coding": CODING_MODES.get(h.coding_mode, "?"),
         "kind": h.kind,
         "model": h.model,
         "quality": h.quality,
@@ -378,6 +391,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             device=args.device,
             stream_chunks=args.stream_chunks,
             estimate=args.estimate,
+            coding=args.coding,
             progress=args.progress,
             note=_note,
             label=f"{loaded.name} {label}",
