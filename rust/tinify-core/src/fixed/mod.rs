@@ -22,10 +22,14 @@
 //! 2^15`, so each product is below `2^46`; with at most [`MAX_TAPS`] `= 2^15` terms the sum is
 //! below `2^61`, and `|b_int| < 2^62`, which fits in `i64`. Layers with more taps are refused.
 //! Integer sums are exact in any order, so the results do not depend on the thread count.
+//! When a call's bound `max|x_int| * max_o sum |w_int|` is below `2^53`, the sums are carried in
+//! f64 instead (every partial sum is then an integer f64 represents exactly, so the result is
+//! the same integer; the f64 multiply-adds vectorize), otherwise in i64.
 //!
 //! **Activations**: ReLU is `max(x, 0)`; LeakyReLU with slope `a` uses `a_q = round_half_even(a *
 //! 2^16)` and maps a negative `x` to `(x * a_q) >> 16` (floor), a non-negative one to itself.
 
+mod gemm;
 mod ops;
 
 pub use ops::{conv2d, conv_transpose2d, linear_rows, pixel_shuffle};
@@ -117,7 +121,7 @@ fn ldexp(x: f64, k: i32) -> f64 {
 
 /// A convolution's quantized weights: `(cout, cin, kh, kw)` integers, per-channel shifts and
 /// biases in the accumulator domain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct QuantizedConv {
     /// Output channels.
     pub cout: usize,
@@ -139,6 +143,8 @@ pub struct QuantizedConv {
     pub shift: Vec<u32>,
     /// Per output channel: `round_half_even(bias * 2^(F + shift))`.
     pub bias: Vec<i64>,
+    /// `max_o sum_c |weight[o, c]|`: bounds every partial sum (decides the exact f64 fast path).
+    pub max_abs_row_sum: u64,
 }
 
 impl QuantizedConv {
@@ -243,6 +249,11 @@ impl QuantizedConv {
             shifts.push(shift as u32);
             biases.push(scaled as i64);
         }
+        let max_abs_row_sum = w_int
+            .chunks_exact(per_channel)
+            .map(|row| row.iter().map(|w| u64::from(w.unsigned_abs())).sum::<u64>())
+            .max()
+            .unwrap_or(0);
         Ok(Self {
             cout,
             cin,
@@ -254,6 +265,7 @@ impl QuantizedConv {
             weight: w_int,
             shift: shifts,
             bias: biases,
+            max_abs_row_sum,
         })
     }
 
@@ -290,7 +302,7 @@ pub fn leaky_slope(slope: f64) -> Result<i32> {
 }
 
 /// One layer of a fixed-point network.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Layer {
     /// `nn.Conv2d` (square kernel, equal stride and padding in both directions).
     Conv2d(QuantizedConv),

@@ -4,9 +4,21 @@
 //! pool. Every output value is one exact `i64` sum followed by the channel's rounding shift, so
 //! the result is the same for every thread count and every summation order.
 
+use super::gemm::{gemm, pack_panels, Exact};
 use super::{FixedTensor, QuantizedConv};
 use crate::error::{Error, Result};
 use crate::parallel;
+
+/// True when `max|x| * max_o sum_c |w[o, c]| < 2^53`: then every partial sum of every output
+/// value is an integer below `2^53`, which f64 represents exactly.
+fn fits_f64(q: &QuantizedConv, x: &[i32]) -> bool {
+    let max_x = x
+        .iter()
+        .map(|v| u64::from(v.unsigned_abs()))
+        .max()
+        .unwrap_or(0);
+    u128::from(max_x) * u128::from(q.max_abs_row_sum) < 1u128 << 53
+}
 
 fn channels_mismatch(q: &QuantizedConv, x_channels: usize) -> Error {
     Error::ShapeMismatch {
@@ -36,6 +48,14 @@ fn join(planes: Vec<Vec<i32>>, height: usize, width: usize) -> Result<FixedTenso
 /// [`Error::ShapeMismatch`] for the wrong number of input channels, [`Error::InvalidParameter`]
 /// when the output would be empty.
 pub fn conv2d(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor> {
+    if fits_f64(q, &x.data) {
+        conv2d_in::<f64>(q, x)
+    } else {
+        conv2d_in::<i64>(q, x)
+    }
+}
+
+fn conv2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor> {
     if x.channels != q.cin {
         return Err(channels_mismatch(q, x.channels));
     }
@@ -45,50 +65,42 @@ pub fn conv2d(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor> {
     }
     let ho = (h + 2 * p - q.kh) / s + 1;
     let wo = (w + 2 * p - q.kw) / s + 1;
-    let per_channel = q.cin * q.kh * q.kw;
-    let planes = parallel::map(q.cout, |o| {
-        let mut acc = vec![q.bias[o]; ho * wo];
-        let kernel = &q.weight[o * per_channel..(o + 1) * per_channel];
-        for c in 0..q.cin {
-            let plane = &x.data[c * h * w..(c + 1) * h * w];
-            for i in 0..q.kh {
-                for j in 0..q.kw {
-                    let wt = i64::from(kernel[(c * q.kh + i) * q.kw + j]);
-                    if wt == 0 {
-                        continue; // masked taps (and exact zeros) add nothing
-                    }
-                    // Output columns whose input column x*s + j - p lies in [0, w).
-                    let x0 = p.saturating_sub(j).div_ceil(s);
-                    let x1 = ((w + p).saturating_sub(j)).div_ceil(s).min(wo);
-                    if x0 >= x1 {
-                        continue;
-                    }
-                    for oy in 0..ho {
-                        let iy = (oy * s + i) as isize - p as isize;
-                        if iy < 0 || iy >= h as isize {
-                            continue;
-                        }
-                        let row = &plane[iy as usize * w..(iy as usize + 1) * w];
-                        let out = &mut acc[oy * wo + x0..oy * wo + x1];
-                        if s == 1 {
-                            let start = x0 + j - p;
-                            for (a, &v) in out.iter_mut().zip(&row[start..start + (x1 - x0)]) {
-                                *a += wt * i64::from(v);
-                            }
-                        } else {
-                            for (k, a) in out.iter_mut().enumerate() {
-                                *a += wt * i64::from(row[(x0 + k) * s + j - p]);
-                            }
-                        }
-                    }
-                }
-            }
+    let k = q.cin * q.kh * q.kw;
+    // im2col, packed: B[kk, pos] = in[c, oy*s + i - p, ox*s + j - p] (zero outside), with
+    // kk = (c*kh + i)*kw + j and pos = oy*wo + ox.
+    let packed = pack_panels(k, ho * wo, |kk, pos| {
+        let (c, ij) = (kk / (q.kh * q.kw), kk % (q.kh * q.kw));
+        let (i, j) = (ij / q.kw, ij % q.kw);
+        let iy = ((pos / wo) * s + i).wrapping_sub(p);
+        let ix = ((pos % wo) * s + j).wrapping_sub(p);
+        if iy < h && ix < w {
+            T::from_i32(x.data[(c * h + iy) * w + ix])
+        } else {
+            T::ZERO
         }
-        acc.iter()
-            .map(|&a| q.requantize(o, a))
-            .collect::<Vec<i32>>()
     });
-    join(planes, ho, wo)
+    let sums = gemm(
+        q.cout,
+        k,
+        ho * wo,
+        |o, kk| weight::<T>(q, o * k + kk),
+        &packed,
+    );
+    let data = sums
+        .chunks_exact(ho * wo)
+        .enumerate()
+        .flat_map(|(o, plane)| {
+            plane
+                .iter()
+                .map(move |&a| q.requantize(o, q.bias[o] + a.to_i64()))
+        })
+        .collect();
+    FixedTensor::new(q.cout, ho, wo, data)
+}
+
+/// Weight `index` of `q` as `T` (exact).
+fn weight<T: Exact>(q: &QuantizedConv, index: usize) -> T {
+    T::from_i32(q.weight[index])
 }
 
 /// `nn.ConvTranspose2d`: every input value `in[c, y, x]` adds `w[o, c, i, j] * in[c, y, x]` at
@@ -99,6 +111,14 @@ pub fn conv2d(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor> {
 /// [`Error::ShapeMismatch`] for the wrong number of input channels, [`Error::InvalidParameter`]
 /// when the output would be empty.
 pub fn conv_transpose2d(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor> {
+    if fits_f64(q, &x.data) {
+        conv_transpose2d_in::<f64>(q, x)
+    } else {
+        conv_transpose2d_in::<i64>(q, x)
+    }
+}
+
+fn conv_transpose2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor> {
     if x.channels != q.cin {
         return Err(channels_mismatch(q, x.channels));
     }
@@ -110,36 +130,40 @@ pub fn conv_transpose2d(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTenso
     };
     super::check_dim(ho)?;
     super::check_dim(wo)?;
-    let per_channel = q.cin * q.kh * q.kw;
+    let taps = q.kh * q.kw;
+    let per_channel = q.cin * taps;
+    // Every tap's contribution at every input position: C[(o, i, j), pos] = sum_c w[o, c, i, j] *
+    // in[c, pos], one product of (cout*kh*kw x cin) by (cin x H*W) ...
+    let packed = pack_panels(q.cin, h * w, |c, pos| T::from_i32(x.data[c * h * w + pos]));
+    let contrib = gemm(
+        q.cout * taps,
+        q.cin,
+        h * w,
+        |row, c| weight::<T>(q, (row / taps) * per_channel + c * taps + row % taps),
+        &packed,
+    );
+    // ... then scattered to the output (col2im): (y, x) lands on (y*s + i - p, x*s + j - p).
     let planes = parallel::map(q.cout, |o| {
-        let mut acc = vec![q.bias[o]; ho * wo];
-        let kernel = &q.weight[o * per_channel..(o + 1) * per_channel];
-        for c in 0..q.cin {
-            let plane = &x.data[c * h * w..(c + 1) * h * w];
-            for i in 0..q.kh {
-                for j in 0..q.kw {
-                    let wt = i64::from(kernel[(c * q.kh + i) * q.kw + j]);
-                    if wt == 0 {
-                        continue;
-                    }
-                    for iy in 0..h {
-                        let oy = (iy * s + i) as isize - p as isize;
-                        if oy < 0 || oy >= ho as isize {
-                            continue;
-                        }
-                        let out = &mut acc[oy as usize * wo..(oy as usize + 1) * wo];
-                        for (ix, &v) in plane[iy * w..(iy + 1) * w].iter().enumerate() {
-                            let ox = (ix * s + j) as isize - p as isize;
-                            if ox >= 0 && (ox as usize) < wo {
-                                out[ox as usize] += wt * i64::from(v);
-                            }
-                        }
+        let mut acc = vec![T::ZERO; ho * wo];
+        for t in 0..taps {
+            let (i, j) = (t / q.kw, t % q.kw);
+            let src = &contrib[(o * taps + t) * h * w..(o * taps + t + 1) * h * w];
+            for iy in 0..h {
+                let oy = (iy * s + i).wrapping_sub(p);
+                if oy >= ho {
+                    continue;
+                }
+                for ix in 0..w {
+                    let ox = (ix * s + j).wrapping_sub(p);
+                    if ox < wo {
+                        let a = &mut acc[oy * wo + ox];
+                        *a = *a + src[iy * w + ix];
                     }
                 }
             }
         }
         acc.iter()
-            .map(|&a| q.requantize(o, a))
+            .map(|&a| q.requantize(o, q.bias[o] + a.to_i64()))
             .collect::<Vec<i32>>()
     });
     join(planes, ho, wo)
@@ -152,6 +176,14 @@ pub fn conv_transpose2d(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTenso
 /// [`Error::InvalidParameter`] unless the layer is a 1x1, stride-1, unpadded convolution;
 /// [`Error::ShapeMismatch`] when `x` does not hold `rows * cin` values.
 pub fn linear_rows(q: &QuantizedConv, x: &[i32], rows: usize) -> Result<Vec<i32>> {
+    if fits_f64(q, x) {
+        linear_rows_in::<f64>(q, x, rows)
+    } else {
+        linear_rows_in::<i64>(q, x, rows)
+    }
+}
+
+fn linear_rows_in<T: Exact>(q: &QuantizedConv, x: &[i32], rows: usize) -> Result<Vec<i32>> {
     if q.kh != 1 || q.kw != 1 || q.stride != 1 || q.padding != 0 {
         return Err(Error::InvalidParameter {
             position: 0,
@@ -166,22 +198,19 @@ pub fn linear_rows(q: &QuantizedConv, x: &[i32], rows: usize) -> Result<Vec<i32>
             got: x.len(),
         });
     }
-    let columns = parallel::map(q.cout, |o| {
-        let wrow = &q.weight[o * q.cin..(o + 1) * q.cin];
-        x.chunks_exact(q.cin)
-            .map(|xr| {
-                let dot = xr
-                    .iter()
-                    .zip(wrow)
-                    .fold(q.bias[o], |a, (&v, &wt)| a + i64::from(v) * i64::from(wt));
-                q.requantize(o, dot)
-            })
-            .collect::<Vec<i32>>()
-    });
+    // out^T (cout x rows) = W (cout x cin) * x^T (cin x rows).
+    let packed = pack_panels(q.cin, rows, |c, r| T::from_i32(x[r * q.cin + c]));
+    let sums = gemm(
+        q.cout,
+        q.cin,
+        rows,
+        |o, c| weight::<T>(q, o * q.cin + c),
+        &packed,
+    );
     let mut out = vec![0i32; rows * q.cout];
-    for (o, col) in columns.iter().enumerate() {
+    for (o, col) in sums.chunks_exact(rows.max(1)).enumerate().take(q.cout) {
         for (r, &v) in col.iter().enumerate() {
-            out[r * q.cout + o] = v;
+            out[r * q.cout + o] = q.requantize(o, q.bias[o] + v.to_i64());
         }
     }
     Ok(out)
@@ -357,6 +386,49 @@ mod tests {
         assert_eq!((y.channels, y.height, y.width), (1, 2, 4));
         assert_eq!(y.data, vec![0, 2, 1, 3, 4, 6, 5, 7]);
         assert!(pixel_shuffle(&x, 3).is_err());
+    }
+
+    #[test]
+    fn f64_and_i64_paths_agree() {
+        let (cin, cout, k, h, w) = (3, 4, 3, 5, 6);
+        let (wf, _) = exact_weights(cout, cin * k * k, 19);
+        let bias = [0.75f32, -3.5, 1e3, 0.0];
+        let q = QuantizedConv::quantize(&wf, Some(&bias), [cout, cin, k, k], 1, 1, 0).unwrap();
+        let small = ints(cin * h * w, 23, 40000);
+        let x = FixedTensor::new(cin, h, w, small.iter().map(|&v| v as i32).collect()).unwrap();
+        assert!(fits_f64(&q, &x.data));
+        let a = conv2d_in::<f64>(&q, &x).unwrap();
+        assert_eq!(a, conv2d_in::<i64>(&q, &x).unwrap());
+        let t = QuantizedConv::quantize(&wf, Some(&bias), [cout, cin, k, k], 2, 1, 1).unwrap();
+        assert_eq!(
+            conv_transpose2d_in::<f64>(&t, &x).unwrap(),
+            conv_transpose2d_in::<i64>(&t, &x).unwrap()
+        );
+        // Large activations and weights take the i64 path, and saturate rather than wrap.
+        let wide =
+            QuantizedConv::quantize(&[0.5f32; 64 * 9], None, [1, 64, 3, 3], 1, 1, 0).unwrap();
+        let big = FixedTensor::new(64, 3, 3, vec![i32::MAX; 64 * 9]).unwrap();
+        assert!(!fits_f64(&wide, &big.data));
+        assert!(conv2d(&wide, &big)
+            .unwrap()
+            .data
+            .iter()
+            .all(|&v| v == i32::MAX));
+        let mixed: Vec<i32> = (0..64 * 9)
+            .map(|i| if i % 2 == 0 { i32::MAX } else { -7 })
+            .collect();
+        let mixed = FixedTensor::new(64, 3, 3, mixed).unwrap();
+        assert_eq!(
+            conv2d(&wide, &mixed).unwrap(),
+            conv2d_in::<i64>(&wide, &mixed).unwrap()
+        );
+        let l =
+            QuantizedConv::quantize(&wf[..cout * cin], None, [cout, cin, 1, 1], 1, 0, 0).unwrap();
+        let rows: Vec<i32> = small[..2 * cin].iter().map(|&v| v as i32).collect();
+        assert_eq!(
+            linear_rows_in::<f64>(&l, &rows, 2).unwrap(),
+            linear_rows_in::<i64>(&l, &rows, 2).unwrap()
+        );
     }
 
     #[test]
