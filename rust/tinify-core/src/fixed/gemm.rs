@@ -6,6 +6,9 @@
 //! The sums are exact (see [`Exact`](super::ops)), so blocking and thread count never change the
 //! result. Row blocks are independent jobs on the [`parallel`](crate::parallel) pool.
 
+use std::borrow::Cow;
+
+use super::QuantizedConv;
 use crate::parallel;
 
 /// Columns per panel of `B`.
@@ -23,6 +26,10 @@ pub trait Exact:
     fn from_i32(v: i32) -> Self;
     /// The (integer) value as `i64`; exact for both types under their bounds.
     fn to_i64(self) -> i64;
+    /// The weights of `q` as an `A` matrix (`cout x cin*kh*kw`) packed by [`pack_rows`].
+    fn packed_weights(q: &QuantizedConv) -> Cow<'_, [Self]>
+    where
+        Self: Clone;
 }
 
 impl Exact for i64 {
@@ -32,6 +39,12 @@ impl Exact for i64 {
     }
     fn to_i64(self) -> i64 {
         self
+    }
+    fn packed_weights(q: &QuantizedConv) -> Cow<'_, [Self]> {
+        let k = q.cin * q.kh * q.kw;
+        Cow::Owned(pack_rows(q.cout, k, |o, kk| {
+            i64::from(q.weight[o * k + kk])
+        }))
     }
 }
 
@@ -43,6 +56,9 @@ impl Exact for f64 {
     fn to_i64(self) -> i64 {
         // An integer below 2^53 in magnitude: the conversion is exact.
         self as i64
+    }
+    fn packed_weights(q: &QuantizedConv) -> Cow<'_, [Self]> {
+        Cow::Borrowed(&q.packed_f64)
     }
 }
 
@@ -61,25 +77,33 @@ pub fn pack_panels<T: Exact>(k: usize, n: usize, get: impl Fn(usize, usize) -> T
     out
 }
 
-/// `C = A * B` with `A` given by `a(row, kk)` (`m x k`) and `B` packed by [`pack_panels`]
-/// (`k x n`); returns `C` row-major (`m x n`).
-pub fn gemm<T: Exact>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: impl Fn(usize, usize) -> T + Sync,
-    packed_b: &[T],
-) -> Vec<T> {
+/// Packs an `m x k` matrix given by `get(row, kk)` into blocks of [`MR`] rows, interleaved
+/// (`block[kk * MR + r] = A[b*MR + r, kk]`, zero rows past `m`).
+pub fn pack_rows<T: Exact>(m: usize, k: usize, get: impl Fn(usize, usize) -> T) -> Vec<T> {
+    let blocks = m.div_ceil(MR);
+    let mut out = vec![T::ZERO; blocks * k * MR];
+    for b in 0..blocks {
+        let block = &mut out[b * k * MR..(b + 1) * k * MR];
+        for r in 0..MR.min(m - b * MR) {
+            for kk in 0..k {
+                block[kk * MR + r] = get(b * MR + r, kk);
+            }
+        }
+    }
+    out
+}
+
+/// `C = A * B` with `A` (`m x k`) packed by [`pack_rows`] and `B` (`k x n`) packed by
+/// [`pack_panels`]; returns `C` row-major (`m x n`).
+///
+/// # Panics
+/// If a packed matrix is shorter than its dimensions say (an internal invariant: callers pack
+/// with the same dimensions).
+pub fn gemm<T: Exact>(m: usize, k: usize, n: usize, packed_a: &[T], packed_b: &[T]) -> Vec<T> {
     let panels = n.div_ceil(NR);
     let blocks = parallel::map(m.div_ceil(MR), |blk| {
         let rows = MR.min(m - blk * MR);
-        // A block, interleaved: ap[kk * MR + r] = A[blk*MR + r, kk] (zero rows past m).
-        let mut ap = vec![T::ZERO; k * MR];
-        for r in 0..rows {
-            for kk in 0..k {
-                ap[kk * MR + r] = a(blk * MR + r, kk);
-            }
-        }
+        let ap = &packed_a[blk * k * MR..(blk + 1) * k * MR];
         let mut c = vec![T::ZERO; rows * n];
         for p in 0..panels {
             let bp = &packed_b[p * k * NR..(p + 1) * k * NR];
@@ -110,7 +134,7 @@ mod tests {
         for (m, k, n) in [(1, 1, 1), (5, 7, 9), (4, 3, 8), (9, 17, 3)] {
             let a = |i: usize, j: usize| ((i * 31 + j * 17) % 23) as i64 - 11;
             let b = |i: usize, j: usize| ((i * 13 + j * 7) % 19) as i64 - 9;
-            let c = gemm(m, k, n, a, &pack_panels(k, n, b));
+            let c = gemm(m, k, n, &pack_rows(m, k, a), &pack_panels(k, n, b));
             for i in 0..m {
                 for j in 0..n {
                     let expected: i64 = (0..k).map(|kk| a(i, kk) * b(kk, j)).sum();

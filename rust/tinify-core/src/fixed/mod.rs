@@ -145,6 +145,8 @@ pub struct QuantizedConv {
     pub bias: Vec<i64>,
     /// `max_o sum_c |weight[o, c]|`: bounds every partial sum (decides the exact f64 fast path).
     pub max_abs_row_sum: u64,
+    /// `weight` as an f64 matrix (`cout x cin*kh*kw`, exact) packed for the GEMM kernel.
+    pub packed_f64: Vec<f64>,
 }
 
 impl QuantizedConv {
@@ -254,6 +256,9 @@ impl QuantizedConv {
             .map(|row| row.iter().map(|w| u64::from(w.unsigned_abs())).sum::<u64>())
             .max()
             .unwrap_or(0);
+        let packed_f64 = gemm::pack_rows(cout, per_channel, |o, kk| {
+            f64::from(w_int[o * per_channel + kk])
+        });
         Ok(Self {
             cout,
             cin,
@@ -266,6 +271,7 @@ impl QuantizedConv {
             shift: shifts,
             bias: biases,
             max_abs_row_sum,
+            packed_f64,
         })
     }
 

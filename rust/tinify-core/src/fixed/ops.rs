@@ -4,7 +4,7 @@
 //! pool. Every output value is one exact `i64` sum followed by the channel's rounding shift, so
 //! the result is the same for every thread count and every summation order.
 
-use super::gemm::{gemm, pack_panels, Exact};
+use super::gemm::{gemm, pack_panels, pack_rows, Exact};
 use super::{FixedTensor, QuantizedConv};
 use crate::error::{Error, Result};
 use crate::parallel;
@@ -79,13 +79,7 @@ fn conv2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor
             T::ZERO
         }
     });
-    let sums = gemm(
-        q.cout,
-        k,
-        ho * wo,
-        |o, kk| weight::<T>(q, o * k + kk),
-        &packed,
-    );
+    let sums = gemm(q.cout, k, ho * wo, &T::packed_weights(q), &packed);
     let data = sums
         .chunks_exact(ho * wo)
         .enumerate()
@@ -96,11 +90,6 @@ fn conv2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor
         })
         .collect();
     FixedTensor::new(q.cout, ho, wo, data)
-}
-
-/// Weight `index` of `q` as `T` (exact).
-fn weight<T: Exact>(q: &QuantizedConv, index: usize) -> T {
-    T::from_i32(q.weight[index])
 }
 
 /// `nn.ConvTranspose2d`: every input value `in[c, y, x]` adds `w[o, c, i, j] * in[c, y, x]` at
@@ -135,13 +124,10 @@ fn conv_transpose2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<F
     // Every tap's contribution at every input position: C[(o, i, j), pos] = sum_c w[o, c, i, j] *
     // in[c, pos], one product of (cout*kh*kw x cin) by (cin x H*W) ...
     let packed = pack_panels(q.cin, h * w, |c, pos| T::from_i32(x.data[c * h * w + pos]));
-    let contrib = gemm(
-        q.cout * taps,
-        q.cin,
-        h * w,
-        |row, c| weight::<T>(q, (row / taps) * per_channel + c * taps + row % taps),
-        &packed,
-    );
+    let weights = pack_rows(q.cout * taps, q.cin, |row, c| {
+        T::from_i32(q.weight[(row / taps) * per_channel + c * taps + row % taps])
+    });
+    let contrib = gemm(q.cout * taps, q.cin, h * w, &weights, &packed);
     // ... then scattered to the output (col2im): (y, x) lands on (y*s + i - p, x*s + j - p).
     let planes = parallel::map(q.cout, |o| {
         let mut acc = vec![T::ZERO; ho * wo];
@@ -200,13 +186,7 @@ fn linear_rows_in<T: Exact>(q: &QuantizedConv, x: &[i32], rows: usize) -> Result
     }
     // out^T (cout x rows) = W (cout x cin) * x^T (cin x rows).
     let packed = pack_panels(q.cin, rows, |c, r| T::from_i32(x[r * q.cin + c]));
-    let sums = gemm(
-        q.cout,
-        q.cin,
-        rows,
-        |o, c| weight::<T>(q, o * q.cin + c),
-        &packed,
-    );
+    let sums = gemm(q.cout, q.cin, rows, &T::packed_weights(q), &packed);
     let mut out = vec![0i32; rows * q.cout];
     for (o, col) in sums.chunks_exact(rows.max(1)).enumerate().take(q.cout) {
         for (r, &v) in col.iter().enumerate() {
