@@ -273,3 +273,41 @@ def test_model_classes_cover_fixed_path() -> None:
         model = build_small(name)
         assert model._fixed_network_modules(), name
         assert isinstance(cls, type)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(0, 4, 4), (3, 0, 4), (3, 1, 1), (2, 4, 4), (3, 4, 4), (48, 2, 2)],
+)
+def test_fixed_network_bad_inputs_raise_not_panic(shape: tuple[int, int, int]) -> None:
+    """Shapes that do not fit raise TinifyError (a Rust panic would escape pytest.raises)."""
+    net = quantize_network(
+        nn.Sequential(nn.Conv2d(3, 12, 3, padding=0), nn.PixelShuffle(2), nn.ReLU())
+    )
+    x = np.zeros(shape, np.int32)
+    if shape == (3, 4, 4):
+        assert net.forward(x).shape == (3, 4, 4)
+        with pytest.raises(ValueError, match="contiguous"):
+            net.forward(np.zeros((3, 4, 8), np.int32)[:, :, ::2])
+        with pytest.raises(tinify.TinifyError):
+            net.forward_rows(np.zeros((2, 3), np.int32))  # a 3x3 kernel cannot act on rows
+        return
+    with pytest.raises(tinify.TinifyError):
+        net.forward(x)
+
+
+def test_fixed_helpers_reject_bad_arguments() -> None:
+    with pytest.raises(tinify.TinifyError):
+        _core.fixed_softmax(np.zeros((3, 0), np.int32))
+    with pytest.raises(tinify.TinifyError):
+        _core.fixed_scale_indexes(np.zeros(3, np.int32), np.zeros(0, np.float32), 0.11)
+    with pytest.raises(tinify.TinifyError):
+        _core.FixedLayer.leaky_relu(float("nan"))
+    with pytest.raises(tinify.TinifyError):  # constructing is fine; using it is not
+        _core.FixedNetwork([_core.FixedLayer.pixel_shuffle(0)]).forward(
+            np.zeros((1, 1, 1), np.int32)
+        )
+    with pytest.raises(TypeError, match="fixed-point"):
+        quantize_network(nn.Sequential(nn.Conv2d(3, 3, 3, padding="same")))
+    with pytest.raises(TypeError, match="no fixed-point version"):
+        quantize_network(nn.Sequential(nn.Sigmoid()))

@@ -47,6 +47,8 @@ pub const MAX_SHIFT: i32 = 32;
 pub const MAX_TAPS: usize = 1 << 15;
 /// Fractional bits of a LeakyReLU slope.
 pub const SLOPE_BITS: u32 = 16;
+/// Largest kernel side and stride accepted.
+const MAX_KERNEL: usize = 64;
 /// Largest dimension (channels, height, width) accepted anywhere.
 const MAX_DIM: usize = 1 << 20;
 
@@ -173,6 +175,11 @@ impl QuantizedConv {
         if cout == 0 || cin == 0 || kh == 0 || kw == 0 || stride == 0 {
             return Err(invalid(
                 "kernel sizes, channel counts and the stride must be positive",
+            ));
+        }
+        if stride > MAX_KERNEL || kh > MAX_KERNEL || kw > MAX_KERNEL {
+            return Err(invalid(
+                "kernel sizes and the stride must be at most 64 in the fixed-point path",
             ));
         }
         if padding > MAX_DIM || output_padding >= stride {
@@ -499,6 +506,7 @@ mod tests {
         assert!(QuantizedConv::quantize(&[1.0; 3], None, [1, 1, 1, 1], 1, 0, 0).is_err());
         assert!(QuantizedConv::quantize(&[1.0], Some(&[1e20]), [1, 1, 1, 1], 1, 0, 0).is_err());
         assert!(QuantizedConv::quantize(&[1.0], None, [1, 1, 1, 1], 0, 0, 0).is_err());
+        assert!(QuantizedConv::quantize(&[1.0], None, [1, 1, 1, 1], 1 << 40, 0, 0).is_err());
     }
 
     #[test]
