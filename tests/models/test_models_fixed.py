@@ -311,3 +311,17 @@ def test_fixed_helpers_reject_bad_arguments() -> None:
         quantize_network(nn.Sequential(nn.Conv2d(3, 3, 3, padding="same")))
     with pytest.raises(TypeError, match="no fixed-point version"):
         quantize_network(nn.Sequential(nn.Sigmoid()))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize(("name", "kwargs"), FIXED_MODELS, ids=IDS)
+def test_fixed_streams_cross_devices(name: str, kwargs: dict[str, Any]) -> None:
+    """Encoded on the CPU, decoded on CUDA (and the reverse): the same latents, bit for bit."""
+    cpu = _fixed(name, kwargs, seed=4)
+    gpu = _fixed(name, kwargs, seed=4).to("cuda")
+    x = image(1, 3, 64, 64, seed=4)
+    with torch.no_grad():
+        from_cpu = cpu.compress(x)
+        from_gpu = gpu.compress(x.cuda())
+    assert torch.equal(_decode_latent(gpu, from_cpu), _decode_latent(cpu, from_cpu))
+    assert torch.equal(_decode_latent(cpu, from_gpu), _decode_latent(gpu, from_gpu))
