@@ -10,6 +10,9 @@ __all__ = [
     "BitstreamError",
     "CdfError",
     "CdfTable",
+    "FIXED_FRAC_BITS",
+    "FixedLayer",
+    "FixedNetwork",
     "ParameterError",
     "RansDecoder",
     "RansEncoder",
@@ -25,6 +28,8 @@ __all__ = [
     "encode_mixture",
     "encode_mixture_batch",
     "encode_with_indexes",
+    "fixed_scale_indexes",
+    "fixed_softmax",
     "get_num_threads",
     "pmf_to_quantized_cdf",
     "pmfs_to_quantized_cdfs",
@@ -33,6 +38,7 @@ __all__ = [
 ]
 
 PRECISION: int
+FIXED_FRAC_BITS: int
 
 class TinifyError(ValueError): ...
 class BitstreamError(TinifyError): ...
@@ -49,6 +55,37 @@ class CdfTable:
     @property
     def rows(self) -> int: ...
     def to_padded(self) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]: ...
+    def __len__(self) -> int: ...
+
+@final
+class FixedLayer:
+    @staticmethod
+    def conv2d(
+        weight: NDArray[np.float32], bias: NDArray[np.float32] | None, stride: int, padding: int
+    ) -> FixedLayer: ...
+    @staticmethod
+    def conv_transpose2d(
+        weight: NDArray[np.float32],
+        bias: NDArray[np.float32] | None,
+        stride: int,
+        padding: int,
+        output_padding: int,
+    ) -> FixedLayer: ...
+    @staticmethod
+    def pixel_shuffle(r: int) -> FixedLayer: ...
+    @staticmethod
+    def relu() -> FixedLayer: ...
+    @staticmethod
+    def leaky_relu(slope: float) -> FixedLayer: ...
+    def quantized(
+        self,
+    ) -> tuple[NDArray[np.int32], NDArray[np.uint32], NDArray[np.int64]] | None: ...
+
+@final
+class FixedNetwork:
+    def __new__(cls, layers: list[FixedLayer]) -> FixedNetwork: ...
+    def forward(self, x: NDArray[np.int32]) -> NDArray[np.int32]: ...
+    def forward_rows(self, x: NDArray[np.int32]) -> NDArray[np.int32]: ...
     def __len__(self) -> int: ...
 
 @final
@@ -130,6 +167,10 @@ def decode_mixture_batch(
     means: NDArray[np.float64],
     scales: NDArray[np.float64],
 ) -> NDArray[np.int32]: ...
+def fixed_scale_indexes(
+    scales: NDArray[np.int32], table: NDArray[np.float32], bound: float
+) -> NDArray[np.int32]: ...
+def fixed_softmax(logits: NDArray[np.int32]) -> NDArray[np.float64]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def _after_fork_child() -> None: ...

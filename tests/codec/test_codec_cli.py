@@ -158,6 +158,30 @@ def test_stream_chunks_recorded(
     assert np.array_equal(outputs[0], outputs[1])
 
 
+def test_coding_mode_recorded(
+    tmp_path: Path,
+    image_file: Callable[..., Path],
+    checkpoints: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--coding`` picks header byte 9 (fixed by default); decode follows the header."""
+    src = image_file(64, 96)
+    ckpt = str(checkpoints["hyperprior"])
+    for coding, mode in ((None, 1), ("fixed", 1), ("float", 0)):
+        tfy = tmp_path / f"{coding}.tfy"
+        args = ["encode", str(src), "-o", str(tfy), "--checkpoint", ckpt, "-m", HYPER]
+        assert main(args + (["--coding", coding] if coding else [])) == 0
+        data = tfy.read_bytes()
+        assert data[9] == mode and unpack(data)[0].coding_mode == mode
+        assert (
+            main(["decode", str(tfy), "-o", str(tmp_path / "out.png"), "--checkpoint", ckpt]) == 0
+        )
+        capsys.readouterr()
+        assert main(["info", str(tfy), "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["coding_mode"] == mode and info["coding"] == ("float", "fixed")[mode]
+
+
 def test_alpha_and_grayscale_notes(
     tmp_path: Path,
     image_file: Callable[..., Path],

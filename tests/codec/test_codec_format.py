@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import tinify
 from tinify.codec.coding import decode_image, encode_image
 from tinify.codec.format import (
+    CODING_MODES,
     MAGIC,
     MAX_HEADER_SIZE,
     MAX_STREAMS,
@@ -28,6 +29,8 @@ from tinify.codec.format import (
 from tinify.codec.loading import LoadedModel, weights_id
 from tinify.models import CompressionModel
 from tinify.zoo import list_models
+
+CODING_MODES_BY_NAME = {name: mode for mode, name in CODING_MODES.items()}
 
 HEADER = TfyHeader(
     model="bmshj2018-hyperprior",
@@ -129,10 +132,8 @@ def test_newer_version_and_reserved_mode() -> None:
     newer[8] = 2
     with pytest.raises(FormatError, match="upgrade tinify"):
         unpack(bytes(newer))
-    integer = bytearray(FILE)
-    integer[9] = 1
-    with pytest.raises(FormatError, match="integer coding mode"):
-        unpack(bytes(integer))
+    fixed, _ = unpack(pack(replace(HEADER, coding_mode=1), STREAMS))
+    assert fixed.coding_mode == 1
     unknown = bytearray(FILE)
     unknown[9] = 7
     with pytest.raises(FormatError, match="coding mode 7"):
@@ -197,7 +198,7 @@ def test_huge_image_size_with_valid_crc_is_rejected() -> None:
         {"frames": 2},
         {"fps": Fraction(30)},
         {"bit_depth": 10},
-        {"coding_mode": 1},
+        {"coding_mode": 2},
         {"shapes": ((0, 1),)},
         {"shapes": ((1, 1, 1, 1, 1),)},
         {"encoder": "é"},
@@ -280,16 +281,39 @@ def test_real_file_round_trip(real_file: bytes, hyperprior: LoadedModel) -> None
     assert decoded.header.stream_chunks == 1
 
 
+@pytest.mark.parametrize("coding", ["fixed", "float"])
 @pytest.mark.parametrize("name", list_models(kind="image"))
-def test_every_zoo_architecture(name: str, make_tiny: Callable[..., CompressionModel]) -> None:
+def test_every_zoo_architecture(
+    name: str, coding: str, make_tiny: Callable[..., CompressionModel]
+) -> None:
     model = make_tiny(name)
     loaded = LoadedModel(model, name, 1, "mse", "checkpoint", weights_id(model))
     x = torch.rand(1, 3, 70, 100, generator=torch.Generator().manual_seed(1))
-    data = encode_image(loaded, x)
+    data = encode_image(loaded, x, coding=coding)
+    assert model.entropy_path == "float"  # the caller's setting is restored
     header, streams = unpack(data)
     assert len(streams) == len(model.latent_names) and header.model == name
+    assert header.coding_mode == CODING_MODES_BY_NAME[coding]
     decoded = decode_image(data, loaded)
     assert decoded.x_hat.shape == x.shape
+    model.entropy_path = coding
     with torch.no_grad():  # the container adds nothing: same result as the model's own padding
         direct = model.decompress(**model.compress(x))["x_hat"]
     assert torch.equal(decoded.x_hat, direct)
+
+
+def test_fixed_mode_file_decodes_with_a_float_default_model(hyperprior: LoadedModel) -> None:
+    """Mode 1 selects the fixed path from the header, whatever the model's own setting."""
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    model = hyperprior.model
+    fixed = encode_image(hyperprior, x, coding="fixed")
+    assert fixed[9] == 1 and encode_image(hyperprior, x, coding="float")[9] == 0
+    model.entropy_path = "fixed"
+    try:
+        with torch.no_grad():
+            direct = model.decompress(**model.compress(x))["x_hat"]
+    finally:
+        model.entropy_path = "float"
+    assert torch.equal(decode_image(fixed, hyperprior).x_hat, direct)
+    with pytest.raises(ValueError, match="coding"):
+        encode_image(hyperprior, x, coding="integer")

@@ -302,6 +302,7 @@ def test_failed_folder_write_leaves_nothing(
         (["encode", "{img}", "--checkpoint", "{hyper}", "--frames", "2"], "is for video input"),
         (["encode", "{clip}", "--checkpoint", "{hyper}"], "do not fit model ssf2020"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--frames", "0"], "--frames must be"),
+        (["encode", "{clip}", "--checkpoint", "{ssf}", "--coding", "fixed"], "no fixed-point"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--fps", "x"], "--fps must be"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--fps", "-2"], "--fps must be"),
         (["encode", "{y4m}", "--checkpoint", "{ssf}", "--size", "8x8"], "only for raw .yuv"),
@@ -407,6 +408,7 @@ def test_video_header_semantics() -> None:
         ({"frames": 2}, 10, "has 6 streams"),
         ({"kind": "image"}, 10, "exactly one frame"),
         ({"kind": "image", "frames": 1, "fps": None, "yuv444": True}, 10, "4:4:4"),
+        ({"coding_mode": 1}, 10, "coding mode 0"),
     ]:
         with pytest.raises(FormatError, match=message):
             pack(replace(base, **change), streams[:count])  # type: ignore[arg-type]

@@ -90,6 +90,17 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_coding(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--coding",
+        choices=("fixed", "float"),
+        default=None,
+        help="fixed = entropy parameters in integer arithmetic, decodable bit-exactly on any "
+        "device (default for images; coding mode 1); float = CompressAI's arithmetic and "
+        "streams (mode 0; the only mode of video models)",
+    )
+
+
 def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     """The ``tinify`` argument parser with every subcommand.
 
@@ -122,6 +133,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         help="frame rate to record, e.g. 25 or 30000/1001 (default: the .y4m header's, else 25)",
     )
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
+    _add_coding(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .tfy file into an image or a video")
@@ -150,6 +162,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--per-image", action="store_true", help="also store per-image values")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     _add_chunks(p)
+    _add_coding(p)
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("codecs", help="classical codecs through Pillow on a dataset")
@@ -225,6 +238,11 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
                 raise InputError(f"{option} is for video input; {args.input} is an image")
         _refuse_video_model(args.model, "give it a folder of PNG frames, a .y4m or a .yuv file")
         return
+    if args.coding == "fixed":
+        raise InputError(
+            "video models have no fixed-point path yet: drop --coding fixed (videos are coded "
+            "with --coding float)"
+        )
     if args.model in image_models:
         raise InputError(
             f"{args.model} is an image model; {args.input} is a video: use a video model "
@@ -278,7 +296,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
-    from tinify.codec.coding import encode_image
+    from tinify.codec.coding import DEFAULT_CODING, encode_image
     from tinify.codec.io import image_to_tensor, read_image, write_bytes
     from tinify.codec.loading import load_model
 
@@ -286,7 +304,7 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     x = image_to_tensor(img).to(args.device)
-    data = encode_image(loaded, x, args.stream_chunks)
+    data = encode_image(loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING)
     write_bytes(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
@@ -435,7 +453,7 @@ def _with_path(path: str, fn: Any) -> Any:
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import frame_streams, unpack
+    from tinify.codec.format import CODING_MODES, frame_streams, unpack
 
     h, _ = _with_path(path, lambda: unpack(data))
     pixels = h.height * h.width * h.frames
@@ -443,6 +461,7 @@ def _header_dict(path: str, data: bytes) -> dict[str, Any]:
         "file": path,
         "format_version": h.version,
         "coding_mode": h.coding_mode,
+        "coding": CODING_MODES.get(h.coding_mode, "?"),
         "kind": h.kind,
         "model": h.model,
         "quality": h.quality,
@@ -509,6 +528,7 @@ def _check_chunks(n: int) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from tinify.codec.coding import DEFAULT_CODING
     from tinify.codec.evaluate import evaluate_model
     from tinify.codec.io import InputError, list_images
     from tinify.codec.loading import check_device, load_model
@@ -546,6 +566,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             device=args.device,
             stream_chunks=args.stream_chunks,
             estimate=args.estimate,
+            coding=args.coding or DEFAULT_CODING,
             progress=args.progress,
             note=_note,
             label=f"{loaded.name} {label}",

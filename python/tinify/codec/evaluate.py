@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tinify.codec.coding import decode_image, encode_image, padding_for
+from tinify.codec.coding import DEFAULT_CODING, decode_image, encode_image, padding_for
 from tinify.codec.io import image_to_tensor, progress_bar, read_image
 from tinify.codec.loading import LoadedModel
 from tinify.codec.results import mean
@@ -59,12 +59,14 @@ def distortion(x: Tensor, x_hat: Tensor) -> dict[str, float | None]:
     }
 
 
-def _code(loaded: LoadedModel, x: Tensor, stream_chunks: int) -> tuple[Tensor, dict[str, float]]:
+def _code(
+    loaded: LoadedModel, x: Tensor, stream_chunks: int, coding: str
+) -> tuple[Tensor, dict[str, float]]:
     device = x.device
     pixels = x.size(-2) * x.size(-1)
     _sync(device)
     start = time.perf_counter()
-    data = encode_image(loaded, x, stream_chunks)
+    data = encode_image(loaded, x, stream_chunks, coding)
     _sync(device)
     middle = time.perf_counter()
     decoded = decode_image(data, loaded)
@@ -104,12 +106,16 @@ def evaluate_image(
     x: Tensor,
     stream_chunks: int = 1,
     estimate: bool = False,
+    coding: str = DEFAULT_CODING,
 ) -> dict[str, float | None]:
-    """Code (or estimate) one image (1, 3, H, W) on the model's device; return its numbers."""
+    """Code (or estimate) one image (1, 3, H, W) on the model's device; return its numbers.
+
+    ``coding`` is the ``.tfy`` coding mode (``"fixed"`` or ``"float"``).
+    """
     if estimate:
         x_hat, stats = _estimate(loaded, x)
     else:
-        x_hat, stats = _code(loaded, x, stream_chunks)
+        x_hat, stats = _code(loaded, x, stream_chunks, coding)
     return {**distortion(x, x_hat), **stats}
 
 
@@ -122,8 +128,9 @@ def evaluate_model(
     progress: bool = True,
     note: Note | None = None,
     label: str = "",
+    coding: str = DEFAULT_CODING,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Evaluate ``loaded`` on every image.
+    """Evaluate ``loaded`` on every image (``coding``: the ``.tfy`` coding mode).
 
     Returns:
         ``(point, per_image)``: the means over images (keys ``psnr-rgb``, ``ms-ssim-rgb``,
@@ -133,7 +140,7 @@ def evaluate_model(
     rows: list[dict[str, Any]] = []
     for path in progress_bar(images, len(images), label or loaded.name, progress):
         x = image_to_tensor(read_image(path, note)).to(device)
-        row = evaluate_image(loaded, x, stream_chunks, estimate)
+        row = evaluate_image(loaded, x, stream_chunks, estimate, coding)
         rows.append({"image": Path(path).name, **row})
     keys = [k for k in rows[0] if k != "image"]
     point = {k: mean([r[k] for r in rows]) for k in keys}

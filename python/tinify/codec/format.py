@@ -29,6 +29,7 @@ from fractions import Fraction
 from tinify.exceptions import BitstreamError
 
 __all__ = [
+    "CODING_MODES",
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_HEADER_SIZE",
@@ -50,10 +51,13 @@ __all__ = [
 MAGIC = b"\x89TFY\r\n\x1a\n"
 #: The only format version this module writes and reads.
 FORMAT_VERSION = 1
-#: Coding modes: 0 = float networks (CompressAI-compatible); 1 is reserved for a future
-#: deterministic integer mode; other values are invalid.
-CODING_MODES = {0: "float"}
-RESERVED_CODING_MODES = {1: "integer"}
+#: Coding modes (header byte 9), named by the models' ``entropy_path``: 0 = float networks
+#: (CompressAI-compatible arithmetic); 1 = the deterministic fixed-point entropy path (the
+#: networks that produce entropy parameters run in integer arithmetic, so encoder and decoder
+#: agree bit for bit on any device; see ``tinify.models.fixed``). Other values are invalid.
+CODING_MODES = {0: "float", 1: "fixed"}
+#: Modes a later tinify may define (none at present): "upgrade tinify" instead of "corrupt".
+RESERVED_CODING_MODES: dict[int, str] = {}
 
 #: Caps that bound parsing (a header claiming more is rejected before anything is allocated).
 MAX_STREAMS = 1 << 16
@@ -140,7 +144,7 @@ class TfyHeader:
         on_cuda: the encoder ran its networks on a CUDA device.
         yuv444: a video whose source was 4:4:4 YUV (decoding to Y4M keeps 4:4:4); always
             ``False`` for an image.
-        coding_mode: 0 (float networks); 1 is reserved for a deterministic integer mode.
+        coding_mode: 0 (float networks) or 1 (deterministic fixed-point entropy parameters).
         encoder: free text naming the writer (``"tinify 0.1.0"``).
         stream_lengths: byte length of every stream (filled in by :func:`pack`/:func:`unpack`).
         payload_crc: CRC32 of the payload (filled in by :func:`pack`/:func:`unpack`).
@@ -223,6 +227,8 @@ def _validate(h: TfyHeader) -> None:
     if h.fps is not None and h.fps <= 0:
         raise _fail(f"frame rate must be positive, got {h.fps}")
     if h.kind == "video":
+        if h.coding_mode != 0:
+            raise _fail("a video must use coding mode 0 (video models have no fixed-point path)")
         _validate_video(h)
     if h.bit_depth != 8:
         raise _fail(f"bit depth {h.bit_depth} is not supported (only 8)")

@@ -146,6 +146,26 @@ class GaussianConditional(EntropyModel):
         indexes = torch.searchsorted(table, scales.contiguous(), right=False)
         return indexes.clamp_(max=table.numel() - 1).int()
 
+    def build_indexes_fixed(self, scales: Tensor, frac_bits: int) -> Tensor:
+        """Table rows of fixed-point scales: int32 ``scales`` hold ``s * 2^frac_bits``.
+
+        The same rule as :meth:`build_indexes` (first entry ``>= max(s, scale_bound)``, capped
+        at the last), decided on integers in Rust: ``s_int <= floor(t * 2^frac_bits)``. Every
+        machine gets the same rows. Returns int32, shaped like ``scales``.
+        """
+        if self.scale_table.numel() == 0:
+            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+        if frac_bits != _core.FIXED_FRAC_BITS:
+            raise ValueError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
+        bound = self.scale_bound
+        assert bound is not None  # always registered by __init__
+        flat = _core.fixed_scale_indexes(
+            np.ascontiguousarray(scales.detach().to("cpu", torch.int32).reshape(-1).numpy()),
+            np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()),
+            float(bound.reshape(-1)[0]),
+        )
+        return torch.from_numpy(flat).reshape(scales.shape).to(scales.device)
+
 
 class GaussianMixtureConditional(GaussianConditional):
     r"""K-component discretized Gaussian mixture (Z. Cheng, H. Sun, M. Takeuchi, J. Katto,

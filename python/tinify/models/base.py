@@ -179,6 +179,11 @@ class CompressionModel(nn.Module):
 
     latent_names: tuple[str, ...] = ("y", "z")
     _downsampling_factor: int = 64
+    #: ``"float"`` (CompressAI's arithmetic, the default) or ``"fixed"``: entropy parameters from
+    #: the deterministic integer networks of :mod:`tinify.models.fixed`, which decode bit-exactly
+    #: on any device. A stream must be decoded with the path it was encoded with.
+    entropy_path: str = "float"
+    _fixed_networks: dict[str, Any]
 
     @property
     def downsampling_factor(self) -> int:
@@ -219,7 +224,38 @@ class CompressionModel(nn.Module):
                 updated |= module.update(force=force, update_quantiles=update_quantiles)
             elif isinstance(module, GaussianConditional):
                 updated |= module.update_scale_table(scale_table, force=force)
+        # Always re-derived (also when the tables came with a checkpoint): cheap, and a pure
+        # function of the float weights.
+        self._build_fixed_networks()
         return updated
+
+    # -- fixed-point entropy path -------------------------------------------------------------
+
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        """Modules the ``"fixed"`` entropy path quantizes, by name (none for models without an
+        entropy-parameter network, such as the factorized prior)."""
+        return {}
+
+    def _build_fixed_networks(self) -> None:
+        """Quantize :meth:`_fixed_network_modules` (plain attributes, not state-dict entries)."""
+        from tinify.models.fixed import quantize_network
+
+        nets = {name: quantize_network(m) for name, m in self._fixed_network_modules().items()}
+        self._fixed_networks = nets
+
+    def fixed_network(self, name: str) -> Any:
+        """The quantized network ``name`` (a ``tinify._core.FixedNetwork``), built on first use
+        if :meth:`update` has not built it yet."""
+        nets = self.__dict__.get("_fixed_networks")
+        if nets is None or name not in nets:
+            self._build_fixed_networks()
+            nets = self.__dict__["_fixed_networks"]
+        return nets[name]
+
+    def _fixed_path(self) -> bool:
+        from tinify.models.fixed import check_entropy_path
+
+        return check_entropy_path(self.entropy_path) == "fixed"
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -231,6 +267,7 @@ class CompressionModel(nn.Module):
         Coding tables take the checkpoint's shapes (the entropy models resize their buffers).
         """
         extra = {"assign": True} if assign else {}  # torch < 2.1 has no ``assign``
+        self.__dict__.pop("_fixed_networks", None)  # stale once the float weights change
         return super().load_state_dict(remap_legacy_keys(state_dict), strict=strict, **extra)
 
     @classmethod

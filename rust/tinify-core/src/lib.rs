@@ -7,6 +7,8 @@
 //!   ([`pmf_to_quantized_cdf`]), deterministic Gaussian tables ([`gaussian_table`]) and per-element
 //!   Gaussian-mixture models built on the fly ([`MixtureParams`]).
 //! - [`stream`]: whole streams, batches of independent streams on a rayon pool, chunked streams.
+//! - [`fixed`]: deterministic fixed-point networks for entropy parameters (integer convolutions,
+//!   integer scale indexes, a pure-Rust softmax).
 //! - [`parallel`]: the thread policy.
 //!
 //! Untrusted input never panics: corrupt streams, bad tables, bad indexes and bad parameters all
@@ -15,6 +17,7 @@
 
 pub mod cdf;
 pub mod error;
+pub mod fixed;
 pub mod parallel;
 pub mod rans;
 pub mod stream;

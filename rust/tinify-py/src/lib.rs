@@ -7,6 +7,7 @@ mod cdf;
 mod coders;
 mod convert;
 mod errors;
+mod fixed;
 
 /// Sets the number of threads used for independent streams (0 = one per core).
 #[pyfunction]
@@ -34,7 +35,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CdfError", py.get_type::<errors::CdfError>())?;
     m.add("ParameterError", py.get_type::<errors::ParameterError>())?;
     m.add("PRECISION", tinify_core::PRECISION)?;
+    m.add("FIXED_FRAC_BITS", tinify_core::fixed::FRAC_BITS)?;
     m.add_class::<cdf::CdfTable>()?;
+    m.add_class::<fixed::FixedLayer>()?;
+    m.add_class::<fixed::FixedNetwork>()?;
+    m.add_function(wrap_pyfunction!(fixed::fixed_scale_indexes, m)?)?;
+    m.add_function(wrap_pyfunction!(fixed::fixed_softmax, m)?)?;
     m.add_class::<coders::RansEncoder>()?;
     m.add_class::<coders::RansDecoder>()?;
     m.add_function(wrap_pyfunction!(cdf::pmf_to_quantized_cdf, m)?)?;

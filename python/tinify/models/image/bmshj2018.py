@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import GDN, IGDN, conv, deconv
 from tinify.models.base import CompressionModel
+from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
 
 __all__ = ["FactorizedPrior", "ScaleHyperprior", "analysis_transform", "synthesis_transform"]
 
@@ -40,6 +41,8 @@ class FactorizedPrior(CompressionModel):
                                      │ EB (entropy_bottleneck, per channel)
 
     ``compress`` returns ``{"strings": [y_strings], "shape": y size (H/16, W/16), "x_size"}``.
+    No network computes entropy parameters here (the bottleneck's tables are fixed integers), so
+    streams are already device-independent; ``entropy_path`` has no effect.
 
     Args:
         N: channels of the hidden layers.
@@ -96,7 +99,8 @@ class ScaleHyperprior(CompressionModel):
                     └─────┘     └───┘  EB   └─────┘
 
     ``compress`` returns ``{"strings": [y_strings, z_strings], "shape": z size (H/64, W/64),
-    "x_size"}``.
+    "x_size"}``. With ``entropy_path = "fixed"`` the scales come from an integer ``h_s``
+    (:mod:`tinify.models.fixed`), so streams decode bit-exactly on any device.
 
     Args:
         N: channels of the hidden layers and of ``z``.
@@ -147,9 +151,34 @@ class ScaleHyperprior(CompressionModel):
     def _hyper_input(self, y: Tensor) -> Tensor:
         return y.abs()
 
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        return {"h_s": self.h_s}
+
+    def _hyper_params_fixed(self, z_hat: Tensor) -> Tensor:
+        """``h_s(z_hat)`` in the integer path: int32 (N, C, H, W) with ``FRAC_BITS`` bits."""
+        return run_network(self.fixed_network("h_s"), to_fixed(z_hat))
+
+    def _coding_params(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(indexes, means)`` of ``y`` for coding, from the float or the fixed path.
+
+        Fixed: ``h_s`` in integers; scales map to rows on integers and means are
+        ``m_int * 2^-F`` in float32, so both are identical on every machine.
+        """
+        if not self._fixed_path():
+            scales, means = self._gaussian_params(z_hat)
+            return self.gaussian_conditional.build_indexes(scales), means
+        scales_int, means_int = self._split_params(self._hyper_params_fixed(z_hat))
+        indexes = self.gaussian_conditional.build_indexes_fixed(scales_int, FRAC_BITS)
+        means = None if means_int is None else from_fixed(means_int, z_hat.dtype)
+        return indexes.to(z_hat.device), None if means is None else means.to(z_hat.device)
+
+    def _split_params(self, params: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(scales, means)`` from the output of ``h_s`` (no means here)."""
+        return params, None
+
     def _gaussian_params(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(scales, means)`` of ``y`` from the decoded hyper-latent (no means here)."""
-        return self.h_s(z_hat), None
+        """``(scales, means)`` of ``y`` from the decoded hyper-latent."""
+        return self._split_params(self.h_s(z_hat))
 
     def forward(self, x: Tensor) -> dict[str, Any]:
         """Return ``{"x_hat", "likelihoods": {"y", "z"}}`` for images (N, 3, H, W)."""
@@ -167,15 +196,13 @@ class ScaleHyperprior(CompressionModel):
         z_strings = self.entropy_bottleneck.compress(z)
         # The decoder's z_hat, so both sides derive the same scales.
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
-        scales, means = self._gaussian_params(z_hat)
-        indexes = self.gaussian_conditional.build_indexes(scales)
+        indexes, means = self._coding_params(z_hat)
         y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
-        scales, means = self._gaussian_params(z_hat)
-        indexes = self.gaussian_conditional.build_indexes(scales)
+        indexes, means = self._coding_params(z_hat)
         y_hat = self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means=means
         )

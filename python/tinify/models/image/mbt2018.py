@@ -11,13 +11,16 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianMixtureConditional
 from tinify.layers import MaskedConv2d, conv, deconv
+from tinify.models.fixed import context_network, from_fixed
 from tinify.models.image.bmshj2018 import ScaleHyperprior
 from tinify.models.image.wavefront import (
     CONTEXT_ORDERS,
+    causal_taps,
     compress_latent,
     decompress_latent,
     split_mixture,
 )
+from tinify.models.image.wavefront_fixed import compress_latent_fixed, decompress_latent_fixed
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "MeanScaleHyperprior"]
 
@@ -67,8 +70,8 @@ class MeanScaleHyperprior(ScaleHyperprior):
     def _hyper_input(self, y: Tensor) -> Tensor:
         return y
 
-    def _gaussian_params(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None]:
-        scales, means = self.h_s(z_hat).chunk(2, dim=1)
+    def _split_params(self, params: Tensor) -> tuple[Tensor, Tensor | None]:
+        scales, means = params.chunk(2, dim=1)
         return scales, means
 
 
@@ -147,6 +150,18 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
         config.update(_entropy_model_from_state_dict(state_dict, config["M"]))
         return config
 
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        return {"h_s": self.h_s, "entropy_parameters": self.entropy_parameters}
+
+    def _build_fixed_networks(self) -> None:
+        super()._build_fixed_networks()
+        taps = causal_taps(self.context_prediction)
+        self._fixed_networks["context"] = context_network(self.context_prediction, taps)
+
+    def _fixed_ar_networks(self) -> tuple[Any, Any]:
+        """``(context, entropy_parameters)`` quantized networks of the fixed path."""
+        return self.fixed_network("context"), self.fixed_network("entropy_parameters")
+
     @property
     def mixture(self) -> bool:
         """True with the Gaussian-mixture entropy model."""
@@ -179,12 +194,23 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
         z = self.h_a(y)
         z_strings = self.entropy_bottleneck.compress(z)
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
-        params = self.h_s(z_hat)
+        fixed = self._fixed_path()
+        params = self._hyper_params_fixed(z_hat) if fixed else self.h_s(z_hat)
         if params.shape[-2:] != y.shape[-2:]:
             raise ValueError(
                 f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
                 f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
             )
+        if fixed:
+            y_strings, _ = compress_latent_fixed(
+                y,
+                params,
+                (self.context_prediction, self.entropy_parameters),
+                self._fixed_ar_networks(),
+                self.gaussian_conditional,
+                self.context_order,
+            )
+            return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
         y_strings, _ = compress_latent(
             y,
             params,
@@ -197,6 +223,16 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
 
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
+        if self._fixed_path():
+            y_int = decompress_latent_fixed(
+                list(strings[0]),
+                self._hyper_params_fixed(z_hat),
+                (self.context_prediction, self.entropy_parameters),
+                self._fixed_ar_networks(),
+                self.gaussian_conditional,
+                self.context_order,
+            )
+            return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device))
         params = self.h_s(z_hat)
         y_hat = decompress_latent(
             list(strings[0]),
