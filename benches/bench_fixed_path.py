@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import set_threads  # noqa: E402
+from _common import best_time, set_threads  # noqa: E402
 from tinify.codec.io import image_to_tensor, read_image  # noqa: E402
 from tinify.codec.loading import load_default_model  # noqa: E402
 from tinify.models import CompressionModel  # noqa: E402
@@ -63,15 +62,6 @@ def rate(images: int) -> None:
     print(f"| **all {len(paths)}** | | {total['float']} | {total['fixed']} | {delta:+.4%} |")
 
 
-def _best(fn: Any, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def timing(threads: int, repeat: int) -> None:
     from tinify.zoo import create_model
 
@@ -89,8 +79,8 @@ def timing(threads: int, repeat: int) -> None:
             model.entropy_path = mode
             with torch.no_grad():
                 out = model.compress(x)
-                enc = _best(lambda m=model: m.compress(x), repeat)
-                dec = _best(lambda m=model, o=out: m.decompress(**o), repeat)
+                enc = best_time(lambda m=model: m.compress(x), repeat)
+                dec = best_time(lambda m=model, o=out: m.decompress(**o), repeat)
             print(f"| {name} | {mode} | {enc:.3f} | {dec:.3f} |", flush=True)
 
 
