@@ -35,6 +35,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -51,7 +52,9 @@ __all__ = [
     "causal_taps",
     "coding_fronts",
     "compress_latent",
+    "decode_items",
     "decompress_latent",
+    "encode_items",
     "split_mixture",
     "wavefront_slope",
 ]
@@ -300,6 +303,47 @@ def _int32(t: Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
 
 
+_Coder = TypeVar("_Coder", bound="ContextCoder")
+
+
+def encode_items(
+    y: Tensor, make_coder: Callable[[int], _Coder], encode_item: Callable[[_Coder, Tensor], bytes]
+) -> tuple[list[bytes], Tensor]:
+    """Code each item ``y[b : b + 1]`` with its own coder ``make_coder(b)``, on one intra-op
+    thread; return the streams and the latents the decoder will reproduce (``coder.latent()``).
+    """
+    strings, latents = [], []
+    with _single_intra_op_thread():
+        for b in range(y.size(0)):
+            coder = make_coder(b)
+            strings.append(encode_item(coder, y[b : b + 1]))
+            latents.append(coder.latent())
+    return strings, torch.cat(latents)
+
+
+def decode_items(
+    strings: Sequence[bytes],
+    make_coder: Callable[[int], _Coder],
+    decode_item: Callable[[_Coder, RansDecoder], None],
+) -> Tensor:
+    """Decode stream ``b`` with ``decode_item(make_coder(b), decoder)`` on one intra-op thread,
+    check that it was consumed exactly, and return the items' latents concatenated.
+
+    Raises:
+        tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
+    """
+    latents = []
+    with _single_intra_op_thread():
+        for b, stream in enumerate(strings):
+            coder = make_coder(b)
+            decoder = RansDecoder()
+            decoder.set_stream(bytes(stream))
+            decode_item(coder, decoder)
+            decoder.finish()
+            latents.append(coder.latent())
+    return torch.cat(latents)
+
+
 @torch.no_grad()
 def compress_latent(
     y: Tensor,
@@ -319,13 +363,11 @@ def compress_latent(
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
         raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
-    strings, latents = [], []
-    with _single_intra_op_thread():
-        for b in range(y.size(0)):
-            coder = ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order)
-            strings.append(_compress_item(coder, y[b : b + 1], conditional))
-            latents.append(coder.latent())
-    return strings, torch.cat(latents)
+    return encode_items(
+        y,
+        lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
+        lambda coder, item: _compress_item(coder, item, conditional),
+    )
 
 
 def _compress_item(coder: ContextCoder, y: Tensor, conditional: GaussianConditional) -> bytes:
@@ -371,16 +413,11 @@ def decompress_latent(
     """
     if len(strings) != params.size(0):
         raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
-    latents = []
-    with _single_intra_op_thread():
-        for b, stream in enumerate(strings):
-            coder = ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order)
-            decoder = RansDecoder()
-            decoder.set_stream(bytes(stream))
-            _decompress_item(coder, decoder, conditional)
-            decoder.finish()
-            latents.append(coder.latent())
-    return torch.cat(latents)
+    return decode_items(
+        strings,
+        lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
+        lambda coder, decoder: _decompress_item(coder, decoder, conditional),
+    )
 
 
 def _decompress_item(

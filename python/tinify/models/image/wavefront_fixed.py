@@ -30,7 +30,7 @@ from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
 from tinify.models.fixed import FRAC_BITS, from_fixed, saturate
-from tinify.models.image.wavefront import ContextCoder, _per_element, _single_intra_op_thread
+from tinify.models.image.wavefront import ContextCoder, _per_element, decode_items, encode_items
 
 __all__ = ["FixedContextCoder", "compress_latent_fixed", "decompress_latent_fixed"]
 
@@ -120,13 +120,11 @@ def compress_latent_fixed(
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
         raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     _nets(*nets)
-    strings, latents = [], []
-    with _single_intra_op_thread():
-        for b in range(y.size(0)):
-            coder = FixedContextCoder(*modules, params[b : b + 1], order, *nets)
-            strings.append(_compress_item(coder, y[b : b + 1].cpu(), conditional))
-            latents.append(coder.latent())
-    return strings, torch.cat(latents)
+    return encode_items(
+        y,
+        lambda b: FixedContextCoder(*modules, params[b : b + 1], order, *nets),
+        lambda coder, item: _compress_item(coder, item.cpu(), conditional),
+    )
 
 
 def _compress_item(coder: FixedContextCoder, y: Tensor, conditional: GaussianConditional) -> bytes:
@@ -174,16 +172,11 @@ def decompress_latent_fixed(
     if len(strings) != params.size(0):
         raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
     _nets(*nets)
-    latents = []
-    with _single_intra_op_thread():
-        for b, stream in enumerate(strings):
-            coder = FixedContextCoder(*modules, params[b : b + 1], order, *nets)
-            decoder = RansDecoder()
-            decoder.set_stream(bytes(stream))
-            _decompress_item(coder, decoder, conditional)
-            decoder.finish()
-            latents.append(coder.latent())
-    return torch.cat(latents)
+    return decode_items(
+        strings,
+        lambda b: FixedContextCoder(*modules, params[b : b + 1], order, *nets),
+        lambda coder, decoder: _decompress_item(coder, decoder, conditional),
+    )
 
 
 def _decompress_item(
