@@ -112,12 +112,8 @@ def encode_image(
     with torch.no_grad(), _entropy_path(model, coding):
         out = model.compress(F.pad(x, pad) if any(pad) else x)
     streams = [group[0] for group in out["strings"]]
-    header = TfyHeader(
-        model=loaded.name,
-        quality=loaded.quality,
-        metric=loaded.metric,
-        source=loaded.source,
-        weights_id=loaded.weights_id,
+    header = _header(
+        loaded,
         height=height,
         width=width,
         padding=pad,
@@ -125,9 +121,22 @@ def encode_image(
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[coding],
-        encoder=f"tinify {__version__}",
     )
     return pack(header, streams)
+
+
+def _header(loaded: LoadedModel, **fields: Any) -> TfyHeader:
+    """The header of a file written with ``loaded``: its identity (name, quality, metric, weights
+    source and id) and this tinify as the encoder, plus ``fields``."""
+    return TfyHeader(
+        model=loaded.name,
+        quality=loaded.quality,
+        metric=loaded.metric,
+        source=loaded.source,
+        weights_id=loaded.weights_id,
+        encoder=f"tinify {__version__}",
+        **fields,
+    )
 
 
 @dataclass
@@ -249,12 +258,8 @@ def encode_video(
         for key in ("motion", "residual"):
             streams += [frame[key][0][0], frame[key][1][0]]
     shape = tuple(int(s) for s in shapes[0])
-    header = TfyHeader(
-        model=loaded.name,
-        quality=loaded.quality,
-        metric=loaded.metric,
-        source=loaded.source,
-        weights_id=loaded.weights_id,
+    header = _header(
+        loaded,
         height=height,
         width=width,
         padding=pad,
@@ -265,7 +270,6 @@ def encode_video(
         fps=Fraction(fps),
         on_cuda=frames[0].is_cuda,
         yuv444=yuv444,
-        encoder=f"tinify {__version__}",
     )
     return pack(header, streams)
 
