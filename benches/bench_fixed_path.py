@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_time, set_threads  # noqa: E402
-from tinify.codec.io import image_to_tensor, read_image  # noqa: E402
 from tinify.codec.loading import load_default_model  # noqa: E402
+from tinify.io.image import image_to_tensor, read_image  # noqa: E402
 from tinify.models import CompressionModel  # noqa: E402
 
 KODAK = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "kodak"

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 
 from _common import optional, set_threads
+from tinify.io.video import read_png_frames
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import crop, pad_to_multiple
-from tinify.utils.video import read_png_frames
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"
 

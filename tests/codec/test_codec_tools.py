@@ -57,7 +57,7 @@ def test_codecs_stdout_single(dataset: Path, capsys: pytest.CaptureFixture[str])
 
 def test_unsupported_codec_message(monkeypatch: pytest.MonkeyPatch, dataset: Path) -> None:
     from tinify.codec import baselines
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     monkeypatch.setattr(baselines.features, "check", lambda name: name != "avif")
     with pytest.raises(InputError, match="not supported by the installed Pillow"):
@@ -156,7 +156,7 @@ def test_labels_and_bd_table() -> None:
     ['{"name": "x"}', '{"results": {"bpp": [1], "psnr-rgb": [1, 2]}}', "[1, 2]", "{"],
 )
 def test_load_results_rejects(tmp_path: Path, content: str) -> None:
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     path = tmp_path / "bad.json"
     path.write_text(content)

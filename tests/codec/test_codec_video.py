@@ -18,8 +18,7 @@ from tinify.codec.cli import main
 from tinify.codec.coding import decode_image, decode_video, encode_video
 from tinify.codec.format import FormatError, TfyHeader, frame_streams, unpack
 from tinify.codec.loading import LoadedModel
-from tinify.models.video import ScaleSpaceFlow
-from tinify.utils.video import (
+from tinify.io.video import (
     read_png_frames,
     read_y4m,
     read_yuv420,
@@ -28,6 +27,7 @@ from tinify.utils.video import (
     write_y4m,
     write_yuv420,
 )
+from tinify.models.video import ScaleSpaceFlow
 
 HYPER = "bmshj2018-hyperprior"
 Frames = Callable[..., list[torch.Tensor]]
@@ -276,7 +276,7 @@ def test_failed_folder_write_leaves_nothing(
     one_error_line: Callable[[str, str], str],
     listing: Callable[[Path], set[str]],
 ) -> None:
-    import tinify.utils.video as video
+    import tinify.io.video as video
 
     real = video.write_png_frames
 

@@ -35,7 +35,7 @@ def video_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def load_clip(video_dir: Path) -> LoadClip:
     """``load_clip(name, count, size=None, top=0, left=0)``: RGB frames (1, 3, h, w) in [0, 1]."""
-    from tinify.utils.video import read_png_frames
+    from tinify.io.video import read_png_frames
 
     def load(
         name: str, count: int, size: tuple[int, int] | None = None, top: int = 0, left: int = 0

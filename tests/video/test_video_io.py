@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinify.utils.video import (
+from tinify.io.video import (
     VideoFormatError,
     Y4MHeader,
     YUVFrame,

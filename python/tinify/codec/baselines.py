@@ -31,8 +31,8 @@ from typing import Any
 from PIL import Image, features
 
 from tinify.codec.evaluate import distortion
-from tinify.codec.io import InputError, image_to_tensor, progress_bar, read_image
 from tinify.codec.results import mean, results_json
+from tinify.io.image import InputError, image_to_tensor, progress_bar, read_image
 
 __all__ = [
     "CODECS",
@@ -166,7 +166,7 @@ def evaluate_codec(
 
 
 def read_pictures(images: Sequence[Path], note: Note | None = None) -> list[Picture]:
-    """``(file name, RGB image)`` for every path (see :func:`tinify.codec.io.read_image`)."""
+    """``(file name, RGB image)`` for every path (see :func:`tinify.io.image.read_image`)."""
     return [(Path(p).name, read_image(p, note)) for p in images]
 
 

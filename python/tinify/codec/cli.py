@@ -214,7 +214,7 @@ def _add_train(sub: Any, load: bool) -> None:
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     if args.pretrained and args.checkpoint:
         raise InputError("--pretrained (zoo weights) and --checkpoint exclude each other")
@@ -225,7 +225,7 @@ def _check_model_options(args: argparse.Namespace) -> None:
 def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
     """Refuse options that do not fit the input kind, and a model of the other kind."""
     from tinify.codec.format import MAX_VIDEO_FRAMES
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
     from tinify.zoo import image_models, video_models
 
     if not video:
@@ -254,7 +254,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
 
 def _refuse_video_model(name: str | None, what: str) -> None:
     """Raise :class:`InputError` when ``name`` is a video model; ``what`` says what to do."""
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
     from tinify.zoo import video_models
 
     if name in video_models:
@@ -262,7 +262,7 @@ def _refuse_video_model(name: str | None, what: str) -> None:
 
 
 def _parse_fps(text: str) -> Fraction:
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     try:
         fps = Fraction(text.replace(":", "/"))
@@ -274,7 +274,7 @@ def _parse_fps(text: str) -> Fraction:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
@@ -283,7 +283,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from tinify.codec.io import check_output, is_video_path
+    from tinify.io.image import check_output, is_video_path
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)
@@ -297,8 +297,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import DEFAULT_CODING, encode_image
-    from tinify.codec.io import image_to_tensor, read_image, write_bytes
     from tinify.codec.loading import load_model
+    from tinify.io.image import image_to_tensor, read_image, write_bytes
 
     img = read_image(args.input, _note)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
@@ -317,8 +317,8 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
 def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
-    from tinify.codec.io import InputError, read_clip, write_bytes
     from tinify.codec.loading import load_model
+    from tinify.io.image import InputError, read_clip, write_bytes
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
@@ -345,7 +345,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
 
 
 def _read_tfy(path: str) -> bytes:
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     p = Path(path)
     if not p.is_file():
@@ -360,19 +360,19 @@ def _read_tfy(path: str) -> bytes:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from tinify.codec.format import TfyHeader, unpack
-    from tinify.codec.io import (
-        VIDEO_SUFFIXES,
-        InputError,
-        check_clip_output,
-        check_output,
-        output_format,
-    )
     from tinify.codec.loading import (
         LoadedModel,
         check_device,
         load_default_model,
         load_model_from_checkpoint,
         load_zoo_model,
+    )
+    from tinify.io.image import (
+        VIDEO_SUFFIXES,
+        InputError,
+        check_clip_output,
+        check_output,
+        output_format,
     )
 
     output = Path(args.output) if args.output else None
@@ -417,7 +417,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
 def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
     from tinify.codec.coding import decode_image
-    from tinify.codec.io import save_image, tensor_to_image
+    from tinify.io.image import save_image, tensor_to_image
 
     decoded = _with_path(args.input, lambda: decode_image(data, resolve))
     save_image(tensor_to_image(decoded.x_hat), output)
@@ -427,7 +427,7 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
 
 def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
     from tinify.codec.coding import decode_video
-    from tinify.codec.io import DEFAULT_FPS, write_clip
+    from tinify.io.image import DEFAULT_FPS, write_clip
 
     decoded = _with_path(args.input, lambda: decode_video(data, resolve))
     h = decoded.header
@@ -521,7 +521,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _check_chunks(n: int) -> None:
     from tinify.codec.format import MAX_STREAM_CHUNKS
-    from tinify.codec.io import InputError
+    from tinify.io.image import InputError
 
     if not 1 <= n <= MAX_STREAM_CHUNKS:
         raise InputError(f"--stream-chunks must be 1..{MAX_STREAM_CHUNKS}, got {n}")
@@ -530,9 +530,9 @@ def _check_chunks(n: int) -> None:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from tinify.codec.coding import DEFAULT_CODING
     from tinify.codec.evaluate import evaluate_model
-    from tinify.codec.io import InputError, list_images
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
+    from tinify.io.image import InputError, list_images
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)
@@ -598,8 +598,8 @@ def _summary(label: str, point: dict[str, Any]) -> None:
 
 def _cmd_codecs(args: argparse.Namespace) -> int:
     from tinify.codec.baselines import get_codec, read_pictures, run_codec
-    from tinify.codec.io import list_images
     from tinify.codec.results import write_results
+    from tinify.io.image import list_images
 
     codecs = [get_codec(key) for key in dict.fromkeys(args.codec)]
     pictures = read_pictures(list_images(args.dataset), _note)

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from tinify.codec.coding import DEFAULT_CODING, decode_image, encode_image, padding_for
-from tinify.codec.io import image_to_tensor, progress_bar, read_image
 from tinify.codec.loading import LoadedModel
 from tinify.codec.results import mean
+from tinify.io.image import image_to_tensor, progress_bar, read_image
 from tinify.ops import crop
 from tinify.utils.metrics import ms_ssim, ms_ssim_min_size, psnr, to_8bit
 

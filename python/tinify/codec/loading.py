@@ -19,9 +19,9 @@ from typing import Any, Union
 
 import torch
 
-from tinify.codec.io import InputError
 from tinify.entropy_models.base import EntropyModel
 from tinify.exceptions import TinifyError
+from tinify.io.image import InputError
 from tinify.models import CompressionModel
 
 __all__ = [

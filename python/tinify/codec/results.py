@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
-from tinify.codec.io import InputError, write_bytes
+from tinify.io.image import InputError, write_bytes
 
 __all__ = ["RESULT_KEYS", "load_results", "mean", "results_json", "write_results"]
 

@@ -19,8 +19,8 @@ from typing import Union
 
 import torch
 
-from tinify.codec.io import InputError
 from tinify.codec.loading import load_model_from_checkpoint
+from tinify.io.image import InputError
 from tinify.utils.files import atomic_path
 
 __all__ = ["strip_suffixes", "update_checkpoint"]

@@ -3,7 +3,6 @@
 
 - :mod:`tinify.utils.metrics`: PSNR and MS-SSIM on 8-bit values.
 - :mod:`tinify.utils.bdrate`: Bjøntegaard delta rate and PSNR.
-- :mod:`tinify.utils.video`: video I/O (PNG folders, Y4M, raw YUV) and BT.709 conversions.
 """
 
 from __future__ import annotations

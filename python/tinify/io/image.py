@@ -2,7 +2,7 @@
 """Reading and writing images and clips, listing datasets, and all-or-nothing outputs.
 
 A clip (video input or output) is a folder of PNG frames, a ``.y4m`` file or a raw 4:2:0
-``.yuv`` file (:func:`is_video_path`); the conversions are :mod:`tinify.utils.video`'s.
+``.yuv`` file (:func:`is_video_path`); the conversions are :mod:`tinify.io.video`'s.
 """
 
 from __future__ import annotations
@@ -264,7 +264,7 @@ def read_clip(
     Raises:
         InputError: missing, empty or malformed clip, or a size given for another format.
     """
-    from tinify.utils.video import VideoFormatError, read_video, read_y4m, yuv_to_rgb
+    from tinify.io.video import VideoFormatError, read_video, read_y4m, yuv_to_rgb
 
     p = Path(path)
     suffix = "" if p.is_dir() else p.suffix.lower()
@@ -323,7 +323,7 @@ def write_clip(
     ``00001.png``, ...; a ``.y4m`` gets ``fps`` and ``chroma`` (``"420"`` or ``"444"``); a
     ``.yuv`` is raw 4:2:0.
     """
-    from tinify.utils.video import write_png_frames, write_y4m, write_yuv420
+    from tinify.io.video import write_png_frames, write_y4m, write_yuv420
 
     kind = check_clip_output(path)
     if kind == "png":
