@@ -163,6 +163,18 @@ class EntropyBottleneck(EntropyModel):
             torch.arange(max_length, device=q.device)[None, None, :] + pmf_start[:, None, None]
         )
         pmf, lower, upper = self._likelihood(samples, stop_gradient=True)
+        self.store_tables(pmf, lower, upper, minima, pmf_length)
+        return True
+
+    @torch.no_grad()
+    def store_tables(
+        self, pmf: Tensor, lower: Tensor, upper: Tensor, minima: Tensor, pmf_length: Tensor
+    ) -> None:
+        """Quantize the sampled densities (C, 1, L) into the coding buffers (through Rust).
+
+        ``minima`` (C,) are the symbols below the median (``_offset = -minima``) and
+        ``pmf_length`` (C,) the valid samples of each row.
+        """
         pmf = pmf[:, 0, :]
         # Tail mass outside the shared sample grid (CompressAI's layout, kept for bit-exactness).
         tail = torch.sigmoid(lower[:, 0, :1]) + torch.sigmoid(-upper[:, 0, -1:])
@@ -176,7 +188,6 @@ class EntropyBottleneck(EntropyModel):
         self._quantized_cdf = torch.from_numpy(cdfs).to(device)
         self._offset = (-minima).to(device, torch.int32)
         self._cdf_length = (pmf_length + 2).to(device, torch.int32)
-        return True
 
     @torch.no_grad()
     def _update_quantiles(

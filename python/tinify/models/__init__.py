@@ -5,6 +5,8 @@
 - Image models: :class:`FactorizedPrior`, :class:`ScaleHyperprior`,
   :class:`MeanScaleHyperprior`, :class:`JointAutoregressiveHierarchicalPriors`,
   :class:`Cheng2020Anchor`, :class:`Cheng2020Attention`.
+- Variable-rate image models (one network, any rate): :class:`ScaleHyperpriorVbr`,
+  :class:`MeanScaleHyperpriorVbr`, :class:`JointAutoregressiveHierarchicalPriorsVbr`.
 - Video model: :class:`ScaleSpaceFlow` (ssf2020).
 
 Pretrained weights and the ``bmshj2018_factorized(quality, ...)`` style constructors live in
@@ -27,8 +29,11 @@ from tinify.models.image import (
     Cheng2020Attention,
     FactorizedPrior,
     JointAutoregressiveHierarchicalPriors,
+    JointAutoregressiveHierarchicalPriorsVbr,
     MeanScaleHyperprior,
+    MeanScaleHyperpriorVbr,
     ScaleHyperprior,
+    ScaleHyperpriorVbr,
 )
 from tinify.models.video import ScaleSpaceFlow
 
@@ -41,8 +46,11 @@ __all__ = [
     "CompressionModel",
     "FactorizedPrior",
     "JointAutoregressiveHierarchicalPriors",
+    "JointAutoregressiveHierarchicalPriorsVbr",
     "MeanScaleHyperprior",
+    "MeanScaleHyperpriorVbr",
     "ScaleHyperprior",
+    "ScaleHyperpriorVbr",
     "ScaleSpaceFlow",
     "check_image",
     "get_scale_table",

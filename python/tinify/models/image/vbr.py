@@ -1,0 +1,609 @@
+# SPDX-License-Identifier: Apache-2.0
+r"""Variable-rate versions of bmshj2018-hyperprior, mbt2018-mean and mbt2018.
+
+F. Kamisli, F. Racapé, H. Choi, "Variable-Rate Learned Image Compression with Multi-Objective
+Optimization and Quantization-Reconstruction Offsets", DCC 2024 (arXiv:2402.18930).
+
+One network codes at any rate: the latent is quantized with a step ``1 / scale`` instead of 1,
+
+- coded symbol ``q = round((y - mu) * scale)`` with the Gaussian scale ``sigma * scale``;
+- reconstruction ``y_hat = sign(q) (|q| + delta) / scale + mu``, where the
+  quantization-reconstruction offset ``delta = -QuantABCD(max(sigma * scale, 0.11), scale)``
+  (a 2-12-12-1 MLP) for ``q != 0`` and 0 for ``q = 0``.
+
+``Gain`` holds 8 learned scales (0.1 ... 1.0, the inverse steps of the 8 training lambdas);
+every method takes ``stage`` (1: the plain model, no variable-rate tools; 2: variable rate, the
+default), ``s`` (an index into ``Gain``) and ``inputscale`` (any scale; 0 means ``Gain[s]``).
+With ``vr_entbttlnck=True`` the hyper-latent is quantized with a step too, predicted from the
+scale by ``gayn2zqstep`` (a 1-10-10-1 MLP, softplus, bounded below by 0.5) and coded with
+:class:`~tinify.entropy_models.EntropyBottleneckVbr` (the pretrained bmshj2018-hyperprior-vbr
+and mbt2018-mean-vbr use it). mbt2018-vbr also adds ``scale_to_context(scale)`` to the context
+features.
+
+Names, state dicts and streams are CompressAI 1.2.8's. mbt2018-vbr codes with tinify's wavefront
+order by default (:mod:`tinify.models.image.wavefront`); ``context_order="raster"`` writes
+CompressAI's stream layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tinify import _core
+from tinify.ans import RansDecoder
+from tinify.entropy_models import EntropyBottleneck, EntropyBottleneckVbr
+from tinify.exceptions import TinifyError
+from tinify.models.base import get_scale_table
+from tinify.models.image.bmshj2018 import ScaleHyperprior
+from tinify.models.image.mbt2018 import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior
+from tinify.models.image.wavefront import (
+    ContextCoder,
+    causal_taps,
+    coding_fronts,
+    decode_items,
+    encode_items,
+    wavefront_slope,
+)
+from tinify.ops import LowerBound, quantize_ste
+
+__all__ = [
+    "GAINS",
+    "LAMBDAS",
+    "JointAutoregressiveHierarchicalPriorsVbr",
+    "MeanScaleHyperpriorVbr",
+    "ScaleHyperpriorVbr",
+    "quant_step_to_scale",
+]
+
+#: The rate-distortion trade-offs the networks were trained for (MSE, CompressAI's 8 qualities).
+LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.025, 0.0483, 0.0932, 0.18)
+#: Initial ``Gain``: the inverse quantization steps of the 8 lambdas.
+GAINS = (0.10000, 0.13944, 0.19293, 0.26874, 0.37268, 0.51801, 0.71957, 1.00000)
+
+Scale = Union[float, Tensor]
+
+
+def quant_step_to_scale(quant_step: float) -> Tensor:
+    """The scale (``inputscale``) of a quantization step: ``float32(1 / quant_step)``, as
+    CompressAI's ``eval_model --vbr_quantstep`` computes it.
+
+    Raises:
+        TinifyError: the step is not a positive finite number.
+    """
+    step = float(quant_step)
+    if not (np.isfinite(step) and step > 0):
+        raise TinifyError(f"the quantization step must be a positive number, got {quant_step!r}")
+    return torch.tensor(1.0 / step, dtype=torch.float32)
+
+
+def _is_zero(value: Scale) -> bool:
+    if isinstance(value, Tensor):
+        return value.numel() == 1 and bool(value.reshape(()) == 0)
+    return bool(value == 0)
+
+
+class ScaleHyperpriorVbr(ScaleHyperprior):
+    r"""Variable-rate bmshj2018-hyperprior: the scale hyperprior of J. Ballé, D. Minnen,
+    S. Singh, S. J. Hwang, N. Johnston (ICLR 2018) with the variable-rate quantization of
+    F. Kamisli, F. Racapé, H. Choi, "Variable-Rate Learned Image Compression with Multi-Objective
+    Optimization and Quantization-Reconstruction Offsets", DCC 2024 (see the module docstring).
+
+    Args:
+        N: channels of the hidden layers and of ``z``.
+        M: channels of ``y``.
+        vr_entbttlnck: quantize ``z`` with a step predicted from the scale too.
+    """
+
+    def __init__(self, N: int = 192, M: int = 320, vr_entbttlnck: bool = False, **kwargs: Any):
+        super().__init__(N, M, **kwargs)
+        self.lmbda = list(LAMBDAS)
+        self.levels = len(self.lmbda)
+        self.Gain = nn.Parameter(torch.tensor(GAINS))
+        self.QuantABCD = nn.Sequential(
+            nn.Linear(2, 12), nn.ReLU(), nn.Linear(12, 12), nn.ReLU(), nn.Linear(12, 1)
+        )
+        #: Reconstruct at ``q / scale`` (no learned offsets) when True.
+        self.no_quantoffset = False
+        self.vr_entbttlnck = bool(vr_entbttlnck)
+        if self.vr_entbttlnck:
+            self.entropy_bottleneck = EntropyBottleneckVbr(N)
+            self.gayn2zqstep = nn.Sequential(
+                nn.Linear(1, 10),
+                nn.ReLU(),
+                nn.Linear(10, 10),
+                nn.ReLU(),
+                nn.Linear(10, 1),
+                nn.Softplus(),
+            )
+            self.lower_bound_zqstep = LowerBound(0.5)
+        self._rate: tuple[int, Tensor] | None = None
+        self._z_tables_step: float | None = None
+
+    # -- checkpoints --------------------------------------------------------------------------
+
+    @classmethod
+    def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
+        config = super()._config_from_state_dict(state_dict)
+        config["vr_entbttlnck"] = any(k.startswith("gayn2zqstep.") for k in state_dict)
+        return config
+
+    @classmethod
+    def from_state_dict(  # type: ignore[override]
+        cls, state_dict: Mapping[str, Any], **kwargs: Any
+    ) -> ScaleHyperpriorVbr:
+        """Build and load strictly (``vr_entbttlnck`` is read from the keys unless given; an
+        obsolete ``QuantOffset`` entry is dropped, as CompressAI does)."""
+        state = {k: v for k, v in state_dict.items() if k != "QuantOffset"}
+        model = super().from_state_dict(state, **kwargs)
+        assert isinstance(model, ScaleHyperpriorVbr)
+        return model
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        self._z_tables_step = None
+        return super().load_state_dict(state_dict, strict, assign)
+
+    # -- the rate -----------------------------------------------------------------------------
+
+    def _as_scale(self, value: Scale) -> Tensor:
+        scale = torch.as_tensor(value, dtype=self.Gain.dtype, device=self.Gain.device)
+        if scale.numel() != 1 or not bool(torch.isfinite(scale).all() and (scale > 0).all()):
+            raise TinifyError(f"inputscale must be one positive finite number, got {value!r}")
+        return scale.detach().reshape(())
+
+    def _get_scale(self, stage: int, s: int, inputscale: Scale) -> Tensor:
+        """The scale of ``forward``: ``Gain[s]`` (``s`` clipped) in training or when
+        ``inputscale`` is 0, else ``inputscale``."""
+        s = max(0, min(int(s), len(self.Gain) - 1))
+        if self.training or _is_zero(inputscale):
+            return self.Gain[s].detach()
+        return self._as_scale(inputscale)
+
+    def _coding_scale(self, stage: int, s: int, inputscale: Scale) -> Tensor:
+        """The scale of ``compress``/``decompress``: ``inputscale``, or ``|Gain[s]|``."""
+        if stage not in (1, 2):
+            raise TinifyError(f"stage must be 1 (plain model) or 2 (variable rate), got {stage!r}")
+        if not _is_zero(inputscale):
+            return self._as_scale(inputscale)
+        if not 0 <= int(s) < self.levels:
+            raise TinifyError(f"s must be in 0..{self.levels - 1}, got {s!r}")
+        return self.Gain[int(s)].detach().abs()
+
+    @contextlib.contextmanager
+    def _coding_rate(self, stage: int, s: int, inputscale: Scale) -> Iterator[None]:
+        saved = self._rate
+        self._rate = (int(stage), self._coding_scale(stage, s, inputscale))
+        try:
+            yield
+        finally:
+            self._rate = saved
+
+    def _current_rate(self) -> tuple[int, Tensor]:
+        if self._rate is None:
+            return 2, self._coding_scale(2, 1, 0)
+        return self._rate
+
+    def _z_step(self, scale: Tensor) -> Tensor | None:
+        """The hyper-latent's quantization step, shape (1,) (None without ``vr_entbttlnck``)."""
+        if not self.vr_entbttlnck:
+            return None
+        return self.lower_bound_zqstep(self.gayn2zqstep(1.0 / scale.reshape(1)))
+
+    def _z_tables_for(self, step: Tensor) -> None:
+        """Build the hyper-latent tables for ``step`` unless they are known to be for it."""
+        value = float(step.reshape(-1)[0])
+        if self._z_tables_step != value:
+            eb = self.entropy_bottleneck
+            assert isinstance(eb, EntropyBottleneckVbr)
+            eb.update_variable(force=True, qs=step)
+            self._z_tables_step = value
+
+    def update(  # type: ignore[override]
+        self,
+        scale_table: Tensor | Sequence[float] | None = None,
+        force: bool = False,
+        scale: Scale | None = None,
+        *,
+        update_quantiles: bool = False,
+    ) -> bool:
+        """Build the coding tables; with ``vr_entbttlnck``, those of ``z`` for ``scale``.
+
+        Args:
+            scale_table: scales of the Gaussian tables (default :func:`get_scale_table`).
+            force: rebuild tables that exist.
+            scale: the scale whose hyper-latent step the tables are built for (models with
+                ``vr_entbttlnck``); None builds unit-step tables. ``compress`` and
+                ``decompress`` rebuild them for their own scale when needed.
+            update_quantiles: re-estimate the bottleneck quantiles first.
+        """
+        if scale_table is None:
+            scale_table = get_scale_table()
+        updated = self.gaussian_conditional.update_scale_table(scale_table, force=force)
+        eb = self.entropy_bottleneck
+        if isinstance(eb, EntropyBottleneckVbr) and scale is not None:
+            step = self._z_step(self._as_scale(scale))
+            assert step is not None
+            built = eb.update_variable(force=force, qs=step)
+            if built:
+                self._z_tables_step = float(step.reshape(-1)[0])
+        else:
+            assert isinstance(eb, EntropyBottleneck)
+            built = eb.update(force=force, update_quantiles=update_quantiles)
+            if built:
+                self._z_tables_step = None
+        updated |= built
+        self._build_fixed_networks()
+        return updated
+
+    # -- quantization-reconstruction offsets ----------------------------------------------------
+
+    def _quant_offsets(self, q_abs: Tensor, scales_scaled: Tensor, scale: Tensor) -> Tensor:
+        """``-QuantABCD(max(sigma * scale, 0.11), scale)``, 0 where ``q = 0``."""
+        stdev = self.gaussian_conditional.lower_bound_scale(scales_scaled)
+        features = torch.stack((stdev, scale.detach().expand(stdev.shape)), dim=-1)
+        offsets = -self.QuantABCD(features).squeeze(-1)
+        return torch.where(q_abs < 0.0001, torch.zeros_like(offsets), offsets)
+
+    def _reconstruct(
+        self,
+        q_abs: Tensor,
+        signs: Tensor,
+        scales_scaled: Tensor,
+        scale: Tensor,
+        means: Tensor | None,
+    ) -> Tensor:
+        """``sign (|q| + delta) / scale + mu`` (CompressAI's operation order)."""
+        rescale = 1.0 / scale
+        y_hat = signs * (q_abs + self._quant_offsets(q_abs, scales_scaled, scale)) * rescale
+        return y_hat if means is None else y_hat + means
+
+    def _quantize_latent(
+        self, y: Tensor, scales: Tensor, means: Tensor | None, scale: Tensor
+    ) -> Tensor:
+        """The reconstruction of ``y`` at ``scale`` with a straight-through gradient."""
+        centred = y if means is None else y - means
+        if self.no_quantoffset:
+            y_hat = quantize_ste(centred * scale) * (1.0 / scale)
+            return y_hat if means is None else y_hat + means
+        scaled = centred * scale
+        signs = torch.sign(scaled).detach()
+        q_abs = quantize_ste(torch.abs(scaled))
+        return self._reconstruct(q_abs, signs, scales * scale, scale, means)
+
+    # -- forward ------------------------------------------------------------------------------
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, stage: int = 2, s: int = 1, inputscale: Scale = 0
+    ) -> dict[str, Any]:
+        """``{"x_hat", "likelihoods": {"y", "z"}}``. ``stage=1`` is the plain model; ``stage=2``
+        quantizes at the scale ``Gain[s]`` (``inputscale`` in eval mode when nonzero) with
+        straight-through rounding and the learned offsets."""
+        if stage == 1:
+            return super().forward(x)
+        if stage != 2:
+            raise TinifyError(f"stage must be 1 (plain model) or 2 (variable rate), got {stage!r}")
+        scale = self._get_scale(stage, s, inputscale)
+        y = self.g_a(x)
+        z = self.h_a(self._hyper_input(y))
+        z_hat, z_likelihoods = self._forward_z(z, scale)
+        return self._forward_y(y, z_hat, z_likelihoods, scale)
+
+    def _forward_z(self, z: Tensor, scale: Tensor) -> tuple[Tensor, Tensor]:
+        step = self._z_step(scale)
+        eb = self.entropy_bottleneck
+        if step is not None:
+            assert isinstance(eb, EntropyBottleneckVbr)
+            return eb(z, qs=step[0], training=None, ste=False)
+        _, z_likelihoods = eb(z)
+        medians = eb._get_medians()
+        return quantize_ste(z - medians) + medians, z_likelihoods
+
+    def _forward_y(
+        self, y: Tensor, z_hat: Tensor, z_likelihoods: Tensor, scale: Tensor
+    ) -> dict[str, Any]:
+        scales, means = self._gaussian_params(z_hat)
+        y_hat = self._quantize_latent(y, scales, means, scale)
+        _, y_likelihoods = self.gaussian_conditional(
+            y * scale, scales * scale, means=None if means is None else means * scale
+        )
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    # -- coding -------------------------------------------------------------------------------
+
+    def compress(  # type: ignore[override]
+        self, x: Tensor, stage: int = 2, s: int = 1, inputscale: Scale = 0, **options: Any
+    ) -> dict[str, Any]:
+        """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`); decode with
+        the same three. Returns ``{"strings": [y, z], "shape", "x_size"}``."""
+        with self._coding_rate(stage, s, inputscale):
+            return super().compress(x, **options)
+
+    def decompress(  # type: ignore[override]
+        self,
+        strings: Sequence[Sequence[bytes]],
+        shape: Sequence[int],
+        stage: int = 2,
+        s: int = 1,
+        inputscale: Scale = 0,
+        x_size: Any = None,
+        **options: Any,
+    ) -> dict[str, Tensor]:
+        """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale``)."""
+        with self._coding_rate(stage, s, inputscale):
+            return super().decompress(strings, shape, x_size=x_size, **options)
+
+    def _check_float_path(self) -> None:
+        if self._fixed_path():
+            raise TinifyError(
+                f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
+                "entropy_path='float' (tinify: --coding float)"
+            )
+
+    def _compress_z(self, z: Tensor, step: Tensor | None) -> tuple[list[bytes], Tensor]:
+        eb = self.entropy_bottleneck
+        if step is None:
+            strings = eb.compress(z)
+            return strings, eb.decompress(strings, z.size()[-2:])
+        assert isinstance(eb, EntropyBottleneckVbr)
+        self._z_tables_for(step)
+        strings = eb.compress(z, qs=step[0])
+        return strings, eb.decompress(strings, z.size()[-2:], qs=step[0])
+
+    def _decompress_z(self, strings: Sequence[bytes], shape: Any, step: Tensor | None) -> Tensor:
+        eb = self.entropy_bottleneck
+        if step is None:
+            return eb.decompress(list(strings), shape)
+        assert isinstance(eb, EntropyBottleneckVbr)
+        self._z_tables_for(step)
+        return eb.decompress(list(strings), shape, qs=step[0])
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        stage, scale = self._current_rate()
+        if stage == 1:
+            return super()._compress(x)
+        self._check_float_path()
+        y = self.g_a(x)
+        z = self.h_a(self._hyper_input(y))
+        z_strings, z_hat = self._compress_z(z, self._z_step(scale))
+        scales, means = self._gaussian_params(z_hat)
+        indexes = self.gaussian_conditional.build_indexes(scales * scale)
+        y_strings = self.gaussian_conditional.compress(
+            y * scale, indexes, means=None if means is None else means * scale
+        )
+        return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
+
+    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+        stage, scale = self._current_rate()
+        if stage == 1:
+            return super()._decompress(strings, shape)
+        self._check_float_path()
+        z_hat = self._decompress_z(strings[1], shape, self._z_step(scale))
+        scales, means = self._gaussian_params(z_hat)
+        gc = self.gaussian_conditional
+        indexes = gc.build_indexes(scales * scale)
+        if self.no_quantoffset:
+            scaled_means = None if means is None else means * scale
+            y_hat = gc.decompress(list(strings[0]), indexes, means=scaled_means) * (1.0 / scale)
+        else:
+            q = gc.decompress(list(strings[0]), indexes)
+            y_hat = self._reconstruct(q.abs(), torch.sign(q), scales * scale, scale, means)
+        return self._synthesize(y_hat)
+
+
+class MeanScaleHyperpriorVbr(ScaleHyperpriorVbr, MeanScaleHyperprior):
+    r"""Variable-rate mbt2018-mean: the mean-scale hyperprior of D. Minnen, J. Ballé,
+    G. Toderici (NeurIPS 2018) with the variable-rate quantization of F. Kamisli, F. Racapé,
+    H. Choi, DCC 2024 (see the module docstring). Symbols are ``round(y*scale - mu*scale)``.
+
+    Args: as :class:`ScaleHyperpriorVbr`.
+    """
+
+    def __init__(self, N: int = 192, M: int = 320, vr_entbttlnck: bool = False, **kwargs: Any):
+        super().__init__(N, M, vr_entbttlnck=vr_entbttlnck, **kwargs)
+
+
+class JointAutoregressiveHierarchicalPriorsVbr(
+    ScaleHyperpriorVbr, JointAutoregressiveHierarchicalPriors
+):
+    r"""Variable-rate mbt2018: the joint autoregressive and hierarchical priors of D. Minnen,
+    J. Ballé, G. Toderici (NeurIPS 2018) with the variable-rate quantization of F. Kamisli,
+    F. Racapé, H. Choi, DCC 2024 (see the module docstring).
+
+    The context features get ``scale_to_context(scale)`` (a 1 -> 2M linear layer) added at
+    stage 2, so the entropy parameters depend on the rate; the reconstructions with offsets feed
+    the context. Coding runs front by front (:mod:`tinify.models.image.wavefront`);
+    ``context_order="raster"`` gives CompressAI's stream layout. As in CompressAI, the Gaussian
+    tables are indexed with ``sigma * scale`` at both stages.
+
+    Args:
+        N: channels of the hidden layers and of ``z``.
+        M: channels of ``y``.
+        **kwargs: ``context_order`` (see :class:`JointAutoregressiveHierarchicalPriors`).
+    """
+
+    def __init__(self, N: int = 192, M: int = 320, **kwargs: Any) -> None:
+        kwargs.pop("vr_entbttlnck", None)
+        super().__init__(N, M, vr_entbttlnck=False, **kwargs)
+        #: Quantize recursively with straight-through rounding in ``forward`` (the only mode).
+        self.ste_recursive = True
+        #: Add ``scale_to_context(scale)`` to the context features at stage 2.
+        self.scl2ctx = True
+        self.scale_to_context = nn.Linear(1, 2 * M)
+
+    def _context_shift(self, scale: Tensor, stage: int) -> Tensor | None:
+        """``scale_to_context(scale)`` (2M,) at stage 2 with ``scl2ctx``, else None."""
+        if stage != 2 or not self.scl2ctx:
+            return None
+        return self.scale_to_context(scale.reshape(1, 1)).reshape(-1)
+
+    # -- forward ------------------------------------------------------------------------------
+
+    def _forward_z(self, z: Tensor, scale: Tensor) -> tuple[Tensor, Tensor]:
+        _, z_likelihoods = self.entropy_bottleneck(z)
+        medians = self.entropy_bottleneck._get_medians()
+        return quantize_ste(z - medians) + medians, z_likelihoods
+
+    def _forward_y(
+        self, y: Tensor, z_hat: Tensor, z_likelihoods: Tensor, scale: Tensor
+    ) -> dict[str, Any]:
+        y_hat, y_likelihoods = self._forward_latent(y, self.h_s(z_hat), scale)
+        x_hat = self.g_s(y_hat)
+        return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
+
+    def _forward_latent(self, y: Tensor, params: Tensor, scale: Tensor) -> tuple[Tensor, Tensor]:
+        """Quantize ``y`` front by front, each position's context seeing the reconstructions
+        (with offsets) of its causal neighbours; differentiable (straight-through rounding).
+
+        Returns ``(y_hat, y_likelihoods)`` (likelihoods of ``(y - mu) * scale`` under
+        ``N(0, sigma * scale)``).
+        """
+        batch, channels, height, width = y.shape
+        conv = self.context_prediction
+        taps = causal_taps(conv)
+        kh, kw = conv.kernel_size
+        ph, pw = kh // 2, kw // 2
+        weight = conv.weight * conv.mask
+        rows = torch.tensor([dh + ph for dh, _ in taps])
+        cols = torch.tensor([dw + pw for _, dw in taps])
+        ctx_weight = weight[:, :, rows, cols].permute(2, 1, 0).reshape(-1, weight.size(0))
+        bias = conv.bias if conv.bias is not None else weight.new_zeros(weight.size(0))
+        shift = self._context_shift(scale, 2)
+        if shift is not None:
+            bias = bias + shift
+        padded_width = width + 2 * pw
+        device = y.device
+        offsets = torch.tensor([dh * padded_width + dw for dh, dw in taps], device=device)
+        buffer = y.new_zeros(batch, (height + 2 * ph) * padded_width, channels)
+        y_rows = y.flatten(2).transpose(1, 2)
+        p_rows = params.flatten(2).transpose(1, 2)
+        fronts = [f.to(device) for f in coding_fronts(height, width, wavefront_slope(taps))]
+        hats, liks = [], []
+        for pos in fronts:
+            n = pos.numel()
+            centres = (pos // width + ph) * padded_width + pos % width + pw
+            gathered = buffer.index_select(1, (centres[:, None] + offsets[None]).reshape(-1))
+            context = gathered.reshape(batch * n, -1) @ ctx_weight + bias
+            hyper = p_rows.index_select(1, pos).reshape(batch * n, -1)
+            out = self.entropy_parameters(torch.cat([hyper, context], dim=1)[:, :, None, None])
+            scales, means = out.flatten(1).chunk(2, dim=1)
+            values = y_rows.index_select(1, pos).reshape(batch * n, channels)
+            _, lik = self.gaussian_conditional((values - means) * scale, scales * scale)
+            y_q = self._quantize_latent(values, scales, means, scale)
+            buffer = buffer.index_copy(1, centres, y_q.reshape(batch, n, channels))
+            hats.append(y_q.reshape(batch, n, channels))
+            liks.append(lik.reshape(batch, n, channels))
+        order = torch.cat(fronts)
+
+        def unscramble(parts: list[Tensor]) -> Tensor:
+            flat = torch.cat(parts, dim=1)
+            rows_out = flat.new_zeros(flat.shape).index_copy(1, order, flat)
+            return rows_out.transpose(1, 2).reshape(batch, channels, height, width)
+
+        return unscramble(hats), unscramble(liks)
+
+    # -- coding -------------------------------------------------------------------------------
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        stage, scale = self._current_rate()
+        if stage == 1 and self._fixed_path():
+            return JointAutoregressiveHierarchicalPriors._compress(self, x)
+        self._check_float_path()
+        y = self.g_a(x)
+        z = self.h_a(y)
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
+        params = self.h_s(z_hat)
+        if params.shape[-2:] != y.shape[-2:]:
+            raise ValueError(
+                f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
+                f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
+            )
+        with torch.no_grad():
+            y_strings, _ = encode_items(
+                y,
+                lambda b: self._coder(params[b : b + 1], scale, stage),
+                lambda coder, item: self._compress_item(coder, item, scale, stage),
+            )
+        return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
+
+    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+        stage, scale = self._current_rate()
+        if stage == 1 and self._fixed_path():
+            return JointAutoregressiveHierarchicalPriors._decompress(self, strings, shape)
+        self._check_float_path()
+        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
+        params = self.h_s(z_hat)
+        if len(strings[0]) != params.size(0):
+            raise ValueError(f"{len(strings[0])} streams for a batch of {params.size(0)}")
+        with torch.no_grad():
+            y_hat = decode_items(
+                list(strings[0]),
+                lambda b: self._coder(params[b : b + 1], scale, stage),
+                lambda coder, decoder: self._decompress_item(coder, decoder, scale, stage),
+            )
+        return self._synthesize(y_hat)
+
+    def _coder(self, params: Tensor, scale: Tensor, stage: int) -> ContextCoder:
+        coder = ContextCoder(
+            self.context_prediction, self.entropy_parameters, params, self.context_order
+        )
+        shift = self._context_shift(scale, stage)
+        if shift is not None:
+            coder.ctx_bias = coder.ctx_bias + shift.detach()
+        return coder
+
+    def _dequantized(
+        self, q: Tensor, scales: Tensor, means: Tensor, scale: Tensor, stage: int
+    ) -> Tensor:
+        """The latent the decoder writes for symbols ``q`` (stage 1: ``q + mu``)."""
+        gc = self.gaussian_conditional
+        if stage == 1:
+            return gc.dequantize(q, means)
+        if self.no_quantoffset:
+            return gc.dequantize(q) * (1.0 / scale) + means
+        qf = q.to(means.dtype)
+        return self._reconstruct(qf.abs(), torch.sign(qf), scales * scale, scale, means)
+
+    def _compress_item(self, coder: ContextCoder, y: Tensor, scale: Tensor, stage: int) -> bytes:
+        gc = self.gaussian_conditional
+        channels = y.size(1)
+        y_rows = y.detach().flatten(2).transpose(1, 2).index_select(1, torch.cat(coder.fronts))
+        fronts = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
+        symbols, indexes = [], []
+        for i, values in enumerate(fronts):
+            scales, means = coder.front_params(i).chunk(2, dim=1)
+            if stage == 1:
+                q = gc.quantize(values, "symbols", means)
+            else:
+                q = gc.quantize((values - means) * scale, "symbols")
+            coder.write_front(i, self._dequantized(q, scales, means, scale, stage))
+            symbols.append(q.reshape(-1))
+            indexes.append(gc.build_indexes(scales * scale).reshape(-1))
+        return _core.encode_with_indexes(
+            _int32(torch.cat(symbols)), _int32(torch.cat(indexes)), gc.cdf_table()
+        )
+
+    def _decompress_item(
+        self, coder: ContextCoder, decoder: RansDecoder, scale: Tensor, stage: int
+    ) -> None:
+        gc = self.gaussian_conditional
+        channels = coder.shape[1]
+        table = gc.cdf_table()
+        for i in range(len(coder.fronts)):
+            scales, means = coder.front_params(i).chunk(2, dim=1)
+            indexes = _int32(gc.build_indexes(scales * scale).reshape(-1))
+            q = torch.from_numpy(decoder.decode_stream(indexes, table))
+            q = q.reshape(-1, channels).to(means.device)
+            coder.write_front(i, self._dequantized(q, scales, means, scale, stage))
+
+
+def _int32(t: Tensor) -> np.ndarray:
+    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
