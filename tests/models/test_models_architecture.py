@@ -14,9 +14,15 @@ import torch
 from tinify.entropy_models import EntropyBottleneck
 from tinify.models import CompressionModel, get_scale_table
 from tinify.zoo import create_model, list_models
-from tinify.zoo.pretrained import qualities
+from tinify.zoo.pretrained import is_variable_rate, qualities
 
-ALL_QUALITIES = [(name, q) for name in list_models(kind="image") for q in qualities(name)]
+# (The variable-rate models have one configuration each: tests/models/test_models_vbr.py.)
+ALL_QUALITIES = [
+    (name, q)
+    for name in list_models(kind="image")
+    if not is_variable_rate(name)
+    for q in qualities(name)
+]
 
 
 @functools.cache

@@ -14,8 +14,11 @@ from tinify.models import (
     Cheng2020Attention,
     FactorizedPrior,
     JointAutoregressiveHierarchicalPriors,
+    JointAutoregressiveHierarchicalPriorsVbr,
     MeanScaleHyperprior,
+    MeanScaleHyperpriorVbr,
     ScaleHyperprior,
+    ScaleHyperpriorVbr,
 )
 from tinify.zoo.pretrained import (
     ROOT_URL,
@@ -42,19 +45,28 @@ CLASSES = [
     Cheng2020Anchor,
     Cheng2020Attention,
 ]
+#: The variable-rate models, registered after the others (CompressAI's zoo order).
+VBR_NAMES = ["bmshj2018-hyperprior-vbr", "mbt2018-mean-vbr", "mbt2018-vbr"]
+VBR_CLASSES = [ScaleHyperpriorVbr, MeanScaleHyperpriorVbr, JointAutoregressiveHierarchicalPriorsVbr]
 
 
 def test_names_and_classes() -> None:
-    assert zoo.list_models(kind="image") == NAMES
-    assert zoo.list_models() == [*NAMES, "ssf2020"]
+    image = [*NAMES, *VBR_NAMES]
+    assert zoo.list_models(kind="image") == image
+    assert zoo.list_models() == [*image, "ssf2020"]
     assert zoo.list_models(kind="video") == ["ssf2020"]
-    assert zoo.list_models("mbt2018*") == ["mbt2018-mean", "mbt2018"]
-    assert list(zoo.image_models) == NAMES and list(zoo.models) == [*NAMES, "ssf2020"]
+    assert zoo.list_models("mbt2018*") == [
+        "mbt2018-mean",
+        "mbt2018",
+        "mbt2018-mean-vbr",
+        "mbt2018-vbr",
+    ]
+    assert list(zoo.image_models) == image and list(zoo.models) == [*image, "ssf2020"]
     assert zoo.video_models == {"ssf2020": zoo.ssf2020}
     with pytest.raises(ValueError, match="kind"):
         zoo.list_models(kind="audio")
-    assert [zoo.model_architectures[n] for n in NAMES] == CLASSES
-    for name in NAMES:
+    assert [zoo.model_architectures[n] for n in image] == CLASSES + VBR_CLASSES
+    for name in image:
         fn = getattr(zoo, name.replace("-", "_"))
         assert zoo.models[name] is fn and zoo.image_models[name] is fn
     with pytest.raises(ValueError, match="already registered"):

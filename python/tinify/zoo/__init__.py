@@ -22,6 +22,7 @@ from tinify.zoo.image import (
     mbt2018,
     mbt2018_mean,
 )
+from tinify.zoo.image_vbr import bmshj2018_hyperprior_vbr, mbt2018_mean_vbr, mbt2018_vbr
 from tinify.zoo.pretrained import PretrainedCfg, get_pretrained_cfg
 from tinify.zoo.registry import (
     create_model,
@@ -42,6 +43,7 @@ __all__ = [
     "WeightsError",
     "bmshj2018_factorized",
     "bmshj2018_hyperprior",
+    "bmshj2018_hyperprior_vbr",
     "cheng2020_anchor",
     "cheng2020_attn",
     "create_model",
@@ -52,6 +54,8 @@ __all__ = [
     "load_state_dict_from_url",
     "mbt2018",
     "mbt2018_mean",
+    "mbt2018_mean_vbr",
+    "mbt2018_vbr",
     "model_architectures",
     "models",
     "register_model",

@@ -20,10 +20,12 @@ from typing import Any
 __all__ = [
     "METRICS",
     "ROOT_URL",
+    "VBR_FILES",
     "PretrainedCfg",
     "architecture_kwargs",
     "available_metrics",
     "get_pretrained_cfg",
+    "is_variable_rate",
     "qualities",
     "weights_base_url",
 ]
@@ -180,11 +182,20 @@ _FILES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-# Single-checkpoint variable-bit-rate models (not implemented in tinify yet; kept as data).
-_VBR_FILES: dict[str, dict[str, str]] = {
+# Variable-rate models: one network per architecture serves every rate, so the quality is
+# ignored (as in CompressAI); mse weights only.
+#: Variable-rate architecture -> metric -> file name.
+VBR_FILES: dict[str, dict[str, str]] = {
     "bmshj2018-hyperprior-vbr": {"mse": "bmshj2018-hyperprior-mse-vbr-cddd26be.pth.tar"},
     "mbt2018-mean-vbr": {"mse": "mbt2018-mean-mse-vbr-45d095e9.pth.tar"},
     "mbt2018-vbr": {"mse": "mbt2018-mse-vbr-f12581a1.pth.tar"},
+}
+# Constructor arguments of the pretrained variable-rate files beyond N and M: the hyperprior
+# and mean-scale files quantize the hyper-latent with a variable step too.
+_VBR_PRETRAINED_KWARGS: dict[str, Mapping[str, Any]] = {
+    "bmshj2018-hyperprior-vbr": {"vr_entbttlnck": True},
+    "mbt2018-mean-vbr": {"vr_entbttlnck": True},
+    "mbt2018-vbr": {},
 }
 
 _SMALL, _LARGE = {"N": 128, "M": 192}, {"N": 192, "M": 320}
@@ -198,6 +209,10 @@ _ARCH_KWARGS: dict[str, tuple[Mapping[str, int], ...]] = {
     "cheng2020-anchor": ({"N": 128},) * 3 + ({"N": 192},) * 3,
     "cheng2020-attn": ({"N": 128},) * 3 + ({"N": 192},) * 3,
     "ssf2020": ({},) * 9,
+    # one network each (quality ignored)
+    "bmshj2018-hyperprior-vbr": (_LARGE,),
+    "mbt2018-mean-vbr": (_LARGE,),
+    "mbt2018-vbr": (_LARGE,),
 }
 
 
@@ -254,7 +269,13 @@ def qualities(architecture: str) -> range:
 
 def available_metrics(architecture: str) -> tuple[str, ...]:
     """Metrics with pretrained weights for ``architecture`` (may be empty)."""
-    return tuple(_FILES.get(architecture, {}))
+    return tuple(_FILES.get(architecture, VBR_FILES.get(architecture, {})))
+
+
+def is_variable_rate(architecture: str) -> bool:
+    """True for the variable-rate architectures (one network for every rate; the quality
+    argument is ignored)."""
+    return architecture in VBR_FILES
 
 
 def architecture_kwargs(architecture: str, quality: int) -> dict[str, Any]:
@@ -264,6 +285,8 @@ def architecture_kwargs(architecture: str, quality: int) -> dict[str, Any]:
         ValueError: unknown architecture or quality out of range.
     """
     table = _kwargs_table(architecture)
+    if is_variable_rate(architecture):
+        return dict(table[0])
     if not 1 <= quality <= len(table):
         raise ValueError(
             f"quality must be an integer from 1 to {len(table)} for {architecture}, got {quality}"
@@ -281,6 +304,12 @@ def get_pretrained_cfg(architecture: str, metric: str, quality: int) -> Pretrain
     kwargs = architecture_kwargs(architecture, quality)
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if is_variable_rate(architecture):
+        name = VBR_FILES[architecture].get(metric)
+        if name is None:
+            raise RuntimeError(f"no pretrained {metric} weights for {architecture}")
+        kwargs.update(_VBR_PRETRAINED_KWARGS[architecture])
+        return PretrainedCfg(architecture, metric, quality, name, kwargs)
     files = _FILES.get(architecture, {}).get(metric)
     if files is None or quality > len(files):
         raise RuntimeError(f"no pretrained {metric} weights for {architecture} quality {quality}")

@@ -91,7 +91,8 @@ def create_model(
 
     Args:
         name: a zoo name from :func:`list_models`.
-        quality: 1 (lowest rate) to 8 (6 for the cheng2020 models).
+        quality: 1 (lowest rate) to 8 (6 for the cheng2020 models); ignored by the
+            variable-rate ``*-vbr`` models (one network for every rate).
         metric: ``"mse"`` or ``"ms-ssim"`` (which pretrained weights to load).
         pretrained: download (or take from the cache) and load CompressAI's weights; the model
             is returned in eval mode.
@@ -118,6 +119,6 @@ def create_model(
         return architecture(**config)
     cfg = get_pretrained_cfg(name, metric, quality)
     state_dict = remap_legacy_keys(load_pretrained_state_dict(cfg, progress=progress))
-    model = architecture(**config)
+    model = architecture(**{**config, **cfg.kwargs, **kwargs})
     model.load_state_dict(state_dict, strict=True)
     return model.eval()

@@ -123,7 +123,9 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             )
             self.lower_bound_zqstep = LowerBound(0.5)
         self._rate: tuple[int, Tensor] | None = None
-        self._z_tables_step: float | None = None
+        # The step the hyper-latent tables of a vr model were built for ("unit" for stage 1;
+        # None: unknown, e.g. loaded from a checkpoint).
+        self._z_tables_step: float | str | None = None
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -196,14 +198,19 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             return None
         return self.lower_bound_zqstep(self.gayn2zqstep(1.0 / scale.reshape(1)))
 
-    def _z_tables_for(self, step: Tensor) -> None:
-        """Build the hyper-latent tables for ``step`` unless they are known to be for it."""
-        value = float(step.reshape(-1)[0])
-        if self._z_tables_step != value:
-            eb = self.entropy_bottleneck
-            assert isinstance(eb, EntropyBottleneckVbr)
-            eb.update_variable(force=True, qs=step)
-            self._z_tables_step = value
+    def _z_tables_for(self, step: Tensor | None) -> None:
+        """Build the hyper-latent tables of a ``vr_entbttlnck`` model for ``step`` (None: the
+        unit step of stage 1) unless they are known to be for it already."""
+        eb = self.entropy_bottleneck
+        if not isinstance(eb, EntropyBottleneckVbr):
+            return
+        key: float | str = "unit" if step is None else float(step.reshape(-1)[0])
+        if self._z_tables_step != key:
+            if step is None:
+                eb.update(force=True)
+            else:
+                eb.update_variable(force=True, qs=step)
+            self._z_tables_step = key
 
     def update(  # type: ignore[override]
         self,
@@ -237,7 +244,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             assert isinstance(eb, EntropyBottleneck)
             built = eb.update(force=force, update_quantiles=update_quantiles)
             if built:
-                self._z_tables_step = None
+                self._z_tables_step = "unit"
         updated |= built
         self._build_fixed_networks()
         return updated
@@ -368,6 +375,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     def _compress(self, x: Tensor) -> dict[str, Any]:
         stage, scale = self._current_rate()
         if stage == 1:
+            self._z_tables_for(None)
             return super()._compress(x)
         self._check_float_path()
         y = self.g_a(x)
@@ -383,6 +391,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         stage, scale = self._current_rate()
         if stage == 1:
+            self._z_tables_for(None)
             return super()._decompress(strings, shape)
         self._check_float_path()
         z_hat = self._decompress_z(strings[1], shape, self._z_step(scale))

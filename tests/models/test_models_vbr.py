@@ -1,0 +1,212 @@
+"""The variable-rate models (Kamisli et al., DCC 2024) against CompressAI 1.2.8.
+
+Small seeded CompressAI models are loaded strictly into tinify; forward outputs, streams at
+several rates and reconstructions must match. CompressAI's reference key table is a copy under
+tests/data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from tinify.entropy_models import EntropyBottleneckVbr
+from tinify.exceptions import TinifyError
+from tinify.models import (
+    JointAutoregressiveHierarchicalPriorsVbr,
+    MeanScaleHyperpriorVbr,
+    ScaleHyperpriorVbr,
+)
+from tinify.models.image.vbr import quant_step_to_scale
+from tinify.zoo import create_model
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "compressai_vbr_reference.json"
+CLASSES = {
+    "bmshj2018-hyperprior-vbr": ScaleHyperpriorVbr,
+    "mbt2018-mean-vbr": MeanScaleHyperpriorVbr,
+    "mbt2018-vbr": JointAutoregressiveHierarchicalPriorsVbr,
+}
+#: (zoo name, vr_entbttlnck) pairs to cross-check.
+VARIANTS = [
+    ("bmshj2018-hyperprior-vbr", False),
+    ("bmshj2018-hyperprior-vbr", True),
+    ("mbt2018-mean-vbr", False),
+    ("mbt2018-mean-vbr", True),
+    ("mbt2018-vbr", False),
+]
+#: (stage, s, inputscale) rate settings: Gain entries and quantization steps from eval_model's
+#: default list.
+RATES = [(1, 1, 0.0), (2, 7, 0.0), (2, 0, 1 / 10.0), (2, 0, 1 / 2.6833)]
+
+
+def _image(h: int = 64, w: int = 128, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(1, 3, h, w, generator=g)
+    return torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
+def _compressai_model(compressai: Any, name: str, vr: bool, seed: int = 0) -> Any:
+    """A small seeded CompressAI model whose latents are large enough to code many symbols."""
+    torch.manual_seed(seed)
+    cls = getattr(compressai.models, CLASSES[name].__name__)
+    net = cls(16, 24) if name == "mbt2018-vbr" else cls(16, 24, vr_entbttlnck=vr)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+        net.g_a[6].weight.mul_(40.0)
+        net.h_a[4].weight.mul_(4.0)
+        for m in net.modules():
+            if isinstance(getattr(m, "mask", None), torch.Tensor):
+                m.weight.mul_(m.mask)
+    net.update(force=True)
+    return net.eval()
+
+
+def _update_hyper_tables(net: Any, stage: int, scale: torch.Tensor) -> None:
+    """What CompressAI's ``update(force=True, scale=...)`` does to the z tables (without its
+    slow rebuild of the Gaussian tables)."""
+    if stage == 1:
+        net.entropy_bottleneck.update(force=True)
+    else:
+        step = net.lower_bound_zqstep(net.gayn2zqstep(1.0 / scale.view(1)))
+        net.entropy_bottleneck.update_variable(force=True, qs=step)
+
+
+def test_state_dicts_match_compressai() -> None:
+    reference = json.loads(DATA.read_text())["state_dicts"]
+    for name, cls in CLASSES.items():
+        model = cls()
+        model.update(force=True)
+        shapes = {k: list(v.shape) for k, v in model.state_dict().items()}
+        expected = reference[name.replace("-", "_")]
+        assert list(shapes) == list(expected), name  # same keys, same order
+        assert shapes == expected, name
+        assert type(create_model(name, 0)) is cls
+
+
+@pytest.mark.parametrize(("name", "vr"), VARIANTS)
+def test_compressai_model_reproduced(compressai: Any, name: str, vr: bool) -> None:
+    reference = _compressai_model(compressai, name, vr)
+    model = CLASSES[name].from_state_dict(reference.state_dict()).eval()
+    assert model.vr_entbttlnck is vr
+    if name == "mbt2018-vbr":
+        model.context_order = "raster"  # CompressAI's symbol order
+    x = _image()
+    lengths = set()
+    with torch.no_grad():
+        for stage, s, value in RATES:
+            inputscale = torch.tensor(value)
+            ref = reference(x, stage=stage, s=s, inputscale=inputscale)
+            out = model(x, stage=stage, s=s, inputscale=inputscale)
+            torch.testing.assert_close(out["x_hat"], ref["x_hat"], atol=1e-5, rtol=0)
+            for key in ("y", "z"):
+                torch.testing.assert_close(
+                    out["likelihoods"][key], ref["likelihoods"][key], atol=1e-5, rtol=0
+                )
+            if vr:  # CompressAI codes z with the tables of its last update(...)
+                scale = reference.Gain[s].abs() if value == 0 else inputscale
+                _update_hyper_tables(reference, stage, scale)
+            enc = reference.compress(x, stage=stage, s=s, inputscale=inputscale)
+            ours = model.compress(x, stage=stage, s=s, inputscale=inputscale)
+            assert ours["strings"] == enc["strings"], (stage, s, value)
+            lengths.add(sum(len(b[0]) for b in enc["strings"]))
+            dec = reference.decompress(enc["strings"], enc["shape"], stage, s, inputscale)
+            got = model.decompress(enc["strings"], enc["shape"], stage, s, inputscale)
+            torch.testing.assert_close(got["x_hat"], dec["x_hat"], atol=1e-5, rtol=0)
+    assert len(lengths) >= 3 and max(lengths) > 200  # the rates differ, many symbols coded
+
+
+def test_state_dict_loads_in_compressai(compressai: Any) -> None:
+    torch.manual_seed(3)
+    model = MeanScaleHyperpriorVbr(16, 24, vr_entbttlnck=True)
+    state = model.state_dict()
+    assert "entropy_bottleneck._matrix0" in state and "entropy_bottleneck.matrices.0" not in state
+    net = compressai.models.MeanScaleHyperpriorVbr(16, 24, vr_entbttlnck=True)
+    net.load_state_dict(state, strict=True)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    again = MeanScaleHyperpriorVbr.from_state_dict(state)
+    assert again.vr_entbttlnck and isinstance(again.entropy_bottleneck, EntropyBottleneckVbr)
+
+
+@pytest.mark.parametrize("order", ["wavefront", "raster"])
+def test_autoregressive_round_trip(compressai: Any, order: str) -> None:
+    reference = _compressai_model(compressai, "mbt2018-vbr", False, seed=2)
+    model = JointAutoregressiveHierarchicalPriorsVbr.from_state_dict(reference.state_dict())
+    model.eval().context_order = order
+    x = _image(64, 64, seed=1)
+    scale = quant_step_to_scale(3.7211)
+    with torch.no_grad():
+        out = model.compress(x, inputscale=scale)
+        decoded = model.decompress(**out, inputscale=scale)["x_hat"]
+        expected = reference.decompress(
+            reference.compress(x, inputscale=scale)["strings"], out["shape"], inputscale=scale
+        )["x_hat"]
+    torch.testing.assert_close(decoded, expected, atol=1e-5, rtol=0)
+    try:  # another rate does not decode these streams
+        with torch.no_grad():
+            wrong = model.decompress(**out, inputscale=quant_step_to_scale(1.0))["x_hat"]
+    except TinifyError:
+        pass
+    else:
+        assert not torch.allclose(wrong, decoded, atol=1e-3)
+
+
+def test_hyper_tables_follow_the_rate() -> None:
+    """compress/decompress rebuild the z tables of a vr model for their own rate."""
+    torch.manual_seed(1)
+    model = ScaleHyperpriorVbr(16, 24, vr_entbttlnck=True).eval()
+    model.update(force=True)
+    x = _image(seed=3)
+    with torch.no_grad():
+        outs = {q: model.compress(x, inputscale=quant_step_to_scale(q)) for q in (8.0, 1.0)}
+        for q, out in outs.items():
+            got = model.decompress(**out, inputscale=quant_step_to_scale(q))["x_hat"]
+            ref = model(x, inputscale=quant_step_to_scale(q))["x_hat"].clamp(0, 1)
+            torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
+
+
+def test_training_forward_has_gradients() -> None:
+    torch.manual_seed(0)
+    for model in (
+        MeanScaleHyperpriorVbr(16, 24, vr_entbttlnck=True),
+        JointAutoregressiveHierarchicalPriorsVbr(16, 24),
+    ):
+        with torch.no_grad():
+            model.g_a[6].weight.mul_(40.0)  # large enough latents for nonzero symbols
+        model.train()
+        out = model(_image(64, 64), stage=2, s=7)
+        bits = sum(-torch.log2(v).sum() for v in out["likelihoods"].values())
+        (bits + 1e3 * out["x_hat"].square().mean()).backward()
+        for name in ("QuantABCD.0.weight", "g_a.0.weight", "h_a.0.weight", "h_s.4.bias"):
+            grad = dict(model.named_parameters())[name].grad
+            assert grad is not None and float(grad.abs().sum()) > 0, name
+        if isinstance(model, JointAutoregressiveHierarchicalPriorsVbr):
+            assert float(model.scale_to_context.weight.grad.abs().sum()) > 0
+            assert float(model.context_prediction.weight.grad.abs().sum()) > 0
+
+
+def test_bad_rate_arguments() -> None:
+    model = MeanScaleHyperpriorVbr(16, 24).eval()
+    model.update()
+    x = _image(64, 64)
+    with torch.no_grad():
+        with pytest.raises(TinifyError, match="stage"):
+            model.compress(x, stage=3)
+        with pytest.raises(TinifyError, match="s must be"):
+            model.compress(x, s=8)
+        with pytest.raises(TinifyError, match="inputscale"):
+            model.compress(x, inputscale=-0.5)
+        with pytest.raises(TinifyError, match="stage"):
+            model(x, stage=0)
+        model.entropy_path = "fixed"
+        with pytest.raises(TinifyError, match="fixed-point"):
+            model.compress(x)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(TinifyError, match="quantization step"):
+            quant_step_to_scale(bad)
+    assert float(quant_step_to_scale(4.0)) == 0.25
