@@ -228,3 +228,44 @@ def test_missing_file_on_server(server: Any, env: Any, table: Any, tmp_path: Pat
     with pytest.raises(hub.WeightsError, match="(?i)cannot download .*not found"):
         zoo.bmshj2018_factorized(1, pretrained=True, progress=False)
     assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+
+
+@pytest.mark.parametrize(("name", "vr"), [("mbt2018-mean-vbr", True), ("mbt2018-vbr", False)])
+def test_variable_rate_weights_download(
+    server: Any, env: Any, monkeypatch: pytest.MonkeyPatch, name: str, vr: bool
+) -> None:
+    """A VBR file as CompressAI writes it (bottleneck keys ``_matrix0`` for the variable-rate
+    bottleneck, its tables not built yet) downloads, verifies and loads strictly; the quality
+    argument is ignored and the coding tables follow the rate."""
+    base, root = server
+    torch.manual_seed(4)
+    cls = zoo.model_architectures[name]
+    reference = cls(8, 12, **({"vr_entbttlnck": True} if vr else {}))
+    reference.gaussian_conditional.update_scale_table(torch.tensor([0.11, 1.0, 10.0]))
+    if not vr:  # hosted files carry the tables of their fixed-step bottleneck
+        reference.entropy_bottleneck.update()
+    state = reference.state_dict()
+    assert ("entropy_bottleneck._matrix0" in state) is vr
+    tmp = root / "tmp.pth"
+    torch.save(state, tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
+    path = root / f"{name}-mse-{digest}.pth.tar"
+    tmp.rename(path)
+    monkeypatch.setitem(pretrained.VBR_FILES, name, {"mse": path.name})
+    monkeypatch.setitem(pretrained._ARCH_KWARGS, name, ({"N": 8, "M": 12},))
+    env.setenv("TINIFY_WEIGHTS_URL", base.replace("/weights", ""))
+    constructor = getattr(zoo, name.replace("-", "_"))
+    model = constructor(quality=5, pretrained=True, progress=False)
+    assert type(model) is cls and not model.training
+    assert model.vr_entbttlnck is vr
+    _assert_same(model, reference)
+    assert _QuietHandler.requests == [f"/{path.name}"]
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for step in (4.0, 1.5):
+            scale = torch.tensor(1 / step)
+            out = model.compress(x, inputscale=scale)
+            x_hat = model.decompress(**out, inputscale=scale)["x_hat"]
+            assert x_hat.shape == x.shape
+    with pytest.raises(ValueError, match="metric"):
+        constructor(metric="ms-ssim", pretrained=True)

@@ -142,3 +142,26 @@ def test_keyword_arguments_override_the_quality_channels() -> None:
     model = zoo.create_model("mbt2018-mean", 3, N=16, M=24)
     assert (model.N, model.M) == (16, 24)
     assert zoo.cheng2020_anchor(1, N=16).N == 16
+
+
+def test_variable_rate_table_matches_compressai() -> None:
+    from tinify.zoo import image_vbr
+    from tinify.zoo.pretrained import is_variable_rate
+
+    path = Path(__file__).resolve().parents[1] / "data" / "compressai_vbr_reference.json"
+    data = json.loads(path.read_text())
+    assert image_vbr.root_url == data["root_url"] == ROOT_URL
+    assert image_vbr.model_urls == data["image_vbr"]
+    assert {k: list(v) for k, v in image_vbr.cfgs.items()} == data["cfgs_image_vbr"]
+    assert list(image_vbr.model_architectures) == VBR_NAMES
+    for name, urls in data["image_vbr"].items():
+        assert is_variable_rate(name) and available_metrics(name) == ("mse",)
+        for quality in (0, 3, 8):  # ignored, as in CompressAI
+            cfg = get_pretrained_cfg(name, "mse", quality)
+            assert cfg.url == urls["mse"]
+            assert cfg.kwargs["N"] == 192 and cfg.kwargs["M"] == 320
+            assert cfg.kwargs.get("vr_entbttlnck", False) is (name != "mbt2018-vbr")
+        with pytest.raises(RuntimeError, match="no pretrained"):
+            get_pretrained_cfg(name, "ms-ssim", 0)
+        model = zoo.models[name](quality=7)
+        assert type(model) is zoo.model_architectures[name] and (model.N, model.M) == (192, 320)
