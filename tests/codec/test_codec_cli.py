@@ -465,3 +465,70 @@ def test_train_is_registered(capsys: pytest.CaptureFixture[str]) -> None:
         main(["train", "--help"])
     assert info.value.code == 0
     assert "usage: tinify train" in capsys.readouterr().out
+
+
+# -- variable-rate models ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def vbr_checkpoint(tmp_path: Path) -> Path:
+    """A tiny mbt2018-mean-vbr with a variable-step hyper-latent, latents scaled up to code."""
+    from tinify.models import MeanScaleHyperpriorVbr
+
+    torch.manual_seed(0)
+    model = MeanScaleHyperpriorVbr(8, 12, vr_entbttlnck=True)
+    with torch.no_grad():
+        model.g_a[6].weight.mul_(40.0)
+    model.update(force=True)
+    path = tmp_path / "vbr.pth"
+    torch.save(model.state_dict(), path)
+    return path
+
+
+def test_variable_rate_encode_decode_eval(
+    tmp_path: Path,
+    image_file: Callable[..., Path],
+    vbr_checkpoint: Path,
+    capsys: pytest.CaptureFixture[str],
+    one_error_line: Callable[[str, str], str],
+) -> None:
+    src = image_file(64, 96)
+    model = ["-m", "mbt2018-mean-vbr", "--checkpoint", str(vbr_checkpoint)]
+    sizes = {}
+    for step in (8.0, 1.5):
+        tfy = tmp_path / f"s{step}.tfy"
+        assert main(["encode", str(src), "-o", str(tfy), *model, "--quant-step", str(step)]) == 0
+        header, _ = unpack(tfy.read_bytes())
+        assert header.quant_step == step and header.coding_mode == 0
+        sizes[step] = header.payload_size
+        out = tmp_path / f"s{step}.png"
+        assert main(["decode", str(tfy), "-o", str(out), "--checkpoint", str(vbr_checkpoint)]) == 0
+        with Image.open(out) as decoded:
+            assert decoded.size == (96, 64)
+    assert sizes[8.0] < sizes[1.5]
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "s1.5.tfy"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["quant_step"] == 1.5
+
+    result = tmp_path / "r.json"
+    args = ["eval", str(src), *model, "--quant-step", "8", "1.5", "--no-progress"]
+    assert main([*args, "-o", str(result)]) == 0
+    doc = json.loads(result.read_text())
+    assert doc["results"]["quant_step"] == [8.0, 1.5]
+    assert doc["results"]["bpp"] == pytest.approx(
+        [8 * sizes[8.0] / (64 * 96), 8 * sizes[1.5] / (64 * 96)]
+    )
+
+    # Refusals: a step for a fixed-rate model, the fixed-point mode for a VBR model.
+    hyper = tmp_path / "hyper.pth"
+    from tinify.models import ScaleHyperprior
+
+    plain = ScaleHyperprior(8, 12)
+    plain.update()
+    torch.save(plain.state_dict(), hyper)
+    bad = ["encode", str(src), "-o", str(tmp_path / "x.tfy")]
+    assert main([*bad, "-m", HYPER, "--checkpoint", str(hyper), "--quant-step", "2"]) == 1
+    assert "variable-rate" in one_error_line(capsys.readouterr().err, "encode")
+    assert main([*bad, *model, "--coding", "fixed"]) == 1
+    assert "fixed-point" in one_error_line(capsys.readouterr().err, "encode")
+    assert not (tmp_path / "x.tfy").exists()

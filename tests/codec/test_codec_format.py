@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinify
-from tinify.codec.coding import decode_image, encode_image
+from tinify.codec.coding import decode_image, encode_image, rate_options
 from tinify.codec.format import (
     CODING_MODES,
     MAGIC,
@@ -29,6 +29,7 @@ from tinify.codec.format import (
 from tinify.codec.loading import LoadedModel, weights_id
 from tinify.models import CompressionModel
 from tinify.zoo import list_models
+from tinify.zoo.pretrained import is_variable_rate
 
 CODING_MODES_BY_NAME = {name: mode for mode, name in CODING_MODES.items()}
 
@@ -289,6 +290,10 @@ def test_every_zoo_architecture(
     model = make_tiny(name)
     loaded = LoadedModel(model, name, 1, "mse", "checkpoint", weights_id(model))
     x = torch.rand(1, 3, 70, 100, generator=torch.Generator().manual_seed(1))
+    if is_variable_rate(name) and coding == "fixed":  # float path only
+        with pytest.raises(tinify.TinifyError, match="fixed-point"):
+            encode_image(loaded, x, coding=coding)
+        return
     data = encode_image(loaded, x, coding=coding)
     assert model.entropy_path == "float"  # the caller's setting is restored
     header, streams = unpack(data)
@@ -297,8 +302,10 @@ def test_every_zoo_architecture(
     decoded = decode_image(data, loaded)
     assert decoded.x_hat.shape == x.shape
     model.entropy_path = coding
+    rate = rate_options(model, header.quant_step)  # variable-rate models: the recorded step
+    assert (header.quant_step is not None) is is_variable_rate(name)
     with torch.no_grad():  # the container adds nothing: same result as the model's own padding
-        direct = model.decompress(**model.compress(x))["x_hat"]
+        direct = model.decompress(**model.compress(x, **rate), **rate)["x_hat"]
     assert torch.equal(decoded.x_hat, direct)
 
 
@@ -317,3 +324,80 @@ def test_fixed_mode_file_decodes_with_a_float_default_model(hyperprior: LoadedMo
     assert torch.equal(decode_image(fixed, hyperprior).x_hat, direct)
     with pytest.raises(ValueError, match="coding"):
         encode_image(hyperprior, x, coding="integer")
+
+
+# -- the quantization step of the variable-rate models ----------------------------------------
+
+
+def test_quant_step_round_trip() -> None:
+    header = replace(HEADER, model="mbt2018-vbr", quant_step=2.6833)
+    data = pack(header, STREAMS)
+    assert len(data) == len(pack(replace(header, quant_step=None), STREAMS)) + 8
+    assert data[18] & 0x04  # flag bit 2
+    back, streams = unpack(data)
+    assert back.quant_step == 2.6833 and streams == STREAMS
+    assert back == replace(header, stream_lengths=back.stream_lengths, payload_crc=back.payload_crc)
+
+
+def test_files_without_quant_step_are_unchanged() -> None:
+    """A header without a step has flag bit 2 clear and no extra bytes: version-1 files written
+    before the field existed read exactly as before."""
+    assert not FILE[18] & 0x04
+    assert unpack(FILE)[0].quant_step is None
+    (size,) = struct.unpack_from("<I", FILE, 10)
+    assert size == 76 + len("bmshj2018-hyperprior") - 1 + len("tinify test") + 9 + 2 * 4
+
+
+@pytest.mark.parametrize("step", [0.0, -1.0, float("nan"), float("inf"), 1e-4, 2048.0])
+def test_bad_quant_steps_are_refused(step: float) -> None:
+    with pytest.raises(FormatError, match="quantization step"):
+        pack(replace(HEADER, quant_step=step), STREAMS)
+    good = bytearray(pack(replace(HEADER, quant_step=2.0), STREAMS))
+    at = bytes(good).index(struct.pack("<d", 2.0))
+    good[at : at + 8] = struct.pack("<d", step)
+    with pytest.raises(FormatError, match="quantization step"):
+        unpack(_with_header_crc(good))
+
+
+def test_quant_step_flag_without_its_bytes_is_rejected() -> None:
+    data = bytearray(FILE)
+    data[18] |= 0x04  # claims a step that is not there: the header runs short
+    with pytest.raises(FormatError):
+        unpack(_with_header_crc(data))
+
+
+def test_video_has_no_quant_step() -> None:
+    video = replace(
+        HEADER, kind="video", frames=2, fps=Fraction(25), shapes=((2, 1),), quant_step=2.0
+    )
+    with pytest.raises(FormatError, match="only an image"):
+        pack(video, [b"a"] * 6)
+
+
+def test_quant_step_must_match_the_model(make_tiny: Callable[..., CompressionModel]) -> None:
+    vbr, plain = make_tiny("mbt2018-mean-vbr"), make_tiny("mbt2018-mean")
+    with torch.no_grad():
+        vbr.g_a[6].weight.mul_(40.0)  # latents large enough for the step to matter
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+    loaded = LoadedModel(vbr, "mbt2018-mean-vbr", 0, "mse", "checkpoint", weights_id(vbr))
+    sizes = []
+    for step in (8.0, 1.0):
+        data = encode_image(loaded, x, quant_step=step)
+        header, _ = unpack(data)
+        assert header.quant_step == step and header.coding_mode == 0
+        decoded = decode_image(data, loaded).x_hat
+        with torch.no_grad():
+            scale = torch.tensor(1 / step)
+            direct = vbr.decompress(**vbr.compress(x, inputscale=scale), inputscale=scale)
+        assert torch.equal(decoded, direct["x_hat"])
+        sizes.append(header.payload_size)
+        # A header that lost its step (re-packed without it) is refused, not decoded wrongly.
+        stripped = pack(replace(header, quant_step=None), unpack(data)[1])
+        with pytest.raises(FormatError, match="needs a quantization step"):
+            decode_image(stripped, loaded)
+    assert sizes[0] < sizes[1]  # a larger step, a lower rate
+    other = LoadedModel(plain, "mbt2018-mean", 1, "mse", "checkpoint", weights_id(plain))
+    with pytest.raises(tinify.TinifyError, match="variable-rate"):
+        encode_image(other, x, quant_step=2.0)
+    with pytest.raises(tinify.TinifyError, match="quantization step must be"):
+        encode_image(loaded, x, quant_step=0.0)

@@ -5,11 +5,13 @@
 
     tinify encode photo.png -o photo.tfy                  # the default model shipped with tinify
     tinify encode photo.png -o photo.tfy --model mbt2018-mean --quality 5
+    tinify encode photo.png -o photo.tfy --model mbt2018-mean-vbr --quant-step 2.5  # any rate
     tinify decode photo.tfy -o photo.png
     tinify encode clip.y4m -o clip.tfy --checkpoint ssf.pth.tar   # video: ssf2020
     tinify decode clip.tfy -o frames/                      # or -o clip.y4m / clip.yuv
     tinify info photo.tfy
     tinify eval kodak/ --model bmshj2018-hyperprior -q 1 2 3 -o hyperprior.json
+    tinify eval kodak/ --model mbt2018-vbr --quant-step 8 4 2 1 -o mbt2018-vbr.json
     tinify codecs kodak/ --codec jpeg webp -o baselines.json
     tinify plot hyperprior.json baselines-*.json -o rd.png --anchor baselines-jpeg.json
     tinify update runs/q3/last.pt -o weights/ --model bmshj2018-hyperprior
@@ -90,6 +92,18 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_quant_step(p: argparse.ArgumentParser, many: bool = False) -> None:
+    p.add_argument(
+        "--quant-step",
+        type=float,
+        nargs="+" if many else None,
+        metavar="STEP",
+        help="variable-rate models (*-vbr) only: quantization step(s) of the latent, e.g. 1 "
+        "(high rate) to 10 (low rate); one network codes at any step"
+        + (" (default: CompressAI's 8 steps 10 ... 1)" if many else " (default 5.1832)"),
+    )
+
+
 def _add_coding(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--coding",
@@ -97,7 +111,7 @@ def _add_coding(p: argparse.ArgumentParser) -> None:
         default=None,
         help="fixed = entropy parameters in integer arithmetic, decodable bit-exactly on any "
         "device (default for images; coding mode 1); float = CompressAI's arithmetic and "
-        "streams (mode 0; the only mode of video models)",
+        "streams (mode 0; the only mode of video and variable-rate models)",
     )
 
 
@@ -124,6 +138,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
     _add_model_options(p)
+    _add_quant_step(p)
     _add_chunks(p)
     video = p.add_argument_group("video input (default model: ssf2020)")
     video.add_argument("--frames", type=int, metavar="N", help="code the first N frames only")
@@ -161,6 +176,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--name", help="results name (default: MODEL-METRIC)")
     p.add_argument("--per-image", action="store_true", help="also store per-image values")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    _add_quant_step(p, many=True)
     _add_chunks(p)
     _add_coding(p)
     p.set_defaults(func=_cmd_eval)
@@ -238,6 +254,8 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
                 raise InputError(f"{option} is for video input; {args.input} is an image")
         _refuse_video_model(args.model, "give it a folder of PNG frames, a .y4m or a .yuv file")
         return
+    if args.quant_step is not None:
+        raise InputError("--quant-step is for the variable-rate image models (*-vbr)")
     if args.coding == "fixed":
         raise InputError(
             "video models have no fixed-point path yet: drop --coding fixed (videos are coded "
@@ -296,20 +314,28 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
-    from tinify.codec.coding import DEFAULT_CODING, encode_image
+    from tinify.codec.coding import DEFAULT_QUANT_STEP, encode_image, is_variable_rate_model
     from tinify.codec.loading import load_model
     from tinify.io.image import image_to_tensor, read_image, write_bytes
+    from tinify.zoo.pretrained import is_variable_rate
 
     img = read_image(args.input, _note)
-    loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
+    quality = args.quality
+    if quality is None and args.checkpoint is None and is_variable_rate(args.model or ""):
+        quality = 0  # one network for every rate: the header records the step instead
+    loaded = load_model(args.model, quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     x = image_to_tensor(img).to(args.device)
-    data = encode_image(loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING)
+    data = encode_image(loaded, x, args.stream_chunks, args.coding, quant_step=args.quant_step)
     write_bytes(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
+    if is_variable_rate_model(loaded.model):
+        rate = f"quant step {args.quant_step or DEFAULT_QUANT_STEP:g}"
+    else:
+        rate = f"q{loaded.quality}"
     print(
         f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
-        f"q{loaded.quality} {loaded.metric}, {loaded.source} weights)",
+        f"{rate} {loaded.metric}, {loaded.source} weights)",
         file=sys.stderr,
     )
 
@@ -422,7 +448,8 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     decoded = _with_path(args.input, lambda: decode_image(data, resolve))
     save_image(tensor_to_image(decoded.x_hat), output)
     h = decoded.header
-    print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
+    rate = f"q{h.quality}" if h.quant_step is None else f"quant step {h.quant_step:g}"
+    print(f"{output}: {h.width}x{h.height} from {h.model} {rate}", file=sys.stderr)
 
 
 def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
@@ -462,6 +489,7 @@ def _header_dict(path: str, data: bytes) -> dict[str, Any]:
         "format_version": h.version,
         "coding_mode": h.coding_mode,
         "coding": CODING_MODES.get(h.coding_mode, "?"),
+        **({} if h.quant_step is None else {"quant_step": h.quant_step}),
         "kind": h.kind,
         "model": h.model,
         "quality": h.quality,
@@ -528,11 +556,12 @@ def _check_chunks(n: int) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from tinify.codec.coding import DEFAULT_CODING
-    from tinify.codec.evaluate import evaluate_model
+    from tinify.codec.coding import is_variable_rate_model
+    from tinify.codec.evaluate import DEFAULT_QUANT_STEPS, evaluate_model
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
     from tinify.io.image import InputError, list_images
+    from tinify.zoo.pretrained import is_variable_rate
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)
@@ -548,6 +577,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         torch.backends.cudnn.benchmark = False
     if args.checkpoint:
         jobs: list[dict[str, Any]] = [{"checkpoint": c} for c in args.checkpoint]
+    elif args.model and is_variable_rate(args.model):
+        jobs = [{"quality": 0}]  # one network for every rate: the steps are the rate points
     elif args.model:
         jobs = [{"quality": q} for q in (args.quality or [3])]
     else:
@@ -559,22 +590,34 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
         )
         _refuse_video_model(loaded.name, "tinify eval measures image models")
-        label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
-        point, rows = evaluate_model(
-            loaded,
-            images,
-            device=args.device,
-            stream_chunks=args.stream_chunks,
-            estimate=args.estimate,
-            coding=args.coding or DEFAULT_CODING,
-            progress=args.progress,
-            note=_note,
-            label=f"{loaded.name} {label}",
-        )
-        points.append({**point, "quality": job.get("quality", loaded.quality)})
-        per_image[label] = rows
+        job_label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
+        if is_variable_rate_model(loaded.model):
+            steps: list[float | None] = list(args.quant_step or DEFAULT_QUANT_STEPS)
+        elif args.quant_step is not None:
+            raise InputError(f"--quant-step is for the variable-rate models; {loaded.name} is not")
+        else:
+            steps = [None]
+        for step in steps:
+            label = job_label if step is None else f"step {step:g}"
+            if step is not None and "checkpoint" in job:
+                label = f"{job_label} {label}"
+            point, rows = evaluate_model(
+                loaded,
+                images,
+                device=args.device,
+                stream_chunks=args.stream_chunks,
+                estimate=args.estimate,
+                coding=args.coding,
+                progress=args.progress,
+                note=_note,
+                label=f"{loaded.name} {label}",
+                quant_step=step,
+            )
+            extra = {} if step is None else {"quant_step": step}
+            points.append({**point, "quality": job.get("quality", loaded.quality), **extra})
+            per_image[label] = rows
+            _summary(f"{loaded.name} {label}", point)
         name = name or f"{loaded.name}-{loaded.metric}"
-        _summary(f"{loaded.name} {label}", point)
     description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
     doc = results_json(name, description, points, per_image if args.per_image else None)
     text = write_results(doc, args.output)

@@ -12,6 +12,10 @@ A video's streams are those of ``model.compress(frames)`` (a :class:`ScaleSpaceF
 in the order of :func:`tinify.codec.format.frame_streams`: ``y, z`` of the I-frame, then
 ``motion y, motion z, residual y, residual z`` of each P-frame. Videos are coded in mode 0:
 ssf2020 has no fixed-point path yet.
+
+A variable-rate model (``bmshj2018-hyperprior-vbr``, ``mbt2018-mean-vbr``, ``mbt2018-vbr``)
+codes at any quantization step ``quant_step`` (its ``inputscale`` is ``float32(1 / quant_step)``),
+which the header records, so one network serves every rate. These models code in mode 0.
 """
 
 from __future__ import annotations
@@ -36,18 +40,24 @@ from tinify.codec.format import (
     unpack,
 )
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
+from tinify.exceptions import TinifyError
+from tinify.models.image.vbr import ScaleHyperpriorVbr, quant_step_to_scale
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
 __all__ = [
     "DEFAULT_CODING",
+    "DEFAULT_QUANT_STEP",
     "DecodedImage",
     "DecodedVideo",
     "decode_image",
     "decode_video",
+    "default_coding",
     "encode_image",
     "encode_video",
+    "is_variable_rate_model",
     "padding_for",
+    "rate_options",
 ]
 
 #: A loaded model, or a function that loads it from the checked header.
@@ -59,6 +69,50 @@ DEFAULT_CODING = "fixed"
 
 #: Smallest side the image models accept.
 MIN_CODED_SIDE = 64
+
+#: The quantization step of a variable-rate model when none is given: that of CompressAI's
+#: third lambda (0.0067, the zoo's default quality 3), ``1 / 0.19293``.
+DEFAULT_QUANT_STEP = 5.1832
+
+
+def is_variable_rate_model(model: Any) -> bool:
+    """True for the variable-rate models (coded at a quantization step, float path only)."""
+    return isinstance(model, ScaleHyperpriorVbr)
+
+
+def default_coding(model: Any) -> str:
+    """The coding mode used when none is asked for: :data:`DEFAULT_CODING`, or ``"float"`` for
+    the variable-rate models (they have no fixed-point path)."""
+    return "float" if is_variable_rate_model(model) else DEFAULT_CODING
+
+
+def rate_options(model: Any, quant_step: float | None) -> dict[str, Any]:
+    """The keyword arguments that set a model's rate for ``compress`` / ``decompress`` /
+    ``forward``: ``{"inputscale": float32(1 / quant_step)}`` for a variable-rate model (the step
+    defaults to :data:`DEFAULT_QUANT_STEP`), ``{}`` for the others.
+
+    Raises:
+        TinifyError: a step for a model that takes none, or a step out of range.
+    """
+    if not is_variable_rate_model(model):
+        if quant_step is not None:
+            raise TinifyError(
+                "a quantization step is for the variable-rate models (*-vbr); this model codes "
+                "at the rate of its weights (choose --quality)"
+            )
+        return {}
+    from tinify.codec.format import MAX_QUANT_STEP, MIN_QUANT_STEP
+
+    if quant_step is None:
+        quant_step = DEFAULT_QUANT_STEP
+
+    if not MIN_QUANT_STEP <= quant_step <= MAX_QUANT_STEP:  # type: ignore[operator]
+        raise TinifyError(
+            f"the quantization step must be in {MIN_QUANT_STEP:g}..{MAX_QUANT_STEP:g}, got "
+            f"{quant_step!r} (CompressAI's models are trained for 1 to 10)"
+        )
+    scale = quant_step_to_scale(float(quant_step))  # type: ignore[arg-type]
+    return {"inputscale": scale.to(next(model.parameters()).device)}
 
 
 def padding_for(height: int, width: int, factor: int) -> tuple[int, int, int, int]:
@@ -84,7 +138,12 @@ def _entropy_path(model: Any, path: str) -> Iterator[None]:
 
 
 def encode_image(
-    loaded: LoadedModel, x: Tensor, stream_chunks: int = 1, coding: str = DEFAULT_CODING
+    loaded: LoadedModel,
+    x: Tensor,
+    stream_chunks: int = 1,
+    coding: str | None = None,
+    *,
+    quant_step: float | None = None,
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
@@ -95,22 +154,32 @@ def encode_image(
         coding: ``"fixed"`` (coding mode 1, the default: entropy parameters in deterministic
             integer arithmetic, decodable bit-exactly on any device; measured rate cost on
             Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0, CompressAI's
-            arithmetic and streams).
+            arithmetic and streams; the default and only mode of the variable-rate models).
+        quant_step: variable-rate models only: the quantization step (default
+            :data:`DEFAULT_QUANT_STEP`; larger steps give lower rates), recorded in the header.
 
     Returns:
         The file's bytes.
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
         raise ValueError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
+    model = loaded.model
+    coding = coding or default_coding(model)
     modes = {name: mode for mode, name in CODING_MODES.items()}
     if coding not in modes:
         raise ValueError(f"coding must be one of {sorted(modes)}, got {coding!r}")
-    model = loaded.model
+    if is_variable_rate_model(model):
+        if coding != "float":
+            raise TinifyError(
+                f"{loaded.name} has no fixed-point path: code it with --coding float (mode 0)"
+            )
+        quant_step = DEFAULT_QUANT_STEP if quant_step is None else float(quant_step)
+    rate = rate_options(model, quant_step)
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
     set_stream_chunks(model, stream_chunks)
     with torch.no_grad(), _entropy_path(model, coding):
-        out = model.compress(F.pad(x, pad) if any(pad) else x)
+        out = model.compress(F.pad(x, pad) if any(pad) else x, **rate)
     streams = [group[0] for group in out["strings"]]
     header = _header(
         loaded,
@@ -121,6 +190,7 @@ def encode_image(
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[coding],
+        quant_step=quant_step,
     )
     return pack(header, streams)
 
@@ -212,9 +282,20 @@ def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
             f"{len(names)} streams and 1 shape (corrupt file)"
         )
     shape = _check_shape(header, net.downsampling_factor)
+    if (header.quant_step is None) == is_variable_rate_model(net):
+        raise FormatError(
+            f"{header.model} "
+            + (
+                "needs a quantization step, the header has none"
+                if header.quant_step is None
+                else "takes no quantization step, the header has one"
+            )
+            + " (corrupt file)"
+        )
+    rate = rate_options(net, header.quant_step)
     set_stream_chunks(net, header.stream_chunks)
     with torch.no_grad(), _entropy_path(net, CODING_MODES[header.coding_mode]):
-        x_hat = net.decompress([[s] for s in streams], shape)["x_hat"]
+        x_hat = net.decompress([[s] for s in streams], shape, **rate)["x_hat"]
     left, right, top, bottom = header.padding
     x_hat = crop(x_hat, (-left, -right, -top, -bottom))
     return DecodedImage(x_hat=x_hat, header=header, model=loaded)

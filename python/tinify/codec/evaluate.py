@@ -16,6 +16,9 @@ container:
   the container plus ``model.decompress`` and the crop (CUDA synchronized), in seconds, averaged
   over images. Reading the image file and computing the metrics are not timed.
 
+A variable-rate model is evaluated at one quantization step per call (``quant_step``; ``tinify
+eval`` sweeps a list of them with one downloaded network).
+
 ``estimate=True`` runs ``forward`` instead: ``bpp = -sum(log2 likelihoods) / pixels`` and each
 time is half of the forward pass (CompressAI's convention).
 """
@@ -31,14 +34,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tinify.codec.coding import DEFAULT_CODING, decode_image, encode_image, padding_for
+from tinify.codec.coding import decode_image, encode_image, padding_for, rate_options
 from tinify.codec.loading import LoadedModel
 from tinify.codec.results import mean
 from tinify.io.image import image_to_tensor, progress_bar, read_image
 from tinify.ops import crop
 from tinify.utils.metrics import ms_ssim, ms_ssim_min_size, psnr, to_8bit
 
-__all__ = ["distortion", "evaluate_image", "evaluate_model"]
+__all__ = ["DEFAULT_QUANT_STEPS", "distortion", "evaluate_image", "evaluate_model"]
+
+#: The quantization steps ``tinify eval`` sweeps for a variable-rate model by default: those of
+#: CompressAI's ``eval_model --vbr_quantstep``, from the lowest rate to the highest.
+DEFAULT_QUANT_STEPS = (10.0, 7.1715, 5.1832, 3.7211, 2.6833, 1.9305, 1.3897, 1.0)
 
 Note = Callable[[str], None]
 
@@ -60,13 +67,17 @@ def distortion(x: Tensor, x_hat: Tensor) -> dict[str, float | None]:
 
 
 def _code(
-    loaded: LoadedModel, x: Tensor, stream_chunks: int, coding: str
+    loaded: LoadedModel,
+    x: Tensor,
+    stream_chunks: int,
+    coding: str | None,
+    quant_step: float | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     device = x.device
     pixels = x.size(-2) * x.size(-1)
     _sync(device)
     start = time.perf_counter()
-    data = encode_image(loaded, x, stream_chunks, coding)
+    data = encode_image(loaded, x, stream_chunks, coding, quant_step=quant_step)
     _sync(device)
     middle = time.perf_counter()
     decoded = decode_image(data, loaded)
@@ -81,14 +92,17 @@ def _code(
     return decoded.x_hat, stats
 
 
-def _estimate(loaded: LoadedModel, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+def _estimate(
+    loaded: LoadedModel, x: Tensor, quant_step: float | None = None
+) -> tuple[Tensor, dict[str, float]]:
     net = loaded.model
+    rate = rate_options(net, quant_step)
     height, width = x.shape[-2:]
     pad = padding_for(height, width, net.downsampling_factor)
     _sync(x.device)
     start = time.perf_counter()
     with torch.no_grad():
-        out = net(F.pad(x, pad))
+        out = net(F.pad(x, pad), **rate)
     _sync(x.device)
     elapsed = time.perf_counter() - start
     bits = sum(float(-torch.log2(lik).sum()) for lik in out["likelihoods"].values())
@@ -106,16 +120,19 @@ def evaluate_image(
     x: Tensor,
     stream_chunks: int = 1,
     estimate: bool = False,
-    coding: str = DEFAULT_CODING,
+    coding: str | None = None,
+    *,
+    quant_step: float | None = None,
 ) -> dict[str, float | None]:
     """Code (or estimate) one image (1, 3, H, W) on the model's device; return its numbers.
 
-    ``coding`` is the ``.tfy`` coding mode (``"fixed"`` or ``"float"``).
+    ``coding`` is the ``.tfy`` coding mode (``"fixed"`` or ``"float"``; None: the model's
+    default); ``quant_step`` the quantization step of a variable-rate model.
     """
     if estimate:
-        x_hat, stats = _estimate(loaded, x)
+        x_hat, stats = _estimate(loaded, x, quant_step)
     else:
-        x_hat, stats = _code(loaded, x, stream_chunks, coding)
+        x_hat, stats = _code(loaded, x, stream_chunks, coding, quant_step)
     return {**distortion(x, x_hat), **stats}
 
 
@@ -128,9 +145,12 @@ def evaluate_model(
     progress: bool = True,
     note: Note | None = None,
     label: str = "",
-    coding: str = DEFAULT_CODING,
+    coding: str | None = None,
+    *,
+    quant_step: float | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Evaluate ``loaded`` on every image (``coding``: the ``.tfy`` coding mode).
+    """Evaluate ``loaded`` on every image (``coding``: the ``.tfy`` coding mode; ``quant_step``:
+    the quantization step of a variable-rate model).
 
     Returns:
         ``(point, per_image)``: the means over images (keys ``psnr-rgb``, ``ms-ssim-rgb``,
@@ -140,7 +160,7 @@ def evaluate_model(
     rows: list[dict[str, Any]] = []
     for path in progress_bar(images, len(images), label or loaded.name, progress):
         x = image_to_tensor(read_image(path, note)).to(device)
-        row = evaluate_image(loaded, x, stream_chunks, estimate, coding)
+        row = evaluate_image(loaded, x, stream_chunks, estimate, coding, quant_step=quant_step)
         rows.append({"image": Path(path).name, **row})
     keys = [k for k in rows[0] if k != "image"]
     point = {k: mean([r[k] for r in rows]) for k in keys}

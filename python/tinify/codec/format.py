@@ -4,7 +4,7 @@
 The byte layout is documented in ``docs/format.md``. In short (all integers little-endian)::
 
     magic(8) version(1) mode(1) header_size(4) fixed fields(50) name encoder shapes
-    stream_count(4) stream_lengths(4 each) header_crc32(4) | payload (the streams)
+    [quant_step(8)] stream_count(4) stream_lengths(4 each) header_crc32(4) | payload (the streams)
 
 Parsing is bounded and allocation-free until the header has been checked: the declared header
 size must lie within the file and below :data:`MAX_HEADER_SIZE`, the header's own CRC32 must
@@ -33,9 +33,11 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_HEADER_SIZE",
+    "MAX_QUANT_STEP",
     "MAX_SIDE",
     "MAX_STREAMS",
     "MAX_VIDEO_FRAMES",
+    "MIN_QUANT_STEP",
     "VIDEO_I_STREAMS",
     "VIDEO_P_STREAMS",
     "FormatError",
@@ -77,7 +79,14 @@ FLAG_CUDA = 0x01
 #: Video only: the source was 4:4:4 YUV (a ``.y4m`` with ``C444``), so a decoder writing Y4M
 #: keeps 4:4:4 chroma by default.
 FLAG_YUV444 = 0x02
-KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444
+#: Image only: a variable-rate model coded at the quantization step stored after the shapes
+#: (a float64; see :attr:`TfyHeader.quant_step`). Files without it read as before.
+FLAG_QUANT_STEP = 0x04
+KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444 | FLAG_QUANT_STEP
+#: Bounds of a recorded quantization step (CompressAI's models are trained for 1 to 10).
+MIN_QUANT_STEP = 1.0 / 1024
+MAX_QUANT_STEP = 1024.0
+_QUANT_STEP = struct.Struct("<d")
 
 #: Video stream layout (kind 1): frame 0 is an I-frame with these many streams (image latent
 #: ``y``, then its hyper-latent ``z``), every later frame a P-frame with these many (motion
@@ -107,6 +116,7 @@ MAX_HEADER_SIZE = (
     + MAX_ENCODER
     + 1
     + MAX_SHAPES * (1 + 4 * MAX_RANK)
+    + _QUANT_STEP.size
     + 4
     + 4 * MAX_STREAMS
     + 4
@@ -145,6 +155,8 @@ class TfyHeader:
         yuv444: a video whose source was 4:4:4 YUV (decoding to Y4M keeps 4:4:4); always
             ``False`` for an image.
         coding_mode: 0 (float networks) or 1 (deterministic fixed-point entropy parameters).
+        quant_step: the quantization step a variable-rate (``*-vbr``) model coded the image at
+            (the model's ``inputscale`` is ``float32(1 / quant_step)``); ``None`` otherwise.
         encoder: free text naming the writer (``"tinify 0.1.0"``).
         stream_lengths: byte length of every stream (filled in by :func:`pack`/:func:`unpack`).
         payload_crc: CRC32 of the payload (filled in by :func:`pack`/:func:`unpack`).
@@ -168,6 +180,7 @@ class TfyHeader:
     on_cuda: bool = False
     yuv444: bool = False
     coding_mode: int = 0
+    quant_step: float | None = None
     encoder: str = ""
     stream_lengths: tuple[int, ...] = field(default=())
     payload_crc: int = 0
@@ -239,6 +252,14 @@ def _validate(h: TfyHeader) -> None:
             raise _fail(f"latent shape {shape} must have 1..{MAX_RANK} sizes in 1..{MAX_SIDE}")
     if len(h.stream_lengths) > MAX_STREAMS:
         raise _fail(f"{len(h.stream_lengths)} streams; at most {MAX_STREAMS}")
+    if h.quant_step is not None:
+        if h.kind != "image":
+            raise _fail("only an image may record a quantization step")
+        step = h.quant_step
+        if not (isinstance(step, float) and MIN_QUANT_STEP <= step <= MAX_QUANT_STEP):
+            raise _fail(
+                f"quantization step {step!r} is outside {MIN_QUANT_STEP:g}..{MAX_QUANT_STEP:g}"
+            )
 
 
 def video_stream_count(frames: int) -> int:
@@ -311,7 +332,9 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
         SOURCES.index(header.source),
         METRICS.index(header.metric),
         header.quality,
-        (FLAG_CUDA if header.on_cuda else 0) | (FLAG_YUV444 if header.yuv444 else 0),
+        (FLAG_CUDA if header.on_cuda else 0)
+        | (FLAG_YUV444 if header.yuv444 else 0)
+        | (FLAG_QUANT_STEP if header.quant_step is not None else 0),
         header.bit_depth,
         header.weights_id,
         header.height,
@@ -327,6 +350,8 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
     body += bytes([len(header.shapes)])
     for shape in header.shapes:
         body += bytes([len(shape)]) + struct.pack(f"<{len(shape)}I", *shape)
+    if header.quant_step is not None:
+        body += _QUANT_STEP.pack(header.quant_step)
     body += struct.pack(f"<I{len(streams)}I", len(streams), *header.stream_lengths)
     size = _PREFIX.size + len(body) + 4
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header.coding_mode, size) + bytes(body)
@@ -421,6 +446,9 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         if not 1 <= rank <= MAX_RANK:
             raise _fail(f"latent shape rank {rank} is outside 1..{MAX_RANK} (corrupt file)")
         shapes.append(struct.unpack(f"<{rank}I", r.take(4 * rank, "a latent shape")))
+    quant_step = None
+    if flags & FLAG_QUANT_STEP:
+        (quant_step,) = r.unpack(_QUANT_STEP, "the quantization step")
     count = r.u32("the stream count")
     if count > MAX_STREAMS:
         raise _fail(f"{count} streams; at most {MAX_STREAMS} (corrupt file)")
@@ -445,6 +473,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         on_cuda=bool(flags & FLAG_CUDA),
         yuv444=bool(flags & FLAG_YUV444),
         coding_mode=mode,
+        quant_step=quant_step,
         encoder=encoder,
         stream_lengths=tuple(lengths),
         payload_crc=payload_crc,

@@ -1,0 +1,113 @@
+"""Variable-rate models: encode and decode of a Kodak image, tinify vs CompressAI 1.2.8.
+
+mbt2018-mean-vbr (with the variable-step hyper-latent of the pretrained file) and mbt2018-vbr,
+full size (N=192, M=320), with the same calibrated random weights in both libraries (see
+``bench_models.calibrate``), on ``kodim01.png`` at a few quantization steps. CompressAI decodes
+mbt2018-vbr's 32x48 latent one position at a time; tinify by wavefronts. The decode time is also
+given against the model's own synthesis transform ``g_s`` (the floor of any decoder).
+
+Run: ``python benches/bench_vbr.py [--steps 5.1832,1.9305] [--threads 2] [--repeat 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from typing import Any
+
+import torch
+from torch import nn
+
+from _common import best_time, optional, set_threads
+from bench_models import CAI, IMAGE, calibrate, load_image
+from tinify.models import JointAutoregressiveHierarchicalPriorsVbr, MeanScaleHyperpriorVbr
+from tinify.models.image.vbr import quant_step_to_scale
+
+MODELS = {
+    "mbt2018-mean-vbr": (MeanScaleHyperpriorVbr, {"vr_entbttlnck": True}),
+    "mbt2018-vbr": (JointAutoregressiveHierarchicalPriorsVbr, {}),
+}
+
+
+def build_pair(name: str, x: torch.Tensor, cai: Any) -> tuple[nn.Module, nn.Module]:
+    """(tinify model, CompressAI model): seeded, calibrated, tables built, loaded strictly."""
+    cls, kwargs = MODELS[name]
+    torch.manual_seed(0)
+    reference = getattr(cai.models, cls.__name__)(192, 320, **kwargs).eval()
+    calibrate(reference, x)
+    reference.update(force=True)
+    buffer = io.BytesIO()
+    torch.save(reference.state_dict(), buffer)
+    buffer.seek(0)
+    model = cls.from_state_dict(torch.load(buffer, weights_only=True)).eval()
+    return model, reference
+
+
+@torch.no_grad()
+def measure(
+    name: str, model: Any, reference: Any, x: torch.Tensor, step: float, repeat: int
+) -> dict[str, Any]:
+    scale = quant_step_to_scale(step)
+    if getattr(reference, "vr_entbttlnck", False):
+        reference.update(force=True, scale=scale)  # CompressAI's z tables for this rate
+    seen: list[torch.Tensor] = []
+    hook = model.g_s.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    out = model.compress(x, inputscale=scale)
+    x_hat = model.decompress(**out, inputscale=scale)["x_hat"]
+    hook.remove()
+    ref = reference.compress(x, s=0, inputscale=scale)
+    ref_hat = reference.decompress(ref["strings"], ref["shape"], s=0, inputscale=scale)["x_hat"]
+    y_hat = seen[-1]
+    result = {
+        "bytes": sum(len(s[0]) for s in out["strings"]),
+        "cai_bytes": sum(len(s[0]) for s in ref["strings"]),
+        "same_streams": out["strings"] == ref["strings"],
+        "max_diff": float((x_hat - ref_hat).abs().max()),
+        "enc": best_time(lambda: model.compress(x, inputscale=scale), repeat),
+        "dec": best_time(lambda: model.decompress(**out, inputscale=scale), repeat),
+        "cai_enc": best_time(lambda: reference.compress(x, s=0, inputscale=scale), repeat),
+        "cai_dec": best_time(
+            lambda: reference.decompress(ref["strings"], ref["shape"], s=0, inputscale=scale),
+            repeat,
+        ),
+        "g_s": best_time(lambda: model._synthesize(y_hat), max(repeat, 3)),
+    }
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="5.1832,1.9305", help="quantization steps")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    cai = optional("compressai")
+    x = load_image(IMAGE)
+    if cai is None or x is None:
+        sys.exit(f"needs compressai and {IMAGE}")
+    set_threads(args.threads)
+    h, w = x.shape[-2:]
+    print(f"kodim01 {w}x{h}, {args.threads} threads, best of {args.repeat} (after a warm-up)\n")
+    print(
+        f"| model | step | bpp | streams = {CAI}'s | enc tinify / {CAI} (s) | dec tinify / "
+        f"{CAI} (s) | dec speed-up | tinify g_s (s) | dec / g_s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in args.models.split(","):
+        model, reference = build_pair(name, x, cai)
+        for step in (float(s) for s in args.steps.split(",")):
+            r = measure(name, model, reference, x, step, args.repeat)
+            same = "yes" if r["same_streams"] else f"no ({r['cai_bytes']} B; other order)"
+            print(
+                f"| {name} | {step:g} | {8 * r['bytes'] / (h * w):.3f} | {same} | "
+                f"{r['enc']:.2f} / {r['cai_enc']:.2f} | {r['dec']:.2f} / {r['cai_dec']:.2f} | "
+                f"{r['cai_dec'] / r['dec']:.1f}x | {r['g_s']:.2f} | {r['dec'] / r['g_s']:.2f} |",
+                flush=True,
+            )
+            assert r["max_diff"] < 1e-3, r["max_diff"]
+
+
+if __name__ == "__main__":
+    main()
