@@ -15,6 +15,7 @@ Pretrained weights and the ``bmshj2018_factorized(quality, ...)`` style construc
 
 from __future__ import annotations
 
+from tinify.entropy_models import EntropyBottleneckVbr
 from tinify.models.base import (
     SCALES_LEVELS,
     SCALES_MAX,
@@ -44,6 +45,7 @@ __all__ = [
     "Cheng2020Anchor",
     "Cheng2020Attention",
     "CompressionModel",
+    "EntropyBottleneckVbr",
     "FactorizedPrior",
     "JointAutoregressiveHierarchicalPriors",
     "JointAutoregressiveHierarchicalPriorsVbr",
