@@ -33,6 +33,7 @@ __all__ = [
     "atomic_path",
     "download",
     "hash_file",
+    "remote_size",
     "sha256_file",
 ]
 
@@ -112,14 +113,11 @@ def download(
     target = Path(path)
     if chunk_size < 1 or max_bytes < 0:
         raise DownloadError("chunk_size must be positive and max_bytes non-negative")
-    context = None
-    if not check_certificate:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        response = urllib.request.urlopen(url, timeout=timeout, context=context)
+        response = urllib.request.urlopen(
+            url, timeout=timeout, context=_tls_context(check_certificate)
+        )
     except (urllib.error.URLError, OSError, ValueError) as err:
         reason = getattr(err, "reason", None) or err
         raise DownloadError(f"cannot download {url}: {reason}") from None
@@ -176,6 +174,29 @@ def download(
                 f"{sha256[:16]}; the file was discarded"
             )
     return target
+
+
+def remote_size(url: str, *, check_certificate: bool = True, timeout: float = 60.0) -> int | None:
+    """The size in bytes the server announces for ``url`` (a HEAD request's Content-Length);
+    None when it announces none or the request fails."""
+    request = urllib.request.Request(url, method="HEAD")
+    try:
+        with urllib.request.urlopen(
+            request, timeout=timeout, context=_tls_context(check_certificate)
+        ) as response:
+            length = response.headers.get("Content-Length")
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return int(length) if length and length.isdigit() else None
+
+
+def _tls_context(check_certificate: bool) -> ssl.SSLContext | None:
+    if check_certificate:
+        return None  # urllib's default: verify
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _progress_bar(total: int | None):  # type: ignore[no-untyped-def]
