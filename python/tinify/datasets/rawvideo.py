@@ -61,10 +61,12 @@ _FORMAT_NAMES = {
     "p420": VideoFormat.YUV420,
     "i420": VideoFormat.YUV420,
     "yuv422": VideoFormat.YUV422,
+    "422": VideoFormat.YUV422,
     "p422": VideoFormat.YUV422,
     "i422": VideoFormat.YUV422,
     "y42b": VideoFormat.YUV422,
     "yuv444": VideoFormat.YUV444,
+    "444": VideoFormat.YUV444,
     "p444": VideoFormat.YUV444,
     "y444": VideoFormat.YUV444,
 }
@@ -91,7 +93,7 @@ _SIZE = re.compile(r"(?<![0-9])([0-9]{1,5})x([0-9]{1,5})(?![0-9])", re.IGNORECAS
 _RATE = re.compile(r"(?<![0-9.])([0-9]{1,4}(?:\.[0-9]{1,4})?)(?:hz|fps)(?![a-z])", re.IGNORECASE)
 _DEPTH = re.compile(r"(?<![0-9])([0-9]{1,2})bit", re.IGNORECASE)
 _FORMAT = re.compile(
-    r"(?<![a-z0-9])(yuv400|yuv420|yuv422|yuv444|p420|p422|p444|i420|i422|y42b|y444|420)"
+    r"(?<![a-z0-9])(yuv400|yuv420|yuv422|yuv444|p420|p422|p444|i420|i422|y42b|y444|420|422|444)"
     r"(?:p?_?([0-9]{1,2})?(le|be))?(?![0-9])",
     re.IGNORECASE,
 )
@@ -167,7 +169,8 @@ def get_raw_video_file_info(filename: str) -> dict[str, Any]:
     Recognised (any case, anywhere in the file name, not in its folders): ``WIDTHxHEIGHT``;
     the frame rate ``30Hz`` / ``29.97fps`` (a :class:`~fractions.Fraction`, 29.97 read as
     30000/1001); the bit depth ``10bit``; the format ``P420``, ``I420``, ``yuv420``, ``420``,
-    ``Y42B``, ``yuv444``, ... (a :class:`VideoFormat`) with an optional bit depth and byte
+    ``Y42B``, ``yuv444``, ... (a :class:`VideoFormat`; bare ``422`` and ``444`` too, which
+    CompressAI does not read) with an optional bit depth and byte
     order suffix (``I420_10LE``, ``yuv420p10le``); the extension ``yuv``/``rgb``/``raw``.
 
     Returns:
