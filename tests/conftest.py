@@ -100,7 +100,7 @@ def scale_ssf() -> Callable[[Any], None]:
 @dataclass
 class LocalServer:
     """An HTTP server on 127.0.0.1: ``url`` (no trailing slash) serves the files of ``root``;
-    ``requests`` lists the paths asked for, in order."""
+    ``requests`` lists the requests answered (``"GET /path"``), in order."""
 
     url: str
     root: Path
@@ -116,10 +116,14 @@ def http_server(tmp_path: Path) -> Iterator[LocalServer]:
 
     class QuietHandler(http.server.SimpleHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
-            requests.append(self.path)
+            requests.append(f"{self.command} {self.path}")
+
+    class QuietServer(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client hanging up early (a refused download) is no server error
 
     handler = functools.partial(QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import http.client
 import os
 import shutil
 import ssl
@@ -118,7 +119,9 @@ def download(
         response = urllib.request.urlopen(
             url, timeout=timeout, context=_tls_context(check_certificate)
         )
-    except (urllib.error.URLError, OSError, ValueError) as err:
+    except urllib.error.HTTPError as err:
+        raise DownloadError(f"cannot download {url}: HTTP {err.code} {err.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as err:
         reason = getattr(err, "reason", None) or err
         raise DownloadError(f"cannot download {url}: {reason}") from None
     with response, atomic_path(target) as tmp:
@@ -142,7 +145,7 @@ def download(
                 while True:
                     try:
                         block = response.read(chunk_size)
-                    except OSError as err:
+                    except (OSError, http.client.HTTPException) as err:
                         raise DownloadError(
                             f"cannot download {url}: the connection failed after {received} "
                             f"bytes ({err})"
@@ -185,7 +188,7 @@ def remote_size(url: str, *, check_certificate: bool = True, timeout: float = 60
             request, timeout=timeout, context=_tls_context(check_certificate)
         ) as response:
             length = response.headers.get("Content-Length")
-    except (urllib.error.URLError, OSError, ValueError):
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException):
         return None
     return int(length) if length and length.isdigit() else None
 
