@@ -28,7 +28,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 import numpy as np
 from torch.utils.data import Dataset
@@ -94,7 +94,7 @@ class CacheDataset(Dataset):
 
     # -- the cache files ---------------------------------------------------------------------
 
-    def _load_cache(self, mode: str) -> None:
+    def _load_cache(self, mode: Literal["r", "r+", "w+"]) -> None:
         info_path = self.cache_root / "info.json"
         try:
             info = json.loads(info_path.read_text())
