@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +95,40 @@ def scale_ssf_weights(model: Any) -> None:
 def scale_ssf() -> Callable[[Any], None]:
     """:func:`scale_ssf_weights`, for tests that build their own model."""
     return scale_ssf_weights
+
+
+@dataclass
+class LocalServer:
+    """An HTTP server on 127.0.0.1: ``url`` (no trailing slash) serves the files of ``root``;
+    ``requests`` lists the requests answered (``"GET /path"``), in order."""
+
+    url: str
+    root: Path
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[LocalServer]:
+    """A :class:`LocalServer` serving a fresh, empty folder (no network beyond the loopback)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    requests: list[str] = []
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            requests.append(f"{self.command} {self.path}")
+
+    class QuietServer(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client hanging up early (a refused download) is no server error
+
+    handler = functools.partial(QuietHandler, directory=str(root))
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield LocalServer(f"http://127.0.0.1:{httpd.server_address[1]}", root, requests)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

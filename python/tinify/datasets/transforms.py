@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Image transforms for training, in plain torch (no torchvision dependency).
 
-They take PIL images or (C, H, W) tensors and return tensors. Randomness comes from torch's
+They take PIL images, (H, W, C) or (H, W) numpy arrays (as torchvision's ``ToTensor`` does:
+what :class:`~tinify.datasets.VideoFolder` hands its transform) or (C, H, W) tensors, and
+return tensors. Randomness comes from torch's
 global generator (or an explicit ``generator``), so seeding torch makes them reproducible;
 :class:`tinify.datasets.SeededDataset` seeds every sample on its own.
 """
@@ -27,7 +29,7 @@ __all__ = [
     "pil_to_tensor",
 ]
 
-ImageLike = Union[Image.Image, Tensor]
+ImageLike = Union[Image.Image, np.ndarray, Tensor]
 
 
 def pil_to_tensor(image: Image.Image) -> Tensor:
@@ -41,9 +43,15 @@ def pil_to_tensor(image: Image.Image) -> Tensor:
 def _as_tensor(image: ImageLike) -> Tensor:
     if isinstance(image, Image.Image):
         return pil_to_tensor(image)
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3):
+        hwc = image[:, :, None] if image.ndim == 2 else image
+        return torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
     if isinstance(image, Tensor) and image.dim() >= 2:
         return image
-    raise TypeError(f"expected a PIL image or a (C, H, W) tensor, got {type(image).__name__}")
+    raise TypeError(
+        "expected a PIL image, an (H, W, C) array or a (C, H, W) tensor, "
+        f"got {type(image).__name__}"
+    )
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -78,7 +86,8 @@ class Compose:
 
 
 class ToTensor:
-    """PIL image or uint8 tensor -> float32 tensor (C, H, W) in [0, 1]; floats pass through."""
+    """PIL image, uint8 (H, W, C) array or uint8 tensor -> float32 tensor (C, H, W) in [0, 1];
+    floats pass through."""
 
     def __call__(self, image: ImageLike) -> Tensor:
         x = _as_tensor(image)

@@ -30,7 +30,7 @@ def psnr(x: Tensor, y: Tensor, data_range: float = 1.0) -> float:
 def _images(source: PathLike | Iterable[Tensor]) -> Iterable[Tensor]:
     """(1, 3, H, W) float images from a folder (sorted) or an iterable of tensors."""
     if isinstance(source, (str, Path)):
-        folder = ImageFolder(source, transform=ToTensor())
+        folder = ImageFolder(source, transform=ToTensor(), split=None)
         for i in range(len(folder)):
             yield folder[i].unsqueeze(0)
     else:

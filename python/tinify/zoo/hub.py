@@ -17,21 +17,17 @@ loaded with ``torch.load(..., weights_only=True)``.
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
-import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
-from tinify.utils.files import sha256_file
+from tinify.utils.files import DownloadError, download, sha256_file
 from tinify.zoo.pretrained import _HASH_IN_NAME, PretrainedCfg
 
 __all__ = [
@@ -143,53 +139,15 @@ def _require_hash(path: Path, prefix: str | None, origin: str) -> None:
 
 
 def _download(url: str, target: Path, prefix: str | None, progress: bool) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
-    tmp = Path(tmp_name)
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    _copy(response, out, digest, total, progress and _has_tqdm())
-            except (urllib.error.URLError, OSError) as err:
-                reason = getattr(err, "reason", err)
-                raise WeightsError(
-                    f"cannot download {url}: {reason}; set ${ENV_WEIGHTS_DIR} to a folder "
-                    f"holding {target.name}, or {ENV_OFFLINE}=1 to work offline"
-                ) from None
-        actual = digest.hexdigest()
-        if prefix is not None and not actual.startswith(prefix):
-            raise WeightsError(
-                f"downloaded {url} has SHA-256 {actual[:16]}..., expected a hash starting with "
-                f"{prefix}; the file was discarded"
-            )
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _has_tqdm() -> bool:
-    return importlib.util.find_spec("tqdm") is not None
-
-
-def _copy(source: IO[bytes], out: IO[bytes], digest: Any, total: int | None, bar: bool) -> None:
-    progress = None
-    if bar:
-        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
-
-        progress = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
-    try:
-        for block in iter(lambda: source.read(_CHUNK), b""):
-            out.write(block)
-            digest.update(block)
-            if progress is not None:
-                progress.update(len(block))
-    finally:
-        if progress is not None:
-            progress.close()
+        download(url, target, sha256=prefix, progress=progress, timeout=_TIMEOUT_S)
+    except DownloadError as err:
+        if "SHA-256" in str(err):
+            raise WeightsError(str(err)) from None
+        raise WeightsError(
+            f"{err}; set ${ENV_WEIGHTS_DIR} to a folder holding {target.name}, or "
+            f"{ENV_OFFLINE}=1 to work offline"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
