@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +94,37 @@ def scale_ssf_weights(model: Any) -> None:
 def scale_ssf() -> Callable[[Any], None]:
     """:func:`scale_ssf_weights`, for tests that build their own model."""
     return scale_ssf_weights
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_torchrun(
+    module: str, args: Sequence[str], cwd: Path, nproc: int = 2, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m torch.distributed.run --nproc_per_node NPROC -m MODULE ARGS`` on one node
+    (CPU processes talk over gloo on a free local port); output captured, never raises."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nnodes", "1", "--nproc_per_node", str(nproc),
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        "-m", module, *args,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def torchrun() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """:func:`run_torchrun`: ``torchrun(module, args, cwd, nproc=2)`` (skips without
+    torch.distributed)."""
+    import torch
+
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    return run_torchrun

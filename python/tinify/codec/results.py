@@ -78,9 +78,9 @@ def write_results(doc: Mapping[str, Any], path: PathLike | None) -> str:
     return text
 
 
-def load_results(path: PathLike) -> dict[str, Any]:
-    """Read a results file and check its layout (``name`` and a ``results`` mapping with
-    ``bpp``).
+def load_results(path: PathLike, rate_key: str = "bpp") -> dict[str, Any]:
+    """Read a results file and check its layout (``name`` and a ``results`` mapping with a
+    ``rate_key`` list: ``bpp`` for images, ``bitrate`` for videos).
 
     Raises:
         InputError: missing file, invalid JSON, or another layout.
@@ -93,8 +93,8 @@ def load_results(path: PathLike) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"{path}: not a readable JSON file ({err})") from None
     results = doc.get("results") if isinstance(doc, dict) else None
-    if not isinstance(results, dict) or not isinstance(results.get("bpp"), list):
-        raise InputError(f"{path}: not a results file (needs 'results' with a 'bpp' list)")
+    if not isinstance(results, dict) or not isinstance(results.get(rate_key), list):
+        raise InputError(f"{path}: not a results file (needs 'results' with a '{rate_key}' list)")
     lengths = {len(v) for v in results.values() if isinstance(v, list)}
     if len(lengths) != 1:
         raise InputError(f"{path}: the result lists have different lengths {sorted(lengths)}")
