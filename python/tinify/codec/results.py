@@ -54,10 +54,15 @@ def results_json(
     description: str,
     points: Sequence[Mapping[str, Any]],
     per_image: Mapping[str, Any] | None = None,
+    keys: Sequence[str] = RESULT_KEYS,
 ) -> dict[str, Any]:
-    """Build a results document from one mapping of averaged values per rate point."""
-    results: dict[str, list[Any]] = {k: [p.get(k) for p in points] for k in RESULT_KEYS}
-    extra = sorted({k for p in points for k in p} - set(RESULT_KEYS))
+    """Build a results document from one mapping of averaged values per rate point.
+
+    ``keys`` come first, in their order (missing values are ``null``), then the other keys
+    of the points, sorted (video results pass ``("q",)``).
+    """
+    results: dict[str, list[Any]] = {k: [p.get(k) for p in points] for k in keys}
+    extra = sorted({k for p in points for k in p} - set(keys))
     for key in extra:
         results[key] = [p.get(key) for p in points]
     doc: dict[str, Any] = {"name": name, "description": description, "results": results}
