@@ -53,16 +53,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def distortion(x: Tensor, x_hat: Tensor, max_val: int = 255) -> dict[str, float | None]:
+def distortion(org: Tensor, rec: Tensor, max_val: int = 255) -> dict[str, float | None]:
     """PSNR and MS-SSIM of a reconstruction in [0, 1] on values rounded to ``max_val`` levels
     (8-bit RGB by default); MS-SSIM is ``None`` when the image is too small for five scales.
 
     This is CompressAI's ``eval_model.compute_metrics(org, rec, max_val)``.
     """
     if max_val == 255:
-        a, b = to_8bit(x.detach().cpu()), to_8bit(x_hat.detach().cpu())
+        a, b = to_8bit(org.detach().cpu()), to_8bit(rec.detach().cpu())
     else:
-        a, b = ((t.detach().cpu() * max_val).round().clamp(0, max_val) for t in (x, x_hat))
+        a, b = ((t.detach().cpu() * max_val).round().clamp(0, max_val) for t in (org, rec))
     small = min(a.shape[-2:]) < ms_ssim_min_size()
     return {
         "psnr-rgb": psnr(a, b, float(max_val)),

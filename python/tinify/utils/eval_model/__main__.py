@@ -42,7 +42,7 @@ from tinify.exceptions import TinifyError
 from tinify.io.image import InputError, image_to_tensor, list_images
 from tinify.io.image import read_image as read_pil_image
 from tinify.utils.distributed import DistContext, finish_distributed, init_distributed
-from tinify.utils.metrics import psnr
+from tinify.utils.metrics import psnr as _psnr
 
 __all__ = [
     "collect_images",
@@ -60,6 +60,12 @@ __all__ = [
 
 #: The coding mode of this command: CompressAI's float arithmetic and streams.
 CODING = "float"
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor, max_val: int = 255) -> float:
+    """PSNR in dB for values in ``[0, max_val]``: :func:`tinify.utils.metrics.psnr` with
+    CompressAI's argument name."""
+    return _psnr(a, b, float(max_val))
 
 
 def _coders() -> list[str]:
