@@ -54,6 +54,7 @@ __all__ = [
     "ffmpeg_version",
     "find_tool",
     "run_command",
+    "run_timed",
     "vtm_binary",
 ]
 
@@ -100,6 +101,15 @@ def run_command(cmd: Sequence[Any], ignore_returncodes: Sequence[int] | None = N
         tail = " ".join(output.split()[-40:])
         raise ToolError(f"{Path(args[0]).name} exited with status {proc.returncode}: {tail}")
     return output
+
+
+def run_timed(encode: Sequence[Any], decode: Sequence[Any]) -> tuple[float, float]:
+    """Run an encoder then a decoder command (:func:`run_command`); return their seconds."""
+    start = time.perf_counter()
+    run_command(encode)
+    middle = time.perf_counter()
+    run_command(decode)
+    return middle - start, time.perf_counter() - middle
 
 
 def ffmpeg_version(ffmpeg: str = "ffmpeg") -> str:
@@ -199,14 +209,10 @@ class ExternalCodec:
     ) -> tuple[bytes, Image.Image, float, float]:
         src, out, rec = folder / "in.png", folder / f"out{self.suffix}", folder / "rec.png"
         img.save(src)
-        start = time.perf_counter()
-        run_command(self.encode_cmd(src, quality, out))
-        middle = time.perf_counter()
-        run_command(self.decode_cmd(out, rec))
-        end = time.perf_counter()
+        enc, dec = run_timed(self.encode_cmd(src, quality, out), self.decode_cmd(out, rec))
         with Image.open(rec) as decoded:
             picture = decoded.convert("RGB")
-        return out.read_bytes(), picture, middle - start, end - middle
+        return out.read_bytes(), picture, enc, dec
 
 
 class JPEG2000Codec(ExternalCodec):
@@ -341,17 +347,12 @@ class _YUVCodec(ExternalCodec):
         yuv, out, rec = folder / "in.yuv", folder / f"out{self.suffix}", folder / "rec.yuv"
         yuv.write_bytes(planes.tobytes())
         height, width = planes.shape[1:]
-        enc, dec = self.yuv_commands(yuv, out, rec, width, height, quality)
-        start = time.perf_counter()
-        run_command(enc)
-        middle = time.perf_counter()
-        run_command(dec)
-        end = time.perf_counter()
+        enc_s, dec_s = run_timed(*self.yuv_commands(yuv, out, rec, width, height, quality))
         data = np.fromfile(rec, dtype=np.uint8)
         if data.size != planes.size:
             raise ToolError(f"the decoder wrote {data.size} bytes, expected {planes.size}")
         picture = _picture_from_planes(data.reshape(planes.shape), self.rgb)
-        return out.read_bytes(), picture, middle - start, end - middle
+        return out.read_bytes(), picture, enc_s, dec_s
 
 
 class VTMCodec(_YUVCodec):
