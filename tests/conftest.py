@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,3 +135,37 @@ def http_server(tmp_path: Path) -> Iterator[LocalServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_torchrun(
+    module: str, args: Sequence[str], cwd: Path, nproc: int = 2, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m torch.distributed.run --nproc_per_node NPROC -m MODULE ARGS`` on one node
+    (CPU processes talk over gloo on a free local port); output captured, never raises."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nnodes", "1", "--nproc_per_node", str(nproc),
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        "-m", module, *args,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def torchrun() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """:func:`run_torchrun`: ``torchrun(module, args, cwd, nproc=2)`` (skips without
+    torch.distributed)."""
+    import torch
+
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    return run_torchrun

@@ -10,6 +10,7 @@
     tinify decode clip.tfy -o frames/                      # or -o clip.y4m / clip.yuv
     tinify info photo.tfy
     tinify eval kodak/ --model bmshj2018-hyperprior -q 1 2 3 -o hyperprior.json
+    torchrun --nproc_per_node 4 -m tinify.codec.cli eval kodak/ ...  # images split over ranks
     tinify codecs kodak/ --codec jpeg webp -o baselines.json
     tinify plot hyperprior.json baselines-*.json -o rd.png --anchor baselines-jpeg.json
     tinify update runs/q3/last.pt -o weights/ --model bmshj2018-hyperprior
@@ -533,6 +534,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
     from tinify.io.image import InputError, list_images
+    from tinify.utils.distributed import finish_distributed, init_distributed
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)
@@ -552,34 +554,41 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         jobs = [{"quality": q} for q in (args.quality or [3])]
     else:
         jobs = [{}]
+    # Under torchrun each rank codes its share of the images; rank 0 writes the results.
+    ctx = init_distributed(args.device)
+    device = str(ctx.device)
     points, per_image = [], {}
     name = args.name
     for job in jobs:
         loaded = load_model(
-            args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
+            args.model, job.get("quality"), args.metric, job.get("checkpoint"), device
         )
         _refuse_video_model(loaded.name, "tinify eval measures image models")
         label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
         point, rows = evaluate_model(
             loaded,
             images,
-            device=args.device,
+            device=device,
             stream_chunks=args.stream_chunks,
             estimate=args.estimate,
             coding=args.coding or DEFAULT_CODING,
-            progress=args.progress,
+            progress=args.progress and ctx.is_main,
             note=_note,
             label=f"{loaded.name} {label}",
+            ctx=ctx,
         )
         points.append({**point, "quality": job.get("quality", loaded.quality)})
         per_image[label] = rows
         name = name or f"{loaded.name}-{loaded.metric}"
-        _summary(f"{loaded.name} {label}", point)
-    description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
-    doc = results_json(name, description, points, per_image if args.per_image else None)
-    text = write_results(doc, args.output)
-    if args.output is None:
-        print(text, end="")
+        if ctx.is_main:
+            _summary(f"{loaded.name} {label}", point)
+    if ctx.is_main:
+        description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
+        doc = results_json(name, description, points, per_image if args.per_image else None)
+        text = write_results(doc, args.output)
+        if args.output is None:
+            print(text, end="")
+    finish_distributed()
     return 0
 
 

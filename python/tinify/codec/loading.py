@@ -34,6 +34,7 @@ __all__ = [
     "load_zoo_model",
     "set_stream_chunks",
     "weights_id",
+    "wrap_model",
 ]
 
 PathLike = Union[str, Path]
@@ -243,7 +244,7 @@ def _zoo_name(model: torch.nn.Module) -> str:
     for name, cls in model_architectures.items():
         if type(model) is cls:
             return name
-    raise InputError(f"the default model ({type(model).__name__}) is not a zoo architecture")
+    raise InputError(f"{type(model).__name__} is not a zoo architecture")
 
 
 def load_model(
@@ -273,6 +274,31 @@ def load_model(
         loaded = load_default_model()
     loaded.model.to(device)
     return loaded
+
+
+def wrap_model(
+    model: torch.nn.Module,
+    name: str | None = None,
+    quality: int = 0,
+    metric: str = "mse",
+    source: str = "checkpoint",
+) -> LoadedModel:
+    """A model built elsewhere (CompressAI-style code passes bare networks) as a
+    :class:`LoadedModel`; ``name`` defaults to its zoo architecture.
+
+    Raises:
+        InputError: ``name`` is not given and the class is not a zoo architecture.
+    """
+    if not isinstance(model, CompressionModel):
+        raise InputError(f"{type(model).__name__} is not a tinify CompressionModel")
+    return LoadedModel(
+        model=model.eval(),
+        name=name or _zoo_name(model),
+        quality=int(quality),
+        metric=metric,
+        source=source,
+        weights_id=weights_id(model),
+    )
 
 
 def check_device(device: str) -> None:

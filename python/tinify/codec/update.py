@@ -36,15 +36,22 @@ def strip_suffixes(name: str) -> str:
 
 
 def update_checkpoint(
-    checkpoint: PathLike, output: PathLike = ".", model: str | None = None
+    checkpoint: PathLike,
+    output: PathLike = ".",
+    model: str | None = None,
+    update: bool = True,
+    suffix: str = ".pth.tar",
 ) -> Path:
     """Write the updated state dict of ``checkpoint``.
 
     Args:
         checkpoint: the input file.
         output: a folder (the name is the checkpoint's, without suffixes) or a file name whose
-            suffix-less stem becomes ``NAME``; the result is ``NAME-<sha256[:8]>.pth.tar``.
+            suffix-less stem becomes ``NAME``; the result is ``NAME-<sha256[:8]><suffix>``.
         model: the zoo architecture (default: the one in the checkpoint's training config).
+        update: rebuild the coding tables (``False``: keep the checkpoint's, CompressAI's
+            ``--no-update``; tables are still built for a state dict that has none).
+        suffix: the file suffix (``python -m tinify.utils.update_model`` keeps the input's).
 
     Returns:
         The written file.
@@ -55,7 +62,8 @@ def update_checkpoint(
     """
     loaded = load_model_from_checkpoint(checkpoint, model)
     net = loaded.model
-    net.update(force=True)
+    if update:
+        net.update(force=True)
     state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
@@ -70,7 +78,7 @@ def update_checkpoint(
     buffer = io.BytesIO()
     torch.save(state, buffer)
     data = buffer.getvalue()
-    final = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth.tar"
+    final = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
     return final

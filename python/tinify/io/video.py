@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, Literal, NamedTuple, Union, overload
 
@@ -54,6 +55,7 @@ __all__ = [
     "read_y4m",
     "read_yuv420",
     "rgb2ycbcr",
+    "yuv_name_format",
     "rgb_to_yuv",
     "write_png_frames",
     "write_video",
@@ -488,6 +490,20 @@ def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
 # -- any format -----------------------------------------------------------------------------------
 
 _YUV_SIZE_IN_NAME = re.compile(r"(?:^|[_\-.])(\d{1,5})x(\d{1,5})(?:[_\-.]|$)")
+_YUV_FPS_AFTER_SIZE = re.compile(r"^(\d{1,3}(?:\.\d{1,3})?)(?:hz|fps)?(?:[_\-.]|$)", re.IGNORECASE)
+
+
+def yuv_name_format(name: str) -> tuple[int, int, Fraction | None] | None:
+    """``(width, height, fps)`` from a raw clip's name, ``Name_WxH_FPS.yuv`` (the frame rate
+    may be written ``50``, ``50Hz`` or ``29.97fps``; ``None`` when the name has none), or
+    ``None`` when the name gives no size."""
+    stem = Path(name).stem
+    match = _YUV_SIZE_IN_NAME.search(stem)
+    if match is None:
+        return None
+    fps = _YUV_FPS_AFTER_SIZE.match(stem[match.end() :]) if match.group(0)[-1:] in "_-." else None
+    rate = Fraction(fps[1]) if fps is not None and float(fps[1]) > 0 else None
+    return int(match[1]), int(match[2]), rate
 
 
 def read_video(
