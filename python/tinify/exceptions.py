@@ -1,18 +1,78 @@
-"""The tinify exception family.
+# SPDX-License-Identifier: Apache-2.0
+"""The tinify exception family: every error tinify raises on purpose derives from
+:class:`TinifyError`.
 
-Every error raised by tinify's coder derives from :class:`TinifyError`, which subclasses
-``ValueError`` so that existing ``except ValueError`` handlers keep working:
+:class:`TinifyError` subclasses ``ValueError``, so existing ``except ValueError`` handlers keep
+working. Where CompressAI raises another built-in type in the same situation, the tinify class
+derives from that type too (:class:`WeightsError` is also a ``RuntimeError``), so code written
+for CompressAI catches tinify's errors unchanged.
 
-- :class:`BitstreamError`: a stream is corrupt, truncated, or does not match its tables.
-- :class:`CdfError`: a CDF table or pmf breaks the rules.
-- :class:`ParameterError`: arguments disagree in length, an index is out of range, or a
-  parameter is unusable.
+::
 
-The classes are created in the Rust extension and re-exported here.
+    TinifyError (ValueError)
+    ├── BitstreamError          a stream is corrupt, truncated, or does not match its tables
+    │   └── FormatError         a .tfy file is not one, is truncated or corrupt, or is too new
+    ├── CdfError                a CDF table or pmf breaks the rules
+    ├── ParameterError          arguments disagree in length, an index is out of range, or a
+    │                           parameter is unusable
+    ├── InputError              an input file, folder or option cannot be used (missing,
+    │   │                       unreadable, not an image or a checkpoint, too large)
+    │   └── VideoFormatError    a malformed, truncated or unsupported video file
+    ├── WeightsError (also RuntimeError)
+    │                           weights cannot be had: offline and not cached, a failed
+    │                           download, a hash mismatch, or a file without a state dict
+    └── WeightsMismatchError    the decoder was given other weights than the file was coded with
+
+The first four are created in the Rust extension (``tinify._core``) and re-exported here. This
+module imports neither torch nor numpy.
 """
 
 from __future__ import annotations
 
 from tinify._core import BitstreamError, CdfError, ParameterError, TinifyError
 
-__all__ = ["BitstreamError", "CdfError", "ParameterError", "TinifyError"]
+__all__ = [
+    "BitstreamError",
+    "CdfError",
+    "FormatError",
+    "InputError",
+    "ParameterError",
+    "TinifyError",
+    "VideoFormatError",
+    "WeightsError",
+    "WeightsMismatchError",
+    "first_line",
+]
+
+
+class FormatError(BitstreamError):
+    """A ``.tfy`` file is not one, is truncated or corrupt, or cannot be read by this tinify."""
+
+
+class InputError(TinifyError):
+    """An input file, folder or option cannot be used (missing, unreadable, not an image or a
+    checkpoint, too large, or a value out of range)."""
+
+
+class VideoFormatError(InputError):
+    """A malformed, truncated or unsupported video file (``.y4m``, raw ``.yuv``, PNG frames)."""
+
+
+class WeightsError(TinifyError, RuntimeError):
+    """Weights cannot be had: offline and not cached, download failed, a hash mismatch, or the
+    file holds no state dict.
+
+    Also a ``RuntimeError``: what ``torch.hub`` raises (and so CompressAI's zoo) on a hash
+    mismatch.
+    """
+
+
+class WeightsMismatchError(TinifyError):
+    """The model given to the decoder is not the one the file was encoded with."""
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type name when the message is empty), for
+    one-line error reports that quote a lower-level error."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
-from tinify.exceptions import BitstreamError
+from tinify.exceptions import FormatError
 
 __all__ = [
     "CODING_MODES",
@@ -111,10 +111,6 @@ MAX_HEADER_SIZE = (
     + 4 * MAX_STREAMS
     + 4
 )
-
-
-class FormatError(BitstreamError):
-    """A ``.tfy`` file is not one, is truncated or corrupt, or cannot be read by this tinify."""
 
 
 @dataclass(frozen=True)

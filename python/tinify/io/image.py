@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from tinify.exceptions import TinifyError
+from tinify.exceptions import InputError
 from tinify.utils.files import atomic_folder, atomic_path
 
 __all__ = [
@@ -53,10 +53,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".t
 
 # Pillow raises DecompressionBombError past 2x this; refuse earlier with a clear message.
 _MAX_PIXELS = 1 << 28
-
-
-class InputError(TinifyError):
-    """An input file or folder cannot be used (missing, unreadable, not an image, too large)."""
 
 
 def read_image(path: PathLike, note: Callable[[str], None] | None = None) -> Image.Image:

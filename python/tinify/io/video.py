@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
 
+from tinify.exceptions import VideoFormatError
 from tinify.utils.files import atomic_path
 
 __all__ = [
@@ -77,10 +78,6 @@ MAX_HEADER_BYTES = 4096
 
 PathLike = Union[str, "os.PathLike[str]"]
 Uint8Array = NDArray[np.uint8]
-
-
-class VideoFormatError(ValueError):
-    """A malformed, truncated or unsupported video file."""
 
 
 class YUVFrame(NamedTuple):

@@ -12,11 +12,16 @@ from typing import Any, Union
 import torch
 
 from tinify.models import CompressionModel
+from tinify.utils.checkpoint import read_checkpoint
 from tinify.utils.files import atomic_path, sha256_file
 
 __all__ = ["export_model", "load_checkpoint", "save_checkpoint", "sha256_file"]
 
 PathLike = Union[str, Path]
+
+#: Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``); the one reader,
+#: :func:`tinify.utils.checkpoint.read_checkpoint`, under the name ``tinify.training`` exports.
+load_checkpoint = read_checkpoint
 
 
 def _atomic_save(obj: Any, path: Path) -> None:
@@ -31,11 +36,6 @@ def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
     target = Path(path)
     _atomic_save(dict(state), target)
     return target
-
-
-def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    return dict(torch.load(path, map_location=map_location, weights_only=True))
 
 
 def export_model(model: CompressionModel, directory: PathLike, stem: str) -> Path:

@@ -12,7 +12,7 @@ Where a file named ``NAME-<8 hex>.pth.tar`` is looked for, in order:
 Every file found or downloaded must match the 8-hex SHA-256 prefix in its name. Downloads go to
 a temporary file in the cache folder and are moved into place with ``os.replace`` only once
 verified, so an interrupted or corrupt download never leaves a broken cache entry. Files are
-loaded with ``torch.load(..., weights_only=True)``.
+loaded with ``torch.load(..., weights_only=True)`` (:mod:`tinify.utils.checkpoint`).
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
+from tinify.exceptions import InputError, WeightsError
+from tinify.utils.checkpoint import read_state_dict
 from tinify.utils.files import sha256_file
 from tinify.zoo.pretrained import _HASH_IN_NAME, PretrainedCfg
 
@@ -50,10 +51,6 @@ ENV_CACHE = "TINIFY_CACHE"
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
-
-
-class WeightsError(RuntimeError):
-    """Weights cannot be had: offline and not cached, download failed, or a hash mismatch."""
 
 
 def cache_dir() -> Path:
@@ -193,21 +190,16 @@ def _copy(source: IO[bytes], out: IO[bytes], digest: Any, total: int | None, bar
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``torch.load`` a weights file safely (``weights_only=True``) onto the CPU.
+    """The state dict in a weights file (:func:`tinify.utils.checkpoint.read_state_dict`:
+    ``weights_only=True``, on the CPU, training-checkpoint wrappers unwrapped).
 
-    A ``{"state_dict": ...}``, ``{"network": ...}`` or ``{"model_state_dict": ...}`` wrapper (as
-    saved by training scripts) is unwrapped.
+    Raises:
+        WeightsError: the file is unreadable or holds no state dict.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(checkpoint, Mapping):
-        for key in ("network", "state_dict", "model_state_dict"):
-            inner = checkpoint.get(key)
-            if isinstance(inner, Mapping):
-                checkpoint = inner
-                break
-    if not isinstance(checkpoint, Mapping):
-        raise WeightsError(f"{path} does not hold a state dict")
-    return dict(checkpoint)
+    try:
+        return read_state_dict(path).state
+    except InputError as err:
+        raise WeightsError(str(err)) from None
 
 
 def load_state_dict_from_url(
