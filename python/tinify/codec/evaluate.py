@@ -54,8 +54,8 @@ def distortion(x: Tensor, x_hat: Tensor) -> dict[str, float | None]:
     a, b = to_8bit(x.detach().cpu()), to_8bit(x_hat.detach().cpu())
     small = min(a.shape[-2:]) < ms_ssim_min_size()
     return {
-        "psnr-rgb": psnr(a, b),
-        "ms-ssim-rgb": None if small else float(ms_ssim(a, b, data_range=255.0).mean()),
+        "psnr-rgb": psnr(a, b, data_range=255.0),
+        "ms-ssim-rgb": None if small else float(ms_ssim(a.double(), b.double(), data_range=255.0)),
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tinify.losses.ms_ssim import ms_ssim
+from tinify.utils.metrics import ms_ssim
 
 __all__ = ["METRICS", "RateDistortionLoss", "bits_per_pixel"]
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Union
@@ -13,18 +12,13 @@ from torch import Tensor, nn
 
 from tinify.datasets import ImageFolder
 from tinify.datasets.transforms import ToTensor
-from tinify.losses import bits_per_pixel, ms_ssim
+from tinify.losses import bits_per_pixel
 from tinify.ops import crop, pad_to_multiple
+from tinify.utils.metrics import ms_ssim, psnr
 
-__all__ = ["evaluate_codec", "psnr", "validate"]
+__all__ = ["evaluate_codec", "validate"]
 
 PathLike = Union[str, Path]
-
-
-def psnr(x: Tensor, y: Tensor, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB between two images (mean over all elements)."""
-    mse = torch.mean((x.double() - y.double()) ** 2).item()
-    return float("inf") if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
 def _images(source: PathLike | Iterable[Tensor]) -> Iterable[Tensor]:
@@ -78,7 +72,7 @@ def validate(
             totals["loss"] += lmbda * distortion + bpp
             totals["bpp"] += bpp
             totals["mse"] += mse
-            totals["psnr"] += psnr(x_hat, x)
+            totals["psnr"] += psnr(x_hat, x, data_range=1.0)
             totals["ms_ssim"] += quality
             count += 1
     finally:
@@ -110,7 +104,7 @@ def evaluate_codec(model: Any, images: PathLike | Iterable[Tensor]) -> dict[str,
         rows.append(
             {
                 "bpp": bits / (h * w),
-                "psnr": psnr(x_hat, x),
+                "psnr": psnr(x_hat, x, data_range=1.0),
                 "ms_ssim": float(ms_ssim(x_hat, x, data_range=1.0)),
             }
         )
