@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from tinify import _core
 from tinify._core import CdfTable
 from tinify.exceptions import BitstreamError, CdfError, ParameterError, TinifyError
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "BitstreamError",
@@ -50,12 +51,6 @@ CdfsLike = Union[CdfTable, ArrayLike]
 _INT32 = np.iinfo(np.int32)
 
 
-def _numpy(x: ArrayLike) -> np.ndarray:
-    if type(x).__module__.startswith("torch"):
-        return x.detach().cpu().numpy()  # zero-copy for CPU tensors
-    return np.asarray(x)
-
-
 def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
     """Flatten ``x`` to a contiguous int32 array, checking dtype and range.
 
@@ -63,7 +58,7 @@ def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
         TypeError: ``x`` does not hold integers.
         ValueError: a value does not fit in int32.
     """
-    a = _numpy(x).reshape(-1)
+    a = to_numpy(x).reshape(-1)
     if a.size == 0:
         return np.zeros(0, dtype=np.int32)
     if a.dtype.kind not in "iub":
@@ -72,16 +67,16 @@ def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
         lo, hi = int(a.min()), int(a.max())
         if lo < _INT32.min or hi > _INT32.max:
             raise ValueError(f"{name} holds values outside int32 ({lo}..{hi})")
-    return np.ascontiguousarray(a, dtype=np.int32)
+    return to_numpy(a, np.int32)
 
 
 def _float(x: ArrayLike, name: str, dtype: type, ndim: int) -> np.ndarray:
-    a = _numpy(x)
+    a = to_numpy(x)
     if a.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
     if a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=dtype)
+    return to_numpy(a, dtype)
 
 
 def as_cdf_table(
@@ -108,18 +103,18 @@ def as_cdf_table(
     if cdf_lengths is None or offsets is None:
         raise ValueError("cdf_lengths and offsets are required unless cdfs is a CdfTable")
     if isinstance(cdfs, (list, tuple)):
-        rows: Sequence[Any] = [_numpy(r).reshape(-1) for r in cdfs]
+        rows: Sequence[Any] = [to_numpy(r).reshape(-1) for r in cdfs]
         width = max((len(r) for r in rows), default=0)
         table = np.zeros((len(rows), width), dtype=np.int64)
         for i, r in enumerate(rows):
             table[i, : len(r)] = r
         array = table
     else:
-        array = _numpy(cdfs)
+        array = to_numpy(cdfs)
     if array.ndim != 2:
         raise ValueError(f"cdfs must be 2-D (rows, width), got shape {array.shape}")
     return CdfTable(
-        np.ascontiguousarray(array.reshape(array.shape[0], -1), dtype=np.int32)
+        to_numpy(array.reshape(array.shape[0], -1), np.int32)
         if array.size
         else np.zeros((array.shape[0], 0), dtype=np.int32),
         to_int32(cdf_lengths, "cdf_lengths"),

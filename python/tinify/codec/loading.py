@@ -20,6 +20,7 @@ import torch
 from tinify.entropy_models.base import EntropyModel
 from tinify.exceptions import InputError, WeightsMismatchError, first_line
 from tinify.models import CompressionModel
+from tinify.utils.arrays import to_numpy
 from tinify.utils.checkpoint import read_state_dict
 
 __all__ = [
@@ -66,7 +67,7 @@ def weights_id(model: torch.nn.Module) -> bytes:
         t = state[key].detach().to("cpu").contiguous()
         digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
         if t.numel():
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest.update(to_numpy(t.reshape(-1).view(torch.uint8)).tobytes())
     return digest.digest()[:8]
 
 

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from tinify import _core
 from tinify.ops import LowerBound
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["EntropyModel"]
 
@@ -127,7 +128,7 @@ class EntropyModel(nn.Module):
         buffers = [self._quantized_cdf, self._cdf_length, self._offset]
         key = tuple((id(t), t._version, t.data_ptr()) for t in buffers)
         if self._table_cache is None or self._table_cache[0] != key:
-            table = _core.CdfTable(*(_int32_numpy(t) for t in buffers))
+            table = _core.CdfTable(*(to_numpy(t, np.int32) for t in buffers))
             self._table_cache = (key, table)
         return self._table_cache[1]
 
@@ -202,8 +203,8 @@ class EntropyModel(nn.Module):
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
         return _core.encode_batch(
-            _int32_numpy(symbols.reshape(n, -1)),
-            _int32_numpy(indexes.reshape(n, -1)),
+            to_numpy(symbols.reshape(n, -1), np.int32),
+            to_numpy(indexes.reshape(n, -1), np.int32),
             table,
             self._chunks(),
         )
@@ -239,12 +240,7 @@ class EntropyModel(nn.Module):
             if not isinstance(s, (bytes, bytearray)):
                 raise TypeError(f"each string must be bytes, got {type(s).__name__}")
         values = _core.decode_batch(
-            list(strings), _int32_numpy(indexes.reshape(n, -1)), table, self._chunks() > 1
+            list(strings), to_numpy(indexes.reshape(n, -1), np.int32), table, self._chunks() > 1
         )
         symbols = torch.from_numpy(values).reshape(indexes.shape).to(indexes.device)
         return self.dequantize(symbols, means, dtype)
-
-
-def _int32_numpy(t: Tensor) -> np.ndarray:
-    """A contiguous int32 numpy view (or copy) of ``t`` on the CPU."""
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from tinify import _core
 from tinify.entropy_models.base import EntropyModel
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["EntropyBottleneck"]
 
@@ -169,8 +170,8 @@ class EntropyBottleneck(EntropyModel):
         rows = torch.cat([pmf, torch.zeros_like(tail)], dim=1)
         rows.scatter_(1, pmf_length.long()[:, None], tail)
         cdfs = _core.pmfs_to_quantized_cdfs(
-            np.ascontiguousarray(rows.float().cpu().numpy()),
-            (pmf_length.long() + 1).cpu().numpy(),
+            to_numpy(rows, np.float32),
+            to_numpy(pmf_length.long() + 1),
         )
         device = self._quantized_cdf.device
         self._quantized_cdf = torch.from_numpy(cdfs).to(device)

@@ -12,6 +12,7 @@ from torch import Tensor
 from tinify import _core
 from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
 from tinify.ops import LowerBound
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["GaussianConditional", "GaussianMixtureConditional"]
 
@@ -97,9 +98,7 @@ class GaussianConditional(EntropyModel):
                 "GaussianConditional has no scale_table: pass one to the constructor or call "
                 "update_scale_table()"
             )
-        table = _core.CdfTable.gaussian(
-            np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()), self.tail_mass
-        )
+        table = _core.CdfTable.gaussian(to_numpy(self.scale_table, np.float32), self.tail_mass)
         cdfs, lengths, offsets = table.to_padded()
         device = self.scale_table.device
         self._quantized_cdf = torch.from_numpy(cdfs).to(device)
@@ -138,8 +137,8 @@ class GaussianConditional(EntropyModel):
         if scales.device.type == "cpu" and scales.dtype == torch.float32:
             # Rust: a binary search per element over the thread pool (torch's is ~5x slower).
             flat = _core.scale_indexes(
-                np.ascontiguousarray(scales.reshape(-1).numpy()),
-                np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()),
+                to_numpy(scales.reshape(-1)),
+                to_numpy(self.scale_table, np.float32),
             )
             return torch.from_numpy(flat).reshape(scales.shape)
         table = self.scale_table.to(scales.dtype)
@@ -160,8 +159,8 @@ class GaussianConditional(EntropyModel):
         bound = self.scale_bound
         assert bound is not None  # always registered by __init__
         flat = _core.fixed_scale_indexes(
-            np.ascontiguousarray(scales.detach().to("cpu", torch.int32).reshape(-1).numpy()),
-            np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()),
+            to_numpy(scales.reshape(-1), np.int32),
+            to_numpy(self.scale_table, np.float32),
             float(bound.reshape(-1)[0]),
         )
         return torch.from_numpy(flat).reshape(scales.shape).to(scales.device)
@@ -245,7 +244,7 @@ class GaussianMixtureConditional(GaussianConditional):
         out = []
         for p in params:
             q = p.detach().reshape(n, self.K, m, -1).permute(0, 2, 3, 1).reshape(n, -1, self.K)
-            out.append(np.ascontiguousarray(q.to("cpu", torch.float64).numpy()))
+            out.append(to_numpy(q, np.float64))
         return out
 
     def compress(  # type: ignore[override]
@@ -258,7 +257,7 @@ class GaussianMixtureConditional(GaussianConditional):
         self._check_params(inputs, scales, means, weights)
         n = inputs.size(0)
         symbols = self.quantize(inputs, "symbols").reshape(n, -1)
-        sym = np.ascontiguousarray(symbols.cpu().numpy(), dtype=np.int32)
+        sym = to_numpy(symbols, np.int32)
         w, mu, s = self.element_params(weights, means, scales)
         return _core.encode_mixture_batch(sym, w, mu, s)
 

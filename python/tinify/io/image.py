@@ -20,6 +20,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from tinify.exceptions import InputError
+from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_folder, atomic_path
 
 __all__ = [
@@ -121,7 +122,7 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
     if x.dim() == 4:
         x = x[0]
     array = x.detach().to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
-    return Image.fromarray(array.to(torch.uint8).permute(1, 2, 0).contiguous().numpy(), "RGB")
+    return Image.fromarray(to_numpy(array.permute(1, 2, 0), np.uint8), "RGB")
 
 
 def output_format(path: PathLike) -> str:

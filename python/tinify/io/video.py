@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from tinify.exceptions import VideoFormatError
+from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
 __all__ = [
@@ -161,7 +162,7 @@ def yuv_420_to_444(
 
 
 def _to_uint8(x: Tensor) -> Uint8Array:
-    return (x * 255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    return to_numpy((x * 255.0).round_().clamp_(0, 255), np.uint8)
 
 
 def rgb_to_yuv(rgb: Tensor, chroma: str = "420") -> YUVFrame:
@@ -240,7 +241,7 @@ def write_png_frames(
     for i, frame in enumerate(frames):
         rgb = _to_uint8(_frame_tensor(frame, f"frames[{i}]")[0].float()).transpose(1, 2, 0)
         path = out / pattern.format(i)
-        image = Image.fromarray(np.ascontiguousarray(rgb))
+        image = Image.fromarray(to_numpy(rgb))
         _atomic_write(path, functools.partial(image.save, format="PNG"))
         paths.append(path)
     return paths
@@ -588,7 +589,7 @@ def _split_planes(data: bytes, width: int, height: int, chroma: str) -> YUVFrame
 
 def _write_planes(f: IO[bytes], frame: YUVFrame) -> None:
     for plane in frame:
-        f.write(np.ascontiguousarray(plane, dtype=np.uint8).tobytes())
+        f.write(to_numpy(plane, np.uint8).tobytes())
 
 
 def _frame_tensor(x: Tensor, name: str) -> Tensor:

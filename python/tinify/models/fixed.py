@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "ENTROPY_PATHS",
@@ -63,13 +64,9 @@ def check_entropy_path(path: str) -> str:
     return path
 
 
-def _float32(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
-
-
 def _bias(module: nn.Module) -> np.ndarray | None:
     bias = getattr(module, "bias", None)
-    return _float32(bias) if isinstance(bias, Tensor) else None
+    return to_numpy(bias, np.float32) if isinstance(bias, Tensor) else None
 
 
 def _square(value: tuple[int, ...] | int | str, what: str) -> int:
@@ -96,7 +93,7 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
         _check_conv(module)
         weight = module.weight.detach().permute(1, 0, 2, 3)  # (cin, cout, ..) -> (cout, cin, ..)
         yield _core.FixedLayer.conv_transpose2d(
-            _float32(weight),
+            to_numpy(weight, np.float32),
             _bias(module),
             _square(module.stride, "stride"),
             _square(module.padding, "padding"),
@@ -109,7 +106,7 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
         if isinstance(mask, Tensor):
             weight = weight * mask
         yield _core.FixedLayer.conv2d(
-            _float32(weight),
+            to_numpy(weight, np.float32),
             _bias(module),
             _square(module.stride, "stride"),
             _square(module.padding, "padding"),
@@ -154,7 +151,7 @@ def context_network(
     cols = torch.tensor([dw + kw // 2 for _, dw in taps])
     # (C_ctx, M, taps) -> (C_ctx, taps, M) -> (C_ctx, taps * M, 1, 1)
     linear = weight[:, :, rows, cols].permute(0, 2, 1).reshape(weight.size(0), -1, 1, 1)
-    layer = _core.FixedLayer.conv2d(_float32(linear), _bias(context_prediction), 1, 0)
+    layer = _core.FixedLayer.conv2d(to_numpy(linear, np.float32), _bias(context_prediction), 1, 0)
     return _core.FixedNetwork([layer])
 
 
@@ -187,8 +184,5 @@ def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     """
     if x.dtype != torch.int32 or x.dim() != 4:
         raise ValueError(f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}")
-    items = [
-        torch.from_numpy(network.forward(np.ascontiguousarray(x[i].cpu().numpy())))
-        for i in range(x.size(0))
-    ]
+    items = [torch.from_numpy(network.forward(to_numpy(x[i]))) for i in range(x.size(0))]
     return torch.stack(items)

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "CONTEXT_ORDERS",
@@ -295,14 +296,6 @@ def _single_intra_op_thread() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
-def _float64(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
-
-
-def _int32(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
-
-
 _Coder = TypeVar("_Coder", bound="ContextCoder")
 
 
@@ -389,11 +382,11 @@ def _compress_item(coder: ContextCoder, y: Tensor, conditional: GaussianConditio
             coder.write_front(i, conditional.dequantize(q, means))
             params.append([conditional.build_indexes(scales).reshape(-1)])
         symbols.append(q.reshape(-1))
-    sym = _int32(torch.cat(symbols))
+    sym = to_numpy(torch.cat(symbols), np.int32)
     if isinstance(conditional, GaussianMixtureConditional):
-        w, m, s = (_float64(torch.cat([p[i] for p in params])) for i in range(3))
+        w, m, s = (to_numpy(torch.cat([p[i] for p in params]), np.float64) for i in range(3))
         return encode_mixture(sym, w, m, s)
-    indexes = _int32(torch.cat([p[0] for p in params]))
+    indexes = to_numpy(torch.cat([p[0] for p in params]), np.int32)
     return _core.encode_with_indexes(sym, indexes, conditional.cdf_table())
 
 
@@ -429,13 +422,16 @@ def _decompress_item(
         out = coder.front_params(i)
         if isinstance(conditional, GaussianMixtureConditional):
             weights, means, scales = split_mixture(out, conditional.K)
-            w, m, s = (_float64(_per_element(p, conditional.K)) for p in (weights, means, scales))
+            w, m, s = (
+                to_numpy(_per_element(p, conditional.K), np.float64)
+                for p in (weights, means, scales)
+            )
             q = torch.from_numpy(decoder.decode_mixture_stream(w, m, s))
             values = conditional.dequantize(q.reshape(-1, channels).to(out.device), None, out.dtype)
         else:
             scales, means = out.chunk(2, dim=1)
             table = table or conditional.cdf_table()
-            indexes = _int32(conditional.build_indexes(scales).reshape(-1))
+            indexes = to_numpy(conditional.build_indexes(scales).reshape(-1), np.int32)
             q = torch.from_numpy(decoder.decode_stream(indexes, table))
             values = conditional.dequantize(q.reshape(-1, channels).to(out.device), means)
         coder.write_front(i, values)
