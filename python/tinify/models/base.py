@@ -36,6 +36,8 @@ __all__ = [
     "SCALES_MIN",
     "CompressionModel",
     "check_image",
+    "check_shape",
+    "check_strings",
     "get_scale_table",
     "remap_legacy_keys",
 ]
@@ -133,7 +135,7 @@ def check_image(x: Any, min_size: int = MIN_INPUT_SIZE) -> None:
         )
 
 
-def _check_strings(strings: Any, count: int) -> int:
+def check_strings(strings: Any, count: int) -> int:
     """Check the ``strings`` structure (``count`` lists of bytes, one per item); return N."""
     if not isinstance(strings, (list, tuple)) or len(strings) != count:
         got = len(strings) if isinstance(strings, (list, tuple)) else type(strings).__name__
@@ -151,7 +153,8 @@ def _check_strings(strings: Any, count: int) -> int:
     return batch
 
 
-def _check_shape(shape: Any) -> tuple[int, int]:
+def check_shape(shape: Any) -> tuple[int, int]:
+    """Check a 2-D size (``shape`` or ``x_size`` of a decoder); return it as ``(h, w)``."""
     try:
         h, w = (int(s) for s in shape)
     except (TypeError, ValueError):
@@ -331,15 +334,15 @@ class CompressionModel(nn.Module):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        _check_strings(strings, len(self.latent_names))
-        latent_shape = _check_shape(shape)
+        check_strings(strings, len(self.latent_names))
+        latent_shape = check_shape(shape)
         x_hat = self._decompress(strings, latent_shape)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}
 
     def _unpad(self, x_size: Any, padded: Sequence[int]) -> tuple[int, int, int, int]:
-        height, width = _check_shape(x_size)
+        height, width = check_shape(x_size)
         factor = self.downsampling_factor
         ph, pw = (-(-height // factor) * factor, -(-width // factor) * factor)
         if (ph, pw) != tuple(padded):

@@ -33,7 +33,7 @@ import torch
 from tinify.exceptions import InputError, WeightsError
 from tinify.utils.checkpoint import read_state_dict
 from tinify.utils.files import sha256_file
-from tinify.zoo.pretrained import _HASH_IN_NAME, PretrainedCfg
+from tinify.zoo.pretrained import HASH_IN_NAME, PretrainedCfg
 
 __all__ = [
     "ENV_CACHE",
@@ -64,7 +64,7 @@ def _offline() -> bool:
 
 
 def _expected_prefix(name: str) -> str | None:
-    match = _HASH_IN_NAME.search(name)
+    match = HASH_IN_NAME.search(name)
     return match.group(1) if match else None
 
 

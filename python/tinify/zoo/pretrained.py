@@ -37,7 +37,8 @@ ENV_WEIGHTS_URL = "TINIFY_WEIGHTS_URL"
 #: Distortion metrics the models were trained for.
 METRICS = ("mse", "ms-ssim")
 
-_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})\.")
+#: The ``-<8 hex>.`` SHA-256 prefix in a weight file's name (group 1: the hex digits).
+HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})\.")
 
 # architecture -> metric -> file names for qualities 1, 2, ...
 _FILES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -232,7 +233,7 @@ class PretrainedCfg:
     @property
     def sha256_prefix(self) -> str:
         """The first 8 hex digits of the file's SHA-256, from its name."""
-        match = _HASH_IN_NAME.search(self.file_name)
+        match = HASH_IN_NAME.search(self.file_name)
         if match is None:
             raise ValueError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
         return match.group(1)

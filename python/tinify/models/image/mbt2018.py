@@ -147,7 +147,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
         config = super()._config_from_state_dict(state_dict)
-        config.update(_entropy_model_from_state_dict(state_dict, config["M"]))
+        config.update(entropy_model_from_state_dict(state_dict, config["M"]))
         return config
 
     def _fixed_network_modules(self) -> dict[str, nn.Module]:
@@ -245,7 +245,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
         return self._synthesize(y_hat)
 
 
-def _entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:
+def entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:
     """``entropy_model`` (and ``K``) from the output width of ``entropy_parameters``.
 
     The last layer is the 1x1 convolution whose input width is ``M * 8 // 3``.

@@ -257,7 +257,7 @@ def split_mixture(params: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     return torch.softmax(grouped, dim=1).reshape(weights.shape), means, scales
 
 
-def _per_element(p: Tensor, k: int) -> Tensor:
+def per_element(p: Tensor, k: int) -> Tensor:
     """(P, K*M) block layout -> (P*M, K): one row of K values per element, position-major."""
     rows, km = p.shape
     return p.reshape(rows, k, km // k).transpose(1, 2).reshape(-1, k)
@@ -375,7 +375,7 @@ def _compress_item(coder: ContextCoder, y: Tensor, conditional: GaussianConditio
             weights, means, scales = split_mixture(out, conditional.K)
             q = conditional.quantize(values, "symbols")
             coder.write_front(i, conditional.dequantize(q, None, values.dtype))
-            params.append([_per_element(p, conditional.K) for p in (weights, means, scales)])
+            params.append([per_element(p, conditional.K) for p in (weights, means, scales)])
         else:
             scales, means = out.chunk(2, dim=1)
             q = conditional.quantize(values, "symbols", means)
@@ -423,7 +423,7 @@ def _decompress_item(
         if isinstance(conditional, GaussianMixtureConditional):
             weights, means, scales = split_mixture(out, conditional.K)
             w, m, s = (
-                to_numpy(_per_element(p, conditional.K), np.float64)
+                to_numpy(per_element(p, conditional.K), np.float64)
                 for p in (weights, means, scales)
             )
             q = torch.from_numpy(decoder.decode_mixture_stream(w, m, s))

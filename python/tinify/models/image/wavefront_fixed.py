@@ -30,7 +30,7 @@ from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
 from tinify.models.fixed import FRAC_BITS, from_fixed, saturate
-from tinify.models.image.wavefront import ContextCoder, _per_element, decode_items, encode_items
+from tinify.models.image.wavefront import ContextCoder, decode_items, encode_items, per_element
 from tinify.utils.arrays import to_numpy
 
 __all__ = ["FixedContextCoder", "compress_latent_fixed", "decompress_latent_fixed"]
@@ -72,7 +72,7 @@ class FixedContextCoder(ContextCoder):
 
 def _mixture_params(out: Tensor, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-element float64 ``(weights, means, scales)`` (P*M, K) from int32 (P, 3*K*M)."""
-    logits, means, scales = (_per_element(p, k) for p in out.chunk(3, dim=1))
+    logits, means, scales = (per_element(p, k) for p in out.chunk(3, dim=1))
     weights = _core.fixed_softmax(to_numpy(logits))
     as_f64 = [to_numpy(from_fixed(p, torch.float64)) for p in (means, scales)]
     return weights, as_f64[0], as_f64[1]

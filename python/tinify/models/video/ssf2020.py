@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import conv, deconv
-from tinify.models.base import CompressionModel, _check_shape, _check_strings, check_image
+from tinify.models.base import CompressionModel, check_image, check_shape, check_strings
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
 from tinify.ops import crop, pad_to_multiple, quantize_ste
 
@@ -563,16 +563,16 @@ def _check_streams(strings: Any, shapes: Any) -> None:
         raise ValueError(
             f"shapes must be a list of {len(strings)} entries (one per frame), got {got}"
         )
-    batch = _check_strings(strings[0], 2)
-    size = _check_shape(shapes[0])
+    batch = check_strings(strings[0], 2)
+    size = check_shape(shapes[0])
     for i in range(1, len(strings)):
         for what, entry in (("strings", strings[i]), ("shapes", shapes[i])):
             if not isinstance(entry, Mapping) or set(entry) != set(_INTER_KEYS):
                 raise ValueError(f"{what}[{i}] must be a dict with keys 'motion' and 'residual'")
         for key in _INTER_KEYS:
             try:
-                n = _check_strings(strings[i][key], 2)
-                frame_size = _check_shape(shapes[i][key])
+                n = check_strings(strings[i][key], 2)
+                frame_size = check_shape(shapes[i][key])
             except (TypeError, ValueError) as err:
                 raise type(err)(f"frame {i} {key}: {err}") from None
             if n != batch:
