@@ -453,58 +453,10 @@ def _with_path(path: str, fn: Any) -> Any:
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import CODING_MODES, frame_streams, unpack
+    from tinify.codec.format import unpack
 
     h, _ = _with_path(path, lambda: unpack(data))
-    pixels = h.height * h.width * h.frames
-    info: dict[str, Any] = {
-        "file": path,
-        "format_version": h.version,
-        "coding_mode": h.coding_mode,
-        "coding": CODING_MODES.get(h.coding_mode, "?"),
-        "kind": h.kind,
-        "model": h.model,
-        "quality": h.quality,
-        "metric": h.metric,
-        "weights": h.source,
-        "weights_id": h.weights_id.hex(),
-        "size": f"{h.width}x{h.height}",
-        "frames": h.frames,
-        "fps": None if h.fps is None else str(h.fps),
-        "bit_depth": h.bit_depth,
-        "padding_lrtb": list(h.padding),
-        "latent_shapes": [list(s) for s in h.shapes],
-        "stream_chunks": h.stream_chunks,
-        "encoded_on": "cuda" if h.on_cuda else "cpu",
-        "encoder": h.encoder,
-        "streams": len(h.stream_lengths),
-        "stream_lengths": list(h.stream_lengths),
-        "header_bytes": len(data) - h.payload_size,
-        "payload_bytes": h.payload_size,
-        "file_bytes": len(data),
-        "bpp_payload": round(8 * h.payload_size / pixels, 6),
-        "bpp_file": round(8 * len(data) / pixels, 6),
-        "payload_crc32": f"{h.payload_crc:08x}",
-    }
-    if h.kind == "video" and h.fps is not None:  # a video always has a frame rate
-        per_frame = [sum(h.stream_lengths[i] for i in r) for r in frame_streams(h)]
-        seconds = h.frames / h.fps
-        p_frames = per_frame[1:] or [0]
-        info.update(
-            {
-                "y4m_chroma": "444" if h.yuv444 else "420",
-                "duration_s": round(float(seconds), 6),
-                "kbps_payload": round(float(8 * h.payload_size / seconds) / 1e3, 3),
-                "i_frame_bytes": per_frame[0],
-                "p_frame_bytes_min_mean_max": [
-                    min(p_frames),
-                    round(sum(p_frames) / len(p_frames), 1),
-                    max(p_frames),
-                ],
-                "frame_payload_bytes": per_frame,
-            }
-        )
-    return info
+    return {"file": path, **h.describe(file_bytes=len(data))}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Any
 
 from tinify.exceptions import FormatError
 
@@ -179,6 +180,70 @@ class TfyHeader:
     def payload_size(self) -> int:
         """Bytes of entropy-coded data (the sum of the stream lengths)."""
         return sum(self.stream_lengths)
+
+    def describe(self, file_bytes: int | None = None) -> dict[str, Any]:
+        """What the header says, as JSON-ready values (what ``tinify info`` prints).
+
+        Args:
+            file_bytes: the whole file's length; adds ``header_bytes``, ``file_bytes`` and
+                ``bpp_file``.
+
+        Returns:
+            An ordered dict: format and coding mode, model identity, size, latent shapes,
+            stream layout and sizes, bits per pixel and the payload CRC32; a video adds its
+            chroma, duration, bit rate and per-frame payload bytes (I-frame first).
+        """
+        pixels = self.height * self.width * self.frames
+        info: dict[str, Any] = {
+            "format_version": self.version,
+            "coding_mode": self.coding_mode,
+            "coding": CODING_MODES.get(self.coding_mode, "?"),
+            "kind": self.kind,
+            "model": self.model,
+            "quality": self.quality,
+            "metric": self.metric,
+            "weights": self.source,
+            "weights_id": self.weights_id.hex(),
+            "size": f"{self.width}x{self.height}",
+            "frames": self.frames,
+            "fps": None if self.fps is None else str(self.fps),
+            "bit_depth": self.bit_depth,
+            "padding_lrtb": list(self.padding),
+            "latent_shapes": [list(s) for s in self.shapes],
+            "stream_chunks": self.stream_chunks,
+            "encoded_on": "cuda" if self.on_cuda else "cpu",
+            "encoder": self.encoder,
+            "streams": len(self.stream_lengths),
+            "stream_lengths": list(self.stream_lengths),
+        }
+        if file_bytes is not None:
+            info["header_bytes"] = file_bytes - self.payload_size
+        info["payload_bytes"] = self.payload_size
+        if file_bytes is not None:
+            info["file_bytes"] = file_bytes
+        info["bpp_payload"] = round(8 * self.payload_size / pixels, 6)
+        if file_bytes is not None:
+            info["bpp_file"] = round(8 * file_bytes / pixels, 6)
+        info["payload_crc32"] = f"{self.payload_crc:08x}"
+        if self.kind == "video" and self.fps is not None:  # a valid video has a frame rate
+            per_frame = [sum(self.stream_lengths[i] for i in r) for r in frame_streams(self)]
+            seconds = self.frames / self.fps
+            p_frames = per_frame[1:] or [0]
+            info.update(
+                {
+                    "y4m_chroma": "444" if self.yuv444 else "420",
+                    "duration_s": round(float(seconds), 6),
+                    "kbps_payload": round(float(8 * self.payload_size / seconds) / 1e3, 3),
+                    "i_frame_bytes": per_frame[0],
+                    "p_frame_bytes_min_mean_max": [
+                        min(p_frames),
+                        round(sum(p_frames) / len(p_frames), 1),
+                        max(p_frames),
+                    ],
+                    "frame_payload_bytes": per_frame,
+                }
+            )
+        return info
 
 
 def _fail(message: str) -> FormatError:
