@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
 
+from tinify.io.image import IMAGE_EXTENSIONS, read_image
+
 __all__ = ["IMAGE_EXTENSIONS", "ImageFolder", "ResumableSampler", "SeededDataset", "sample_seed"]
 
-#: File suffixes :class:`ImageFolder` picks up (case-insensitive).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
 PathLike = Union[str, Path]
 
@@ -65,8 +65,7 @@ class ImageFolder(Dataset):
         """The ``index``-th image as an RGB PIL image (no transform)."""
         if self.cache and index in self._cache:
             return self._cache[index]
-        with Image.open(self.samples[index]) as image:
-            rgb = image.convert("RGB")
+        rgb = read_image(self.samples[index])
         if self.cache:
             self._cache[index] = rgb
         return rgb

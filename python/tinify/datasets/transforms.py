@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Union
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
+
+from tinify.io.image import pil_to_tensor
 
 __all__ = [
     "CenterCrop",
@@ -28,14 +29,6 @@ __all__ = [
 ]
 
 ImageLike = Union[Image.Image, Tensor]
-
-
-def pil_to_tensor(image: Image.Image) -> Tensor:
-    """A PIL image as a uint8 tensor (C, H, W), RGB (other modes are converted)."""
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
 def _as_tensor(image: ImageLike) -> Tensor:

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Union
 
 import torch
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from tinify.datasets.image import IMAGE_EXTENSIONS
-from tinify.datasets.transforms import Compose, RandomCrop, ToTensor, pil_to_tensor
+from tinify.datasets.transforms import Compose, RandomCrop, ToTensor
+from tinify.io.image import IMAGE_EXTENSIONS, pil_to_tensor, read_image
 
 __all__ = ["VideoFolder"]
 
@@ -141,8 +140,7 @@ class VideoFolder(Dataset):
         """The ``index``-th window: a list of ``num_frames`` (3, h, w) float tensors."""
         frames = []
         for path in self._window(index):
-            with Image.open(path) as image:
-                frames.append(pil_to_tensor(image))
+            frames.append(pil_to_tensor(read_image(path)))
         if any(f.shape != frames[0].shape for f in frames):
             raise ValueError(f"frames of {self.sequences[self.windows[index][0]]} differ in size")
         clip = self.transform(torch.cat(frames, dim=0))

@@ -37,6 +37,7 @@ __all__ = [
     "image_to_tensor",
     "list_images",
     "output_format",
+    "pil_to_tensor",
     "progress_bar",
     "read_clip",
     "read_image",
@@ -111,10 +112,17 @@ def _to_rgb(img: Image.Image, path: Path, note: Callable[[str], None] | None) ->
     return out
 
 
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted)."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    array = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB Pillow image as a float32 tensor (1, 3, H, W) in [0, 1]."""
-    array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+    return pil_to_tensor(img).unsqueeze(0).float().div_(255)
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
 
-from tinify.exceptions import VideoFormatError
+from tinify.exceptions import InputError, VideoFormatError
 from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
@@ -204,7 +204,7 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
         FileNotFoundError: ``folder`` is not a directory or holds no PNG file.
         VideoFormatError: frames differ in size or cannot be decoded.
     """
-    from PIL import Image
+    from tinify.io.image import image_to_tensor, read_image
 
     paths = _frame_paths(folder, (".png",))[start:]
     if count is not None:
@@ -212,11 +212,10 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
     frames: list[Tensor] = []
     for path in paths:
         try:
-            with Image.open(path) as img:
-                array = np.asarray(img.convert("RGB"))
-        except OSError as err:
-            raise VideoFormatError(f"{path}: cannot decode ({err})") from None
-        frame = torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+            frame = image_to_tensor(read_image(path))
+        except InputError as err:
+            detail = str(err).removeprefix(f"{path}: ")
+            raise VideoFormatError(f"{path}: cannot decode ({detail})") from None
         if frames and frame.shape != frames[0].shape:
             raise VideoFormatError(
                 f"{path} is {frame.shape[-1]}x{frame.shape[-2]}, the first frame "
