@@ -56,7 +56,7 @@ def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
 
     Raises:
         TypeError: ``x`` does not hold integers.
-        ValueError: a value does not fit in int32.
+        ParameterError: a value does not fit in int32.
     """
     a = to_numpy(x).reshape(-1)
     if a.size == 0:
@@ -66,7 +66,7 @@ def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
     if a.dtype.itemsize > 4 or a.dtype.kind == "u":
         lo, hi = int(a.min()), int(a.max())
         if lo < _INT32.min or hi > _INT32.max:
-            raise ValueError(f"{name} holds values outside int32 ({lo}..{hi})")
+            raise ParameterError(f"{name} holds values outside int32 ({lo}..{hi})")
     return to_numpy(a, np.int32)
 
 
@@ -75,7 +75,7 @@ def _float(x: ArrayLike, name: str, dtype: type, ndim: int) -> np.ndarray:
     if a.dtype.kind not in "fiu":
         raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
     if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+        raise ParameterError(f"{name} must be {ndim}-D, got shape {a.shape}")
     return to_numpy(a, dtype)
 
 
@@ -94,14 +94,14 @@ def as_cdf_table(
 
     Raises:
         CdfError: a row is not a valid 16-bit CDF.
-        ValueError: the arguments disagree in shape.
+        ParameterError: the arguments disagree in shape.
     """
     if isinstance(cdfs, CdfTable):
         if cdf_lengths is not None or offsets is not None:
-            raise ValueError("pass either a CdfTable or (cdfs, cdf_lengths, offsets), not both")
+            raise ParameterError("pass either a CdfTable or (cdfs, cdf_lengths, offsets), not both")
         return cdfs
     if cdf_lengths is None or offsets is None:
-        raise ValueError("cdf_lengths and offsets are required unless cdfs is a CdfTable")
+        raise ParameterError("cdf_lengths and offsets are required unless cdfs is a CdfTable")
     if isinstance(cdfs, (list, tuple)):
         rows: Sequence[Any] = [to_numpy(r).reshape(-1) for r in cdfs]
         width = max((len(r) for r in rows), default=0)
@@ -112,7 +112,7 @@ def as_cdf_table(
     else:
         array = to_numpy(cdfs)
     if array.ndim != 2:
-        raise ValueError(f"cdfs must be 2-D (rows, width), got shape {array.shape}")
+        raise ParameterError(f"cdfs must be 2-D (rows, width), got shape {array.shape}")
     return CdfTable(
         to_numpy(array.reshape(array.shape[0], -1), np.int32)
         if array.size

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
 
-from tinify.exceptions import InputError, VideoFormatError
+from tinify.exceptions import InputError, ParameterError, VideoFormatError
 from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
@@ -450,7 +450,7 @@ def read_yuv420(
     """Read a raw planar 8-bit YUV 4:2:0 (I420) file of ``width`` x ``height`` frames.
 
     Raises:
-        ValueError: a size outside 1..:data:`MAX_DIMENSION`.
+        ParameterError: a size outside 1..:data:`MAX_DIMENSION`.
         VideoFormatError: the file size is not a whole number of frames.
     """
     width, height = _check_size(width, height)
@@ -473,7 +473,7 @@ def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
     """Write frames (4:2:0 planes, or RGB tensors in [0, 1]) as a raw I420 file (atomically)."""
     planes = _as_planes(frames, "420")
     if planes[0].chroma != "420":
-        raise ValueError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
+        raise ParameterError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
 
     def write(f: IO[bytes]) -> None:
         for frame in planes:
@@ -502,7 +502,7 @@ def read_video(
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: unknown format, or a raw file without a size.
+        InputError: unknown format, or a raw file without a size.
         VideoFormatError: a malformed file.
     """
     p = Path(path)
@@ -517,14 +517,14 @@ def read_video(
         if width is None or height is None:
             match = _YUV_SIZE_IN_NAME.search(p.stem)
             if match is None:
-                raise ValueError(
+                raise InputError(
                     f"{p.name}: give width and height for a raw .yuv file (or name it like "
                     "clip_832x480.yuv)"
                 )
             width, height = int(match[1]), int(match[2])
         frames = read_yuv420(p, width, height, max_frames)
     else:
-        raise ValueError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
+        raise InputError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
     return [yuv_to_rgb(frame, mode) for frame in frames]
 
 
@@ -540,10 +540,10 @@ def write_video(
         write_y4m(path, frames, fps, chroma)
     elif suffix == ".yuv":
         if chroma != "420":
-            raise ValueError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
+            raise ParameterError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
         write_yuv420(path, frames)
     elif suffix:
-        raise ValueError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
+        raise InputError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
     else:
         write_png_frames(frames, path)
 
@@ -553,20 +553,20 @@ def write_video(
 
 def _check_chroma(chroma: str) -> None:
     if chroma not in ("420", "444"):
-        raise ValueError(f'chroma must be "420" or "444", got {chroma!r}')
+        raise ParameterError(f'chroma must be "420" or "444", got {chroma!r}')
 
 
 def _check_size(width: int, height: int) -> tuple[int, int]:
     for name, n in (("width", width), ("height", height)):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DIMENSION:
-            raise ValueError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
+            raise ParameterError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
     return width, height
 
 
 def _check_fps(fps: tuple[int, int]) -> tuple[int, int]:
     num, den = (int(v) for v in fps)
     if num < 1 or den < 1:
-        raise ValueError(f"fps must be two positive integers (num, den), got {fps!r}")
+        raise ParameterError(f"fps must be two positive integers (num, den), got {fps!r}")
     return num, den
 
 
@@ -597,7 +597,9 @@ def _frame_tensor(x: Tensor, name: str) -> Tensor:
     if x.dim() == 3:
         x = x[None]
     if x.dim() != 4 or x.shape[:2] != (1, 3):
-        raise ValueError(f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}")
+        raise ParameterError(
+            f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -605,7 +607,7 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
     """Frames as validated 8-bit planes, all of one size and chroma format."""
     _check_chroma(chroma)
     if not frames:
-        raise ValueError("no frames to write")
+        raise ParameterError("no frames to write")
     planes = [
         f if isinstance(f, YUVFrame) else rgb_to_yuv(_frame_tensor(f, f"frames[{i}]"), chroma)
         for i, f in enumerate(frames)
@@ -618,7 +620,7 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
         if shapes != [(h, w), expected, expected] or any(
             np.asarray(plane).dtype != np.uint8 for plane in p
         ):
-            raise ValueError(
+            raise ParameterError(
                 f"frames[{i}] planes are {shapes}; expected uint8 {[(h, w), expected, expected]}"
             )
     return planes

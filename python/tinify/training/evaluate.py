@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from tinify.datasets import ImageFolder
 from tinify.datasets.transforms import ToTensor
+from tinify.exceptions import InputError
 from tinify.losses import bits_per_pixel
 from tinify.ops import crop, pad_to_multiple
 from tinify.utils.metrics import ms_ssim, psnr
@@ -78,7 +79,7 @@ def validate(
     finally:
         model.train(was_training)
     if count == 0:
-        raise ValueError("no validation images")
+        raise InputError("no validation images")
     return {k: v / count for k, v in totals.items()}
 
 
@@ -109,6 +110,6 @@ def evaluate_codec(model: Any, images: PathLike | Iterable[Tensor]) -> dict[str,
             }
         )
     if not rows:
-        raise ValueError("no images to evaluate")
+        raise InputError("no images to evaluate")
     means = {k: sum(r[k] for r in rows) / len(rows) for k in ("bpp", "psnr", "ms_ssim")}
     return {**means, "per_image": rows}
