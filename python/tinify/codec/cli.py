@@ -214,7 +214,7 @@ def _add_train(sub: Any, load: bool) -> None:
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     if args.pretrained and args.checkpoint:
         raise InputError("--pretrained (zoo weights) and --checkpoint exclude each other")
@@ -225,7 +225,7 @@ def _check_model_options(args: argparse.Namespace) -> None:
 def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
     """Refuse options that do not fit the input kind, and a model of the other kind."""
     from tinify.codec.format import MAX_VIDEO_FRAMES
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
     from tinify.zoo import image_models, video_models
 
     if not video:
@@ -254,7 +254,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
 
 def _refuse_video_model(name: str | None, what: str) -> None:
     """Raise :class:`InputError` when ``name`` is a video model; ``what`` says what to do."""
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
     from tinify.zoo import video_models
 
     if name in video_models:
@@ -262,7 +262,7 @@ def _refuse_video_model(name: str | None, what: str) -> None:
 
 
 def _parse_fps(text: str) -> Fraction:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     try:
         fps = Fraction(text.replace(":", "/"))
@@ -274,7 +274,7 @@ def _parse_fps(text: str) -> Fraction:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
@@ -318,7 +318,8 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
     from tinify.codec.loading import load_model
-    from tinify.io.image import InputError, read_clip, write_bytes
+    from tinify.exceptions import InputError
+    from tinify.io.image import read_clip, write_bytes
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
@@ -345,7 +346,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
 
 
 def _read_tfy(path: str) -> bytes:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     p = Path(path)
     if not p.is_file():
@@ -473,7 +474,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _check_chunks(n: int) -> None:
     from tinify.codec.format import MAX_STREAM_CHUNKS
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     if not 1 <= n <= MAX_STREAM_CHUNKS:
         raise InputError(f"--stream-chunks must be 1..{MAX_STREAM_CHUNKS}, got {n}")
@@ -484,7 +485,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tinify.codec.evaluate import evaluate_model
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
-    from tinify.io.image import InputError, list_images
+    from tinify.exceptions import InputError
+    from tinify.io.image import list_images
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Reading checkpoint files: the one place tinify calls ``torch.load``.
+"""Reading and writing checkpoint files: the one place tinify calls ``torch.load`` and
+``torch.save``.
 
 Every file is loaded with ``torch.load(weights_only=True)``, which unpickles tensors, containers
 and plain values only, never arbitrary objects, so a hostile checkpoint cannot run code. The zoo
@@ -10,23 +11,33 @@ and plain values only, never arbitrary objects, so a hostile checkpoint cannot r
   and scheduler state, or a bare state dict).
 - :func:`unwrap_state_dict`: the model's state dict inside such a dict.
 - :func:`read_state_dict`: both at once, the usual way to get weights out of a file.
+- :func:`save_checkpoint`: ``torch.save`` atomically (a reader never sees a half-written file).
+- :func:`save_hashed_state_dict`: a state dict saved as ``NAME-<first 8 hex digits of its
+  SHA-256><suffix>`` (CompressAI's ``update_model`` naming, which the zoo's hash check expects),
+  used by ``tinify update`` and the export at the end of training.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NamedTuple, Union
 
 import torch
 
 from tinify.exceptions import InputError, first_line
+from tinify.utils.files import atomic_path
 
 __all__ = [
     "STATE_DICT_KEYS",
     "CheckpointState",
     "read_checkpoint",
     "read_state_dict",
+    "save_checkpoint",
+    "save_hashed_state_dict",
     "unwrap_state_dict",
 ]
 
@@ -117,3 +128,34 @@ def read_state_dict(path: PathLike) -> CheckpointState:
         InputError: missing or unreadable file, or no state dict in it.
     """
     return unwrap_state_dict(read_checkpoint(path), path)
+
+
+def save_checkpoint(obj: Mapping[str, Any], path: PathLike) -> Path:
+    """``torch.save`` a dict to ``path`` atomically, creating its folder; return the path.
+
+    The bytes go to a temporary file beside ``path`` that is renamed over it once complete.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        torch.save(dict(obj), tmp)
+    return target
+
+
+def save_hashed_state_dict(
+    state: Mapping[str, torch.Tensor], folder: PathLike, stem: str, suffix: str = ".pth.tar"
+) -> Path:
+    """Save ``state`` (tensors detached, copied to the CPU) as
+    ``<folder>/<stem>-<sha256[:8]><suffix>``, atomically; return the path.
+
+    The hash is over the saved bytes, which are serialized before anything is written, so the
+    name alone verifies the file. ``folder`` must exist.
+    """
+    tensors = {k: v.detach().to("cpu").clone() for k, v in state.items()}
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    data = buffer.getvalue()
+    final = Path(folder) / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+    with atomic_path(final) as tmp:
+        tmp.write_bytes(data)
+    return final
