@@ -24,7 +24,7 @@ import io
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple, Union
+from typing import Any, BinaryIO, NamedTuple, Union
 
 import torch
 
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
+FileLike = Union[PathLike, BinaryIO]
 
 #: Keys under which checkpoints keep the model's state dict, looked up in this order: tinify's
 #: training checkpoints (``model``), CompressAI's ``examples/train.py`` (``state_dict``) and
@@ -65,11 +66,11 @@ class CheckpointState(NamedTuple):
     wrapped: bool
 
 
-def read_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def read_checkpoint(path: FileLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint file with ``torch.load(weights_only=True)``.
 
     Args:
-        path: the file.
+        path: the file (or a binary file object, as ``torch.load`` accepts).
         map_location: where the tensors go (``torch.load``'s argument; the CPU by default).
 
     Returns:
@@ -79,7 +80,7 @@ def read_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") ->
         InputError: a missing or unreadable file, one torch cannot load safely, or one whose top
             level is not a dict.
     """
-    if not os.path.isfile(path):
+    if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
         raise InputError(f"{path}: no such checkpoint file")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
