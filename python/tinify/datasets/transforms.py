@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from tinify.exceptions import ParameterError
 from tinify.io.image import pil_to_tensor
 
 __all__ = [
@@ -45,7 +46,7 @@ def _pair(size: int | Sequence[int]) -> tuple[int, int]:
     else:
         h, w = (int(s) for s in size)
     if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
+        raise ParameterError(f"size must be positive, got {size!r}")
     return h, w
 
 
@@ -142,7 +143,7 @@ class _RandomFlip:
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
+            raise ParameterError(f"p must be in [0, 1], got {p}")
         self.p = float(p)
         self.generator = generator
 

@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tinify.datasets.transforms import Compose, RandomCrop, ToTensor
+from tinify.exceptions import ParameterError
 from tinify.io.image import IMAGE_EXTENSIONS, pil_to_tensor, read_image
 
 __all__ = ["VideoFolder"]
@@ -86,7 +87,7 @@ class VideoFolder(Dataset):
         patch_size: int | Sequence[int] | None = None,
     ) -> None:
         if num_frames < 1 or max_interval < 1:
-            raise ValueError("num_frames and max_interval must be >= 1")
+            raise ParameterError("num_frames and max_interval must be >= 1")
         root = Path(root)
         self.sequences = self._sequence_folders(root, split)
         self.frame_paths = [_frames(s) for s in self.sequences]
@@ -142,7 +143,9 @@ class VideoFolder(Dataset):
         for path in self._window(index):
             frames.append(pil_to_tensor(read_image(path)))
         if any(f.shape != frames[0].shape for f in frames):
-            raise ValueError(f"frames of {self.sequences[self.windows[index][0]]} differ in size")
+            raise ParameterError(
+                f"frames of {self.sequences[self.windows[index][0]]} differ in size"
+            )
         clip = self.transform(torch.cat(frames, dim=0))
         out = list(clip.chunk(self.num_frames, dim=0))
         if self.rnd_temp_order and bool(torch.rand(()) < 0.5):

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
+from tinify.exceptions import ParameterError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
@@ -50,9 +51,9 @@ class EntropyModel(nn.Module):
     ) -> None:
         super().__init__()
         if entropy_coder not in (None, "ans"):
-            raise ValueError(f"entropy_coder {entropy_coder!r} is not available; use 'ans'")
+            raise ParameterError(f"entropy_coder {entropy_coder!r} is not available; use 'ans'")
         if int(entropy_coder_precision) != 16:
-            raise ValueError("entropy_coder_precision must be 16 (the rANS coder's precision)")
+            raise ParameterError("entropy_coder_precision must be 16 (the rANS coder's precision)")
         self.entropy_coder = "ans"
         self.entropy_coder_precision = 16
         self.use_likelihood_bound = likelihood_bound > 0
@@ -114,10 +115,12 @@ class EntropyModel(nn.Module):
                 "update()) before compress() or decompress()"
             )
         if self._quantized_cdf.dim() != 2:
-            raise ValueError(f"_quantized_cdf must be 2-D, got {tuple(self._quantized_cdf.shape)}")
+            raise ParameterError(
+                f"_quantized_cdf must be 2-D, got {tuple(self._quantized_cdf.shape)}"
+            )
         rows = self._quantized_cdf.size(0)
         if self._cdf_length.shape != (rows,) or self._offset.shape != (rows,):
-            raise ValueError(
+            raise ParameterError(
                 f"_cdf_length {tuple(self._cdf_length.shape)} and _offset "
                 f"{tuple(self._offset.shape)} must both have shape ({rows},)"
             )
@@ -135,7 +138,7 @@ class EntropyModel(nn.Module):
     def _chunks(self) -> int:
         chunks = int(getattr(self, "stream_chunks", 1))
         if not 1 <= chunks <= 65536:
-            raise ValueError(f"stream_chunks must be between 1 and 65536, got {chunks}")
+            raise ParameterError(f"stream_chunks must be between 1 and 65536, got {chunks}")
         return chunks
 
     # -- quantization ---------------------------------------------------------------------------
@@ -151,7 +154,7 @@ class EntropyModel(nn.Module):
             means: optional, broadcastable to ``inputs``.
         """
         if mode not in ("noise", "dequantize", "symbols"):
-            raise ValueError(f'mode must be "noise", "dequantize" or "symbols", got {mode!r}')
+            raise ParameterError(f'mode must be "noise", "dequantize" or "symbols", got {mode!r}')
         if mode == "noise":
             return inputs + torch.empty_like(inputs).uniform_(-0.5, 0.5)
         if mode == "symbols":
@@ -191,11 +194,11 @@ class EntropyModel(nn.Module):
             One rANS stream per batch item (elements in row-major order of the item).
         """
         if inputs.dim() < 2:
-            raise ValueError(
+            raise ParameterError(
                 f"inputs must have at least 2 dimensions, got shape {tuple(inputs.shape)}"
             )
         if inputs.shape != indexes.shape:
-            raise ValueError(
+            raise ParameterError(
                 f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must have the "
                 "same shape"
             )
@@ -222,16 +225,18 @@ class EntropyModel(nn.Module):
             tinify.BitstreamError: a stream is corrupt, truncated or does not match the tables.
         """
         if not isinstance(strings, (tuple, list)):
-            raise ValueError(f"strings must be a list of bytes, got {type(strings).__name__}")
+            raise ParameterError(f"strings must be a list of bytes, got {type(strings).__name__}")
         if indexes.dim() < 2:
-            raise ValueError(f"indexes must have at least 2 dimensions, got {tuple(indexes.shape)}")
+            raise ParameterError(
+                f"indexes must have at least 2 dimensions, got {tuple(indexes.shape)}"
+            )
         if len(strings) != indexes.size(0):
-            raise ValueError(f"{len(strings)} strings for a batch of {indexes.size(0)} indexes")
+            raise ParameterError(f"{len(strings)} strings for a batch of {indexes.size(0)} indexes")
         if means is not None:
             if means.shape[:2] != indexes.shape[:2] or any(
                 m not in (1, i) for m, i in zip(means.shape[2:], indexes.shape[2:])
             ):
-                raise ValueError(
+                raise ParameterError(
                     f"means {tuple(means.shape)} do not broadcast to indexes {tuple(indexes.shape)}"
                 )
         table = self.cdf_table()

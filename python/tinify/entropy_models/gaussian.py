@@ -11,6 +11,7 @@ from torch import Tensor
 
 from tinify import _core
 from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
+from tinify.exceptions import ParameterError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
@@ -59,7 +60,7 @@ class GaussianConditional(EntropyModel):
         if table is not None and scale_bound is None:
             scale_bound = float(table[0])
         if scale_bound is None or scale_bound <= 0:
-            raise ValueError(f"scale_bound must be positive, got {scale_bound}")
+            raise ParameterError(f"scale_bound must be positive, got {scale_bound}")
         self.tail_mass = float(tail_mass)
         self.register_buffer("scale_table", table if table is not None else torch.zeros(0))
         self.register_buffer("scale_bound", torch.tensor([float(scale_bound)]))
@@ -69,11 +70,11 @@ class GaussianConditional(EntropyModel):
     def _prepare_scale_table(scale_table: Sequence[float] | Tensor) -> Tensor:
         table = torch.as_tensor(scale_table, dtype=torch.float32).reshape(-1).clone()
         if table.numel() == 0:
-            raise ValueError("scale_table must not be empty")
+            raise ParameterError("scale_table must not be empty")
         if not torch.isfinite(table).all() or (table <= 0).any():
-            raise ValueError("scale_table entries must be finite and positive")
+            raise ParameterError("scale_table entries must be finite and positive")
         if (table[1:] <= table[:-1]).any():
-            raise ValueError("scale_table must be strictly increasing")
+            raise ParameterError("scale_table must be strictly increasing")
         return table
 
     def _resizable_buffers(self) -> Sequence[str]:
@@ -155,7 +156,7 @@ class GaussianConditional(EntropyModel):
         if self.scale_table.numel() == 0:
             raise RuntimeError("GaussianConditional has no scale_table: call update() first")
         if frac_bits != _core.FIXED_FRAC_BITS:
-            raise ValueError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
+            raise ParameterError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
         bound = self.scale_bound
         assert bound is not None  # always registered by __init__
         flat = _core.fixed_scale_indexes(
@@ -193,14 +194,14 @@ class GaussianMixtureConditional(GaussianConditional):
     ) -> None:
         super().__init__(scale_table, *args, **kwargs)
         if not 1 <= K <= 8:
-            raise ValueError(f"K must be between 1 and 8, got {K}")
+            raise ParameterError(f"K must be between 1 and 8, got {K}")
         self.K = int(K)
 
     def _check_params(self, inputs: Tensor, *params: Tensor) -> None:
         n, m = inputs.shape[:2]
         for p in params:
             if p.shape[0] != n or p.shape[1] != self.K * m or p.shape[2:] != inputs.shape[2:]:
-                raise ValueError(
+                raise ParameterError(
                     f"mixture parameters must have shape {(n, self.K * m, *inputs.shape[2:])}, "
                     f"got {tuple(p.shape)}"
                 )
@@ -276,9 +277,9 @@ class GaussianMixtureConditional(GaussianConditional):
         """
         n, km = scales.shape[:2]
         if not isinstance(strings, (list, tuple)) or len(strings) != n:
-            raise ValueError(f"expected a list of {n} strings")
+            raise ParameterError(f"expected a list of {n} strings")
         if km % self.K:
-            raise ValueError(f"{km} parameter channels are not a multiple of K={self.K}")
+            raise ParameterError(f"{km} parameter channels are not a multiple of K={self.K}")
         shape = (n, km // self.K, *scales.shape[2:])
         w, mu, s = self.element_params(weights, means, scales)
         rows = _core.decode_mixture_batch([bytes(x) for x in strings], w, mu, s)

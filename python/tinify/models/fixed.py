@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
+from tinify.exceptions import ParameterError
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
@@ -60,7 +61,7 @@ _I32 = (-(2**31), 2**31 - 1)
 def check_entropy_path(path: str) -> str:
     """Return ``path`` if it is one of :data:`ENTROPY_PATHS`, else raise ValueError."""
     if path not in ENTROPY_PATHS:
-        raise ValueError(f"entropy_path must be one of {ENTROPY_PATHS}, got {path!r}")
+        raise ParameterError(f"entropy_path must be one of {ENTROPY_PATHS}, got {path!r}")
     return path
 
 
@@ -183,6 +184,8 @@ def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     Items are independent calls, so an item's result never depends on the rest of the batch.
     """
     if x.dtype != torch.int32 or x.dim() != 4:
-        raise ValueError(f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}")
+        raise ParameterError(
+            f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}"
+        )
     items = [torch.from_numpy(network.forward(to_numpy(x[i]))) for i in range(x.size(0))]
     return torch.stack(items)

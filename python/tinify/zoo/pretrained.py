@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinify.exceptions import ParameterError
+
 __all__ = [
     "METRICS",
     "ROOT_URL",
@@ -235,7 +237,7 @@ class PretrainedCfg:
         """The first 8 hex digits of the file's SHA-256, from its name."""
         match = HASH_IN_NAME.search(self.file_name)
         if match is None:
-            raise ValueError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
+            raise ParameterError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
         return match.group(1)
 
     @property
@@ -248,7 +250,7 @@ def qualities(architecture: str) -> range:
     """The quality levels of ``architecture`` (e.g. ``range(1, 9)``).
 
     Raises:
-        ValueError: unknown architecture.
+        ParameterError: unknown architecture.
     """
     return range(1, len(_kwargs_table(architecture)) + 1)
 
@@ -262,11 +264,11 @@ def architecture_kwargs(architecture: str, quality: int) -> dict[str, Any]:
     """Constructor arguments (``N``, ``M``) of ``architecture`` at ``quality``.
 
     Raises:
-        ValueError: unknown architecture or quality out of range.
+        ParameterError: unknown architecture or quality out of range.
     """
     table = _kwargs_table(architecture)
     if not 1 <= quality <= len(table):
-        raise ValueError(
+        raise ParameterError(
             f"quality must be an integer from 1 to {len(table)} for {architecture}, got {quality}"
         )
     return dict(table[quality - 1])
@@ -276,12 +278,12 @@ def get_pretrained_cfg(architecture: str, metric: str, quality: int) -> Pretrain
     """The checkpoint of ``architecture`` trained for ``metric`` at ``quality``.
 
     Raises:
-        ValueError: unknown architecture, metric or quality.
+        ParameterError: unknown architecture, metric or quality.
         RuntimeError: no pretrained weights exist for this combination.
     """
     kwargs = architecture_kwargs(architecture, quality)
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
     files = _FILES.get(architecture, {}).get(metric)
     if files is None or quality > len(files):
         raise RuntimeError(f"no pretrained {metric} weights for {architecture} quality {quality}")
@@ -292,6 +294,6 @@ def _kwargs_table(architecture: str) -> tuple[Mapping[str, int], ...]:
     try:
         return _ARCH_KWARGS[architecture]
     except KeyError:
-        raise ValueError(
+        raise ParameterError(
             f"unknown architecture {architecture!r}; known: {sorted(_ARCH_KWARGS)}"
         ) from None

@@ -45,6 +45,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
+from tinify.exceptions import ParameterError
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
@@ -71,7 +72,7 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
     channel pair.
 
     Raises:
-        ValueError: the convolution is not a stride-1, "same"-padded, ungrouped one, or a tap is
+        ParameterError: the convolution is not a stride-1, "same"-padded, ungrouped one, or a tap is
             not causal (at or after the centre in raster order).
     """
     kh, kw = conv.kernel_size
@@ -83,7 +84,9 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
         or kh % 2 == 0
         or kw % 2 == 0
     ):
-        raise ValueError("context_prediction must be an odd-sized, stride-1, 'same' convolution")
+        raise ParameterError(
+            "context_prediction must be an odd-sized, stride-1, 'same' convolution"
+        )
     mask = getattr(conv, "mask", None)
     used = (mask != 0).any(dim=0).any(dim=0) if isinstance(mask, Tensor) else None
     taps = []
@@ -93,7 +96,7 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
                 continue
             dh, dw = i - kh // 2, j - kw // 2
             if dh > 0 or (dh == 0 and dw >= 0):
-                raise ValueError(f"context tap ({dh}, {dw}) is not causal; mask the kernel")
+                raise ParameterError(f"context tap ({dh}, {dw}) is not causal; mask the kernel")
             taps.append((dh, dw))
     return taps
 
@@ -115,7 +118,7 @@ def coding_fronts(height: int, width: int, slope: int, order: str = "wavefront")
     ``h``. ``"raster"``: one position per front, row by row.
     """
     if order not in CONTEXT_ORDERS:
-        raise ValueError(f"context order must be one of {CONTEXT_ORDERS}, got {order!r}")
+        raise ParameterError(f"context order must be one of {CONTEXT_ORDERS}, got {order!r}")
     positions = torch.arange(height * width)
     if order == "raster":
         return list(positions.split(1))
@@ -237,7 +240,7 @@ def _as_matmuls(entropy_parameters: nn.Sequential) -> list[Callable[[Tensor], Te
     for module in entropy_parameters:
         if isinstance(module, nn.Conv2d):
             if module.kernel_size != (1, 1) or module.stride != (1, 1) or module.groups != 1:
-                raise ValueError("entropy_parameters may only hold 1x1 convolutions")
+                raise ParameterError("entropy_parameters may only hold 1x1 convolutions")
             weight = module.weight.detach().reshape(module.out_channels, module.in_channels)
             bias = module.bias.detach() if module.bias is not None else None
             layers.append(functools.partial(F.linear, weight=weight, bias=bias))
@@ -355,7 +358,7 @@ def compress_latent(
         One stream per item, and the decoded latent ``y_hat`` the decoder will reproduce.
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
-        raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
+        raise ParameterError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     return encode_items(
         y,
         lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
@@ -405,7 +408,7 @@ def decompress_latent(
         tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
     """
     if len(strings) != params.size(0):
-        raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
+        raise ParameterError(f"{len(strings)} streams for a batch of {params.size(0)}")
     return decode_items(
         strings,
         lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),

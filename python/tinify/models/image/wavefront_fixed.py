@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
+from tinify.exceptions import ParameterError
 from tinify.models.fixed import FRAC_BITS, from_fixed, saturate
 from tinify.models.image.wavefront import ContextCoder, decode_items, encode_items, per_element
 from tinify.utils.arrays import to_numpy
@@ -58,7 +59,7 @@ class FixedContextCoder(ContextCoder):
         parameter_net: _core.FixedNetwork,
     ) -> None:
         if params.dtype != torch.int32:
-            raise ValueError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
+            raise ParameterError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
         super().__init__(context_prediction, entropy_parameters, params.cpu(), order)
         self.context_net = context_net
         self.parameter_net = parameter_net
@@ -119,7 +120,7 @@ def compress_latent_fixed(
         reproduces.
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
-        raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
+        raise ParameterError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     _nets(*nets)
     return encode_items(
         y,
@@ -171,7 +172,7 @@ def decompress_latent_fixed(
         tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
     """
     if len(strings) != params.size(0):
-        raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
+        raise ParameterError(f"{len(strings)} streams for a batch of {params.size(0)}")
     _nets(*nets)
     return decode_items(
         strings,
