@@ -27,7 +27,14 @@ from numpy.typing import NDArray
 
 from tinify import _core
 from tinify._core import CdfTable
-from tinify.exceptions import BitstreamError, CdfError, ParameterError, TinifyError
+from tinify.exceptions import (
+    BitstreamError,
+    CdfError,
+    NotReadyError,
+    ParameterError,
+    ParameterTypeError,
+    TinifyError,
+)
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
@@ -55,14 +62,16 @@ def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
     """Flatten ``x`` to a contiguous int32 array, checking dtype and range.
 
     Raises:
-        TypeError: ``x`` does not hold integers.
+        ParameterTypeError: ``x`` does not hold integers.
         ParameterError: a value does not fit in int32.
     """
     a = to_numpy(x).reshape(-1)
     if a.size == 0:
         return np.zeros(0, dtype=np.int32)
     if a.dtype.kind not in "iub":
-        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}; round and cast first")
+        raise ParameterTypeError(
+            f"{name} must hold integers, got dtype {a.dtype}; round and cast first"
+        )
     if a.dtype.itemsize > 4 or a.dtype.kind == "u":
         lo, hi = int(a.min()), int(a.max())
         if lo < _INT32.min or hi > _INT32.max:
@@ -73,7 +82,7 @@ def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
 def _float(x: ArrayLike, name: str, dtype: type, ndim: int) -> np.ndarray:
     a = to_numpy(x)
     if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+        raise ParameterTypeError(f"{name} must hold numbers, got dtype {a.dtype}")
     if a.ndim != ndim:
         raise ParameterError(f"{name} must be {ndim}-D, got shape {a.shape}")
     return to_numpy(a, dtype)
@@ -240,14 +249,14 @@ class RansDecoder:
 
     def _stream(self) -> _core.RansDecoder:
         if self._dec is None:
-            raise RuntimeError("call set_stream(encoded) before decode_stream()")
+            raise NotReadyError("call set_stream(encoded) before decode_stream()")
         return self._dec
 
 
 def _bytes(encoded: Any) -> bytes:
     if isinstance(encoded, (bytes, bytearray, memoryview)):
         return bytes(encoded)
-    raise TypeError(f"encoded must be bytes, got {type(encoded).__name__}")
+    raise ParameterTypeError(f"encoded must be bytes, got {type(encoded).__name__}")
 
 
 def _mix(weights: ArrayLike, means: ArrayLike, scales: ArrayLike) -> list[tuple[ArrayLike, str]]:

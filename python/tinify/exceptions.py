@@ -14,13 +14,21 @@ for CompressAI catches tinify's errors unchanged.
     │   └── FormatError         a .tfy file is not one, is truncated or corrupt, or is too new
     ├── CdfError                a CDF table or pmf breaks the rules
     ├── ParameterError          arguments disagree in length, an index is out of range, or a
-    │                           parameter is unusable
+    │   │                       parameter is unusable
+    │   └── ParameterTypeError (also TypeError)
+    │                           an argument of the wrong type
     ├── InputError              an input file, folder or option cannot be used (missing,
     │   │                       unreadable, not an image or a checkpoint, too large)
+    │   ├── MissingFileError (also FileNotFoundError)
+    │   │                       a file or folder that must exist does not, or holds nothing
     │   └── VideoFormatError    a malformed, truncated or unsupported video file
+    ├── NotReadyError (also RuntimeError)
+    │                           an object used before it is ready: an entropy model without
+    │                           its CDF tables (call update()), a decoder without a stream
     ├── WeightsError (also RuntimeError)
     │                           weights cannot be had: offline and not cached, a failed
-    │                           download, a hash mismatch, or a file without a state dict
+    │                           download, a hash mismatch, none published, or a file without a
+    │                           state dict
     └── WeightsMismatchError    the decoder was given other weights than the file was coded with
 
 The first four are created in the Rust extension (``tinify._core``) and re-exported here. This
@@ -36,7 +44,10 @@ __all__ = [
     "CdfError",
     "FormatError",
     "InputError",
+    "MissingFileError",
+    "NotReadyError",
     "ParameterError",
+    "ParameterTypeError",
     "TinifyError",
     "VideoFormatError",
     "WeightsError",
@@ -52,6 +63,21 @@ class FormatError(BitstreamError):
 class InputError(TinifyError):
     """An input file, folder or option cannot be used (missing, unreadable, not an image or a
     checkpoint, too large, or a value out of range)."""
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """An argument of the wrong type (also a ``TypeError``, what Python and CompressAI raise)."""
+
+
+class MissingFileError(InputError, FileNotFoundError):
+    """A file or folder that must exist does not, or holds no usable file (also a
+    ``FileNotFoundError``, what ``open`` raises in CompressAI's readers)."""
+
+
+class NotReadyError(TinifyError, RuntimeError):
+    """An object is used before it is ready: an entropy model without its CDF tables (call
+    ``update()``), a Gaussian conditional without a scale table, a decoder without a stream
+    (also a ``RuntimeError``)."""
 
 
 class VideoFormatError(InputError):

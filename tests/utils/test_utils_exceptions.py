@@ -17,7 +17,10 @@ from tinify.exceptions import (
     BitstreamError,
     FormatError,
     InputError,
+    MissingFileError,
+    NotReadyError,
     ParameterError,
+    ParameterTypeError,
     TinifyError,
     VideoFormatError,
     WeightsError,
@@ -34,7 +37,7 @@ CLASSES = [
 
 
 def test_every_class_is_a_tinify_error_and_a_value_error() -> None:
-    assert len(CLASSES) == 9
+    assert len(CLASSES) == 12
     for cls in CLASSES:
         assert issubclass(cls, TinifyError) and issubclass(cls, ValueError), cls
 
@@ -43,6 +46,13 @@ def test_hierarchy() -> None:
     assert issubclass(FormatError, BitstreamError)
     assert issubclass(VideoFormatError, InputError)
     assert issubclass(WeightsError, RuntimeError)  # as torch.hub's hash check raises
+    assert issubclass(ParameterTypeError, ParameterError) and issubclass(
+        ParameterTypeError, TypeError
+    )
+    assert issubclass(MissingFileError, InputError) and issubclass(
+        MissingFileError, FileNotFoundError
+    )
+    assert issubclass(NotReadyError, RuntimeError)
     assert not issubclass(WeightsMismatchError, InputError)
     assert not issubclass(InputError, RuntimeError)
 
@@ -73,7 +83,8 @@ def test_no_error_class_outside_tinify_exceptions() -> None:
             if isinstance(node, ast.ClassDef) and node.name.endswith(("Error", "Exception")):
                 defined.append(f"{path.relative_to(PACKAGE)}:{node.name}")
     python_classes = {"FormatError", "InputError", "VideoFormatError", "WeightsError"}
-    python_classes.add("WeightsMismatchError")
+    python_classes |= {"WeightsMismatchError", "ParameterTypeError", "MissingFileError"}
+    python_classes.add("NotReadyError")
     assert sorted(defined) == sorted(f"exceptions.py:{name}" for name in python_classes)
 
 
@@ -115,6 +126,40 @@ def test_raised_errors_are_caught_by_compressai_style_handlers(tmp_path: Path) -
     with pytest.raises(ValueError) as info:
         psnr(torch.zeros(2), torch.zeros(3))
     assert isinstance(info.value, ParameterError)
+
+
+def test_second_bases_match_what_compressai_code_catches(tmp_path: Path) -> None:
+    import numpy as np
+
+    from tinify.ans import CdfTable, RansDecoder, to_int32
+    from tinify.entropy_models import EntropyBottleneck
+    from tinify.io.video import read_png_frames
+    from tinify.zoo import ssf2020
+
+    with pytest.raises(TypeError) as info:
+        to_int32([0.5, 1.5], "symbols")
+    assert isinstance(info.value, ParameterTypeError)
+
+    with pytest.raises(FileNotFoundError) as info:
+        read_png_frames(tmp_path / "no-such-folder")
+    assert isinstance(info.value, MissingFileError) and isinstance(info.value, InputError)
+
+    with pytest.raises(RuntimeError, match=r"update\(\)") as info:
+        EntropyBottleneck(4).compress(torch.zeros(1, 4, 2, 2))
+    assert isinstance(info.value, NotReadyError)
+
+    table = (
+        np.array([[0, 65535, 65536]], np.int32),
+        np.array([3], np.int32),
+        np.zeros(1, np.int32),
+    )
+    with pytest.raises(RuntimeError, match="set_stream") as info:
+        RansDecoder().decode_stream([0], CdfTable(*table))
+    assert isinstance(info.value, NotReadyError)
+
+    with pytest.raises(RuntimeError, match="no pretrained") as info:  # as CompressAI's zoo
+        ssf2020(1, metric="ms-ssim", pretrained=True)
+    assert isinstance(info.value, WeightsError)
 
 
 def test_first_line() -> None:

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
 
-from tinify.exceptions import ParameterError
+from tinify.exceptions import MissingFileError, ParameterError
 from tinify.io.image import IMAGE_EXTENSIONS, read_image
 
 __all__ = ["IMAGE_EXTENSIONS", "ImageFolder", "ResumableSampler", "SeededDataset", "sample_seed"]
@@ -37,7 +37,7 @@ class ImageFolder(Dataset):
             DataLoader worker keeps its own copy).
 
     Raises:
-        FileNotFoundError: the folder does not exist or holds no images.
+        MissingFileError: the folder does not exist or holds no images.
     """
 
     def __init__(
@@ -50,13 +50,13 @@ class ImageFolder(Dataset):
     ) -> None:
         folder = Path(root) if split is None else Path(root) / split
         if not folder.is_dir():
-            raise FileNotFoundError(f"invalid directory {folder}")
+            raise MissingFileError(f"invalid directory {folder}")
         pattern = "**/*" if recursive else "*"
         self.samples = sorted(
             p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
         )
         if not self.samples:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+            raise MissingFileError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
         self.root = folder
         self.transform = transform
         self.cache = cache

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.io.image import pil_to_tensor
 
 __all__ = [
@@ -37,7 +37,9 @@ def _as_tensor(image: ImageLike) -> Tensor:
         return pil_to_tensor(image)
     if isinstance(image, Tensor) and image.dim() >= 2:
         return image
-    raise TypeError(f"expected a PIL image or a (C, H, W) tensor, got {type(image).__name__}")
+    raise ParameterTypeError(
+        f"expected a PIL image or a (C, H, W) tensor, got {type(image).__name__}"
+    )
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -79,7 +81,7 @@ class ToTensor:
         if x.dtype == torch.uint8:
             return x.to(torch.float32).div_(255.0)
         if not x.is_floating_point():
-            raise TypeError(f"cannot convert a {x.dtype} tensor to [0, 1] floats")
+            raise ParameterTypeError(f"cannot convert a {x.dtype} tensor to [0, 1] floats")
         return x
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from tinify.datasets.transforms import Compose, RandomCrop, ToTensor
-from tinify.exceptions import ParameterError
+from tinify.exceptions import MissingFileError, ParameterError
 from tinify.io.image import IMAGE_EXTENSIONS, pil_to_tensor, read_image
 
 __all__ = ["VideoFolder"]
@@ -72,7 +72,7 @@ class VideoFolder(Dataset):
     reproducible.
 
     Raises:
-        FileNotFoundError: no sequence with at least ``num_frames`` frames.
+        MissingFileError: no sequence with at least ``num_frames`` frames.
     """
 
     def __init__(
@@ -95,7 +95,7 @@ class VideoFolder(Dataset):
         self.sequences = [self.sequences[i] for i in keep]
         self.frame_paths = [self.frame_paths[i] for i in keep]
         if not self.sequences:
-            raise FileNotFoundError(f"no sequence of at least {num_frames} frames under {root}")
+            raise MissingFileError(f"no sequence of at least {num_frames} frames under {root}")
         # item -> (sequence, first frame)
         self.windows = [
             (s, start)
@@ -121,7 +121,7 @@ class VideoFolder(Dataset):
             return [root / "sequences" / name for name in names]
         base = root / split if (root / split).is_dir() else root
         if not base.is_dir():
-            raise FileNotFoundError(f"invalid directory {base}")
+            raise MissingFileError(f"invalid directory {base}")
         if _frames(base):
             return [base]
         return sorted(p for p in base.iterdir() if p.is_dir() and _frames(p))

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
-from tinify.exceptions import ParameterError
+from tinify.exceptions import NotReadyError, ParameterError, ParameterTypeError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
@@ -110,7 +110,7 @@ class EntropyModel(nn.Module):
 
     def _check_tables(self) -> None:
         if self._quantized_cdf.numel() == 0 or self._offset.numel() == 0:
-            raise RuntimeError(
+            raise NotReadyError(
                 f"{type(self).__name__} has no CDF tables yet: call update() (or the model's "
                 "update()) before compress() or decompress()"
             )
@@ -243,7 +243,7 @@ class EntropyModel(nn.Module):
         n = indexes.size(0)
         for s in strings:
             if not isinstance(s, (bytes, bytearray)):
-                raise TypeError(f"each string must be bytes, got {type(s).__name__}")
+                raise ParameterTypeError(f"each string must be bytes, got {type(s).__name__}")
         values = _core.decode_batch(
             list(strings), to_numpy(indexes.reshape(n, -1), np.int32), table, self._chunks() > 1
         )

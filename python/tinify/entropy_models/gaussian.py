@@ -11,7 +11,7 @@ from torch import Tensor
 
 from tinify import _core
 from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
-from tinify.exceptions import ParameterError
+from tinify.exceptions import NotReadyError, ParameterError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
@@ -95,7 +95,7 @@ class GaussianConditional(EntropyModel):
     def update(self) -> None:
         """Build one quantized Gaussian per scale-table entry (in Rust, deterministic)."""
         if self.scale_table.numel() == 0:
-            raise RuntimeError(
+            raise NotReadyError(
                 "GaussianConditional has no scale_table: pass one to the constructor or call "
                 "update_scale_table()"
             )
@@ -133,7 +133,7 @@ class GaussianConditional(EntropyModel):
         Returns an int32 tensor shaped like ``scales``.
         """
         if self.scale_table.numel() == 0:
-            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+            raise NotReadyError("GaussianConditional has no scale_table: call update() first")
         scales = self.lower_bound_scale(scales).detach()
         if scales.device.type == "cpu" and scales.dtype == torch.float32:
             # Rust: a binary search per element over the thread pool (torch's is ~5x slower).
@@ -154,7 +154,7 @@ class GaussianConditional(EntropyModel):
         machine gets the same rows. Returns int32, shaped like ``scales``.
         """
         if self.scale_table.numel() == 0:
-            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+            raise NotReadyError("GaussianConditional has no scale_table: call update() first")
         if frac_bits != _core.FIXED_FRAC_BITS:
             raise ParameterError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
         bound = self.scale_bound

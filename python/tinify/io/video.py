@@ -39,7 +39,13 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
 
-from tinify.exceptions import InputError, ParameterError, VideoFormatError
+from tinify.exceptions import (
+    InputError,
+    MissingFileError,
+    ParameterError,
+    ParameterTypeError,
+    VideoFormatError,
+)
 from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
@@ -201,7 +207,7 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
         count: how many frames (default: all from ``start``).
 
     Raises:
-        FileNotFoundError: ``folder`` is not a directory or holds no PNG file.
+        MissingFileError: ``folder`` is not a directory or holds no PNG file.
         VideoFormatError: frames differ in size or cannot be decoded.
     """
     from tinify.io.image import image_to_tensor, read_image
@@ -501,7 +507,7 @@ def read_video(
     chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
+        MissingFileError: ``path`` does not exist.
         InputError: unknown format, or a raw file without a size.
         VideoFormatError: a malformed file.
     """
@@ -509,7 +515,7 @@ def read_video(
     if p.is_dir():
         return read_png_frames(p, count=max_frames)
     if not p.exists():
-        raise FileNotFoundError(f"{p} does not exist")
+        raise MissingFileError(f"{p} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".y4m":
         frames, _ = read_y4m(p, max_frames)
@@ -593,7 +599,7 @@ def _write_planes(f: IO[bytes], frame: YUVFrame) -> None:
 
 def _frame_tensor(x: Tensor, name: str) -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise ParameterTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() == 3:
         x = x[None]
     if x.dim() != 4 or x.shape[:2] != (1, 3):
@@ -635,8 +641,8 @@ def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
 def _frame_paths(folder: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a directory")
+        raise MissingFileError(f"{root} is not a directory")
     paths = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes and p.is_file())
     if not paths:
-        raise FileNotFoundError(f"{root} holds no {'/'.join(suffixes)} frames")
+        raise MissingFileError(f"{root} holds no {'/'.join(suffixes)} frames")
     return paths

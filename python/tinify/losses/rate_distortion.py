@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.utils.metrics import ms_ssim
 
 __all__ = ["METRICS", "RateDistortionLoss", "bits_per_pixel"]
@@ -35,7 +35,9 @@ def _flatten_likelihoods(likelihoods: Any) -> list[Tensor]:
     elif isinstance(likelihoods, (list, tuple)):
         items = likelihoods
     else:
-        raise TypeError(f"likelihoods must be tensors in dicts or lists, got {type(likelihoods)}")
+        raise ParameterTypeError(
+            f"likelihoods must be tensors in dicts or lists, got {type(likelihoods)}"
+        )
     return [t for item in items for t in _flatten_likelihoods(item)]
 
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
@@ -113,14 +113,16 @@ def check_image(x: Any, min_size: int = MIN_INPUT_SIZE) -> None:
     """Check that ``x`` is an image batch a model can code.
 
     Raises:
-        TypeError: ``x`` is not a floating-point tensor.
+        ParameterTypeError: ``x`` is not a floating-point tensor.
         ParameterError: ``x`` is not (N, 3, H, W), is smaller than ``min_size`` in H or W, or holds
             values outside [0, 1] (or NaN).
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        raise ParameterTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
+        raise ParameterTypeError(
+            f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}"
+        )
     if x.dim() != 4 or x.size(1) != 3 or x.size(0) < 1:
         raise ParameterError(f"x must have shape (N, 3, H, W) with N >= 1, got {tuple(x.shape)}")
     h, w = x.shape[-2:]
@@ -146,7 +148,7 @@ def check_strings(strings: Any, count: int) -> int:
         if not isinstance(group, (list, tuple)) or not group:
             raise ParameterError(f"strings[{i}] must be a non-empty list of bytes (one per image)")
         if not all(isinstance(s, (bytes, bytearray)) for s in group):
-            raise TypeError(f"strings[{i}] must hold bytes objects")
+            raise ParameterTypeError(f"strings[{i}] must hold bytes objects")
         if batch is not None and len(group) != batch:
             raise ParameterError(f"strings[{i}] has {len(group)} streams, strings[0] has {batch}")
         batch = len(group)

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
@@ -72,18 +72,20 @@ def _bias(module: nn.Module) -> np.ndarray | None:
 
 def _square(value: tuple[int, ...] | int | str, what: str) -> int:
     if isinstance(value, str):
-        raise TypeError(f"{what} {value!r} is not supported in the fixed-point path")
+        raise ParameterTypeError(f"{what} {value!r} is not supported in the fixed-point path")
     values = (value,) if isinstance(value, int) else tuple(value)
     if len(set(values)) != 1:
-        raise TypeError(f"fixed-point layers need equal {what} in both directions, got {value}")
+        raise ParameterTypeError(
+            f"fixed-point layers need equal {what} in both directions, got {value}"
+        )
     return int(values[0])
 
 
 def _check_conv(module: nn.Conv2d | nn.ConvTranspose2d) -> None:
     if module.groups != 1 or module.dilation != (1, 1) or module.padding_mode != "zeros":
-        raise TypeError(f"{module}: only ungrouped, undilated, zero-padded convolutions")
+        raise ParameterTypeError(f"{module}: only ungrouped, undilated, zero-padded convolutions")
     if module.kernel_size[0] != module.kernel_size[1]:
-        raise TypeError(f"{module}: only square kernels")
+        raise ParameterTypeError(f"{module}: only square kernels")
 
 
 def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
@@ -119,7 +121,7 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
     elif isinstance(module, nn.LeakyReLU):
         yield _core.FixedLayer.leaky_relu(float(module.negative_slope))
     else:
-        raise TypeError(f"{type(module).__name__} has no fixed-point version")
+        raise ParameterTypeError(f"{type(module).__name__} has no fixed-point version")
 
 
 @torch.no_grad()
@@ -128,7 +130,7 @@ def quantize_network(module: nn.Module) -> _core.FixedNetwork:
     ReLUs and LeakyReLUs (nested Sequentials allowed) into a :class:`tinify._core.FixedNetwork`.
 
     Raises:
-        TypeError: a layer has no fixed-point version.
+        ParameterTypeError: a layer has no fixed-point version.
         tinify.ParameterError: a weight or bias cannot be represented (non-finite, >= 2^15).
     """
     return _core.FixedNetwork(list(_layers(module)))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from tinify.exceptions import InputError
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
@@ -54,7 +55,7 @@ def init_distributed(device: str = "cpu") -> DistContext:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
 
     Raises:
-        RuntimeError: CUDA was asked for but is not available.
+        InputError: CUDA was asked for but is not available.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -62,7 +63,7 @@ def init_distributed(device: str = "cpu") -> DistContext:
     target = torch.device(device)
     if target.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} asked for, but CUDA is not available")
+            raise InputError(f"device {device!r} asked for, but CUDA is not available; use cpu")
         if world_size > 1:
             target = torch.device("cuda", local_rank)
         torch.cuda.set_device(target)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, WeightsError
 
 __all__ = [
     "METRICS",
@@ -279,14 +279,14 @@ def get_pretrained_cfg(architecture: str, metric: str, quality: int) -> Pretrain
 
     Raises:
         ParameterError: unknown architecture, metric or quality.
-        RuntimeError: no pretrained weights exist for this combination.
+        WeightsError: no pretrained weights exist for this combination.
     """
     kwargs = architecture_kwargs(architecture, quality)
     if metric not in METRICS:
         raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
     files = _FILES.get(architecture, {}).get(metric)
     if files is None or quality > len(files):
-        raise RuntimeError(f"no pretrained {metric} weights for {architecture} quality {quality}")
+        raise WeightsError(f"no pretrained {metric} weights for {architecture} quality {quality}")
     return PretrainedCfg(architecture, metric, quality, files[quality - 1], kwargs)
 
 

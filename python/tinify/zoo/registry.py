@@ -103,7 +103,7 @@ def create_model(
 
     Raises:
         ParameterError: unknown name, metric or quality.
-        RuntimeError: no pretrained weights for this combination.
+        WeightsError: no pretrained weights for this combination.
         tinify.zoo.hub.WeightsError: the weights cannot be fetched or fail their hash check.
     """
     if name not in model_architectures:

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.models.fixed import FRAC_BITS, from_fixed, saturate
 from tinify.models.image.wavefront import ContextCoder, decode_items, encode_items, per_element
 from tinify.utils.arrays import to_numpy
@@ -97,7 +97,9 @@ def _context_values(symbols: Tensor, means_int: Tensor | None) -> Tensor:
 def _nets(context_net: _core.FixedNetwork, parameter_net: _core.FixedNetwork) -> None:
     for net in (context_net, parameter_net):
         if not isinstance(net, _core.FixedNetwork):
-            raise TypeError(f"expected a tinify._core.FixedNetwork, got {type(net).__name__}")
+            raise ParameterTypeError(
+                f"expected a tinify._core.FixedNetwork, got {type(net).__name__}"
+            )
 
 
 @torch.no_grad()

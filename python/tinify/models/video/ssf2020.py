@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.layers import conv, deconv
 from tinify.models.base import CompressionModel, check_image, check_shape, check_strings
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
@@ -534,10 +534,12 @@ def _check_frames(frames: Any, multiple: int | None = None) -> None:
     values must lie in [0, 1] (see :func:`check_image`).
     """
     if isinstance(frames, Tensor) or not isinstance(frames, (list, tuple)) or not frames:
-        raise TypeError("frames must be a non-empty list of (N, 3, H, W) tensors, one per frame")
+        raise ParameterTypeError(
+            "frames must be a non-empty list of (N, 3, H, W) tensors, one per frame"
+        )
     for i, x in enumerate(frames):
         if not isinstance(x, Tensor):
-            raise TypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
+            raise ParameterTypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
         if multiple is None:
             check_image(x, min_size=1)
         elif x.dim() != 4 or x.size(1) != 3:
