@@ -52,7 +52,7 @@ def set_num_threads(n: int) -> None:
     core). Output bytes never depend on the thread count.
     """
     if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+        raise ParameterError(f"n must be >= 0, got {n}")
     _core.set_num_threads(n)
 
 

@@ -37,7 +37,8 @@ from PIL import Image, features
 
 from tinify.codec.evaluate import distortion
 from tinify.codec.results import mean, results_json
-from tinify.io.image import InputError, image_to_tensor, progress_bar, read_image
+from tinify.exceptions import InputError
+from tinify.io.image import image_to_tensor, progress_bar, read_image
 
 __all__ = [
     "CODECS",

@@ -215,7 +215,7 @@ def _add_train(sub: Any, load: bool) -> None:
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     if args.pretrained and args.checkpoint:
         raise InputError("--pretrained (zoo weights) and --checkpoint exclude each other")
@@ -226,7 +226,7 @@ def _check_model_options(args: argparse.Namespace) -> None:
 def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
     """Refuse options that do not fit the input kind, and a model of the other kind."""
     from tinify.codec.format import MAX_VIDEO_FRAMES
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
     from tinify.zoo import image_models, video_models
 
     if not video:
@@ -255,7 +255,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
 
 def _refuse_video_model(name: str | None, what: str) -> None:
     """Raise :class:`InputError` when ``name`` is a video model; ``what`` says what to do."""
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
     from tinify.zoo import video_models
 
     if name in video_models:
@@ -263,7 +263,7 @@ def _refuse_video_model(name: str | None, what: str) -> None:
 
 
 def _parse_fps(text: str) -> Fraction:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     try:
         fps = Fraction(text.replace(":", "/"))
@@ -275,7 +275,7 @@ def _parse_fps(text: str) -> Fraction:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
@@ -319,7 +319,8 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
     from tinify.codec.loading import load_model
-    from tinify.io.image import InputError, read_clip, write_bytes
+    from tinify.exceptions import InputError
+    from tinify.io.image import read_clip, write_bytes
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
@@ -346,7 +347,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
 
 
 def _read_tfy(path: str) -> bytes:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     p = Path(path)
     if not p.is_file():
@@ -454,58 +455,10 @@ def _with_path(path: str, fn: Any) -> Any:
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import CODING_MODES, frame_streams, unpack
+    from tinify.codec.format import unpack
 
     h, _ = _with_path(path, lambda: unpack(data))
-    pixels = h.height * h.width * h.frames
-    info: dict[str, Any] = {
-        "file": path,
-        "format_version": h.version,
-        "coding_mode": h.coding_mode,
-        "coding": CODING_MODES.get(h.coding_mode, "?"),
-        "kind": h.kind,
-        "model": h.model,
-        "quality": h.quality,
-        "metric": h.metric,
-        "weights": h.source,
-        "weights_id": h.weights_id.hex(),
-        "size": f"{h.width}x{h.height}",
-        "frames": h.frames,
-        "fps": None if h.fps is None else str(h.fps),
-        "bit_depth": h.bit_depth,
-        "padding_lrtb": list(h.padding),
-        "latent_shapes": [list(s) for s in h.shapes],
-        "stream_chunks": h.stream_chunks,
-        "encoded_on": "cuda" if h.on_cuda else "cpu",
-        "encoder": h.encoder,
-        "streams": len(h.stream_lengths),
-        "stream_lengths": list(h.stream_lengths),
-        "header_bytes": len(data) - h.payload_size,
-        "payload_bytes": h.payload_size,
-        "file_bytes": len(data),
-        "bpp_payload": round(8 * h.payload_size / pixels, 6),
-        "bpp_file": round(8 * len(data) / pixels, 6),
-        "payload_crc32": f"{h.payload_crc:08x}",
-    }
-    if h.kind == "video" and h.fps is not None:  # a video always has a frame rate
-        per_frame = [sum(h.stream_lengths[i] for i in r) for r in frame_streams(h)]
-        seconds = h.frames / h.fps
-        p_frames = per_frame[1:] or [0]
-        info.update(
-            {
-                "y4m_chroma": "444" if h.yuv444 else "420",
-                "duration_s": round(float(seconds), 6),
-                "kbps_payload": round(float(8 * h.payload_size / seconds) / 1e3, 3),
-                "i_frame_bytes": per_frame[0],
-                "p_frame_bytes_min_mean_max": [
-                    min(p_frames),
-                    round(sum(p_frames) / len(p_frames), 1),
-                    max(p_frames),
-                ],
-                "frame_payload_bytes": per_frame,
-            }
-        )
-    return info
+    return {"file": path, **h.describe(file_bytes=len(data))}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -522,7 +475,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _check_chunks(n: int) -> None:
     from tinify.codec.format import MAX_STREAM_CHUNKS
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     if not 1 <= n <= MAX_STREAM_CHUNKS:
         raise InputError(f"--stream-chunks must be 1..{MAX_STREAM_CHUNKS}, got {n}")
@@ -533,7 +486,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tinify.codec.evaluate import evaluate_model
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
-    from tinify.io.image import InputError, list_images
+    from tinify.exceptions import InputError
+    from tinify.io.image import list_images
     from tinify.utils.distributed import finish_distributed, init_distributed
 
     _check_model_options(args)

@@ -36,6 +36,7 @@ from tinify.codec.format import (
     unpack,
 )
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
+from tinify.exceptions import ParameterError
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
@@ -101,10 +102,10 @@ def encode_image(
         The file's bytes.
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
-        raise ValueError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
+        raise ParameterError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
     modes = {name: mode for mode, name in CODING_MODES.items()}
     if coding not in modes:
-        raise ValueError(f"coding must be one of {sorted(modes)}, got {coding!r}")
+        raise ParameterError(f"coding must be one of {sorted(modes)}, got {coding!r}")
     model = loaded.model
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
@@ -243,11 +244,11 @@ def encode_video(
         The file's bytes.
 
     Raises:
-        ValueError: not a video model, no frames, or frames of different shapes.
+        ParameterError: not a video model, no frames, or frames of different shapes.
     """
     model = _video_net(loaded)
     if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
-        raise ValueError("frames must be a non-empty list of (1, 3, H, W) tensors")
+        raise ParameterError("frames must be a non-empty list of (1, 3, H, W) tensors")
     height, width = (int(s) for s in frames[0].shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
     set_stream_chunks(model, stream_chunks)
@@ -278,10 +279,10 @@ def _video_net(loaded: LoadedModel) -> ScaleSpaceFlow:
     """The network of a video model (the layout of :func:`frame_streams` is its).
 
     Raises:
-        ValueError: ``loaded`` is not a video model.
+        ParameterError: ``loaded`` is not a video model.
     """
     if not _is_video_model(loaded.name) or not isinstance(loaded.model, ScaleSpaceFlow):
-        raise ValueError(f"{loaded.name} is not a video model; a video needs ssf2020")
+        raise ParameterError(f"{loaded.name} is not a video model; a video needs ssf2020")
     return loaded.model
 
 

@@ -65,8 +65,10 @@ def distortion(org: Tensor, rec: Tensor, max_val: int = 255) -> dict[str, float 
         a, b = ((t.detach().cpu() * max_val).round().clamp(0, max_val) for t in (org, rec))
     small = min(a.shape[-2:]) < ms_ssim_min_size()
     return {
-        "psnr-rgb": psnr(a, b, float(max_val)),
-        "ms-ssim-rgb": None if small else float(ms_ssim(a, b, float(max_val)).mean()),
+        "psnr-rgb": psnr(a, b, data_range=float(max_val)),
+        "ms-ssim-rgb": None
+        if small
+        else float(ms_ssim(a.double(), b.double(), data_range=float(max_val))),
     }
 
 

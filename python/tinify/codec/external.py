@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tinify.exceptions import TinifyError
+from tinify.exceptions import TinifyError, ToolError, ToolNotFoundError
 from tinify.io.video import rgb2ycbcr, ycbcr2rgb
 
 __all__ = [
@@ -57,14 +57,6 @@ __all__ = [
     "run_timed",
     "vtm_binary",
 ]
-
-
-class ToolNotFoundError(TinifyError):
-    """An external program a codec needs is not installed (or not where it was said to be)."""
-
-
-class ToolError(TinifyError):
-    """An external program failed."""
 
 
 def find_tool(program: str | os.PathLike[str], hint: str) -> str:

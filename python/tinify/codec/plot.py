@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
-from tinify.io.image import InputError, atomic_output
+from tinify.exceptions import InputError
+from tinify.io.image import atomic_output
 from tinify.utils.bdrate import bd_psnr, bd_rate
 
 __all__ = [

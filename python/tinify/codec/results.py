@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
-from tinify.io.image import InputError, write_bytes
+from tinify.exceptions import InputError
+from tinify.io.image import write_bytes
 
 __all__ = ["RESULT_KEYS", "load_results", "mean", "results_json", "write_results"]
 

@@ -10,18 +10,14 @@ expects.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import re
 from pathlib import Path
 from typing import Union
 
-import torch
-
 from tinify.codec.loading import load_model_from_checkpoint
-from tinify.io.image import InputError
-from tinify.utils.files import atomic_path
+from tinify.exceptions import InputError
+from tinify.utils.checkpoint import save_hashed_state_dict
 
 __all__ = ["strip_suffixes", "update_checkpoint"]
 
@@ -64,7 +60,6 @@ def update_checkpoint(
     net = loaded.model
     if update:
         net.update(force=True)
-    state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
         folder, stem = out, strip_suffixes(Path(checkpoint).name)
@@ -74,11 +69,4 @@ def update_checkpoint(
         raise InputError(f"{output}: give a file name or a folder")
     if not folder.is_dir():
         raise InputError(f"{output}: folder {folder} does not exist")
-    # The name holds the hash of the bytes, so they are serialized before anything is written.
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    data = buffer.getvalue()
-    final = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
-    with atomic_path(final) as tmp:
-        tmp.write_bytes(data)
-    return final
+    return save_hashed_state_dict(net.state_dict(), folder, stem, suffix)

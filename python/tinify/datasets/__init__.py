@@ -21,12 +21,6 @@ from __future__ import annotations
 
 from tinify.datasets import transforms
 from tinify.datasets.cache import CacheDataset
-from tinify.datasets.errors import (
-    DatasetError,
-    DatasetNotFoundError,
-    SizeMismatchError,
-    UnknownOptionError,
-)
 from tinify.datasets.image import (
     IMAGE_EXTENSIONS,
     ImageFolder,
@@ -46,6 +40,12 @@ from tinify.datasets.rawvideo import (
 from tinify.datasets.stack import StackDataset
 from tinify.datasets.video import VideoFolder
 from tinify.datasets.vimeo90k import Vimeo90kDataset
+from tinify.exceptions import (
+    DatasetError,
+    DatasetNotFoundError,
+    SizeMismatchError,
+    UnknownOptionError,
+)
 
 __all__ = [
     "IMAGE_EXTENSIONS",

@@ -33,7 +33,7 @@ from typing import Any, Literal, Union
 import numpy as np
 from torch.utils.data import Dataset
 
-from tinify.datasets.errors import DatasetError
+from tinify.exceptions import DatasetError
 from tinify.io.image import progress_bar
 
 __all__ = ["CacheDataset"]

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
 
-from tinify.datasets.errors import DatasetNotFoundError
+from tinify.exceptions import DatasetNotFoundError, ParameterError
 from tinify.io.image import IMAGE_EXTENSIONS, read_image
 
 __all__ = [
@@ -186,7 +186,7 @@ class ResumableSampler(DistributedSampler):
     def set_start(self, start: int) -> None:
         """Skip the first ``start`` items of this rank's share in the next iteration(s)."""
         if not 0 <= start <= self.num_samples:
-            raise ValueError(f"start must be in [0, {self.num_samples}], got {start}")
+            raise ParameterError(f"start must be in [0, {self.num_samples}], got {start}")
         self.start = int(start)
 
     def _global_order(self) -> list[int]:

@@ -8,8 +8,7 @@ from typing import Any, Union
 import numpy as np
 from torch.utils.data import Dataset
 
-from tinify.datasets.errors import SizeMismatchError
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, SizeMismatchError
 
 __all__ = ["NdArrayDataset"]
 

@@ -17,8 +17,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from tinify.datasets.errors import DatasetError, DatasetNotFoundError
-from tinify.exceptions import ParameterError
+from tinify.exceptions import DatasetError, DatasetNotFoundError, ParameterError
 
 __all__ = ["PreGeneratedMemmapDataset"]
 

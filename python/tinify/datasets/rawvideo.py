@@ -29,7 +29,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from tinify.datasets.errors import DatasetError, DatasetNotFoundError, UnknownOptionError
+from tinify.exceptions import DatasetError, DatasetNotFoundError, UnknownOptionError
 from tinify.io.video import MAX_DIMENSION, VideoFormatError
 
 __all__ = [

@@ -7,8 +7,7 @@ from typing import Any, TypeVar, Union
 
 from torch.utils.data import Dataset
 
-from tinify.datasets.errors import SizeMismatchError
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, SizeMismatchError
 
 __all__ = ["StackDataset"]
 

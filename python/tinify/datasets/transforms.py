@@ -19,6 +19,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.io.image import pil_to_tensor
+
 __all__ = [
     "CenterCrop",
     "Compose",
@@ -32,14 +35,6 @@ __all__ = [
 ImageLike = Union[Image.Image, np.ndarray, Tensor]
 
 
-def pil_to_tensor(image: Image.Image) -> Tensor:
-    """A PIL image as a uint8 tensor (C, H, W), RGB (other modes are converted)."""
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
-
-
 def _as_tensor(image: ImageLike) -> Tensor:
     if isinstance(image, Image.Image):
         return pil_to_tensor(image)
@@ -48,7 +43,7 @@ def _as_tensor(image: ImageLike) -> Tensor:
         return torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
     if isinstance(image, Tensor) and image.dim() >= 2:
         return image
-    raise TypeError(
+    raise ParameterTypeError(
         "expected a PIL image, an (H, W, C) array or a (C, H, W) tensor, "
         f"got {type(image).__name__}"
     )
@@ -60,7 +55,7 @@ def _pair(size: int | Sequence[int]) -> tuple[int, int]:
     else:
         h, w = (int(s) for s in size)
     if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
+        raise ParameterError(f"size must be positive, got {size!r}")
     return h, w
 
 
@@ -94,7 +89,7 @@ class ToTensor:
         if x.dtype == torch.uint8:
             return x.to(torch.float32).div_(255.0)
         if not x.is_floating_point():
-            raise TypeError(f"cannot convert a {x.dtype} tensor to [0, 1] floats")
+            raise ParameterTypeError(f"cannot convert a {x.dtype} tensor to [0, 1] floats")
         return x
 
     def __repr__(self) -> str:
@@ -158,7 +153,7 @@ class _RandomFlip:
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
+            raise ParameterError(f"p must be in [0, 1], got {p}")
         self.p = float(p)
         self.generator = generator
 

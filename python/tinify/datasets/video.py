@@ -41,8 +41,8 @@ from typing import Any, Union
 import numpy as np
 import torch
 
-from tinify.datasets.errors import DatasetError, DatasetNotFoundError
 from tinify.datasets.image import image_files
+from tinify.exceptions import DatasetError, DatasetNotFoundError
 from tinify.io.image import read_image
 
 __all__ = ["VideoFolder"]

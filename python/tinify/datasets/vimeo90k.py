@@ -17,7 +17,7 @@ from typing import Any, Union
 from PIL import Image
 from torch.utils.data import Dataset
 
-from tinify.datasets.errors import DatasetNotFoundError, UnknownOptionError
+from tinify.exceptions import DatasetNotFoundError, UnknownOptionError
 from tinify.io.image import read_image
 
 __all__ = ["Vimeo90kDataset"]

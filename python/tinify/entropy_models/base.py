@@ -10,7 +10,9 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
+from tinify.exceptions import NotReadyError, ParameterError, ParameterTypeError
 from tinify.ops import LowerBound
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["EntropyModel"]
 
@@ -49,9 +51,9 @@ class EntropyModel(nn.Module):
     ) -> None:
         super().__init__()
         if entropy_coder not in (None, "ans"):
-            raise ValueError(f"entropy_coder {entropy_coder!r} is not available; use 'ans'")
+            raise ParameterError(f"entropy_coder {entropy_coder!r} is not available; use 'ans'")
         if int(entropy_coder_precision) != 16:
-            raise ValueError("entropy_coder_precision must be 16 (the rANS coder's precision)")
+            raise ParameterError("entropy_coder_precision must be 16 (the rANS coder's precision)")
         self.entropy_coder = "ans"
         self.entropy_coder_precision = 16
         self.use_likelihood_bound = likelihood_bound > 0
@@ -108,15 +110,17 @@ class EntropyModel(nn.Module):
 
     def _check_tables(self) -> None:
         if self._quantized_cdf.numel() == 0 or self._offset.numel() == 0:
-            raise RuntimeError(
+            raise NotReadyError(
                 f"{type(self).__name__} has no CDF tables yet: call update() (or the model's "
                 "update()) before compress() or decompress()"
             )
         if self._quantized_cdf.dim() != 2:
-            raise ValueError(f"_quantized_cdf must be 2-D, got {tuple(self._quantized_cdf.shape)}")
+            raise ParameterError(
+                f"_quantized_cdf must be 2-D, got {tuple(self._quantized_cdf.shape)}"
+            )
         rows = self._quantized_cdf.size(0)
         if self._cdf_length.shape != (rows,) or self._offset.shape != (rows,):
-            raise ValueError(
+            raise ParameterError(
                 f"_cdf_length {tuple(self._cdf_length.shape)} and _offset "
                 f"{tuple(self._offset.shape)} must both have shape ({rows},)"
             )
@@ -127,14 +131,14 @@ class EntropyModel(nn.Module):
         buffers = [self._quantized_cdf, self._cdf_length, self._offset]
         key = tuple((id(t), t._version, t.data_ptr()) for t in buffers)
         if self._table_cache is None or self._table_cache[0] != key:
-            table = _core.CdfTable(*(_int32_numpy(t) for t in buffers))
+            table = _core.CdfTable(*(to_numpy(t, np.int32) for t in buffers))
             self._table_cache = (key, table)
         return self._table_cache[1]
 
     def _chunks(self) -> int:
         chunks = int(getattr(self, "stream_chunks", 1))
         if not 1 <= chunks <= 65536:
-            raise ValueError(f"stream_chunks must be between 1 and 65536, got {chunks}")
+            raise ParameterError(f"stream_chunks must be between 1 and 65536, got {chunks}")
         return chunks
 
     # -- quantization ---------------------------------------------------------------------------
@@ -150,7 +154,7 @@ class EntropyModel(nn.Module):
             means: optional, broadcastable to ``inputs``.
         """
         if mode not in ("noise", "dequantize", "symbols"):
-            raise ValueError(f'mode must be "noise", "dequantize" or "symbols", got {mode!r}')
+            raise ParameterError(f'mode must be "noise", "dequantize" or "symbols", got {mode!r}')
         if mode == "noise":
             return inputs + torch.empty_like(inputs).uniform_(-0.5, 0.5)
         if mode == "symbols":
@@ -190,11 +194,11 @@ class EntropyModel(nn.Module):
             One rANS stream per batch item (elements in row-major order of the item).
         """
         if inputs.dim() < 2:
-            raise ValueError(
+            raise ParameterError(
                 f"inputs must have at least 2 dimensions, got shape {tuple(inputs.shape)}"
             )
         if inputs.shape != indexes.shape:
-            raise ValueError(
+            raise ParameterError(
                 f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must have the "
                 "same shape"
             )
@@ -202,8 +206,8 @@ class EntropyModel(nn.Module):
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
         return _core.encode_batch(
-            _int32_numpy(symbols.reshape(n, -1)),
-            _int32_numpy(indexes.reshape(n, -1)),
+            to_numpy(symbols.reshape(n, -1), np.int32),
+            to_numpy(indexes.reshape(n, -1), np.int32),
             table,
             self._chunks(),
         )
@@ -221,30 +225,27 @@ class EntropyModel(nn.Module):
             tinify.BitstreamError: a stream is corrupt, truncated or does not match the tables.
         """
         if not isinstance(strings, (tuple, list)):
-            raise ValueError(f"strings must be a list of bytes, got {type(strings).__name__}")
+            raise ParameterError(f"strings must be a list of bytes, got {type(strings).__name__}")
         if indexes.dim() < 2:
-            raise ValueError(f"indexes must have at least 2 dimensions, got {tuple(indexes.shape)}")
+            raise ParameterError(
+                f"indexes must have at least 2 dimensions, got {tuple(indexes.shape)}"
+            )
         if len(strings) != indexes.size(0):
-            raise ValueError(f"{len(strings)} strings for a batch of {indexes.size(0)} indexes")
+            raise ParameterError(f"{len(strings)} strings for a batch of {indexes.size(0)} indexes")
         if means is not None:
             if means.shape[:2] != indexes.shape[:2] or any(
                 m not in (1, i) for m, i in zip(means.shape[2:], indexes.shape[2:])
             ):
-                raise ValueError(
+                raise ParameterError(
                     f"means {tuple(means.shape)} do not broadcast to indexes {tuple(indexes.shape)}"
                 )
         table = self.cdf_table()
         n = indexes.size(0)
         for s in strings:
             if not isinstance(s, (bytes, bytearray)):
-                raise TypeError(f"each string must be bytes, got {type(s).__name__}")
+                raise ParameterTypeError(f"each string must be bytes, got {type(s).__name__}")
         values = _core.decode_batch(
-            list(strings), _int32_numpy(indexes.reshape(n, -1)), table, self._chunks() > 1
+            list(strings), to_numpy(indexes.reshape(n, -1), np.int32), table, self._chunks() > 1
         )
         symbols = torch.from_numpy(values).reshape(indexes.shape).to(indexes.device)
         return self.dequantize(symbols, means, dtype)
-
-
-def _int32_numpy(t: Tensor) -> np.ndarray:
-    """A contiguous int32 numpy view (or copy) of ``t`` on the CPU."""
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())

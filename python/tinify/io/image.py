@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from tinify.exceptions import TinifyError
+from tinify.exceptions import InputError
+from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_folder, atomic_path
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "image_to_tensor",
     "list_images",
     "output_format",
+    "pil_to_tensor",
     "progress_bar",
     "read_clip",
     "read_image",
@@ -53,10 +55,6 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".t
 
 # Pillow raises DecompressionBombError past 2x this; refuse earlier with a clear message.
 _MAX_PIXELS = 1 << 28
-
-
-class InputError(TinifyError):
-    """An input file or folder cannot be used (missing, unreadable, not an image, too large)."""
 
 
 def read_image(path: PathLike, note: Callable[[str], None] | None = None) -> Image.Image:
@@ -114,10 +112,17 @@ def _to_rgb(img: Image.Image, path: Path, note: Callable[[str], None] | None) ->
     return out
 
 
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted)."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    array = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+
+
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB Pillow image as a float32 tensor (1, 3, H, W) in [0, 1]."""
-    array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+    return pil_to_tensor(img).unsqueeze(0).float().div_(255)
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:
@@ -125,7 +130,7 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
     if x.dim() == 4:
         x = x[0]
     array = x.detach().to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
-    return Image.fromarray(array.to(torch.uint8).permute(1, 2, 0).contiguous().numpy(), "RGB")
+    return Image.fromarray(to_numpy(array.permute(1, 2, 0), np.uint8), "RGB")
 
 
 def output_format(path: PathLike) -> str:

@@ -40,6 +40,14 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
 
+from tinify.exceptions import (
+    InputError,
+    MissingFileError,
+    ParameterError,
+    ParameterTypeError,
+    VideoFormatError,
+)
+from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
 __all__ = [
@@ -79,10 +87,6 @@ MAX_HEADER_BYTES = 4096
 
 PathLike = Union[str, "os.PathLike[str]"]
 Uint8Array = NDArray[np.uint8]
-
-
-class VideoFormatError(ValueError):
-    """A malformed, truncated or unsupported video file."""
 
 
 class YUVFrame(NamedTuple):
@@ -166,7 +170,7 @@ def yuv_420_to_444(
 
 
 def _to_uint8(x: Tensor) -> Uint8Array:
-    return (x * 255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    return to_numpy((x * 255.0).round_().clamp_(0, 255), np.uint8)
 
 
 def rgb_to_yuv(rgb: Tensor, chroma: str = "420") -> YUVFrame:
@@ -205,10 +209,10 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
         count: how many frames (default: all from ``start``).
 
     Raises:
-        FileNotFoundError: ``folder`` is not a directory or holds no PNG file.
+        MissingFileError: ``folder`` is not a directory or holds no PNG file.
         VideoFormatError: frames differ in size or cannot be decoded.
     """
-    from PIL import Image
+    from tinify.io.image import image_to_tensor, read_image
 
     paths = _frame_paths(folder, (".png",))[start:]
     if count is not None:
@@ -216,11 +220,10 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
     frames: list[Tensor] = []
     for path in paths:
         try:
-            with Image.open(path) as img:
-                array = np.asarray(img.convert("RGB"))
-        except OSError as err:
-            raise VideoFormatError(f"{path}: cannot decode ({err})") from None
-        frame = torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+            frame = image_to_tensor(read_image(path))
+        except InputError as err:
+            detail = str(err).removeprefix(f"{path}: ")
+            raise VideoFormatError(f"{path}: cannot decode ({detail})") from None
         if frames and frame.shape != frames[0].shape:
             raise VideoFormatError(
                 f"{path} is {frame.shape[-1]}x{frame.shape[-2]}, the first frame "
@@ -245,7 +248,7 @@ def write_png_frames(
     for i, frame in enumerate(frames):
         rgb = _to_uint8(_frame_tensor(frame, f"frames[{i}]")[0].float()).transpose(1, 2, 0)
         path = out / pattern.format(i)
-        image = Image.fromarray(np.ascontiguousarray(rgb))
+        image = Image.fromarray(to_numpy(rgb))
         _atomic_write(path, functools.partial(image.save, format="PNG"))
         paths.append(path)
     return paths
@@ -455,7 +458,7 @@ def read_yuv420(
     """Read a raw planar 8-bit YUV 4:2:0 (I420) file of ``width`` x ``height`` frames.
 
     Raises:
-        ValueError: a size outside 1..:data:`MAX_DIMENSION`.
+        ParameterError: a size outside 1..:data:`MAX_DIMENSION`.
         VideoFormatError: the file size is not a whole number of frames.
     """
     width, height = _check_size(width, height)
@@ -478,7 +481,7 @@ def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
     """Write frames (4:2:0 planes, or RGB tensors in [0, 1]) as a raw I420 file (atomically)."""
     planes = _as_planes(frames, "420")
     if planes[0].chroma != "420":
-        raise ValueError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
+        raise ParameterError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
 
     def write(f: IO[bytes]) -> None:
         for frame in planes:
@@ -520,15 +523,15 @@ def read_video(
     chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: unknown format, or a raw file without a size.
+        MissingFileError: ``path`` does not exist.
+        InputError: unknown format, or a raw file without a size.
         VideoFormatError: a malformed file.
     """
     p = Path(path)
     if p.is_dir():
         return read_png_frames(p, count=max_frames)
     if not p.exists():
-        raise FileNotFoundError(f"{p} does not exist")
+        raise MissingFileError(f"{p} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".y4m":
         frames, _ = read_y4m(p, max_frames)
@@ -536,14 +539,14 @@ def read_video(
         if width is None or height is None:
             match = _YUV_SIZE_IN_NAME.search(p.stem)
             if match is None:
-                raise ValueError(
+                raise InputError(
                     f"{p.name}: give width and height for a raw .yuv file (or name it like "
                     "clip_832x480.yuv)"
                 )
             width, height = int(match[1]), int(match[2])
         frames = read_yuv420(p, width, height, max_frames)
     else:
-        raise ValueError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
+        raise InputError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
     return [yuv_to_rgb(frame, mode) for frame in frames]
 
 
@@ -559,10 +562,10 @@ def write_video(
         write_y4m(path, frames, fps, chroma)
     elif suffix == ".yuv":
         if chroma != "420":
-            raise ValueError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
+            raise ParameterError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
         write_yuv420(path, frames)
     elif suffix:
-        raise ValueError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
+        raise InputError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
     else:
         write_png_frames(frames, path)
 
@@ -572,20 +575,20 @@ def write_video(
 
 def _check_chroma(chroma: str) -> None:
     if chroma not in ("420", "444"):
-        raise ValueError(f'chroma must be "420" or "444", got {chroma!r}')
+        raise ParameterError(f'chroma must be "420" or "444", got {chroma!r}')
 
 
 def _check_size(width: int, height: int) -> tuple[int, int]:
     for name, n in (("width", width), ("height", height)):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DIMENSION:
-            raise ValueError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
+            raise ParameterError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
     return width, height
 
 
 def _check_fps(fps: tuple[int, int]) -> tuple[int, int]:
     num, den = (int(v) for v in fps)
     if num < 1 or den < 1:
-        raise ValueError(f"fps must be two positive integers (num, den), got {fps!r}")
+        raise ParameterError(f"fps must be two positive integers (num, den), got {fps!r}")
     return num, den
 
 
@@ -607,16 +610,18 @@ def _split_planes(data: bytes, width: int, height: int, chroma: str) -> YUVFrame
 
 def _write_planes(f: IO[bytes], frame: YUVFrame) -> None:
     for plane in frame:
-        f.write(np.ascontiguousarray(plane, dtype=np.uint8).tobytes())
+        f.write(to_numpy(plane, np.uint8).tobytes())
 
 
 def _frame_tensor(x: Tensor, name: str) -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise ParameterTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() == 3:
         x = x[None]
     if x.dim() != 4 or x.shape[:2] != (1, 3):
-        raise ValueError(f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}")
+        raise ParameterError(
+            f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -624,7 +629,7 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
     """Frames as validated 8-bit planes, all of one size and chroma format."""
     _check_chroma(chroma)
     if not frames:
-        raise ValueError("no frames to write")
+        raise ParameterError("no frames to write")
     planes = [
         f if isinstance(f, YUVFrame) else rgb_to_yuv(_frame_tensor(f, f"frames[{i}]"), chroma)
         for i, f in enumerate(frames)
@@ -637,7 +642,7 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
         if shapes != [(h, w), expected, expected] or any(
             np.asarray(plane).dtype != np.uint8 for plane in p
         ):
-            raise ValueError(
+            raise ParameterError(
                 f"frames[{i}] planes are {shapes}; expected uint8 {[(h, w), expected, expected]}"
             )
     return planes
@@ -652,8 +657,8 @@ def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
 def _frame_paths(folder: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a directory")
+        raise MissingFileError(f"{root} is not a directory")
     paths = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes and p.is_file())
     if not paths:
-        raise FileNotFoundError(f"{root} holds no {'/'.join(suffixes)} frames")
+        raise MissingFileError(f"{root} holds no {'/'.join(suffixes)} frames")
     return paths

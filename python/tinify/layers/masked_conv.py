@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from tinify.exceptions import ParameterError
+
 __all__ = ["MaskedConv2d"]
 
 
@@ -39,7 +41,7 @@ class MaskedConv2d(nn.Conv2d):
         **kwargs: Keyword arguments of ``nn.Conv2d``.
 
     Raises:
-        ValueError: If ``mask_type`` is not ``"A"`` or ``"B"``.
+        ParameterError: If ``mask_type`` is not ``"A"`` or ``"B"``.
     """
 
     mask: torch.Tensor
@@ -47,7 +49,7 @@ class MaskedConv2d(nn.Conv2d):
     def __init__(self, *args: Any, mask_type: str = "A", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if mask_type not in ("A", "B"):
-            raise ValueError(f'mask_type must be "A" or "B", got {mask_type!r}')
+            raise ParameterError(f'mask_type must be "A" or "B", got {mask_type!r}')
         self.mask_type = mask_type
 
         kh, kw = self.weight.shape[-2:]

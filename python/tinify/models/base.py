@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
@@ -36,6 +37,8 @@ __all__ = [
     "SCALES_MIN",
     "CompressionModel",
     "check_image",
+    "check_shape",
+    "check_strings",
     "get_scale_table",
     "remap_legacy_keys",
 ]
@@ -98,7 +101,7 @@ def remap_legacy_keys(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
                 kind = _EB_PLURAL.get(match["kind"], match["kind"])
                 key = f"{prefix}{kind}.{int(match['i'])}"
         if key in out:
-            raise ValueError(f"state dict has two entries for {key!r} after renaming old keys")
+            raise ParameterError(f"state dict has two entries for {key!r} after renaming old keys")
         out[key] = value
     return out
 
@@ -110,54 +113,57 @@ def check_image(x: Any, min_size: int = MIN_INPUT_SIZE) -> None:
     """Check that ``x`` is an image batch a model can code.
 
     Raises:
-        TypeError: ``x`` is not a floating-point tensor.
-        ValueError: ``x`` is not (N, 3, H, W), is smaller than ``min_size`` in H or W, or holds
+        ParameterTypeError: ``x`` is not a floating-point tensor.
+        ParameterError: ``x`` is not (N, 3, H, W), is smaller than ``min_size`` in H or W, or holds
             values outside [0, 1] (or NaN).
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        raise ParameterTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
+        raise ParameterTypeError(
+            f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}"
+        )
     if x.dim() != 4 or x.size(1) != 3 or x.size(0) < 1:
-        raise ValueError(f"x must have shape (N, 3, H, W) with N >= 1, got {tuple(x.shape)}")
+        raise ParameterError(f"x must have shape (N, 3, H, W) with N >= 1, got {tuple(x.shape)}")
     h, w = x.shape[-2:]
     if h < min_size or w < min_size:
-        raise ValueError(
+        raise ParameterError(
             f"x is {h}x{w}; images must be at least {min_size}x{min_size} (pad smaller ones)"
         )
     lo, hi = torch.aminmax(x.detach())
     if not (0.0 <= float(lo) and float(hi) <= 1.0):
-        raise ValueError(
+        raise ParameterError(
             f"x must hold values in [0, 1], got range [{float(lo):g}, {float(hi):g}] "
             "(scale 8-bit images by 1/255)"
         )
 
 
-def _check_strings(strings: Any, count: int) -> int:
+def check_strings(strings: Any, count: int) -> int:
     """Check the ``strings`` structure (``count`` lists of bytes, one per item); return N."""
     if not isinstance(strings, (list, tuple)) or len(strings) != count:
         got = len(strings) if isinstance(strings, (list, tuple)) else type(strings).__name__
-        raise ValueError(f"strings must be a list of {count} lists of bytes, got {got}")
+        raise ParameterError(f"strings must be a list of {count} lists of bytes, got {got}")
     batch = None
     for i, group in enumerate(strings):
         if not isinstance(group, (list, tuple)) or not group:
-            raise ValueError(f"strings[{i}] must be a non-empty list of bytes (one per image)")
+            raise ParameterError(f"strings[{i}] must be a non-empty list of bytes (one per image)")
         if not all(isinstance(s, (bytes, bytearray)) for s in group):
-            raise TypeError(f"strings[{i}] must hold bytes objects")
+            raise ParameterTypeError(f"strings[{i}] must hold bytes objects")
         if batch is not None and len(group) != batch:
-            raise ValueError(f"strings[{i}] has {len(group)} streams, strings[0] has {batch}")
+            raise ParameterError(f"strings[{i}] has {len(group)} streams, strings[0] has {batch}")
         batch = len(group)
     assert batch is not None
     return batch
 
 
-def _check_shape(shape: Any) -> tuple[int, int]:
+def check_shape(shape: Any) -> tuple[int, int]:
+    """Check a 2-D size (``shape`` or ``x_size`` of a decoder); return it as ``(h, w)``."""
     try:
         h, w = (int(s) for s in shape)
     except (TypeError, ValueError):
-        raise ValueError(f"shape must be two positive integers, got {shape!r}") from None
+        raise ParameterError(f"shape must be two positive integers, got {shape!r}") from None
     if h < 1 or w < 1:
-        raise ValueError(f"shape must be two positive integers, got {shape!r}")
+        raise ParameterError(f"shape must be two positive integers, got {shape!r}")
     return h, w
 
 
@@ -285,7 +291,7 @@ class CompressionModel(nn.Module):
         try:
             config = cls._config_from_state_dict(renamed)
         except KeyError as err:
-            raise ValueError(
+            raise ParameterError(
                 f"state dict does not look like a {cls.__name__} checkpoint: no key {err}"
             ) from None
         model = cls(**{**config, **kwargs})
@@ -331,19 +337,19 @@ class CompressionModel(nn.Module):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        _check_strings(strings, len(self.latent_names))
-        latent_shape = _check_shape(shape)
+        check_strings(strings, len(self.latent_names))
+        latent_shape = check_shape(shape)
         x_hat = self._decompress(strings, latent_shape)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}
 
     def _unpad(self, x_size: Any, padded: Sequence[int]) -> tuple[int, int, int, int]:
-        height, width = _check_shape(x_size)
+        height, width = check_shape(x_size)
         factor = self.downsampling_factor
         ph, pw = (-(-height // factor) * factor, -(-width // factor) * factor)
         if (ph, pw) != tuple(padded):
-            raise ValueError(
+            raise ParameterError(
                 f"x_size {height}x{width} does not match the decoded {padded[0]}x{padded[1]} "
                 f"image (expected {ph}x{pw}); pass the x_size that compress() returned"
             )

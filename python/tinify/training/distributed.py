@@ -11,6 +11,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from tinify.utils.arrays import to_numpy
 from tinify.utils.distributed import DistContext, init_distributed
 
 __all__ = [
@@ -50,7 +51,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
     """Restore the states saved by :func:`get_rng_state`."""
     torch.set_rng_state(state["torch"])
     npy = state["numpy"]
-    keys = npy["keys"].numpy().astype(np.uint32)
+    keys = to_numpy(npy["keys"]).astype(np.uint32)
     np.random.set_state((npy["kind"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"]))
     py = state["python"]
     random.setstate((py["version"], tuple(py["internal"]), py["gauss_next"]))

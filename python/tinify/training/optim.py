@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from tinify.exceptions import ParameterError
+
 __all__ = ["AUX_SUFFIX", "configure_optimizers", "net_aux_optimizer", "split_parameters"]
 
 #: Parameters whose name ends with this are auxiliary.
@@ -58,7 +60,7 @@ def _build(params: list[nn.Parameter], conf: Mapping[str, Any]) -> torch.optim.O
     kind = kwargs.pop("type", "Adam")
     cls = getattr(torch.optim, kind, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-        raise ValueError(f"unknown optimizer type {kind!r} (a torch.optim class name)")
+        raise ParameterError(f"unknown optimizer type {kind!r} (a torch.optim class name)")
     return cls(params, **kwargs)
 
 
@@ -73,11 +75,11 @@ def net_aux_optimizer(
             ``type`` names a ``torch.optim`` class, the other keys are its arguments.
 
     Raises:
-        ValueError: ``net`` has no auxiliary parameters, or an unknown optimizer type.
+        ParameterError: ``net`` has no auxiliary parameters, or an unknown optimizer type.
     """
     main, aux = split_parameters(net)
     if not aux:
-        raise ValueError("the model has no auxiliary (.quantiles) parameters")
+        raise ParameterError("the model has no auxiliary (.quantiles) parameters")
     return {
         "net": _build(list(main.values()), conf["net"]),
         "aux": _build(list(aux.values()), conf["aux"]),

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
+from tinify.exceptions import InputError
+
 __all__ = ["DistContext", "finish_distributed", "gather_shards", "init_distributed", "shard"]
 
 T = TypeVar("T")
@@ -54,7 +56,7 @@ def init_distributed(device: str = "cpu") -> DistContext:
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:K"``.
 
     Raises:
-        RuntimeError: CUDA was asked for but is not available.
+        InputError: CUDA was asked for but is not available.
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -62,7 +64,7 @@ def init_distributed(device: str = "cpu") -> DistContext:
     target = torch.device(device)
     if target.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} asked for, but CUDA is not available")
+            raise InputError(f"device {device!r} asked for, but CUDA is not available; use cpu")
         if world_size > 1:
             target = torch.device("cuda", local_rank)
         torch.cuda.set_device(target)

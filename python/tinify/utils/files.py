@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Union
 
-from tinify.exceptions import TinifyError
+from tinify.exceptions import DownloadError, TinifyError
 
 __all__ = [
     "MAX_DOWNLOAD_BYTES",
@@ -45,10 +45,6 @@ _BLOCK = 1 << 20
 #: Default size limit of :func:`download` (256 GiB: above any public training set, Vimeo-90k's
 #: 82 GB septuplet archive included, but it still stops an endless stream).
 MAX_DOWNLOAD_BYTES = 1 << 38
-
-
-class DownloadError(TinifyError, RuntimeError):
-    """A download failed: network or HTTP error, too large, truncated, or a hash mismatch."""
 
 
 def hash_file(path: PathLike, method: str = "sha256", bufsize: int = 131072) -> str:

@@ -12,7 +12,7 @@ Where a file named ``NAME-<8 hex>.pth.tar`` is looked for, in order:
 Every file found or downloaded must match the 8-hex SHA-256 prefix in its name. Downloads go to
 a temporary file in the cache folder and are moved into place with ``os.replace`` only once
 verified, so an interrupted or corrupt download never leaves a broken cache entry. Files are
-loaded with ``torch.load(..., weights_only=True)``.
+loaded with ``torch.load(..., weights_only=True)`` (:mod:`tinify.utils.checkpoint`).
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from tinify.exceptions import InputError, WeightsError
+from tinify.utils.checkpoint import read_state_dict
 from tinify.utils.files import DownloadError, download, sha256_file
-from tinify.zoo.pretrained import _HASH_IN_NAME, PretrainedCfg
+from tinify.zoo.pretrained import HASH_IN_NAME, PretrainedCfg
 
 __all__ = [
     "ENV_CACHE",
@@ -48,10 +49,6 @@ _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
 
-class WeightsError(RuntimeError):
-    """Weights cannot be had: offline and not cached, download failed, or a hash mismatch."""
-
-
 def cache_dir() -> Path:
     """The download cache: ``$TINIFY_CACHE`` or ``torch.hub.get_dir()/checkpoints``."""
     custom = os.environ.get(ENV_CACHE)
@@ -63,7 +60,7 @@ def _offline() -> bool:
 
 
 def _expected_prefix(name: str) -> str | None:
-    match = _HASH_IN_NAME.search(name)
+    match = HASH_IN_NAME.search(name)
     return match.group(1) if match else None
 
 
@@ -151,21 +148,16 @@ def _download(url: str, target: Path, prefix: str | None, progress: bool) -> Non
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``torch.load`` a weights file safely (``weights_only=True``) onto the CPU.
+    """The state dict in a weights file (:func:`tinify.utils.checkpoint.read_state_dict`:
+    ``weights_only=True``, on the CPU, training-checkpoint wrappers unwrapped).
 
-    A ``{"state_dict": ...}``, ``{"network": ...}`` or ``{"model_state_dict": ...}`` wrapper (as
-    saved by training scripts) is unwrapped.
+    Raises:
+        WeightsError: the file is unreadable or holds no state dict.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(checkpoint, Mapping):
-        for key in ("network", "state_dict", "model_state_dict"):
-            inner = checkpoint.get(key)
-            if isinstance(inner, Mapping):
-                checkpoint = inner
-                break
-    if not isinstance(checkpoint, Mapping):
-        raise WeightsError(f"{path} does not hold a state dict")
-    return dict(checkpoint)
+    try:
+        return read_state_dict(path).state
+    except InputError as err:
+        raise WeightsError(str(err)) from None
 
 
 def load_state_dict_from_url(

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinify.exceptions import ParameterError, WeightsError
+
 __all__ = [
     "METRICS",
     "ROOT_URL",
@@ -37,7 +39,8 @@ ENV_WEIGHTS_URL = "TINIFY_WEIGHTS_URL"
 #: Distortion metrics the models were trained for.
 METRICS = ("mse", "ms-ssim")
 
-_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})\.")
+#: The ``-<8 hex>.`` SHA-256 prefix in a weight file's name (group 1: the hex digits).
+HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})\.")
 
 # architecture -> metric -> file names for qualities 1, 2, ...
 _FILES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -232,9 +235,9 @@ class PretrainedCfg:
     @property
     def sha256_prefix(self) -> str:
         """The first 8 hex digits of the file's SHA-256, from its name."""
-        match = _HASH_IN_NAME.search(self.file_name)
+        match = HASH_IN_NAME.search(self.file_name)
         if match is None:
-            raise ValueError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
+            raise ParameterError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
         return match.group(1)
 
     @property
@@ -247,7 +250,7 @@ def qualities(architecture: str) -> range:
     """The quality levels of ``architecture`` (e.g. ``range(1, 9)``).
 
     Raises:
-        ValueError: unknown architecture.
+        ParameterError: unknown architecture.
     """
     return range(1, len(_kwargs_table(architecture)) + 1)
 
@@ -261,11 +264,11 @@ def architecture_kwargs(architecture: str, quality: int) -> dict[str, Any]:
     """Constructor arguments (``N``, ``M``) of ``architecture`` at ``quality``.
 
     Raises:
-        ValueError: unknown architecture or quality out of range.
+        ParameterError: unknown architecture or quality out of range.
     """
     table = _kwargs_table(architecture)
     if not 1 <= quality <= len(table):
-        raise ValueError(
+        raise ParameterError(
             f"quality must be an integer from 1 to {len(table)} for {architecture}, got {quality}"
         )
     return dict(table[quality - 1])
@@ -275,15 +278,15 @@ def get_pretrained_cfg(architecture: str, metric: str, quality: int) -> Pretrain
     """The checkpoint of ``architecture`` trained for ``metric`` at ``quality``.
 
     Raises:
-        ValueError: unknown architecture, metric or quality.
-        RuntimeError: no pretrained weights exist for this combination.
+        ParameterError: unknown architecture, metric or quality.
+        WeightsError: no pretrained weights exist for this combination.
     """
     kwargs = architecture_kwargs(architecture, quality)
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
     files = _FILES.get(architecture, {}).get(metric)
     if files is None or quality > len(files):
-        raise RuntimeError(f"no pretrained {metric} weights for {architecture} quality {quality}")
+        raise WeightsError(f"no pretrained {metric} weights for {architecture} quality {quality}")
     return PretrainedCfg(architecture, metric, quality, files[quality - 1], kwargs)
 
 
@@ -291,6 +294,6 @@ def _kwargs_table(architecture: str) -> tuple[Mapping[str, int], ...]:
     try:
         return _ARCH_KWARGS[architecture]
     except KeyError:
-        raise ValueError(
+        raise ParameterError(
             f"unknown architecture {architecture!r}; known: {sorted(_ARCH_KWARGS)}"
         ) from None

@@ -18,7 +18,7 @@ from tinify.layers import (
 )
 from tinify.models.image.mbt2018 import (
     JointAutoregressiveHierarchicalPriors,
-    _entropy_model_from_state_dict,
+    entropy_model_from_state_dict,
 )
 
 __all__ = ["Cheng2020Anchor", "Cheng2020Attention"]
@@ -112,7 +112,7 @@ class Cheng2020Anchor(JointAutoregressiveHierarchicalPriors):
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
         n = int(state_dict["g_a.0.conv1.weight"].shape[0])
-        return {"N": n, **_entropy_model_from_state_dict(state_dict, n)}
+        return {"N": n, **entropy_model_from_state_dict(state_dict, n)}
 
 
 class Cheng2020Attention(Cheng2020Anchor):

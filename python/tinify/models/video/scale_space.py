@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tinify.exceptions import ParameterError
+
 __all__ = ["gaussian_blur", "gaussian_kernel1d", "gaussian_volume", "warp_volume"]
 
 
@@ -45,7 +47,7 @@ def gaussian_kernel1d(
         Tensor of shape (kernel_size,).
     """
     if kernel_size < 1 or sigma <= 0:
-        raise ValueError(f"need kernel_size >= 1 and sigma > 0, got {kernel_size}, {sigma}")
+        raise ParameterError(f"need kernel_size >= 1 and sigma > 0, got {kernel_size}, {sigma}")
     half = (kernel_size - 1) / 2.0
     t = torch.linspace(-half, half, kernel_size, device=device, dtype=dtype)
     weights = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -85,7 +87,7 @@ def gaussian_volume(x: Tensor, sigma0: float = 1.5, num_levels: int = 5) -> Tens
         Tensor of shape (N, C, num_levels + 1, H, W).
     """
     if num_levels < 1:
-        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+        raise ParameterError(f"num_levels must be >= 1, got {num_levels}")
     kernel = gaussian_kernel1d(2 * math.ceil(3 * sigma0) + 1, sigma0, x.device, x.dtype)
     level = gaussian_blur(x, kernel)
     slices = [x, level]

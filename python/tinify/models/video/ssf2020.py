@@ -19,8 +19,9 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.layers import conv, deconv
-from tinify.models.base import CompressionModel, _check_shape, _check_strings, check_image
+from tinify.models.base import CompressionModel, check_image, check_shape, check_strings
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
 from tinify.ops import crop, pad_to_multiple, quantize_ste
 
@@ -533,22 +534,24 @@ def _check_frames(frames: Any, multiple: int | None = None) -> None:
     values must lie in [0, 1] (see :func:`check_image`).
     """
     if isinstance(frames, Tensor) or not isinstance(frames, (list, tuple)) or not frames:
-        raise TypeError("frames must be a non-empty list of (N, 3, H, W) tensors, one per frame")
+        raise ParameterTypeError(
+            "frames must be a non-empty list of (N, 3, H, W) tensors, one per frame"
+        )
     for i, x in enumerate(frames):
         if not isinstance(x, Tensor):
-            raise TypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
+            raise ParameterTypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
         if multiple is None:
             check_image(x, min_size=1)
         elif x.dim() != 4 or x.size(1) != 3:
-            raise ValueError(f"frames[{i}] must have shape (N, 3, H, W), got {tuple(x.shape)}")
+            raise ParameterError(f"frames[{i}] must have shape (N, 3, H, W), got {tuple(x.shape)}")
         if x.shape != frames[0].shape:
-            raise ValueError(
+            raise ParameterError(
                 f"frames[{i}] has shape {tuple(x.shape)}, frames[0] {tuple(frames[0].shape)}; "
                 "all frames must have the same shape"
             )
     h, w = frames[0].shape[-2:]
     if multiple is not None and (h % multiple or w % multiple):
-        raise ValueError(
+        raise ParameterError(
             f"frames are {h}x{w}; forward() needs sizes divisible by {multiple} (pad with "
             "tinify.ops.pad_to_multiple, or crop)"
         )
@@ -557,28 +560,32 @@ def _check_frames(frames: Any, multiple: int | None = None) -> None:
 def _check_streams(strings: Any, shapes: Any) -> None:
     """Check the structure :meth:`ScaleSpaceFlow.compress` returns (frames, batch, sizes agree)."""
     if not isinstance(strings, (list, tuple)) or not strings:
-        raise ValueError("strings must be a non-empty list with one entry per frame")
+        raise ParameterError("strings must be a non-empty list with one entry per frame")
     if not isinstance(shapes, (list, tuple)) or len(shapes) != len(strings):
         got = len(shapes) if isinstance(shapes, (list, tuple)) else type(shapes).__name__
-        raise ValueError(
+        raise ParameterError(
             f"shapes must be a list of {len(strings)} entries (one per frame), got {got}"
         )
-    batch = _check_strings(strings[0], 2)
-    size = _check_shape(shapes[0])
+    batch = check_strings(strings[0], 2)
+    size = check_shape(shapes[0])
     for i in range(1, len(strings)):
         for what, entry in (("strings", strings[i]), ("shapes", shapes[i])):
             if not isinstance(entry, Mapping) or set(entry) != set(_INTER_KEYS):
-                raise ValueError(f"{what}[{i}] must be a dict with keys 'motion' and 'residual'")
+                raise ParameterError(
+                    f"{what}[{i}] must be a dict with keys 'motion' and 'residual'"
+                )
         for key in _INTER_KEYS:
             try:
-                n = _check_strings(strings[i][key], 2)
-                frame_size = _check_shape(shapes[i][key])
+                n = check_strings(strings[i][key], 2)
+                frame_size = check_shape(shapes[i][key])
             except (TypeError, ValueError) as err:
                 raise type(err)(f"frame {i} {key}: {err}") from None
             if n != batch:
-                raise ValueError(f"strings[{i}][{key!r}] has {n} streams, strings[0] has {batch}")
+                raise ParameterError(
+                    f"strings[{i}][{key!r}] has {n} streams, strings[0] has {batch}"
+                )
             if frame_size != size:
-                raise ValueError(
+                raise ParameterError(
                     f"shapes[{i}][{key!r}] is {frame_size}, shapes[0] is {size}: all frames "
                     "must have the same size"
                 )

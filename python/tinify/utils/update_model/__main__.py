@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from tinify.codec.loading import load_checkpoint_state
 from tinify.codec.update import update_checkpoint
 from tinify.exceptions import TinifyError
+from tinify.utils.checkpoint import read_state_dict
 from tinify.utils.files import sha256_file as _sha256
 
 __all__ = ["load_checkpoint", "main", "setup_args", "sha256_file"]
@@ -52,7 +52,7 @@ def load_checkpoint(filepath: Path, arch: str) -> dict[str, torch.Tensor]:
     """The model state dict stored in ``filepath`` (bare, or inside a training checkpoint);
     ``arch`` is accepted for CompressAI's signature (old key names are renamed when the state
     dict is loaded into the model)."""
-    return load_checkpoint_state(filepath)[0]
+    return dict(read_state_dict(filepath).state)
 
 
 def setup_args() -> argparse.ArgumentParser:
