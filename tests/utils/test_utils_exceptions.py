@@ -37,7 +37,7 @@ CLASSES = [
 
 
 def test_every_class_is_a_tinify_error_and_a_value_error() -> None:
-    assert len(CLASSES) == 12
+    assert len(CLASSES) == 19
     for cls in CLASSES:
         assert issubclass(cls, TinifyError) and issubclass(cls, ValueError), cls
 
@@ -55,6 +55,10 @@ def test_hierarchy() -> None:
     assert issubclass(NotReadyError, RuntimeError)
     assert not issubclass(WeightsMismatchError, InputError)
     assert not issubclass(InputError, RuntimeError)
+    assert issubclass(exc.DatasetError, InputError) and issubclass(exc.DatasetError, RuntimeError)
+    assert issubclass(exc.DatasetNotFoundError, FileNotFoundError)
+    assert issubclass(exc.UnknownOptionError, KeyError)
+    assert issubclass(exc.DownloadError, RuntimeError)
 
 
 def test_old_import_paths_name_the_same_classes() -> None:
@@ -84,7 +88,8 @@ def test_no_error_class_outside_tinify_exceptions() -> None:
                 defined.append(f"{path.relative_to(PACKAGE)}:{node.name}")
     python_classes = {"FormatError", "InputError", "VideoFormatError", "WeightsError"}
     python_classes |= {"WeightsMismatchError", "ParameterTypeError", "MissingFileError"}
-    python_classes.add("NotReadyError")
+    python_classes |= {"NotReadyError", "DatasetError", "DatasetNotFoundError", "DownloadError"}
+    python_classes |= {"UnknownOptionError", "SizeMismatchError", "ToolError", "ToolNotFoundError"}
     assert sorted(defined) == sorted(f"exceptions.py:{name}" for name in python_classes)
 
 
