@@ -11,6 +11,7 @@ from torch import Tensor
 
 from tinify import _core
 from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
+from tinify.exceptions import ParameterError
 from tinify.ops import LowerBound
 
 __all__ = ["GaussianConditional", "GaussianMixtureConditional"]
@@ -58,7 +59,7 @@ class GaussianConditional(EntropyModel):
         if table is not None and scale_bound is None:
             scale_bound = float(table[0])
         if scale_bound is None or scale_bound <= 0:
-            raise ValueError(f"scale_bound must be positive, got {scale_bound}")
+            raise ParameterError(f"scale_bound must be positive, got {scale_bound}")
         self.tail_mass = float(tail_mass)
         self.register_buffer("scale_table", table if table is not None else torch.zeros(0))
         self.register_buffer("scale_bound", torch.tensor([float(scale_bound)]))
@@ -66,13 +67,24 @@ class GaussianConditional(EntropyModel):
 
     @staticmethod
     def _prepare_scale_table(scale_table: Sequence[float] | Tensor) -> Tensor:
-        table = torch.as_tensor(scale_table, dtype=torch.float32).reshape(-1).clone()
+        # CompressAI takes lists and tuples; tinify also tensors and numpy arrays (1-D).
+        if not isinstance(scale_table, (list, tuple, Tensor, np.ndarray)):
+            raise ParameterError(
+                f"scale_table must be a list, tuple or 1-D tensor of scales, got "
+                f"{type(scale_table).__name__}"
+            )
+        try:
+            table = torch.as_tensor(scale_table, dtype=torch.float32).clone()
+        except (TypeError, ValueError, RuntimeError):
+            raise ParameterError("scale_table must hold numbers") from None
+        if table.dim() != 1:
+            raise ParameterError(f"scale_table must be 1-D, got shape {tuple(table.shape)}")
         if table.numel() == 0:
-            raise ValueError("scale_table must not be empty")
+            raise ParameterError("scale_table must not be empty")
         if not torch.isfinite(table).all() or (table <= 0).any():
-            raise ValueError("scale_table entries must be finite and positive")
+            raise ParameterError("scale_table entries must be finite and positive")
         if (table[1:] <= table[:-1]).any():
-            raise ValueError("scale_table must be strictly increasing")
+            raise ParameterError("scale_table must be strictly increasing")
         return table
 
     def _resizable_buffers(self) -> Sequence[str]:
@@ -133,7 +145,7 @@ class GaussianConditional(EntropyModel):
         Returns an int32 tensor shaped like ``scales``.
         """
         if self.scale_table.numel() == 0:
-            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+            raise ParameterError("GaussianConditional has no scale_table: call update() first")
         scales = self.lower_bound_scale(scales).detach()
         if scales.device.type == "cpu" and scales.dtype == torch.float32:
             # Rust: a binary search per element over the thread pool (torch's is ~5x slower).
@@ -154,7 +166,7 @@ class GaussianConditional(EntropyModel):
         machine gets the same rows. Returns int32, shaped like ``scales``.
         """
         if self.scale_table.numel() == 0:
-            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+            raise ParameterError("GaussianConditional has no scale_table: call update() first")
         if frac_bits != _core.FIXED_FRAC_BITS:
             raise ValueError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
         bound = self.scale_bound

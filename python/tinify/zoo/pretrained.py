@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinify.models.base import remap_legacy_keys, rename_key
+
 __all__ = [
     "METRICS",
     "ROOT_URL",
@@ -24,9 +26,15 @@ __all__ = [
     "architecture_kwargs",
     "available_metrics",
     "get_pretrained_cfg",
+    "load_pretrained",
     "qualities",
+    "rename_key",
     "weights_base_url",
 ]
+
+#: CompressAI's ``compressai.zoo.pretrained.load_pretrained``: rename the keys of an old
+#: checkpoint's state dict to today's names (:func:`tinify.models.base.remap_legacy_keys`).
+load_pretrained = remap_legacy_keys
 
 #: Where CompressAI's weights are hosted.
 ROOT_URL = "https://compressai.s3.amazonaws.com/models/v1"

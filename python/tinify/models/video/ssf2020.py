@@ -11,7 +11,6 @@ published weights load with ``strict=True`` and ``forward`` reproduces its outpu
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,9 +19,11 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import conv, deconv
+from tinify.layers.qrelu import qrelu
 from tinify.models.base import CompressionModel, _check_shape, _check_strings, check_image
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
 from tinify.ops import crop, pad_to_multiple, quantize_ste
+from tinify.registry.torch import register_model
 
 __all__ = [
     "CompressedVideo",
@@ -111,38 +112,6 @@ def ssf_decoder(out_planes: int, in_planes: int = 192, mid_planes: int = 128) ->
         nn.ReLU(inplace=True),
         SubpelDeconv(mid_planes, out_planes),
     )
-
-
-class _QReLU(torch.autograd.Function):
-    """Clip to [0, 2^bits - 1]; outside the range, a smooth gradient instead of zero.
-
-    J. Ballé, N. Johnston, D. Minnen, "Integer Networks for Data Compression with Latent-Variable
-    Models", ICLR 2019: the gradient of the clip is replaced, outside the range, by a generalized
-    Gaussian ``exp(-(alpha |t|)^beta)`` of ``t = 2 x / (2^bits - 1) - 1``, with
-    ``alpha = Gamma(1 + 1/beta)`` so that it has the same integral as the box it replaces.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, bit_depth: int, beta: float) -> Tensor:
-        max_value = 2**bit_depth - 1
-        ctx.save_for_backward(x)
-        ctx.max_value, ctx.beta = max_value, beta
-        return x.clamp(min=0, max=max_value)
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
-        (x,) = ctx.saved_tensors
-        max_value, beta = ctx.max_value, ctx.beta
-        alpha = math.gamma(1.0 + 1.0 / beta)
-        t = (2.0 * x / max_value - 1.0).abs()
-        substitute = torch.exp(-((alpha * t) ** beta)) * grad_output
-        outside = (x < 0) | (x > max_value)
-        return torch.where(outside, substitute, grad_output), None, None
-
-
-def qrelu(x: Tensor, bit_depth: int = 8, beta: float = 100.0) -> Tensor:
-    """Quantization-friendly ReLU: ``clamp(x, 0, 2^bit_depth - 1)`` with a smooth gradient tail."""
-    return _QReLU.apply(x, bit_depth, beta)
 
 
 class HyperScaleDecoder(nn.Module):
@@ -288,6 +257,7 @@ def _estimate(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Tens
     return hyperprior(y)
 
 
+@register_model("ssf2020")
 class ScaleSpaceFlow(CompressionModel):
     r"""Scale-space flow video codec of E. Agustsson, D. Minnen, N. Johnston, J. Ballé,
     S. J. Hwang, G. Toderici, "Scale-Space Flow for End-to-End Optimized Video Compression",
