@@ -110,3 +110,41 @@ def test_models_base_constants() -> None:
     assert table.dtype == torch.float32 and table.shape == (64,)
     assert table[0].item() == pytest.approx(0.11) and table[-1].item() == pytest.approx(256)
     assert math.isclose(float(table[1] / table[0]), (256 / 0.11) ** (1 / 63), rel_tol=1e-5)
+
+
+def test_scale_space_flow_methods() -> None:
+    from tinify.models import ScaleSpaceFlow
+    from tinify.models.video import gaussian_volume, warp_volume
+
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 32, 32)
+    volume = ScaleSpaceFlow.gaussian_volume(x, 1.5, 3)
+    assert torch.equal(volume, gaussian_volume(x, 1.5, 3)) and volume.shape == (1, 3, 4, 32, 32)
+    flow, scale = torch.zeros(1, 2, 32, 32), torch.full((1, 1, 32, 32), -1.0 + 1.0 / 4)
+    net = ScaleSpaceFlow()
+    # Zero flow at the centre of slice 0 returns the frame itself.
+    torch.testing.assert_close(net.warp_volume(volume, flow, scale), x)
+    assert torch.equal(net.warp_volume(volume, flow, scale), warp_volume(volume, flow, scale))
+    with pytest.raises(ValueError, match="5-D"):
+        net.warp_volume(x, flow, scale)
+
+
+def test_scale_space_flow_methods_match_compressai() -> None:
+    pytest.importorskip("compressai")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from compressai.models.video import ScaleSpaceFlow as Theirs
+
+    from tinify.models import ScaleSpaceFlow
+
+    torch.manual_seed(2)
+    x = torch.rand(1, 3, 32, 32)
+    ours_volume = ScaleSpaceFlow.gaussian_volume(x, 1.5, 3)
+    their_volume = Theirs.gaussian_volume(x, 1.5, 3)
+    torch.testing.assert_close(ours_volume, their_volume, rtol=1e-5, atol=1e-6)
+    flow = torch.randn(1, 2, 32, 32) * 0.1
+    scale = torch.rand(1, 1, 32, 32) * 2 - 1
+    torch.testing.assert_close(
+        ScaleSpaceFlow().warp_volume(their_volume, flow, scale),
+        Theirs().warp_volume(their_volume, flow, scale),
+    )

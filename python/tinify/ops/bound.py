@@ -107,3 +107,8 @@ class LowerBound(nn.Module):
             A tensor of the same shape as ``x``.
         """
         return lower_bound(x, self.bound)
+
+    @torch.jit.unused
+    def lower_bound(self, x: torch.Tensor) -> torch.Tensor:
+        """``LowerBoundFunction.apply(x, bound)`` (CompressAI's method; not for TorchScript)."""
+        return LowerBoundFunction.apply(x, self.bound)

@@ -183,7 +183,12 @@ def warp_volume(
 
     Returns:
         The prediction, (N, C, H, W), computed in float32 with autocast disabled.
+
+    Raises:
+        ParameterError: (a ``ValueError``) ``volume`` is not 5-D.
     """
+    if volume.dim() != 5:
+        raise ParameterError(f"volume must be 5-D (N, C, D, H, W), got {volume.dim()}-D")
     n, c, _, h, w = volume.shape
     with torch.autocast(device_type=volume.device.type, enabled=False):
         grid = meshgrid2d(n, c, h, w, volume.device, torch.float32)  # (N, H, W, 2): x, y

@@ -338,8 +338,21 @@ class ScaleSpaceFlow(CompressionModel):
         """Warp ``x_ref``'s scale-space volume with ``motion_info`` (N, 3, H, W): flow, scale."""
         flow, scale_field = motion_info[:, :2], motion_info[:, 2:3]
         x_ref = x_ref.contiguous()
-        volume = gaussian_volume(x_ref, self.sigma0, self.num_levels)
-        return warp_volume(volume, flow, scale_field)
+        volume = self.gaussian_volume(x_ref, self.sigma0, self.num_levels)
+        return self.warp_volume(volume, flow, scale_field)
+
+    @staticmethod
+    def gaussian_volume(x: Tensor, sigma: float, num_levels: int) -> Tensor:
+        """The scale-space volume of ``x``: :func:`~tinify.models.video.gaussian_volume`
+        (CompressAI's method; override it to change the prediction)."""
+        return gaussian_volume(x, sigma, num_levels)
+
+    def warp_volume(
+        self, volume: Tensor, flow: Tensor, scale_field: Tensor, padding_mode: str = "border"
+    ) -> Tensor:
+        """Sample ``volume`` along ``flow`` and ``scale_field``:
+        :func:`~tinify.models.video.warp_volume` (CompressAI's method)."""
+        return warp_volume(volume, flow, scale_field, padding_mode)
 
     def _inter(
         self, x_cur: Tensor, x_ref: Tensor, code: Any
