@@ -3,6 +3,7 @@ convolutions, the basic layers, sequential_channel_ramp; and TorchScript on ever
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from collections.abc import Callable
@@ -294,8 +295,16 @@ def test_layers_script(name: str) -> None:
     x = torch.randn(2, 6, 8, 8)
     with torch.no_grad():
         assert torch.equal(scripted(x), module(x))
-    # Scripted modules keep the state dict.
+    # Scripted modules keep the state dict, and save and load.
     assert list(scripted.state_dict()) == list(module.state_dict())
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch >= 2.10 deprecates torch.jit.save and load
+        torch.jit.save(scripted, buffer)
+        buffer.seek(0)
+        loaded = torch.jit.load(buffer)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), module(x))
 
 
 def test_ops_script() -> None:
