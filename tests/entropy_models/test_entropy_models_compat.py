@@ -76,3 +76,19 @@ def test_bad_scale_tables_match_compressai() -> None:
             Theirs(table)
         with pytest.raises(ValueError):
             GaussianConditional(table)
+
+
+def test_older_private_names_still_work() -> None:
+    """Names older CompressAI-based model code calls: deprecated ``_quantize`` /
+    ``_dequantize`` (with a warning), ``_standardized_cumulative``, ``_get_medians``."""
+    gc = GaussianConditional(None)
+    y = torch.tensor([[[[0.4, 1.6, -2.5]]]])
+    with pytest.warns(DeprecationWarning, match="quantize"):
+        symbols = gc._quantize(y, "symbols")
+    assert symbols.tolist() == [[[[0, 2, -2]]]]
+    with pytest.warns(DeprecationWarning, match="dequantize"):
+        assert GaussianConditional._dequantize(symbols).dtype == torch.float32
+    cdf = gc._standardized_cumulative(torch.tensor([0.0, 1.0]))
+    assert cdf[0].item() == 0.5 and cdf[1].item() == pytest.approx(0.8413447, rel=1e-6)
+    eb = EntropyBottleneck(3)
+    assert torch.equal(eb._get_medians().flatten(), torch.zeros(3))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -200,6 +201,17 @@ class EntropyModel(nn.Module):
         if means is not None:
             return inputs.to(means.dtype, copy=True).add_(means)
         return inputs.type(dtype)
+
+    def _quantize(self, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
+        """Deprecated name of :meth:`quantize` (CompressAI's, still used by older model code)."""
+        warnings.warn("_quantize is deprecated; use quantize", DeprecationWarning, stacklevel=2)
+        return self.quantize(inputs, mode, means)
+
+    @classmethod
+    def _dequantize(cls, inputs: Tensor, means: Tensor | None = None) -> Tensor:
+        """Deprecated name of :meth:`dequantize` (CompressAI's)."""
+        warnings.warn("_dequantize is deprecated; use dequantize", DeprecationWarning, stacklevel=2)
+        return cls.dequantize(inputs, means)
 
     def lower_bound_likelihood(self, likelihood: Tensor) -> Tensor:
         """Clamp likelihoods from below (gradient-friendly) when the bound is enabled."""

@@ -118,6 +118,11 @@ class GaussianConditional(EntropyModel):
         self._cdf_length = torch.from_numpy(lengths).to(device)
         self._offset = torch.from_numpy(offsets).to(device)
 
+    @staticmethod
+    def _standardized_cumulative(inputs: Tensor) -> Tensor:
+        """The standard normal CDF (CompressAI's method name, used by custom likelihoods)."""
+        return _standardized_cumulative(inputs)
+
     def _likelihood(self, inputs: Tensor, scales: Tensor, means: Tensor | None = None) -> Tensor:
         values = torch.abs(inputs - means if means is not None else inputs)
         scales = self.lower_bound_scale(scales)
