@@ -215,6 +215,16 @@ def test_module_and_names_exist(module: str) -> None:
     assert not resolved_pending, f"{path}: {resolved_pending} exist now; remove them from PENDING"
 
 
+@pytest.mark.parametrize("module", sorted(m for m in NAMES if not is_pending(m)))
+def test_star_import(module: str) -> None:
+    """``from tinify.X import *`` works: every name in ``__all__`` exists."""
+    mod = import_module(tinify_path(module))
+    names = getattr(mod, "__all__", None)
+    if names is not None:
+        missing = [n for n in names if not hasattr(mod, n)]
+        assert not missing, f"{mod.__name__}.__all__ lists missing {missing}"
+
+
 def _resolved() -> dict[str, list[tuple[str, Any]]]:
     """name -> [(tinify module path, object)] over every module that has it."""
     out: dict[str, list[tuple[str, Any]]] = {}
