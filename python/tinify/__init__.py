@@ -21,7 +21,10 @@ __all__ = [
     "ParameterError",
     "TinifyError",
     "__version__",
+    "available_entropy_coders",
+    "get_entropy_coder",
     "get_num_threads",
+    "set_entropy_coder",
     "set_num_threads",
 ]
 
@@ -38,11 +41,48 @@ _SUBMODULES = {
     "losses",
     "models",
     "ops",
+    "optimizers",
+    "registry",
     "training",
+    "transforms",
+    "typing",
     "utils",
+    "version",
     "weights",
     "zoo",
 }
+
+# The entropy coders tinify has: "ans" (rANS, CompressAI's name for it). CompressAI's optional
+# "rangecoder" is not available.
+_AVAILABLE_ENTROPY_CODERS = ["ans"]
+_entropy_coder = "ans"
+
+
+def available_entropy_coders() -> list[str]:
+    """Return the names of the available entropy coders: ``["ans"]``."""
+    return list(_AVAILABLE_ENTROPY_CODERS)
+
+
+def get_entropy_coder() -> str:
+    """Return the name of the default entropy coder of new entropy models (``"ans"``)."""
+    return _entropy_coder
+
+
+def set_entropy_coder(entropy_coder: str) -> None:
+    """Set the default entropy coder of entropy models created afterwards.
+
+    Args:
+        entropy_coder: A name from :func:`available_entropy_coders`.
+
+    Raises:
+        ParameterError: (a ``ValueError``) an unknown coder.
+    """
+    global _entropy_coder
+    if entropy_coder not in _AVAILABLE_ENTROPY_CODERS:
+        raise ParameterError(
+            f"unknown entropy coder {entropy_coder!r}; choose from {_AVAILABLE_ENTROPY_CODERS}"
+        )
+    _entropy_coder = entropy_coder
 
 
 def set_num_threads(n: int) -> None:

@@ -37,7 +37,9 @@ for CompressAI catches tinify's errors unchanged.
 
 Datasets: ``DatasetError`` (an ``InputError``, also ``RuntimeError``) and its
 ``DatasetNotFoundError`` (also ``FileNotFoundError``); ``UnknownOptionError`` (a
-``ParameterError``, also ``KeyError``); ``SizeMismatchError`` (a ``ParameterError``, also
+``ParameterError``, also ``KeyError``) and ``UnknownOptimizerError`` (the same, for
+optimizer names); ``BlurArgumentError`` and ``BufferRegistrationError`` (``ParameterError``s,
+also ``RuntimeError``); ``SizeMismatchError`` (a ``ParameterError``, also
 ``AssertionError``).
 
 The first four are created in the Rust extension (``tinify._core``) and re-exported here. This
@@ -50,6 +52,8 @@ from tinify._core import BitstreamError, CdfError, ParameterError, TinifyError
 
 __all__ = [
     "BitstreamError",
+    "BlurArgumentError",
+    "BufferRegistrationError",
     "CdfError",
     "DatasetError",
     "DatasetNotFoundError",
@@ -64,6 +68,7 @@ __all__ = [
     "TinifyError",
     "ToolError",
     "ToolNotFoundError",
+    "UnknownOptimizerError",
     "UnknownOptionError",
     "VideoFormatError",
     "WeightsError",
@@ -127,6 +132,24 @@ class UnknownOptionError(ParameterError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class UnknownOptimizerError(ParameterError, KeyError):
+    """An optimizer ``type`` that is not in :data:`tinify.registry.OPTIMIZERS` (also a
+    ``KeyError``, as CompressAI raises)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+class BlurArgumentError(ParameterError, RuntimeError):
+    """``gaussian_blur`` got neither a kernel nor both ``kernel_size`` and ``sigma`` (also a
+    ``RuntimeError``, as in CompressAI)."""
+
+
+class BufferRegistrationError(ParameterError, RuntimeError):
+    """A buffer to resize is not registered, or one to register already is (also a
+    ``RuntimeError``, as in CompressAI)."""
 
 
 class SizeMismatchError(ParameterError, AssertionError):

@@ -238,7 +238,7 @@ def test_corrupt_streams_raise(model_name: str, make_small: Any, make_image: Any
 
 def test_compress_needs_update() -> None:
     model = create_model("mbt2018-mean", 1)
-    with pytest.raises(RuntimeError, match="update"):
+    with pytest.raises(ValueError, match="update"):
         model.compress(torch.rand(1, 3, 64, 64))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,15 +10,39 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+import tinify
 from tinify import _core
+from tinify.ans import pmf_to_quantized_cdf as quantize_pmf
 from tinify.exceptions import NotReadyError, ParameterError, ParameterTypeError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
-__all__ = ["EntropyModel"]
+__all__ = ["EntropyModel", "default_entropy_coder", "pmf_to_quantized_cdf"]
 
 #: Buffers that hold the coding tables; they take whatever shape a loaded state dict has.
 TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
+
+
+def default_entropy_coder() -> str:
+    """The entropy coder of new entropy models: :func:`tinify.get_entropy_coder`."""
+    return tinify.get_entropy_coder()
+
+
+def pmf_to_quantized_cdf(pmf: Tensor, precision: int = 16) -> Tensor:
+    """Quantize a pmf (1-D) into a CDF of ``precision`` bits, as an int32 tensor.
+
+    Bit-identical to CompressAI's ``pmf_to_quantized_cdf`` (same rounding, same repair of
+    zero-probability symbols); the computation is :func:`tinify.ans.pmf_to_quantized_cdf` (in
+    Rust), which takes and returns numpy arrays.
+
+    Returns:
+        int32 tensor of length ``len(pmf) + 1``, from 0 to ``2**precision``.
+
+    Raises:
+        tinify.CdfError: a pmf that cannot be quantized (negative, NaN, too long).
+    """
+    values = pmf.detach().cpu().numpy() if isinstance(pmf, Tensor) else pmf
+    return torch.from_numpy(np.asarray(quantize_pmf(values, precision), dtype=np.int32))
 
 
 class EntropyModel(nn.Module):
@@ -35,7 +60,8 @@ class EntropyModel(nn.Module):
 
     Args:
         likelihood_bound: lower bound applied to likelihoods (0 disables it).
-        entropy_coder: only ``"ans"`` (or ``None``) is supported.
+        entropy_coder: a name from :func:`tinify.available_entropy_coders` (only ``"ans"``), or
+            None for :func:`tinify.get_entropy_coder`.
         entropy_coder_precision: only 16 is supported (the rANS coder's fixed precision).
     """
 
@@ -50,11 +76,16 @@ class EntropyModel(nn.Module):
         entropy_coder_precision: int = 16,
     ) -> None:
         super().__init__()
-        if entropy_coder not in (None, "ans"):
-            raise ParameterError(f"entropy_coder {entropy_coder!r} is not available; use 'ans'")
+        if entropy_coder is None:
+            entropy_coder = default_entropy_coder()
+        if entropy_coder not in tinify.available_entropy_coders():
+            raise ParameterError(
+                f"entropy_coder {entropy_coder!r} is not available; choose from "
+                f"{tinify.available_entropy_coders()}"
+            )
         if int(entropy_coder_precision) != 16:
             raise ParameterError("entropy_coder_precision must be 16 (the rANS coder's precision)")
-        self.entropy_coder = "ans"
+        self.entropy_coder = entropy_coder
         self.entropy_coder_precision = 16
         self.use_likelihood_bound = likelihood_bound > 0
         if self.use_likelihood_bound:
@@ -173,6 +204,17 @@ class EntropyModel(nn.Module):
         if means is not None:
             return inputs.to(means.dtype, copy=True).add_(means)
         return inputs.type(dtype)
+
+    def _quantize(self, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
+        """Deprecated name of :meth:`quantize` (CompressAI's, still used by older model code)."""
+        warnings.warn("_quantize is deprecated; use quantize", DeprecationWarning, stacklevel=2)
+        return self.quantize(inputs, mode, means)
+
+    @classmethod
+    def _dequantize(cls, inputs: Tensor, means: Tensor | None = None) -> Tensor:
+        """Deprecated name of :meth:`dequantize` (CompressAI's)."""
+        warnings.warn("_dequantize is deprecated; use dequantize", DeprecationWarning, stacklevel=2)
+        return cls.dequantize(inputs, means)
 
     def lower_bound_likelihood(self, likelihood: Tensor) -> Tensor:
         """Clamp likelihoods from below (gradient-friendly) when the bound is enabled."""

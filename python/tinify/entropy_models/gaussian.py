@@ -68,7 +68,18 @@ class GaussianConditional(EntropyModel):
 
     @staticmethod
     def _prepare_scale_table(scale_table: Sequence[float] | Tensor) -> Tensor:
-        table = torch.as_tensor(scale_table, dtype=torch.float32).reshape(-1).clone()
+        # CompressAI takes lists and tuples; tinify also tensors and numpy arrays (1-D).
+        if not isinstance(scale_table, (list, tuple, Tensor, np.ndarray)):
+            raise ParameterError(
+                f"scale_table must be a list, tuple or 1-D tensor of scales, got "
+                f"{type(scale_table).__name__}"
+            )
+        try:
+            table = torch.as_tensor(scale_table, dtype=torch.float32).clone()
+        except (TypeError, ValueError, RuntimeError):
+            raise ParameterError("scale_table must hold numbers") from None
+        if table.dim() != 1:
+            raise ParameterError(f"scale_table must be 1-D, got shape {tuple(table.shape)}")
         if table.numel() == 0:
             raise ParameterError("scale_table must not be empty")
         if not torch.isfinite(table).all() or (table <= 0).any():
@@ -105,6 +116,11 @@ class GaussianConditional(EntropyModel):
         self._quantized_cdf = torch.from_numpy(cdfs).to(device)
         self._cdf_length = torch.from_numpy(lengths).to(device)
         self._offset = torch.from_numpy(offsets).to(device)
+
+    @staticmethod
+    def _standardized_cumulative(inputs: Tensor) -> Tensor:
+        """The standard normal CDF (CompressAI's method name, used by custom likelihoods)."""
+        return _standardized_cumulative(inputs)
 
     def _likelihood(self, inputs: Tensor, scales: Tensor, means: Tensor | None = None) -> Tensor:
         values = torch.abs(inputs - means if means is not None else inputs)

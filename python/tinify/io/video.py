@@ -51,11 +51,13 @@ from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
 __all__ = [
+    "DOWNSAMPLING_MODES",
     "KB",
     "KR",
     "MAX_DIMENSION",
     "VideoFormatError",
     "Y4MHeader",
+    "UPSAMPLING_MODES",
     "YUVFrame",
     "parse_y4m_header",
     "read_png_frames",
@@ -106,8 +108,30 @@ class YUVFrame(NamedTuple):
 # -- colour ---------------------------------------------------------------------------------------
 
 
+#: Chroma downsampling modes of :func:`yuv_444_to_420`.
+DOWNSAMPLING_MODES = ("avg_pool",)
+#: Chroma upsampling modes of :func:`yuv_420_to_444`.
+UPSAMPLING_MODES = ("bilinear", "bicubic", "nearest")
+
+
+def _check_colour_tensor(x: object) -> None:
+    if not (
+        isinstance(x, Tensor) and x.is_floating_point() and x.dim() in (3, 4) and x.size(-3) == 3
+    ):
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ParameterError(
+            f"expected a floating-point tensor of shape (N, 3, H, W) or (3, H, W), got {got}"
+        )
+
+
 def rgb2ycbcr(rgb: Tensor) -> Tensor:
-    """BT.709 full-range RGB -> YCbCr, both (..., 3, H, W) in [0, 1] (chroma centred at 0.5)."""
+    """BT.709 full-range RGB -> YCbCr, (N, 3, H, W) or (3, H, W) in [0, 1] (chroma centred at 0.5).
+
+    Raises:
+        ParameterError: (a ``ValueError``) ``rgb`` is not a floating-point (N, 3, H, W) or
+            (3, H, W) tensor.
+    """
+    _check_colour_tensor(rgb)
     r, g, b = rgb.unbind(-3)
     y = KR * r + KG * g + KB * b
     cb = 0.5 * (b - y) / (1.0 - KB) + 0.5
@@ -116,7 +140,8 @@ def rgb2ycbcr(rgb: Tensor) -> Tensor:
 
 
 def ycbcr2rgb(ycbcr: Tensor) -> Tensor:
-    """Inverse of :func:`rgb2ycbcr` (no clamping)."""
+    """Inverse of :func:`rgb2ycbcr` (no clamping); the same shapes and checks."""
+    _check_colour_tensor(ycbcr)
     y, cb, cr = ycbcr.unbind(-3)
     r = y + 2.0 * (1.0 - KR) * (cr - 0.5)
     b = y + 2.0 * (1.0 - KB) * (cb - 0.5)
@@ -124,12 +149,23 @@ def ycbcr2rgb(ycbcr: Tensor) -> Tensor:
     return torch.stack([r, g, b], dim=-3)
 
 
-def yuv_444_to_420(yuv: Tensor | Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+def yuv_444_to_420(
+    yuv: Tensor | Sequence[Tensor], mode: str = "avg_pool"
+) -> tuple[Tensor, Tensor, Tensor]:
     """Subsample chroma by 2x2 averaging: (N, 3, H, W) (or ``(y, u, v)``) -> ``(y, u, v)``.
 
     ``u`` and ``v`` are (N, 1, ceil(H/2), ceil(W/2)); on odd sizes the last row or column is
     averaged over the pixels that exist.
+
+    Args:
+        yuv: One (N, 3, H, W) tensor or three (N, 1, H, W) planes.
+        mode: ``"avg_pool"`` (the only one).
+
+    Raises:
+        ParameterError: (a ``ValueError``) an unknown ``mode``.
     """
+    if mode not in DOWNSAMPLING_MODES:
+        raise ParameterError(f"mode must be one of {DOWNSAMPLING_MODES}, got {mode!r}")
     y, u, v = yuv.chunk(3, dim=1) if isinstance(yuv, Tensor) else yuv
 
     def down(c: Tensor) -> Tensor:
@@ -155,7 +191,14 @@ def yuv_420_to_444(
         yuv: ``(y, u, v)``; ``y`` (N, 1, H, W), ``u`` and ``v`` (N, 1, ceil(H/2), ceil(W/2)).
         mode: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
         return_tuple: return ``(y, u, v)`` instead of one (N, 3, H, W) tensor.
+
+    Raises:
+        ParameterError: (a ``ValueError``) ``yuv`` is not three tensors, or an unknown ``mode``.
     """
+    if len(yuv) != 3 or not all(isinstance(c, Tensor) for c in yuv):
+        raise ParameterError("yuv must be a tuple of 3 tensors (y, u, v)")
+    if mode not in UPSAMPLING_MODES:
+        raise ParameterError(f"mode must be one of {UPSAMPLING_MODES}, got {mode!r}")
     y, u, v = yuv
     h, w = y.shape[-2:]
     extra = {} if mode == "nearest" else {"align_corners": False}

@@ -8,6 +8,7 @@ defaults to 255, so pass ``data_range=1.0`` for images in [0, 1].
 from __future__ import annotations
 
 from tinify.losses.rate_distortion import METRICS, RateDistortionLoss, bits_per_pixel
+from tinify.losses.utils import compute_rate_loss
 from tinify.utils.metrics import MS_SSIM_WEIGHTS, ms_ssim, ssim
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "MS_SSIM_WEIGHTS",
     "RateDistortionLoss",
     "bits_per_pixel",
+    "compute_rate_loss",
     "ms_ssim",
     "ssim",
 ]

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.registry.torch import register_criterion
 from tinify.utils.metrics import ms_ssim
 
 __all__ = ["METRICS", "RateDistortionLoss", "bits_per_pixel"]
@@ -61,6 +62,7 @@ def bits_per_pixel(likelihoods: Any, num_pixels: int) -> Tensor:
     return total / (-math.log(2) * num_pixels)
 
 
+@register_criterion("RateDistortionLoss")
 class RateDistortionLoss(nn.Module):
     """``loss = lmbda * D + bpp``, CompressAI's ``RateDistortionLoss``.
 

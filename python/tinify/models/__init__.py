@@ -7,12 +7,26 @@
   :class:`Cheng2020Anchor`, :class:`Cheng2020Attention`.
 - Video model: :class:`ScaleSpaceFlow` (ssf2020).
 
+CompressAI's module paths are there too (:mod:`tinify.models.google`, :mod:`~.waseda`,
+:mod:`~.video.google`, :mod:`~.utils`, :mod:`~.base`), and so are the other names
+``compressai.models`` exposes (layers, coders, :func:`register_model`, ...).
+
 Pretrained weights and the ``bmshj2018_factorized(quality, ...)`` style constructors live in
 :mod:`tinify.zoo`.
 """
 
 from __future__ import annotations
 
+from tinify.ans import BufferedRansEncoder, RansDecoder
+from tinify.entropy_models import EntropyBottleneck
+from tinify.layers import (
+    AttentionBlock,
+    ResidualBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride,
+    conv3x3,
+    subpel_conv3x3,
+)
 from tinify.models.base import (
     SCALES_LEVELS,
     SCALES_MAX,
@@ -31,20 +45,34 @@ from tinify.models.image import (
     ScaleHyperprior,
 )
 from tinify.models.video import ScaleSpaceFlow
+from tinify.ops import LowerBound, quantize_ste
+from tinify.registry.torch import register_model
 
 __all__ = [
     "SCALES_LEVELS",
     "SCALES_MAX",
     "SCALES_MIN",
+    "AttentionBlock",
+    "BufferedRansEncoder",
     "Cheng2020Anchor",
     "Cheng2020Attention",
     "CompressionModel",
+    "EntropyBottleneck",
     "FactorizedPrior",
     "JointAutoregressiveHierarchicalPriors",
+    "LowerBound",
     "MeanScaleHyperprior",
+    "RansDecoder",
+    "ResidualBlock",
+    "ResidualBlockUpsample",
+    "ResidualBlockWithStride",
     "ScaleHyperprior",
     "ScaleSpaceFlow",
     "check_image",
+    "conv3x3",
     "get_scale_table",
+    "quantize_ste",
+    "register_model",
     "remap_legacy_keys",
+    "subpel_conv3x3",
 ]

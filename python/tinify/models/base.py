@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -41,6 +42,7 @@ __all__ = [
     "check_strings",
     "get_scale_table",
     "remap_legacy_keys",
+    "rename_key",
 ]
 
 SCALES_MIN = 0.11
@@ -74,32 +76,56 @@ _EB_FLAT = re.compile(r"^(?P<prefix>(?:.*\.)?)_(?P<kind>matrix|bias|factor)(?P<i
 _EB_PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 
 
-def remap_legacy_keys(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
-    """Rename the keys of old CompressAI checkpoints to today's names (a new dict; values shared).
+def rename_key(key: str, bottleneck_prefixes: Collection[str] = ()) -> str:
+    """Today's name of one state-dict key of an old CompressAI checkpoint.
 
-    The rules (those of CompressAI's zoo loader and ``load_state_dict``), for every key:
+    The rules (those of CompressAI's zoo loader, ``compressai.zoo.pretrained.rename_key``, and
+    of its models' ``load_state_dict``):
 
     1. a leading ``module.`` (``nn.DataParallel``) is dropped;
     2. ``.downsample.`` becomes ``.skip.`` (the shortcut of ``ResidualBlockWithStride``);
-    3. inside any entropy bottleneck, at any depth (a prefix that also has a ``quantiles`` key,
-       or ends in ``entropy_bottleneck.``): ``_matrices.N`` / ``_matrixN`` become
-       ``matrices.N``, and likewise ``_biases``/``_bias`` and ``_factors``/``_factor``.
+    3. inside an entropy bottleneck (a prefix in ``bottleneck_prefixes``, or one ending in
+       ``entropy_bottleneck.``): ``_matrices.N`` / ``_matrixN`` become ``matrices.N``, and
+       likewise ``_biases``/``_bias`` and ``_factors``/``_factor``.
 
-    Current keys pass through unchanged, so this is safe to apply to any state dict.
+    Unlike CompressAI's ``rename_key``, which returns the intermediate ``_matrixN`` form for
+    2020 keys, the result is always the current name. Current keys pass through unchanged.
+
+    Args:
+        key: A state-dict key.
+        bottleneck_prefixes: Key prefixes (ending in ``.``) of entropy bottlenecks that are not
+            named ``entropy_bottleneck``.
     """
-    stripped = [
-        (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in state_dict.items()
-    ]
-    keys = {k for k, _ in stripped}
+    if key.startswith("module."):
+        key = key[len("module.") :]
+    key = key.replace(".downsample.", ".skip.")
+    match = _EB_LIST.match(key) or _EB_FLAT.match(key)
+    if match is not None:
+        prefix = match["prefix"]
+        if prefix in bottleneck_prefixes or prefix.endswith("entropy_bottleneck."):
+            kind = _EB_PLURAL.get(match["kind"], match["kind"])
+            key = f"{prefix}{kind}.{int(match['i'])}"
+    return key
+
+
+def remap_legacy_keys(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
+    """Rename the keys of old CompressAI checkpoints to today's names (a new dict; values shared).
+
+    Every key goes through :func:`rename_key`; any module with a ``quantiles`` parameter counts
+    as an entropy bottleneck, at any depth. Current keys pass through unchanged, so this is
+    safe to apply to any state dict.
+
+    Raises:
+        ValueError: two keys get the same name.
+    """
+    bottlenecks = set()
+    for key in state_dict:
+        key = key[len("module.") :] if key.startswith("module.") else key
+        if key == "quantiles" or key.endswith(".quantiles"):
+            bottlenecks.add(key[: -len("quantiles")])
     out: OrderedDict[str, Any] = OrderedDict()
-    for key, value in stripped:
-        key = key.replace(".downsample.", ".skip.")
-        match = _EB_LIST.match(key) or _EB_FLAT.match(key)
-        if match is not None:
-            prefix = match["prefix"]
-            if prefix + "quantiles" in keys or prefix.endswith("entropy_bottleneck."):
-                kind = _EB_PLURAL.get(match["kind"], match["kind"])
-                key = f"{prefix}{kind}.{int(match['i'])}"
+    for key, value in state_dict.items():
+        key = rename_key(key, bottlenecks)
         if key in out:
             raise ParameterError(f"state dict has two entries for {key!r} after renaming old keys")
         out[key] = value
@@ -190,6 +216,30 @@ class CompressionModel(nn.Module):
     #: on any device. A stream must be decoded with the path it was encoded with.
     entropy_path: str = "float"
     _fixed_networks: dict[str, Any]
+
+    def __init__(
+        self, entropy_bottleneck_channels: int | None = None, init_weights: Any = None
+    ) -> None:
+        """Both arguments are CompressAI's deprecated ones, accepted for old model code.
+
+        Args:
+            entropy_bottleneck_channels: deprecated; creates ``self.entropy_bottleneck =
+                EntropyBottleneck(entropy_bottleneck_channels)`` (create it in your model).
+            init_weights: deprecated and ignored.
+        """
+        super().__init__()
+        if entropy_bottleneck_channels is not None:
+            warnings.warn(
+                "entropy_bottleneck_channels is deprecated: create "
+                "self.entropy_bottleneck = EntropyBottleneck(channels) in your model instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self.entropy_bottleneck = EntropyBottleneck(entropy_bottleneck_channels)
+        if init_weights is not None:
+            warnings.warn(
+                "init_weights is deprecated and ignored", DeprecationWarning, stacklevel=2
+            )
 
     @property
     def downsampling_factor(self) -> int:

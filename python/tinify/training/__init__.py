@@ -16,6 +16,7 @@ from tinify.training.evaluate import evaluate_codec, validate
 from tinify.training.optim import (
     configure_optimizers,
     net_aux_optimizer,
+    net_optimizer,
     split_parameters,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "export_model",
     "load_checkpoint",
     "net_aux_optimizer",
+    "net_optimizer",
     "save_checkpoint",
     "split_parameters",
     "train",

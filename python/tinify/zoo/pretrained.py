@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tinify.exceptions import ParameterError, WeightsError
+from tinify.models.base import remap_legacy_keys, rename_key
 
 __all__ = [
     "METRICS",
@@ -26,9 +27,15 @@ __all__ = [
     "architecture_kwargs",
     "available_metrics",
     "get_pretrained_cfg",
+    "load_pretrained",
     "qualities",
+    "rename_key",
     "weights_base_url",
 ]
+
+#: CompressAI's ``compressai.zoo.pretrained.load_pretrained``: rename the keys of an old
+#: checkpoint's state dict to today's names (:func:`tinify.models.base.remap_legacy_keys`).
+load_pretrained = remap_legacy_keys
 
 #: Where CompressAI's weights are hosted.
 ROOT_URL = "https://compressai.s3.amazonaws.com/models/v1"

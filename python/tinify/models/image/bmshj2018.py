@@ -12,6 +12,7 @@ from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import GDN, IGDN, conv, deconv
 from tinify.models.base import CompressionModel
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
+from tinify.registry.torch import register_model
 
 __all__ = ["FactorizedPrior", "ScaleHyperprior", "analysis_transform", "synthesis_transform"]
 
@@ -28,6 +29,7 @@ def synthesis_transform(N: int, M: int) -> nn.Sequential:
     )
 
 
+@register_model("bmshj2018-factorized")
 class FactorizedPrior(CompressionModel):
     r"""Factorized-prior model of J. Ballé, V. Laparra, E. P. Simoncelli, "End-to-end Optimized
     Image Compression", ICLR 2017 (arXiv:1611.01704), with the GDN transforms and the
@@ -47,13 +49,14 @@ class FactorizedPrior(CompressionModel):
     Args:
         N: channels of the hidden layers.
         M: channels of the latent ``y``.
+        **kwargs: :class:`CompressionModel`'s (deprecated) arguments.
     """
 
     latent_names = ("y",)
     _downsampling_factor = 16
 
-    def __init__(self, N: int, M: int) -> None:
-        super().__init__()
+    def __init__(self, N: int, M: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.entropy_bottleneck = EntropyBottleneck(M)
         self.g_a = analysis_transform(N, M)
         self.g_s = synthesis_transform(N, M)
@@ -83,6 +86,7 @@ class FactorizedPrior(CompressionModel):
         return self._synthesize(y_hat)
 
 
+@register_model("bmshj2018-hyperprior")
 class ScaleHyperprior(CompressionModel):
     r"""Scale-hyperprior model of J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston,
     "Variational Image Compression with a Scale Hyperprior", ICLR 2018 (arXiv:1802.01436).
@@ -105,12 +109,13 @@ class ScaleHyperprior(CompressionModel):
     Args:
         N: channels of the hidden layers and of ``z``.
         M: channels of ``y``.
+        **kwargs: :class:`CompressionModel`'s (deprecated) arguments.
     """
 
     _downsampling_factor = 64
 
-    def __init__(self, N: int, M: int) -> None:
-        super().__init__()
+    def __init__(self, N: int, M: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.g_a, self.g_s = self._transforms(N, M)
         self.h_a, self.h_s = self._hyper_transforms(N, M)

@@ -20,10 +20,12 @@ from tinify.models.image.mbt2018 import (
     JointAutoregressiveHierarchicalPriors,
     entropy_model_from_state_dict,
 )
+from tinify.registry.torch import register_model
 
 __all__ = ["Cheng2020Anchor", "Cheng2020Attention"]
 
 
+@register_model("cheng2020-anchor")
 class Cheng2020Anchor(JointAutoregressiveHierarchicalPriors):
     r"""Anchor model of Z. Cheng, H. Sun, M. Takeuchi, J. Katto, "Learned Image Compression with
     Discretized Gaussian Mixture Likelihoods and Attention Modules", CVPR 2020
@@ -115,6 +117,7 @@ class Cheng2020Anchor(JointAutoregressiveHierarchicalPriors):
         return {"N": n, **entropy_model_from_state_dict(state_dict, n)}
 
 
+@register_model("cheng2020-attn")
 class Cheng2020Attention(Cheng2020Anchor):
     r"""Cheng et al., CVPR 2020 (arXiv:2001.01568), with the simplified attention modules.
 

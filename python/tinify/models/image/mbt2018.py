@@ -22,12 +22,14 @@ from tinify.models.image.wavefront import (
     split_mixture,
 )
 from tinify.models.image.wavefront_fixed import compress_latent_fixed, decompress_latent_fixed
+from tinify.registry.torch import register_model
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "MeanScaleHyperprior"]
 
 ENTROPY_MODELS = ("gaussian", "mixture")
 
 
+@register_model("mbt2018-mean")
 class MeanScaleHyperprior(ScaleHyperprior):
     r"""Mean-scale hyperprior of D. Minnen, J. Ballé, G. Toderici, "Joint Autoregressive and
     Hierarchical Priors for Learned Image Compression", NeurIPS 2018 (arXiv:1809.02736).
@@ -76,6 +78,7 @@ class MeanScaleHyperprior(ScaleHyperprior):
         return scales, means
 
 
+@register_model("mbt2018")
 class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
     r"""Joint autoregressive and hierarchical priors of D. Minnen, J. Ballé, G. Toderici,
     NeurIPS 2018 (arXiv:1809.02736).
