@@ -58,42 +58,6 @@ POINT_CLOUD = frozenset(
 #: Work in progress, by owner: a module path (the module and all its names) or "module:name".
 #: Remove entries as they land; a pending entry that resolves fails the test.
 PENDING: dict[str, frozenset[str]] = {
-    "datasets": frozenset(
-        {
-            "compressai.datasets.cache",
-            "compressai.datasets.ndarray",
-            "compressai.datasets.pregenerated",
-            "compressai.datasets.rawvideo",
-            "compressai.datasets.stack",
-            "compressai.datasets.utils",
-            "compressai.datasets.vimeo90k",
-            "compressai.datasets:PreGeneratedMemmapDataset",
-            "compressai.datasets:Vimeo90kDataset",
-        }
-    ),
-    "utilities": frozenset(
-        {
-            "compressai.utils.bench",
-            "compressai.utils.bench.__main__",
-            "compressai.utils.bench.codecs",
-            "compressai.utils.eval_model",
-            "compressai.utils.eval_model.__main__",
-            "compressai.utils.find_close",
-            "compressai.utils.find_close.__main__",
-            "compressai.utils.plot",
-            "compressai.utils.plot.__main__",
-            "compressai.utils.update_model",
-            "compressai.utils.update_model.__main__",
-            "compressai.utils.video",
-            "compressai.utils.video.bench",
-            "compressai.utils.video.bench.__main__",
-            "compressai.utils.video.bench.codecs",
-            "compressai.utils.video.eval_model",
-            "compressai.utils.video.eval_model.__main__",
-            "compressai.utils.video.plot",
-            "compressai.utils.video.plot.__main__",
-        }
-    ),
     "latent": frozenset(
         {
             "compressai.latent_codecs",
@@ -163,7 +127,7 @@ METHOD_EXCEPTIONS = {
 
 #: Signature differences owned by work in progress (name -> owner); a pending one that matches
 #: fails the test, so remove it when it is fixed.
-PENDING_SIGNATURES = {"ImageFolder": "datasets"}
+PENDING_SIGNATURES: dict[str, str] = {}
 
 
 def tinify_path(module: str) -> str:
