@@ -61,7 +61,7 @@ def build_model(name: str, quality: int, N: int | None = None, M: int | None = N
     from tinify.zoo import create_model, list_models
     from tinify.zoo.pretrained import architecture_kwargs
 
-    overrides = {key: int(v) for key, v in (("N", N), ("M", M)) if v is not None}
+    overrides: dict[str, Any] = {key: int(v) for key, v in (("N", N), ("M", M)) if v is not None}
     if name in list_models():
         missing = set(overrides) - set(architecture_kwargs(name, quality))
         if missing:
