@@ -42,6 +42,13 @@ def reference_dir() -> Path:
     return REFERENCE
 
 
+def pytest_report_header() -> str:
+    """Which tinify is under test: the checkout's python/ or an installed wheel."""
+    import tinify
+
+    return f"tinify {tinify.__version__} from {Path(tinify.__file__).resolve().parent}"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
