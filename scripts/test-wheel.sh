@@ -67,13 +67,21 @@ if [ "$install" = 1 ]; then
 fi
 
 if [ "$run_tests" = 1 ]; then
-    # From the checkout root python/ is not on sys.path: `import tinify` finds the installed wheel.
-    location=$("$PY" -c 'import pathlib, tinify; print(pathlib.Path(tinify.__file__).resolve().parent)')
-    echo "testing tinify $("$PY" -c 'import tinify; print(tinify.__version__)') installed at $location"
-    case "$location" in
-        */site-packages/tinify | */dist-packages/tinify) ;;
-        *) echo "error: tinify resolves to $location, not to an installed wheel" >&2; exit 1 ;;
-    esac
+    # From the checkout root python/ is not on sys.path: `import tinify` must find the installed
+    # wheel in site-packages.
+    "$PY" - <<'EOF'
+import site, sys, sysconfig
+from pathlib import Path
+
+import tinify
+
+location = Path(tinify.__file__).resolve().parent
+print(f"testing tinify {tinify.__version__} installed at {location}")
+roots = {Path(sysconfig.get_path(k)).resolve() for k in ("purelib", "platlib")}
+roots.add(Path(site.getusersitepackages()).resolve())
+if location.parent not in roots:
+    sys.exit(f"error: tinify resolves to {location}, not to an installed wheel in {sorted(roots)}")
+EOF
 
     cargo test
     # pytest exits 5 when it collects no test: not a failure here.
