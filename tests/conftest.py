@@ -1,4 +1,4 @@
-"""Shared pytest configuration: hypothesis profiles and paths to the shared data."""
+"""Shared pytest configuration: hypothesis profiles and paths to the shared and reference data."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+REFERENCE = ROOT / "tests" / "data" / "reference"
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,21 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """``tests/data/reference``: copies of the small CompressAI 1.2.8 tables the tests check
+    against (state-dict shapes and dtypes, pretrained URLs, the scale table, published results),
+    so they run without the shared folder."""
+    return REFERENCE
+
+
+def pytest_report_header() -> str:
+    """Which tinify is under test: the checkout's python/ or an installed wheel."""
+    import tinify
+
+    return f"tinify {tinify.__version__} from {Path(tinify.__file__).resolve().parent}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 
 from tinify import _core
 from tinify.exceptions import BitstreamError, CdfError, ParameterError, TinifyError
-
-__version__ = "0.1.0"
+from tinify.version import __version__
 
 __all__ = [
     "BitstreamError",

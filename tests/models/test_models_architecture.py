@@ -25,9 +25,9 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 @pytest.fixture
-def reference(shared_dir: Path) -> Any:
-    """``reference(file_name)``: a parsed JSON file of the shared CompressAI reference data."""
-    return lambda name: _load(shared_dir / "reference" / name)
+def reference(reference_dir: Path) -> Any:
+    """``reference(file_name)``: a parsed JSON file of the CompressAI reference data."""
+    return lambda name: _load(reference_dir / name)
 
 
 @functools.cache
@@ -57,7 +57,7 @@ def test_state_dict_matches_compressai(name: str, quality: int, reference: Any) 
 
 
 def test_default_scale_table_is_compressais(reference: Any) -> None:
-    ref = reference("compressai_gc_tables.json")
+    ref = reference("compressai_scale_table.json")
     table = get_scale_table()
     assert table.dtype == torch.float32 and table.shape == (64,)
     bits = [f"0x{struct.unpack('<I', struct.pack('<f', v))[0]:08x}" for v in table.tolist()]

@@ -91,8 +91,8 @@ def test_bad_arguments() -> None:
     assert model.mixture and model.context_order == "raster"
 
 
-def test_pretrained_table_matches_compressai(shared_dir: Path) -> None:
-    data = json.loads((shared_dir / "reference" / "compressai_urls.json").read_text())
+def test_pretrained_table_matches_compressai(reference_dir: Path) -> None:
+    data = json.loads((reference_dir / "compressai_urls.json").read_text())
     assert data["root_url"] == ROOT_URL
     for name in NAMES:
         cfgs = data["cfgs_image"][name]
