@@ -2,9 +2,12 @@
 """Learned compression models (CompressAI-compatible names, state dicts and streams).
 
 - :class:`CompressionModel`: the base class (``update``, ``aux_loss``, ``from_state_dict``).
-- Image models: :class:`FactorizedPrior`, :class:`ScaleHyperprior`,
+- Image models: :class:`FactorizedPrior`, :class:`FactorizedPriorReLU`, :class:`ScaleHyperprior`,
   :class:`MeanScaleHyperprior`, :class:`JointAutoregressiveHierarchicalPriors`,
   :class:`Cheng2020Anchor`, :class:`Cheng2020Attention`.
+- Models built on :mod:`tinify.latent_codecs` (:class:`SimpleVAECompressionModel`):
+  :class:`Cheng2020AnchorCheckerboard`, :class:`Elic2022Official`, :class:`Elic2022Chandelier`
+  (:mod:`tinify.models.sensetime`).
 - Video model: :class:`ScaleSpaceFlow` (ssf2020).
 
 Pretrained weights and the ``bmshj2018_factorized(quality, ...)`` style constructors live in
@@ -18,17 +21,25 @@ from tinify.models.base import (
     SCALES_MAX,
     SCALES_MIN,
     CompressionModel,
+    SimpleVAECompressionModel,
     check_image,
     get_scale_table,
+    last_latent_size,
     remap_legacy_keys,
 )
 from tinify.models.image import (
     Cheng2020Anchor,
     Cheng2020Attention,
     FactorizedPrior,
+    FactorizedPriorReLU,
     JointAutoregressiveHierarchicalPriors,
     MeanScaleHyperprior,
     ScaleHyperprior,
+)
+from tinify.models.sensetime import (
+    Cheng2020AnchorCheckerboard,
+    Elic2022Chandelier,
+    Elic2022Official,
 )
 from tinify.models.video import ScaleSpaceFlow
 
@@ -37,14 +48,20 @@ __all__ = [
     "SCALES_MAX",
     "SCALES_MIN",
     "Cheng2020Anchor",
+    "Cheng2020AnchorCheckerboard",
     "Cheng2020Attention",
     "CompressionModel",
+    "Elic2022Chandelier",
+    "Elic2022Official",
     "FactorizedPrior",
+    "FactorizedPriorReLU",
     "JointAutoregressiveHierarchicalPriors",
     "MeanScaleHyperprior",
     "ScaleHyperprior",
     "ScaleSpaceFlow",
+    "SimpleVAECompressionModel",
     "check_image",
     "get_scale_table",
+    "last_latent_size",
     "remap_legacy_keys",
 ]

@@ -28,6 +28,8 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.exceptions import ParameterError
+from tinify.latent_codecs import LatentCodec
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
@@ -35,8 +37,10 @@ __all__ = [
     "SCALES_MAX",
     "SCALES_MIN",
     "CompressionModel",
+    "SimpleVAECompressionModel",
     "check_image",
     "get_scale_table",
+    "last_latent_size",
     "remap_legacy_keys",
 ]
 
@@ -369,3 +373,100 @@ class CompressionModel(nn.Module):
 
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         raise NotImplementedError
+
+
+# -- models built around a latent codec -------------------------------------------------------
+
+
+def last_latent_size(shape: Any) -> tuple[int, ...]:
+    """The spatial size of the last coded latent in the ``shape`` that ``compress`` returned.
+
+    For :class:`CompressionModel` subclasses ``shape`` is that size already; for a
+    :class:`SimpleVAECompressionModel` with a hyperprior it is ``shape["hyper"]`` (tinify's file
+    format records only this size; :meth:`SimpleVAECompressionModel.latent_shape` rebuilds the
+    rest).
+    """
+    while isinstance(shape, Mapping):
+        if "hyper" not in shape:
+            raise ValueError(f"cannot tell the last latent's size from shape {shape!r}")
+        shape = shape["hyper"]
+    return tuple(int(s) for s in shape)
+
+
+class SimpleVAECompressionModel(CompressionModel):
+    r"""A model made of an analysis transform, a latent codec and a synthesis transform
+    (CompressAI 1.2.8's ``compressai.models.base.SimpleVAECompressionModel``)::
+
+               ┌───┐  y  ┌────┐ y_hat ┌───┐
+        x ──►──┤g_a├──►──┤ lc ├───►───┤g_s├──►── x_hat
+               └───┘     └────┘       └───┘
+
+    Subclasses set ``g_a``, ``g_s`` and ``latent_codec`` (a
+    :class:`~tinify.latent_codecs.LatentCodec`) in ``__init__``; ``model["y"]`` indexes into the
+    latent codec. ``compress(x)`` pads ``x`` as every tinify model does and returns the latent
+    codec's output (``"strings"``, ``"shape"`` in the codec's structure, ``"y_hat"``) plus
+    ``"x_size"``; ``decompress(strings, shape, x_size=None)`` decodes it. Only the ``"float"``
+    entropy path exists for these models.
+    """
+
+    g_a: nn.Module
+    g_s: nn.Module
+    latent_codec: LatentCodec
+
+    def __getitem__(self, key: str) -> LatentCodec:
+        codec = self.latent_codec[key]  # type: ignore[index]
+        assert isinstance(codec, LatentCodec)
+        return codec
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Return ``{"x_hat", "likelihoods"}`` (the latent codec's likelihoods)."""
+        y_out = self.latent_codec(self.g_a(x))
+        return {"x_hat": self.g_s(y_out["y_hat"]), "likelihoods": y_out["likelihoods"]}
+
+    def _check_float_path(self) -> None:
+        if self._fixed_path():
+            raise ParameterError(
+                f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = "
+                "'float' (tinify encode --coding float)"
+            )
+
+    def latent_shape(self, size: Sequence[int]) -> Any:
+        """The latent codec's ``shape`` for a last-latent size ``(h, w)`` (see
+        :func:`last_latent_size`); models whose structure fixes it override this."""
+        raise ValueError(
+            f"{type(self).__name__}.decompress needs the shape compress() returned, not a size"
+        )
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        self._check_float_path()
+        return dict(self.latent_codec.compress(self.g_a(x)))
+
+    def decompress(  # type: ignore[override]
+        self, strings: Any, shape: Any, x_size: Any = None, **kwargs: Any
+    ) -> dict[str, Tensor]:
+        """Decode the output of :meth:`compress`.
+
+        Args:
+            strings: ``out["strings"]``.
+            shape: ``out["shape"]``, or the last latent's ``(h, w)`` (see :meth:`latent_shape`).
+            x_size: ``out["x_size"]``: crop off the padding added by :meth:`compress`.
+            **kwargs: more arguments of the latent codec's ``decompress``; ``y_hat`` (an entry
+                of ``compress``'s output) is ignored.
+
+        Raises:
+            ValueError, TypeError: malformed arguments.
+            tinify.BitstreamError: a corrupt or truncated stream.
+        """
+        self._check_float_path()
+        kwargs.pop("y_hat", None)
+        if (
+            not isinstance(shape, Mapping)
+            and len(shape) == 2
+            and not isinstance(shape[0], Sequence)
+        ):
+            shape = self.latent_shape(_check_shape(shape))
+        y_hat = self.latent_codec.decompress(strings, shape, **kwargs)["y_hat"]
+        x_hat = self._synthesize(y_hat)
+        if x_size is not None:
+            x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
+        return {"x_hat": x_hat}

@@ -16,6 +16,7 @@ from tinify.models.base import remap_legacy_keys
 from tinify.zoo.hub import WeightsError, load_state_dict_from_url
 from tinify.zoo.image import (
     bmshj2018_factorized,
+    bmshj2018_factorized_relu,
     bmshj2018_hyperprior,
     cheng2020_anchor,
     cheng2020_attn,
@@ -29,6 +30,7 @@ from tinify.zoo.registry import (
     list_models,
     model_architectures,
     models,
+    register_architecture,
     register_model,
     video_models,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "PretrainedCfg",
     "WeightsError",
     "bmshj2018_factorized",
+    "bmshj2018_factorized_relu",
     "bmshj2018_hyperprior",
     "cheng2020_anchor",
     "cheng2020_attn",
@@ -54,6 +57,7 @@ __all__ = [
     "mbt2018_mean",
     "model_architectures",
     "models",
+    "register_architecture",
     "register_model",
     "ssf2020",
     "video_models",

@@ -24,6 +24,7 @@ from tinify.zoo.pretrained import METRICS, architecture_kwargs, get_pretrained_c
 
 __all__ = [
     "create_model",
+    "register_architecture",
     "image_models",
     "list_models",
     "model_architectures",
@@ -68,6 +69,21 @@ def register_model(
     return decorate
 
 
+def register_architecture(name: str, architecture: type[CompressionModel]) -> None:
+    """Make ``architecture`` known as ``name`` in :data:`model_architectures` only.
+
+    For architectures without zoo qualities or pretrained weights (CompressAI publishes none
+    for them): their checkpoints load by name (``load_model_from_checkpoint``,
+    ``tinify encode --model NAME --checkpoint FILE``), but there is no zoo constructor.
+
+    Raises:
+        ValueError: the name is already registered.
+    """
+    if name in model_architectures:
+        raise ValueError(f"model {name!r} is already registered")
+    model_architectures[name] = architecture
+
+
 def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
     """Registered zoo names matching a shell-style ``pattern``, in registration order.
 
@@ -107,6 +123,11 @@ def create_model(
     """
     if name not in model_architectures:
         raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
+    if name not in models:
+        raise ValueError(
+            f"{name} has no zoo qualities or pretrained weights: build "
+            f"{model_architectures[name].__name__}(...) directly, or load a checkpoint"
+        )
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if isinstance(quality, bool) or not isinstance(quality, numbers.Integral):
