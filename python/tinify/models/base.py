@@ -432,10 +432,9 @@ class SimpleVAECompressionModel(CompressionModel):
 
     def latent_shape(self, size: Sequence[int]) -> Any:
         """The latent codec's ``shape`` for a last-latent size ``(h, w)`` (see
-        :func:`last_latent_size`); models whose structure fixes it override this."""
-        raise ValueError(
-            f"{type(self).__name__}.decompress needs the shape compress() returned, not a size"
-        )
+        :func:`last_latent_size`): the size itself, as for a single-latent codec; models with
+        a hyperprior override this."""
+        return torch.Size(size)
 
     def _compress(self, x: Tensor) -> dict[str, Any]:
         self._check_float_path()
