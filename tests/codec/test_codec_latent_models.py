@@ -49,6 +49,11 @@ def test_cli_round_trip(
     header, streams = unpack(tfy.read_bytes())
     loaded = load_model_from_checkpoint(ckpt, name)
     assert len(streams) == len(loaded.model.latent_names)
-    assert header.model == name and header.shapes == ((2, 2),)
-    # The default coding (fixed-point) is not available for these models: a clear error.
-    assert main(["encode", str(src), "-o", str(tmp_path / "b.tfy"), *options]) == 1
+    assert header.model == name and header.shapes == ((2, 2),) and header.coding_mode == 0
+    # The default coding: fixed-point entropy parameters (coding mode 1).
+    fixed = tmp_path / "b.tfy"
+    assert main(["encode", str(src), "-o", str(fixed), *options]) == 0
+    assert (
+        main(["decode", str(fixed), "-o", str(tmp_path / "b.png"), "--checkpoint", str(ckpt)]) == 0
+    )
+    assert unpack(fixed.read_bytes())[0].coding_mode == 1

@@ -159,8 +159,11 @@ def test_decompress_rejects_bad_arguments(make_image: Any) -> None:
         model.decompress(out["strings"], {"y": out["shape"]["y"]})
     with pytest.raises(ValueError, match="one entry per item"):
         model.decompress([out["strings"][0] * 2, *out["strings"][1:]], out["shape"])
+    # A parameter network without an integer version: the fixed path refuses, update() works.
+    model.latent_codec.hyper.h_s[1] = torch.nn.Softplus()
+    model.update(force=True)
     model.entropy_path = "fixed"
-    with pytest.raises(ValueError, match="fixed-point"):
+    with pytest.raises(ValueError, match="no fixed-point version of hyper:h_s"):
         model.compress(make_image(1, 3, 64, 64))
 
 
@@ -180,3 +183,52 @@ def test_factorized_relu_has_no_gdn() -> None:
     kinds = {type(m).__name__ for m in [*model.g_a, *model.g_s]}
     assert kinds == {"Conv2d", "ConvTranspose2d", "ReLU"}
     assert not any("beta" in k for k in model.state_dict())
+
+
+def _small(cls_name: str, seed: int = 0) -> SimpleVAECompressionModel:
+    kwargs, zoo_name = SMALL[cls_name]
+    torch.manual_seed(seed)
+    model = model_architectures[zoo_name](**kwargs)
+    _perturbed(model, seed)
+    model.update(force=True)
+    return model.eval()
+
+
+def _decoded_latent(model: SimpleVAECompressionModel, out: dict[str, Any]) -> torch.Tensor:
+    seen: list[torch.Tensor] = []
+    handle = model.g_s.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    try:
+        with torch.no_grad():
+            model.decompress(out["strings"], out["shape"])
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("cls_name", ["Cheng2020AnchorCheckerboard", "Elic2022Chandelier"])
+def test_fixed_path(cls_name: str, make_image: Any) -> None:
+    """Integer entropy parameters: exact round trips, independent of the float networks."""
+    model = _small(cls_name)
+    model.entropy_path = "fixed"
+    x = make_image(2, 3, 64, 128, seed=3)
+    with torch.no_grad():
+        out = model.compress(x)
+        y = model.g_a(x)
+    y_hat = _decoded_latent(model, out)
+    assert torch.equal(y_hat, out["y_hat"].contiguous(memory_format=torch.channels_last))
+    assert float((y_hat - y).abs().max()) <= 0.5 + 1e-3
+    single = {"strings": [[s[1]] for s in out["strings"]], "shape": out["shape"]}
+    assert torch.equal(_decoded_latent(model, single), y_hat[1:])
+
+    # A float64 decoder, and one whose float parameter networks are poisoned after the
+    # integer networks were built, decode the same latent.
+    double = _small(cls_name).double()
+    double.entropy_path = "fixed"
+    assert torch.equal(_decoded_latent(double, out), y_hat.double())
+    poisoned = _small(cls_name)
+    poisoned.entropy_path = "fixed"
+    with torch.no_grad():
+        for name, p in poisoned.latent_codec.named_parameters():
+            if "entropy_bottleneck" not in name:
+                p.fill_(float("nan"))
+    assert torch.equal(_decoded_latent(poisoned, out), y_hat)

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from torch import Tensor, nn
 
-__all__ = ["LatentCodec", "check_strings"]
+from tinify.exceptions import ParameterError
+
+__all__ = ["FixedNetworks", "LatentCodec", "check_strings"]
+
+#: ``networks(codec, key)``: the quantized network (``tinify._core.FixedNetwork``) that the
+#: model built for ``codec.fixed_network_modules()[key]`` (see ``SimpleVAECompressionModel``).
+FixedNetworks = Callable[["LatentCodec", str], Any]
 
 
 class LatentCodec(nn.Module):
@@ -38,6 +44,28 @@ class LatentCodec(nn.Module):
         self, strings: list[list[bytes]], shape: Any, *args: Any, **kwargs: Any
     ) -> dict[str, Any]:
         raise NotImplementedError
+
+    # -- the fixed-point entropy path (``tinify.models.fixed``) --------------------------------
+
+    def fixed_network_modules(self) -> dict[str, nn.Module]:
+        """This codec's own networks that the fixed-point path runs in integers, by key."""
+        return {}
+
+    def compress_fixed(self, y: Tensor, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`compress` with integer entropy parameters: side parameters come in, and
+        ``"params"`` / ``"y_int"`` go out, as int32 with ``FRAC_BITS`` fractional bits. The
+        keyword ``networks`` (a :data:`FixedNetworks`) gives the quantized networks."""
+        raise ParameterError(
+            f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
+        )
+
+    def decompress_fixed(
+        self, strings: list[list[bytes]], shape: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """:meth:`decompress` for streams of :meth:`compress_fixed`."""
+        raise ParameterError(
+            f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
+        )
 
 
 def check_strings(strings: Any, count: int, owner: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tinify.latent_codecs.base import LatentCodec
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec
 
 __all__ = ["CONTEXT_GROUPS", "ChannelGroupsLatentCodec"]
 
@@ -110,13 +110,8 @@ class ChannelGroupsLatentCodec(LatentCodec):
             shapes.append(out["shape"])
         return {"strings": strings, "shape": shapes, "y_hat": torch.cat(y_hat_, dim=1)}
 
-    def decompress(
-        self,
-        strings: list[list[bytes]],
-        shape: Sequence[Sequence[int]],
-        side_params: Tensor,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
+    def _strings_per_group(self, strings: Any, shape: Any) -> int:
+        """Check the arguments of a decode; return how many lists of strings each group has."""
         owner = type(self).__name__
         count = len(self.groups)
         if not isinstance(strings, (list, tuple)) or not strings or len(strings) % count:
@@ -126,10 +121,76 @@ class ChannelGroupsLatentCodec(LatentCodec):
         n = len(strings[0])
         if any(not isinstance(s, (list, tuple)) or len(s) != n for s in strings):
             raise ValueError(f"{owner}: every list of strings must have one entry per item")
-        per_group = len(strings) // count
+        return len(strings) // count
+
+    def decompress(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[Sequence[int]],
+        side_params: Tensor,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        per_group = self._strings_per_group(strings, shape)
         y_hat_: list[Tensor] = []
-        for k in range(count):
+        for k in range(len(self.groups)):
             params = self._get_ctx_params(k, side_params, y_hat_)
             group_strings = list(strings[per_group * k : per_group * (k + 1)])
             y_hat_.append(self[f"y{k}"].decompress(group_strings, shape[k], params)["y_hat"])
         return {"y_hat": torch.cat(y_hat_, dim=1)}
+
+    # -- the fixed-point entropy path -------------------------------------------------------------
+
+    def fixed_network_modules(self) -> dict[str, nn.Module]:
+        return {f"channel_context.{k}": m for k, m in self.channel_context.items()}
+
+    def _ctx_params_fixed(
+        self, k: int, side_params: Tensor, y_int_: Sequence[Tensor], networks: FixedNetworks
+    ) -> Tensor:
+        from tinify.models.fixed import run_network
+
+        if k == 0:
+            return side_params
+        net = networks(self, f"channel_context.y{k}")
+        return torch.cat([run_network(net, self.merge_y(*y_int_[:k])), side_params], dim=1)
+
+    def compress_fixed(
+        self, y: Tensor, side_params: Tensor, *, networks: FixedNetworks
+    ) -> dict[str, Any]:
+        """:meth:`compress` with integer networks (``side_params`` int32, fixed point); the
+        channel contexts see the groups' ``"y_int"``."""
+        y_int_: list[Tensor] = []
+        y_hat_: list[Tensor] = []
+        strings: list[Any] = []
+        shapes = []
+        for k, y_k in enumerate(y.split(self.groups, dim=1)):
+            params = self._ctx_params_fixed(k, side_params, y_int_, networks)
+            out = self[f"y{k}"].compress_fixed(y_k, params, networks=networks)
+            y_int_.append(out["y_int"])
+            y_hat_.append(out["y_hat"])
+            strings.extend(out["strings"])
+            shapes.append(out["shape"])
+        return {
+            "strings": strings,
+            "shape": shapes,
+            "y_hat": torch.cat(y_hat_, dim=1),
+            "y_int": torch.cat(y_int_, dim=1),
+        }
+
+    def decompress_fixed(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[Sequence[int]],
+        side_params: Tensor,
+        *,
+        networks: FixedNetworks,
+    ) -> dict[str, Any]:
+        per_group = self._strings_per_group(strings, shape)
+        y_int_: list[Tensor] = []
+        y_hat_: list[Tensor] = []
+        for k in range(len(self.groups)):
+            params = self._ctx_params_fixed(k, side_params, y_int_, networks)
+            group_strings = list(strings[per_group * k : per_group * (k + 1)])
+            out = self[f"y{k}"].decompress_fixed(group_strings, shape[k], params, networks=networks)
+            y_int_.append(out["y_int"])
+            y_hat_.append(out["y_hat"])
+        return {"y_hat": torch.cat(y_hat_, dim=1), "y_int": torch.cat(y_int_, dim=1)}

@@ -10,7 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tinify.latent_codecs.base import LatentCodec
+from tinify.exceptions import ParameterError
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec
+from tinify.latent_codecs.gaussian_conditional import GaussianConditionalLatentCodec
 from tinify.ops import quantize_ste
 
 __all__ = ["FORWARD_METHODS", "CheckerboardLatentCodec", "checkerboard_mask"]
@@ -154,11 +156,13 @@ class CheckerboardLatentCodec(LatentCodec):
     def _params(self, context: Tensor, side_params: Tensor) -> Tensor:
         return self.entropy_parameters(self.merge(context, side_params))
 
-    def _means(self, params: Tensor) -> Tensor:
-        chunk = getattr(self.y, "_chunk", None)
-        if chunk is None:
+    def _gaussian_codec(self) -> GaussianConditionalLatentCodec:
+        if not isinstance(self.y, GaussianConditionalLatentCodec):
             raise TypeError('the "y" codec must be a GaussianConditionalLatentCodec')
-        _, means = chunk(params)
+        return self.y
+
+    def _means(self, params: Tensor) -> Tensor:
+        _, means = self._gaussian_codec().split_params(params)
         if means is None:
             raise ValueError('the "y" codec predicts no means; use forward_method="onepass"')
         return means
@@ -236,13 +240,10 @@ class CheckerboardLatentCodec(LatentCodec):
             strings.extend(out["strings"])
         return {"strings": strings, "shape": torch.Size((c, h, w)), "y_hat": self.embed(y_hat_)}
 
-    def decompress(
-        self,
-        strings: list[list[bytes]],
-        shape: Sequence[int],
-        side_params: Tensor,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
+    def _check_decode(
+        self, strings: Any, shape: Sequence[int], side_params: Tensor
+    ) -> tuple[int, int, int, int]:
+        """``(N, C, H, W)`` of a decode, after checking its arguments."""
         owner = type(self).__name__
         if not isinstance(strings, (list, tuple)) or len(strings) != 2:
             raise ValueError(f"{owner}: strings must be [anchor strings, non-anchor strings]")
@@ -256,9 +257,125 @@ class CheckerboardLatentCodec(LatentCodec):
                 f"{owner}: side parameters {tuple(side_params.shape)} do not fit {n} streams "
                 f"of shape {(c, h, w)} (the width must be even)"
             )
+        return n, c, h, w
+
+    def decompress(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        side_params: Tensor,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        n, c, h, w = self._check_decode(strings, shape, side_params)
         y_hat_ = side_params.new_zeros((2, n, c, h, w // 2))
         side_ = self.unembed(side_params)
         for i in range(2):
             params = self._pass_params(i, y_hat_, side_)
             y_hat_[i] = self.y.decompress([strings[i]], (h, w // 2), params)["y_hat"]
         return {"y_hat": self.embed(y_hat_)}
+
+    # -- the fixed-point entropy path -------------------------------------------------------------
+
+    def masked_context(self) -> nn.Conv2d:
+        """A copy of ``context_prediction`` with its kernel masked to the checkerboard."""
+        conv = self.context_prediction
+        kh, kw = conv.kernel_size
+        copy = nn.Conv2d(
+            conv.in_channels,
+            conv.out_channels,
+            (kh, kw),
+            padding=(kh // 2, kw // 2),  # checked in __init__
+            bias=conv.bias is not None,
+        )
+        with torch.no_grad():
+            copy.weight.copy_(conv.weight * checkerboard_mask(conv.weight.shape).to(conv.weight))
+            if conv.bias is not None and copy.bias is not None:
+                copy.bias.copy_(conv.bias)
+        return copy
+
+    def fixed_network_modules(self) -> dict[str, nn.Module]:
+        return {
+            "entropy_parameters": self.entropy_parameters,
+            "context_prediction": self.masked_context(),
+        }
+
+    def _pass_fixed(
+        self, i: int, y_int_: Tensor, side_: Tensor, networks: FixedNetworks
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """``(indexes, m_int, means)`` of pass ``i`` in the fixed path: integer context and
+        parameters, table rows decided on integers, means ``m_int * 2^-F`` in float32."""
+        from tinify.models.fixed import FRAC_BITS, from_fixed, run_network
+
+        codec = self._gaussian_codec()
+        if not isinstance(codec.entropy_parameters, nn.Identity):
+            raise ParameterError("the fixed path needs the Gaussian codec's own EP to be Identity")
+        if i == 0:
+            _, n, _, h, half = y_int_.shape
+            context = y_int_.new_zeros((n, self.context_prediction.out_channels, h, half))
+        else:
+            full = run_network(networks(self, "context_prediction"), self.embed(y_int_))
+            context = self.unembed(full)[1]
+        params = run_network(
+            networks(self, "entropy_parameters"), torch.cat([context, side_[i]], 1)
+        )
+        scales, m_int = codec.split_params(params)
+        if scales is None or m_int is None:
+            raise ParameterError("the fixed path needs both scales and means")
+        gc = codec.gaussian_conditional
+        return gc.build_indexes_fixed(scales.contiguous(), FRAC_BITS), m_int, from_fixed(m_int)
+
+    def compress_fixed(
+        self, y: Tensor, side_params: Tensor, *, networks: FixedNetworks
+    ) -> dict[str, Any]:
+        """:meth:`compress` with integer networks; ``side_params`` is int32 (fixed point).
+
+        Returns also ``"y_int"``: ``symbol * 2^F + m_int`` (saturated int32), the values the
+        integer networks of later stages see.
+        """
+        from tinify.models.fixed import FRAC_BITS, saturate
+
+        n, c, h, w = y.shape
+        if w % 2:
+            raise ValueError(f"the latent width must be even for checkerboard coding, got {w}")
+        gc = self._gaussian_codec().gaussian_conditional
+        y_ = self.unembed(y)
+        side_ = self.unembed(side_params)
+        y_int_ = side_params.new_zeros((2, n, c, h, w // 2))
+        y_hat_ = y.new_zeros((2, n, c, h, w // 2))
+        strings = []
+        for i in range(2):
+            indexes, m_int, means = self._pass_fixed(i, y_int_, side_, networks)
+            means = means.to(y.device)
+            symbols = gc.quantize(y_[i], "symbols", means)
+            strings.append(gc.compress(y_[i], indexes.to(y.device), means))
+            y_int_[i] = saturate(symbols.cpu().long() * 2**FRAC_BITS + m_int.long())
+            y_hat_[i] = gc.dequantize(symbols, means)
+        return {
+            "strings": strings,
+            "shape": torch.Size((c, h, w)),
+            "y_hat": self.embed(y_hat_),
+            "y_int": self.embed(y_int_),
+        }
+
+    def decompress_fixed(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        side_params: Tensor,
+        *,
+        networks: FixedNetworks,
+    ) -> dict[str, Any]:
+        """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""
+        from tinify.models.fixed import FRAC_BITS, saturate
+
+        n, c, h, w = self._check_decode(strings, shape, side_params)
+        gc = self._gaussian_codec().gaussian_conditional
+        side_ = self.unembed(side_params)
+        y_int_ = side_params.new_zeros((2, n, c, h, w // 2))
+        y_hat_ = torch.zeros((2, n, c, h, w // 2))
+        for i in range(2):
+            indexes, m_int, means = self._pass_fixed(i, y_int_, side_, networks)
+            symbols = gc.decompress(list(strings[i]), indexes, torch.int32)
+            y_int_[i] = saturate(symbols.long() * 2**FRAC_BITS + m_int.long())
+            y_hat_[i] = gc.dequantize(symbols, means)
+        return {"y_hat": self.embed(y_hat_), "y_int": self.embed(y_int_)}

@@ -73,10 +73,12 @@ class GaussianConditionalLatentCodec(LatentCodec):
         self.entropy_parameters = entropy_parameters or nn.Identity()
         self.chunks = tuple(chunks)
 
-    def _chunk(self, params: Tensor) -> tuple[Tensor | None, Tensor | None]:
+    def split_params(self, params: Tensor) -> tuple[Tensor | None, Tensor | None]:
         """``(scales, means)`` from the output of ``entropy_parameters`` (either may be None)."""
         parts = dict(zip(self.chunks, params.chunk(len(self.chunks), 1)))
         return parts.get("scales"), parts.get("means")
+
+    _chunk = split_params  # CompressAI's name
 
     def _params(self, ctx_params: Tensor) -> tuple[Tensor, Tensor | None]:
         scales, means = self._chunk(self.entropy_parameters(ctx_params))

@@ -9,7 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck
-from tinify.latent_codecs.base import LatentCodec, check_strings
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec, check_strings
 from tinify.ops import quantize_ste
 
 __all__ = ["HyperLatentCodec"]
@@ -73,3 +73,30 @@ class HyperLatentCodec(LatentCodec):
         check_strings(strings, 1, type(self).__name__)
         z_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
         return {"params": self.h_s(z_hat)}
+
+    def fixed_network_modules(self) -> dict[str, nn.Module]:
+        return {"h_s": self.h_s}
+
+    def _params_fixed(self, z_hat: Tensor, networks: FixedNetworks) -> Tensor:
+        from tinify.models.fixed import run_network, to_fixed
+
+        return run_network(networks(self, "h_s"), to_fixed(z_hat))
+
+    def compress_fixed(self, y: Tensor, *, networks: FixedNetworks) -> dict[str, Any]:
+        """:meth:`compress` with ``h_s`` in integers: ``"params"`` is int32 (fixed point)."""
+        z = self.h_a(y)
+        shape = z.size()[-2:]
+        z_strings = self.entropy_bottleneck.compress(z)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
+        return {
+            "strings": [z_strings],
+            "shape": shape,
+            "params": self._params_fixed(z_hat, networks),
+        }
+
+    def decompress_fixed(
+        self, strings: list[list[bytes]], shape: Sequence[int], *, networks: FixedNetworks
+    ) -> dict[str, Any]:
+        check_strings(strings, 1, type(self).__name__)
+        z_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
+        return {"params": self._params_fixed(z_hat, networks)}

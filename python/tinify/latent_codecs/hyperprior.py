@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from tinify.latent_codecs.base import LatentCodec
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec
 
 __all__ = ["HyperpriorLatentCodec", "split_hyper_shape", "split_hyper_strings"]
 
@@ -103,4 +103,25 @@ class HyperpriorLatentCodec(LatentCodec):
         y_shape, hyper_shape = split_hyper_shape(shape, owner)
         hyper_out = self.hyper.decompress([z_strings], hyper_shape)
         y_out = self.y.decompress(y_strings, y_shape, hyper_out["params"])
+        return {"y_hat": y_out["y_hat"]}
+
+    def compress_fixed(self, y: Tensor, *, networks: FixedNetworks) -> dict[str, Any]:
+        """:meth:`compress` with integer entropy parameters (both parts' fixed paths)."""
+        hyper_out = self.hyper.compress_fixed(y, networks=networks)
+        y_out = self.y.compress_fixed(y, hyper_out["params"], networks=networks)
+        (z_strings,) = hyper_out["strings"]
+        return {
+            "strings": [*y_out["strings"], z_strings],
+            "shape": {"y": y_out["shape"], "hyper": hyper_out["shape"]},
+            "y_hat": y_out["y_hat"],
+        }
+
+    def decompress_fixed(
+        self, strings: list[list[bytes]], shape: Any, *, networks: FixedNetworks
+    ) -> dict[str, Any]:
+        owner = type(self).__name__
+        y_strings, z_strings = split_hyper_strings(strings, owner)
+        y_shape, hyper_shape = split_hyper_shape(shape, owner)
+        hyper_out = self.hyper.decompress_fixed([z_strings], hyper_shape, networks=networks)
+        y_out = self.y.decompress_fixed(y_strings, y_shape, hyper_out["params"], networks=networks)
         return {"y_hat": y_out["y_hat"]}
