@@ -203,10 +203,26 @@ def _channel_context(in_ch: int, out_ch: int) -> nn.Sequential:
     )
 
 
-def _default_groups(M: int) -> list[int]:
-    if M <= 128:
-        raise ValueError(f"the default groups [16, 16, 32, 64, M - 128] need M > 128, got {M}")
-    return [16, 16, 32, 64, M - 128]
+def _checked_groups(groups: Sequence[int] | None, M: int) -> list[int]:
+    """``groups``, or the default ``[16, 16, 32, 64, M - 128]``, checked to sum to ``M``."""
+    if groups is None:
+        if M <= 128:
+            raise ValueError(f"the default groups [16, 16, 32, 64, M - 128] need M > 128, got {M}")
+        groups = [16, 16, 32, 64, M - 128]
+    if sum(groups) != M:
+        raise ValueError(f"groups {list(groups)} must sum to M={M}")
+    return [int(g) for g in groups]
+
+
+def _elic_h_s(N: int, last: nn.Module) -> nn.Sequential:
+    """``h_s`` of ELIC: two 5x5 stride-2 transposed convolutions with ReLUs, then ``last``."""
+    return nn.Sequential(
+        deconv(N, N, kernel_size=5, stride=2),
+        nn.ReLU(inplace=True),
+        deconv(N, N * 3 // 2, kernel_size=5, stride=2),
+        nn.ReLU(inplace=True),
+        last,
+    )
 
 
 class Elic2022Official(SimpleVAECompressionModel):
@@ -235,17 +251,9 @@ class Elic2022Official(SimpleVAECompressionModel):
         self, N: int = 192, M: int = 320, groups: Sequence[int] | None = None, **kwargs: Any
     ) -> None:
         super().__init__()
-        self.groups = list(groups) if groups is not None else _default_groups(M)
-        if sum(self.groups) != M:
-            raise ValueError(f"groups {self.groups} must sum to M={M}")
+        self.groups = _checked_groups(groups, M)
         self.g_a, self.g_s = _elic_transforms(N, M)
-        h_s = nn.Sequential(
-            deconv(N, N, kernel_size=5, stride=2),
-            nn.ReLU(inplace=True),
-            deconv(N, N * 3 // 2, kernel_size=5, stride=2),
-            nn.ReLU(inplace=True),
-            deconv(N * 3 // 2, N * 2, kernel_size=3, stride=1),
-        )
+        h_s = _elic_h_s(N, deconv(N * 3 // 2, N * 2, kernel_size=3, stride=1))
         side = N * 2
         aggregation = [
             _channel_ramp(g * 2 + (k > 0) * g * 2 + side, g * 2, min_ch=N * 2)
@@ -330,17 +338,9 @@ class Elic2022Chandelier(Elic2022Official):
         self, N: int = 192, M: int = 320, groups: Sequence[int] | None = None, **kwargs: Any
     ) -> None:
         SimpleVAECompressionModel.__init__(self)
-        self.groups = list(groups) if groups is not None else _default_groups(M)
-        if sum(self.groups) != M:
-            raise ValueError(f"groups {self.groups} must sum to M={M}")
+        self.groups = _checked_groups(groups, M)
         self.g_a, self.g_s = _elic_transforms(N, M)
-        h_s = nn.Sequential(
-            deconv(N, N, kernel_size=5, stride=2),
-            nn.ReLU(inplace=True),
-            deconv(N, N * 3 // 2, kernel_size=5, stride=2),
-            nn.ReLU(inplace=True),
-            conv(N * 3 // 2, M * 2, kernel_size=3, stride=1),
-        )
+        h_s = _elic_h_s(N, conv(N * 3 // 2, M * 2, kernel_size=3, stride=1))
         aggregation = [
             nn.Sequential(
                 conv1x1(g * 2 + (k > 0) * g * 2 + M * 2, M * 2),

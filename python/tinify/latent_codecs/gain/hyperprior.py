@@ -3,18 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor
 
-from tinify.latent_codecs.base import LatentCodec
-from tinify.latent_codecs.hyperprior import split_hyper_shape, split_hyper_strings
+from tinify.latent_codecs.hyperprior import (
+    HyperpriorLatentCodec,
+    split_hyper_shape,
+    split_hyper_strings,
+)
 
 __all__ = ["GainHyperpriorLatentCodec"]
 
 
-class GainHyperpriorLatentCodec(LatentCodec):
+class GainHyperpriorLatentCodec(HyperpriorLatentCodec):
     r""":class:`~tinify.latent_codecs.HyperpriorLatentCodec` whose ``y`` is scaled by a gain
     before coding and by an inverse gain after decoding (and ``z`` likewise inside the
     ``"hyper"`` codec, a :class:`~tinify.latent_codecs.GainHyperLatentCodec`): Z. Cui, J. Wang,
@@ -29,22 +31,14 @@ class GainHyperpriorLatentCodec(LatentCodec):
         y ──┴────►───×───►─────┤ lc_y ├────►───×─────►── y_hat
                                └──────┘
 
-    Streams and shapes are laid out as for :class:`~tinify.latent_codecs.HyperpriorLatentCodec`.
+    Streams, shapes and parts are those of :class:`~tinify.latent_codecs.HyperpriorLatentCodec`
+    (whose constructor it shares); the methods take the gains as well.
 
     Args:
         latent_codec: ``{"y": codec, "hyper": GainHyperLatentCodec}``.
     """
 
-    def __init__(self, latent_codec: Mapping[str, LatentCodec], **kwargs: Any) -> None:
-        super().__init__()
-        self.y = latent_codec["y"]
-        self.hyper = latent_codec["hyper"]
-        self.latent_codec = {"y": self.y, "hyper": self.hyper}
-
-    def __getitem__(self, key: str) -> LatentCodec:
-        return self.latent_codec[key]
-
-    def forward(
+    def forward(  # type: ignore[override]
         self, y: Tensor, y_gain: Tensor, z_gain: Tensor, y_gain_inv: Tensor, z_gain_inv: Tensor
     ) -> dict[str, Any]:
         hyper_out = self.hyper(y, z_gain, z_gain_inv)
@@ -54,7 +48,7 @@ class GainHyperpriorLatentCodec(LatentCodec):
             "y_hat": y_out["y_hat"] * y_gain_inv,
         }
 
-    def compress(
+    def compress(  # type: ignore[override]
         self, y: Tensor, y_gain: Tensor, z_gain: Tensor, y_gain_inv: Tensor, z_gain_inv: Tensor
     ) -> dict[str, Any]:
         hyper_out = self.hyper.compress(y, z_gain, z_gain_inv)
@@ -65,7 +59,7 @@ class GainHyperpriorLatentCodec(LatentCodec):
             "y_hat": y_out["y_hat"] * y_gain_inv,
         }
 
-    def decompress(
+    def decompress(  # type: ignore[override]
         self,
         strings: list[list[bytes]],
         shape: Any,
