@@ -6,9 +6,8 @@ module and looks up every name there, except two documented sets:
 
 - :data:`POINT_CLOUD`: CompressAI's point-cloud models, losses, datasets and transforms. Out of
   scope for tinify, permanently.
-- :data:`PENDING`: names owned by work in progress (datasets, the ``tinify.utils.*`` tools,
-  latent codecs and the variable-bit-rate models). The test *fails* if a pending name resolves,
-  so the set shrinks as the work lands and cannot go stale.
+- :data:`PENDING`: names owned by work in progress. The test *fails* if a pending name
+  resolves, so the set shrinks as the work lands and cannot go stale.
 
 It also checks that re-exports are one object (no second copy of anything), and, where
 CompressAI is installed, that signatures match: the same parameter names, kinds and defaults
@@ -58,32 +57,6 @@ POINT_CLOUD = frozenset(
 #: Work in progress, by owner: a module path (the module and all its names) or "module:name".
 #: Remove entries as they land; a pending entry that resolves fails the test.
 PENDING: dict[str, frozenset[str]] = {
-    "latent": frozenset(
-        {
-            "compressai.latent_codecs",
-            "compressai.latent_codecs.base",
-            "compressai.latent_codecs.channel_groups",
-            "compressai.latent_codecs.checkerboard",
-            "compressai.latent_codecs.entropy_bottleneck",
-            "compressai.latent_codecs.gain",
-            "compressai.latent_codecs.gain.hyper",
-            "compressai.latent_codecs.gain.hyperprior",
-            "compressai.latent_codecs.gaussian_conditional",
-            "compressai.latent_codecs.hyper",
-            "compressai.latent_codecs.hyperprior",
-            "compressai.latent_codecs.rasterscan",
-            "compressai.models.sensetime",
-            "compressai.models:Cheng2020AnchorCheckerboard",
-            "compressai.models:Elic2022Chandelier",
-            "compressai.models:Elic2022Official",
-            "compressai.models:FactorizedPriorReLU",
-            "compressai.models:SimpleVAECompressionModel",
-            "compressai.models.base:SimpleVAECompressionModel",
-            "compressai.models.google:FactorizedPriorReLU",
-            "compressai.zoo:bmshj2018_factorized_relu",
-            "compressai.zoo.image:bmshj2018_factorized_relu",
-        }
-    ),
     "vbr": frozenset(
         {
             "compressai.entropy_models.entropy_models_vbr",

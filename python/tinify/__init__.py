@@ -36,6 +36,7 @@ _SUBMODULES = {
     "codec",
     "datasets",
     "entropy_models",
+    "latent_codecs",
     "layers",
     "losses",
     "models",

@@ -37,6 +37,7 @@ from tinify.codec.format import (
 )
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
 from tinify.exceptions import ParameterError
+from tinify.models.base import last_latent_size
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
@@ -118,7 +119,7 @@ def encode_image(
         height=height,
         width=width,
         padding=pad,
-        shapes=(tuple(int(s) for s in out["shape"]),),
+        shapes=(last_latent_size(out["shape"]),),
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[coding],

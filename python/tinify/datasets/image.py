@@ -14,6 +14,7 @@ from torch.utils.data import Dataset, DistributedSampler
 
 from tinify.exceptions import DatasetNotFoundError, ParameterError
 from tinify.io.image import IMAGE_EXTENSIONS, read_image
+from tinify.registry.torch import register_dataset
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -35,6 +36,7 @@ def image_files(folder: Path, recursive: bool = False) -> list[Path]:
     )
 
 
+@register_dataset("ImageFolder")
 class ImageFolder(Dataset):
     """The images of ``root/split``, in sorted order, as RGB PIL images (or transformed).
 

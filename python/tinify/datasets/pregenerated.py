@@ -18,6 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from tinify.exceptions import DatasetError, DatasetNotFoundError, ParameterError
+from tinify.registry.torch import register_dataset
 
 __all__ = ["PreGeneratedMemmapDataset"]
 
@@ -26,6 +27,7 @@ PathLike = Union[str, Path]
 _FILES = {"train": "training.npy", "valid": "validation.npy"}
 
 
+@register_dataset("PreGeneratedMemmapDataset")
 class PreGeneratedMemmapDataset(Dataset):
     """The patches of a raw (N, H, W, 3) uint8 file, one RGB PIL image (or transformed) each.
 

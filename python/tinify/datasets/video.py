@@ -44,12 +44,14 @@ import torch
 from tinify.datasets.image import image_files
 from tinify.exceptions import DatasetError, DatasetNotFoundError
 from tinify.io.image import read_image
+from tinify.registry.torch import register_dataset
 
 __all__ = ["VideoFolder"]
 
 PathLike = Union[str, Path]
 
 
+@register_dataset("VideoFolder")
 class VideoFolder(torch.utils.data.Dataset):
     """Frame triplets (or ``num_frames``-tuples) of the sequences listed in ``root/<split>.list``.
 

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from tinify.exceptions import DatasetNotFoundError, UnknownOptionError
 from tinify.io.image import read_image
+from tinify.registry.torch import register_dataset
 
 __all__ = ["Vimeo90kDataset"]
 
@@ -28,6 +29,7 @@ _TUPLET_PREFIX = {3: "tri", 7: "sep"}
 _SPLIT_LIST = {"train": "trainlist", "valid": "testlist"}
 
 
+@register_dataset("Vimeo90kDataset")
 class Vimeo90kDataset(Dataset):
     """Every frame of the Vimeo-90k sequences of a split, one RGB PIL image per item.
 

@@ -4,6 +4,7 @@
 # No ``from __future__ import annotations``: TorchScript cannot resolve string annotations on
 # class attributes (``mask: torch.Tensor``), and these layers must script.
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -11,7 +12,28 @@ from torch import nn
 
 from tinify.exceptions import ParameterError
 
-__all__ = ["CheckerboardMaskedConv2d", "MaskedConv2d"]
+__all__ = ["CheckerboardMaskedConv2d", "MaskedConv2d", "checkerboard_mask"]
+
+
+def checkerboard_mask(shape: Sequence[int], mask_type: str = "A") -> torch.Tensor:
+    """The checkerboard mask of a context kernel of ``shape`` (out, in, kh, kw), float32.
+
+    A tap is kept when its row plus column is odd, i.e. at an odd Manhattan distance from the
+    centre of an odd-sized kernel: the nearest positions of the other colour of the board, which
+    are the anchors when a non-anchor is coded. The centre is dropped for type ``"A"`` and kept
+    for ``"B"`` (:class:`CheckerboardMaskedConv2d`'s mask).
+
+    Raises:
+        ParameterError: ``mask_type`` is not ``"A"`` or ``"B"``.
+    """
+    if mask_type not in ("A", "B"):
+        raise ParameterError(f'mask_type must be "A" or "B", got {mask_type!r}')
+    *_, kh, kw = shape
+    rows = torch.arange(kh).reshape(-1, 1)
+    cols = torch.arange(kw).reshape(1, -1)
+    plane = ((rows + cols) % 2 == 1).float()
+    plane[kh // 2, kw // 2] = float(mask_type == "B")
+    return plane.expand(*shape).contiguous()
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -134,12 +156,7 @@ class CheckerboardMaskedConv2d(MaskedConv2d):
 
     @staticmethod
     def _make_mask(weight: torch.Tensor, mask_type: str) -> torch.Tensor:
-        kh, kw = weight.shape[-2:]
-        rows = torch.arange(kh).reshape(kh, 1)
-        cols = torch.arange(kw).reshape(1, kw)
-        pattern = ((rows + cols) % 2 == 1).to(weight.dtype)
-        pattern[kh // 2, kw // 2] = float(mask_type == "B")
-        return pattern.expand_as(weight).clone()
+        return checkerboard_mask(weight.shape, mask_type).to(weight.dtype)
 
 
 def _apply_mask_after_load(module: nn.Module, incompatible_keys: Any) -> None:

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.latent_codecs import LatentCodec
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
@@ -37,10 +38,12 @@ __all__ = [
     "SCALES_MAX",
     "SCALES_MIN",
     "CompressionModel",
+    "SimpleVAECompressionModel",
     "check_image",
     "check_shape",
     "check_strings",
     "get_scale_table",
+    "last_latent_size",
     "remap_legacy_keys",
     "rename_key",
 ]
@@ -425,3 +428,151 @@ class CompressionModel(nn.Module):
 
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         raise NotImplementedError
+
+
+# -- models built around a latent codec -------------------------------------------------------
+
+
+def last_latent_size(shape: Any) -> tuple[int, ...]:
+    """The spatial size of the last coded latent in the ``shape`` that ``compress`` returned.
+
+    For :class:`CompressionModel` subclasses ``shape`` is that size already; for a
+    :class:`SimpleVAECompressionModel` with a hyperprior it is ``shape["hyper"]`` (tinify's file
+    format records only this size; :meth:`SimpleVAECompressionModel.latent_shape` rebuilds the
+    rest).
+    """
+    while isinstance(shape, Mapping):
+        if "hyper" not in shape:
+            raise ValueError(f"cannot tell the last latent's size from shape {shape!r}")
+        shape = shape["hyper"]
+    return tuple(int(s) for s in shape)
+
+
+class SimpleVAECompressionModel(CompressionModel):
+    r"""A model made of an analysis transform, a latent codec and a synthesis transform
+    (CompressAI 1.2.8's ``compressai.models.base.SimpleVAECompressionModel``)::
+
+               ┌───┐  y  ┌────┐ y_hat ┌───┐
+        x ──►──┤g_a├──►──┤ lc ├───►───┤g_s├──►── x_hat
+               └───┘     └────┘       └───┘
+
+    Subclasses set ``g_a``, ``g_s`` and ``latent_codec`` (a
+    :class:`~tinify.latent_codecs.LatentCodec`) in ``__init__``; ``model["y"]`` indexes into the
+    latent codec. ``compress(x)`` pads ``x`` as every tinify model does and returns the latent
+    codec's output (``"strings"``, ``"shape"`` in the codec's structure, ``"y_hat"``) plus
+    ``"x_size"``; ``decompress(strings, shape, x_size=None)`` decodes it. With
+    ``entropy_path = "fixed"`` the latent codecs' ``compress_fixed`` / ``decompress_fixed`` run
+    every network that derives entropy parameters in integers (the hyperprior's ``h_s``,
+    checkerboard contexts and parameter networks, channel contexts): streams then decode
+    bit-exactly on any device (see :mod:`tinify.models.fixed`).
+    """
+
+    g_a: nn.Module
+    g_s: nn.Module
+    latent_codec: LatentCodec
+
+    def __getitem__(self, key: str) -> LatentCodec:
+        codec = self.latent_codec[key]  # type: ignore[index]
+        assert isinstance(codec, LatentCodec)
+        return codec
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Return ``{"x_hat", "likelihoods"}`` (the latent codec's likelihoods)."""
+        y_out = self.latent_codec(self.g_a(x))
+        return {"x_hat": self.g_s(y_out["y_hat"]), "likelihoods": y_out["likelihoods"]}
+
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        """Every network the latent codecs run in integers, as ``"<codec path>:<key>"``."""
+        out: dict[str, nn.Module] = {}
+        for name, module in self.latent_codec.named_modules():
+            if isinstance(module, LatentCodec):
+                for key, net in module.fixed_network_modules().items():
+                    out[f"{name}:{key}"] = net
+        return out
+
+    def _fixed_networks_of_codecs(self) -> Any:
+        """The ``networks(codec, key)`` lookup the latent codecs' fixed paths take."""
+        names = {id(m): name for name, m in self.latent_codec.named_modules()}
+        return lambda codec, key: self.fixed_network(f"{names[id(codec)]}:{key}")
+
+    def _build_fixed_networks(self) -> None:
+        """Quantize what can be: a custom network with a layer that has no integer version
+        (say GDN) must not stop ``update()``; the fixed path then refuses to code instead."""
+        from tinify.models.fixed import quantize_network
+
+        nets = {}
+        for name, module in self._fixed_network_modules().items():
+            try:
+                nets[name] = quantize_network(module)
+            except (TypeError, ValueError):
+                continue
+        self._fixed_networks = nets
+
+    def _coding_fixed(self) -> bool:
+        """True on the fixed-point path (with networks to run in integers: a codec without
+        any, such as a lone entropy bottleneck, codes the same either way).
+
+        Raises:
+            tinify.ParameterError: a network has no fixed-point version.
+        """
+        if not self._fixed_path():
+            return False
+        modules = self._fixed_network_modules()
+        if not modules:
+            return False
+        if self.__dict__.get("_fixed_networks") is None:
+            self._build_fixed_networks()
+        missing = sorted(set(modules) - set(self.__dict__["_fixed_networks"]))
+        if missing:
+            raise ParameterError(
+                f"{type(self).__name__} has no fixed-point version of {', '.join(missing)}: use "
+                "entropy_path = 'float' (tinify encode --coding float)"
+            )
+        return True
+
+    def latent_shape(self, size: Sequence[int]) -> Any:
+        """The latent codec's ``shape`` for a last-latent size ``(h, w)`` (see
+        :func:`last_latent_size`): the size itself, as for a single-latent codec; models with
+        a hyperprior override this."""
+        return torch.Size(size)
+
+    def _compress(self, x: Tensor) -> dict[str, Any]:
+        y = self.g_a(x)
+        if self._coding_fixed():
+            out = self.latent_codec.compress_fixed(y, networks=self._fixed_networks_of_codecs())
+            return {k: v for k, v in out.items() if k != "y_int"}
+        return dict(self.latent_codec.compress(y))
+
+    def decompress(  # type: ignore[override]
+        self, strings: Any, shape: Any, x_size: Any = None, **kwargs: Any
+    ) -> dict[str, Tensor]:
+        """Decode the output of :meth:`compress`.
+
+        Args:
+            strings: ``out["strings"]``.
+            shape: ``out["shape"]``, or the last latent's ``(h, w)`` (see :meth:`latent_shape`).
+            x_size: ``out["x_size"]``: crop off the padding added by :meth:`compress`.
+            **kwargs: more arguments of the latent codec's ``decompress``; ``y_hat`` (an entry
+                of ``compress``'s output) is ignored.
+
+        Raises:
+            ValueError, TypeError: malformed arguments.
+            tinify.BitstreamError: a corrupt or truncated stream.
+        """
+        kwargs.pop("y_hat", None)
+        if (
+            not isinstance(shape, Mapping)
+            and len(shape) == 2
+            and not isinstance(shape[0], Sequence)
+        ):
+            shape = self.latent_shape(check_shape(shape))
+        if self._coding_fixed():
+            networks = self._fixed_networks_of_codecs()
+            out = self.latent_codec.decompress_fixed(strings, shape, **kwargs, networks=networks)
+            y_hat = out["y_hat"].to(next(self.g_s.parameters()))  # g_s's device and dtype
+        else:
+            y_hat = self.latent_codec.decompress(strings, shape, **kwargs)["y_hat"]
+        x_hat = self._synthesize(y_hat)
+        if x_size is not None:
+            x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
+        return {"x_hat": x_hat}

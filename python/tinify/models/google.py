@@ -11,7 +11,7 @@ from tinify.models.base import (
     CompressionModel,
     get_scale_table,
 )
-from tinify.models.image.bmshj2018 import FactorizedPrior, ScaleHyperprior
+from tinify.models.image.bmshj2018 import FactorizedPrior, FactorizedPriorReLU, ScaleHyperprior
 from tinify.models.image.mbt2018 import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "SCALES_MIN",
     "CompressionModel",
     "FactorizedPrior",
+    "FactorizedPriorReLU",
     "JointAutoregressiveHierarchicalPriors",
     "MeanScaleHyperprior",
     "ScaleHyperprior",

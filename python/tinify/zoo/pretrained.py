@@ -202,6 +202,7 @@ _SMALL, _LARGE = {"N": 128, "M": 192}, {"N": 192, "M": 320}
 # architecture -> constructor arguments for qualities 1, 2, ...
 _ARCH_KWARGS: dict[str, tuple[Mapping[str, int], ...]] = {
     "bmshj2018-factorized": (_SMALL,) * 5 + (_LARGE,) * 3,
+    "bmshj2018-factorized-relu": (_SMALL,) * 5 + (_LARGE,) * 3,  # no published weights
     "bmshj2018-hyperprior": (_SMALL,) * 5 + (_LARGE,) * 3,
     "mbt2018-mean": (_SMALL,) * 4 + (_LARGE,) * 4,
     "mbt2018": ({"N": 192, "M": 192},) * 4 + (_LARGE,) * 4,

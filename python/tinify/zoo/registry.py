@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from tinify.exceptions import ParameterError
 from tinify.models.base import CompressionModel, remap_legacy_keys
+from tinify.registry.torch import MODELS
 from tinify.zoo.hub import load_pretrained_state_dict
 from tinify.zoo.pretrained import METRICS, architecture_kwargs, get_pretrained_cfg
 
@@ -42,8 +43,9 @@ models: dict[str, Factory] = {}
 image_models: dict[str, Factory] = {}
 #: The video models of :data:`models` (CompressAI's ``compressai.zoo.video_models``).
 video_models: dict[str, Factory] = {}
-#: zoo name -> model class.
-model_architectures: dict[str, type[CompressionModel]] = {}
+#: name -> model class: the same dictionary as :data:`tinify.registry.MODELS`, where each model
+#: class files itself with ``@tinify.registry.register_model(name)`` (one registry, two paths).
+model_architectures: dict[str, type[CompressionModel]] = MODELS  # type: ignore[assignment]
 
 
 def register_model(
@@ -61,6 +63,8 @@ def register_model(
         name = fn.__name__.replace("_", "-")
         if name in models:
             raise ParameterError(f"model {name!r} is already registered")
+        if model_architectures.get(name, architecture) is not architecture:
+            raise ParameterError(f"model {name!r} is registered for another class")
         models[name] = fn
         (video_models if video else image_models)[name] = fn
         model_architectures[name] = architecture
@@ -108,6 +112,11 @@ def create_model(
     """
     if name not in model_architectures:
         raise ParameterError(f"unknown model {name!r}; choose from {list_models()}")
+    if name not in models:
+        raise ParameterError(
+            f"{name} has no zoo qualities or pretrained weights: build "
+            f"{model_architectures[name].__name__}(...) directly, or load a checkpoint"
+        )
     if metric not in METRICS:
         raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
     if isinstance(quality, bool) or not isinstance(quality, numbers.Integral):

@@ -14,7 +14,13 @@ from tinify.models.base import CompressionModel
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
 from tinify.registry.torch import register_model
 
-__all__ = ["FactorizedPrior", "ScaleHyperprior", "analysis_transform", "synthesis_transform"]
+__all__ = [
+    "FactorizedPrior",
+    "FactorizedPriorReLU",
+    "ScaleHyperprior",
+    "analysis_transform",
+    "synthesis_transform",
+]
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -58,10 +64,14 @@ class FactorizedPrior(CompressionModel):
     def __init__(self, N: int, M: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.entropy_bottleneck = EntropyBottleneck(M)
-        self.g_a = analysis_transform(N, M)
-        self.g_s = synthesis_transform(N, M)
+        self.g_a, self.g_s = self._transforms(N, M)
         self.N = int(N)
         self.M = int(M)
+
+    @staticmethod
+    def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+        """``g_a`` and ``g_s`` (GDN / IGDN between the convolutions)."""
+        return analysis_transform(N, M), synthesis_transform(N, M)
 
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
@@ -84,6 +94,43 @@ class FactorizedPrior(CompressionModel):
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         y_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
         return self._synthesize(y_hat)
+
+
+@register_model("bmshj2018-factorized-relu")
+class FactorizedPriorReLU(FactorizedPrior):
+    r""":class:`FactorizedPrior` with ReLU activations instead of GDN / IGDN (the transforms of
+    J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston, "Variational Image Compression with
+    a Scale Hyperprior", ICLR 2018, arXiv:1802.01436, with plain nonlinearities)::
+
+        g_a: conv 5x5/2, ReLU, conv, ReLU, conv, ReLU, conv -> M      (/16)
+        g_s: deconv 5x5/2, ReLU, deconv, ReLU, deconv, ReLU, deconv -> 3   (x16)
+
+    Args:
+        N: channels of the hidden layers.
+        M: channels of the latent ``y``.
+    """
+
+    @staticmethod
+    def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+        g_a = nn.Sequential(
+            conv(3, N),
+            nn.ReLU(inplace=True),
+            conv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, M),
+        )
+        g_s = nn.Sequential(
+            deconv(M, N),
+            nn.ReLU(inplace=True),
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            deconv(N, 3),
+        )
+        return g_a, g_s
 
 
 @register_model("bmshj2018-hyperprior")

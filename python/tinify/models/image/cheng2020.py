@@ -22,7 +22,65 @@ from tinify.models.image.mbt2018 import (
 )
 from tinify.registry.torch import register_model
 
-__all__ = ["Cheng2020Anchor", "Cheng2020Attention"]
+__all__ = [
+    "Cheng2020Anchor",
+    "Cheng2020Attention",
+    "anchor_hyper_transforms",
+    "anchor_transforms",
+]
+
+
+def anchor_transforms(N: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """``g_a`` and ``g_s`` of Cheng et al.'s anchor model: residual blocks, /16 and x16, N
+    channels (also those of :class:`~tinify.models.sensetime.Cheng2020AnchorCheckerboard`)."""
+    g_a = nn.Sequential(
+        ResidualBlockWithStride(3, N, stride=2),
+        ResidualBlock(N, N),
+        ResidualBlockWithStride(N, N, stride=2),
+        ResidualBlock(N, N),
+        ResidualBlockWithStride(N, N, stride=2),
+        ResidualBlock(N, N),
+        conv3x3(N, N, stride=2),
+    )
+    g_s = nn.Sequential(
+        ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N, 2),
+        ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N, 2),
+        ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N, 2),
+        ResidualBlock(N, N),
+        subpel_conv3x3(N, 3, 2),
+    )
+    return g_a, g_s
+
+
+def anchor_hyper_transforms(N: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """``h_a`` and ``h_s`` of Cheng et al.'s anchor model (3x3 convolutions, sub-pixel
+    upsampling); ``h_s`` outputs ``2N`` channels."""
+    h_a = nn.Sequential(
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N, stride=2),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N, stride=2),
+    )
+    h_s = nn.Sequential(
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        subpel_conv3x3(N, N, 2),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N * 3 // 2),
+        nn.LeakyReLU(inplace=True),
+        subpel_conv3x3(N * 3 // 2, N * 3 // 2, 2),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N * 3 // 2, N * 2),
+    )
+    return h_a, h_s
 
 
 @register_model("cheng2020-anchor")
@@ -64,52 +122,11 @@ class Cheng2020Anchor(JointAutoregressiveHierarchicalPriors):
 
     @staticmethod
     def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
-        g_a = nn.Sequential(
-            ResidualBlockWithStride(3, N, stride=2),
-            ResidualBlock(N, N),
-            ResidualBlockWithStride(N, N, stride=2),
-            ResidualBlock(N, N),
-            ResidualBlockWithStride(N, N, stride=2),
-            ResidualBlock(N, N),
-            conv3x3(N, N, stride=2),
-        )
-        g_s = nn.Sequential(
-            ResidualBlock(N, N),
-            ResidualBlockUpsample(N, N, 2),
-            ResidualBlock(N, N),
-            ResidualBlockUpsample(N, N, 2),
-            ResidualBlock(N, N),
-            ResidualBlockUpsample(N, N, 2),
-            ResidualBlock(N, N),
-            subpel_conv3x3(N, 3, 2),
-        )
-        return g_a, g_s
+        return anchor_transforms(N)
 
     @staticmethod
     def _hyper_transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
-        h_a = nn.Sequential(
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N, stride=2),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N, stride=2),
-        )
-        h_s = nn.Sequential(
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            subpel_conv3x3(N, N, 2),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N * 3 // 2),
-            nn.LeakyReLU(inplace=True),
-            subpel_conv3x3(N * 3 // 2, N * 3 // 2, 2),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N * 3 // 2, N * 2),
-        )
-        return h_a, h_s
+        return anchor_hyper_transforms(N)
 
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
