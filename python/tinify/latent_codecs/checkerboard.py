@@ -161,13 +161,14 @@ class CheckerboardLatentCodec(LatentCodec):
             return self._forward_twopass(y, side_params)
         return self._forward_twopass_faster(y, side_params)
 
-    def _quantize(self, y: Tensor) -> Tensor:
+    def quantize(self, y: Tensor) -> Tensor:
+        """Noise in training, rounding otherwise (CompressAI's ``quantize``)."""
         if self.training:
             return y + torch.empty_like(y).uniform_(-0.5, 0.5)
         return torch.round(y)
 
     def _forward_onepass(self, y: Tensor, side_params: Tensor) -> dict[str, Any]:
-        y_hat = self._quantize(y)
+        y_hat = self.quantize(y)
         context = self._keep_only(self.context(y_hat), "non_anchor")
         y_out = self.y(y, self._params(context, side_params))
         return {"likelihoods": {"y": y_out["likelihoods"]["y"]}, "y_hat": y_hat}
