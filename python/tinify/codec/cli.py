@@ -33,7 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from tinify import __version__
+from tinify import __version__, thread_env_error
 from tinify.exceptions import TinifyError
 
 __all__ = ["build_parser", "main"]
@@ -90,6 +90,24 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    from tinify.codec.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
+
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help=f"refuse images (video frames) of more pixels (default {DEFAULT_MAX_PIXELS}, or "
+        "TINIFY_MAX_PIXELS; coding needs about 300 bytes of memory per pixel)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        metavar="N",
+        help=f"refuse videos of more frames (default {DEFAULT_MAX_FRAMES}, or TINIFY_MAX_FRAMES)",
+    )
+
+
 def _add_coding(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--coding",
@@ -134,6 +152,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
     _add_coding(p)
+    _add_limits(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .tfy file into an image or a video")
@@ -146,6 +165,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
     _add_device(p)
+    _add_limits(p)
     p.set_defaults(func=_cmd_decode)
 
     p = sub.add_parser("info", help="print the header of a .tfy file")
@@ -300,11 +320,13 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.loading import load_model
     from tinify.io.image import image_to_tensor, read_image, write_bytes
 
-    img = read_image(args.input, _note)
+    img = read_image(args.input, _note, max_pixels=args.max_pixels)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     x = image_to_tensor(img).to(args.device)
-    data = encode_image(loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING)
+    data = encode_image(
+        loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING, max_pixels=args.max_pixels
+    )
     write_bytes(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
@@ -317,22 +339,33 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
 def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
+    from tinify.codec.limits import check_frames, max_frames
     from tinify.codec.loading import load_model
     from tinify.io.image import InputError, read_clip, write_bytes
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
-    limit = args.frames if args.frames is not None else MAX_VIDEO_FRAMES + 1
+    allowed = min(max_frames(args.max_frames), MAX_VIDEO_FRAMES)
+    limit = args.frames if args.frames is not None else allowed + 1
     clip = read_clip(args.input, size, limit)
     if len(clip.frames) > MAX_VIDEO_FRAMES:
         raise InputError(
             f"{args.input}: more than {MAX_VIDEO_FRAMES} frames; code parts with --frames N"
         )
+    check_frames(len(clip.frames), args.max_frames)
     name = args.model or DEFAULT_VIDEO_MODEL
     loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
     frames = [x.to(args.device) for x in clip.frames]
     rate = fps or clip.fps
-    data = encode_video(loaded, frames, rate, clip.yuv444, args.stream_chunks)
+    data = encode_video(
+        loaded,
+        frames,
+        rate,
+        clip.yuv444,
+        args.stream_chunks,
+        max_pixels=args.max_pixels,
+        max_frames=args.max_frames,
+    )
     write_bytes(output, data)
     height, width = frames[0].shape[-2:]
     count = len(frames)
@@ -419,7 +452,9 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_image
     from tinify.io.image import save_image, tensor_to_image
 
-    decoded = _with_path(args.input, lambda: decode_image(data, resolve))
+    decoded = _with_path(
+        args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
+    )
     save_image(tensor_to_image(decoded.x_hat), output)
     h = decoded.header
     print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
@@ -429,7 +464,10 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_video
     from tinify.io.image import DEFAULT_FPS, write_clip
 
-    decoded = _with_path(args.input, lambda: decode_video(data, resolve))
+    decoded = _with_path(
+        args.input,
+        lambda: decode_video(data, resolve, max_pixels=args.max_pixels, max_frames=args.max_frames),
+    )
     h = decoded.header
     if h.yuv444 and output.suffix.lower() == ".yuv":
         _note(f"{args.input} was coded from 4:4:4 YUV; a raw .yuv file is written as 4:2:0")
@@ -443,13 +481,14 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
 
 
 def _with_path(path: str, fn: Any) -> Any:
-    """Run ``fn``; prefix the message of a format error with ``path``."""
+    """Run ``fn``; prefix the message of a format or limit error with ``path``."""
     from tinify.codec.format import FormatError
+    from tinify.codec.limits import LimitError
 
     try:
         return fn()
-    except FormatError as err:
-        raise FormatError(f"{path}: {err}") from None
+    except (FormatError, LimitError) as err:
+        raise type(err)(f"{path}: {err}") from None
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
@@ -659,6 +698,10 @@ def _cmd_update(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tinify`` command; return its exit status (0 ok, 1 error, 2 usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    problem = thread_env_error()
+    if problem is not None:
+        print(f"tinify: error: {problem}", file=sys.stderr)
+        return 1
     train = bool(argv) and argv[0] == "train"
     try:
         parser = build_parser(load_train=train)
@@ -672,7 +715,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
-    except (TinifyError, OSError, ValueError, RuntimeError) as err:
+    except (TinifyError, OSError, ValueError, RuntimeError, MemoryError) as err:
         if os.environ.get("TINIFY_DEBUG"):
             raise
         print(f"{command}: error: {_one_line(err)}", file=sys.stderr)
@@ -681,6 +724,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, MemoryError) and not isinstance(err, TinifyError):
+        text = "out of memory; code a smaller input (--max-pixels) or free memory"
     if isinstance(err, OSError) and err.filename is not None:
         text = f"{err.filename}: {err.strerror or text}"
     return text

@@ -19,6 +19,7 @@ from typing import Any, Union
 
 import torch
 
+from tinify.codec.limits import check_state_dict
 from tinify.entropy_models.base import EntropyModel
 from tinify.exceptions import TinifyError
 from tinify.io.image import InputError
@@ -125,6 +126,7 @@ def load_checkpoint_state(path: PathLike) -> tuple[dict[str, Any], dict[str, Any
             break
     if not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise InputError(f"{path}: is not a model state dict (expected names -> tensors)")
+    check_state_dict(obj, path)
     return dict(obj), config, training
 
 

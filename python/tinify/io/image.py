@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -51,42 +52,65 @@ T = TypeVar("T")
 #: File suffixes picked up from a dataset folder (case-insensitive).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
-# Pillow raises DecompressionBombError past 2x this; refuse earlier with a clear message.
-_MAX_PIXELS = 1 << 28
-
 
 class InputError(TinifyError):
     """An input file or folder cannot be used (missing, unreadable, not an image, too large)."""
 
 
-def read_image(path: PathLike, note: Callable[[str], None] | None = None) -> Image.Image:
+def read_image(
+    path: PathLike, note: Callable[[str], None] | None = None, *, max_pixels: int | None = None
+) -> Image.Image:
     """Open ``path`` with Pillow and return it as an 8-bit RGB image.
 
     Grayscale, palette, alpha, CMYK and 16-bit images are converted; ``note`` (if given) is
     called with a one-line message saying what was converted. Only the first frame of an
     animation is used.
 
+    The size is checked against ``max_pixels`` (see :func:`tinify.codec.limits.max_pixels`)
+    from the file's header, before the pixels are decoded.
+
     Raises:
         InputError: the file is missing, unreadable, not an image, or too large.
+        LimitError: the image has more than ``max_pixels`` pixels.
     """
+    from tinify.codec.limits import LimitError, check_pixels
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > _MAX_PIXELS:
-                raise InputError(f"{path}: {img.width}x{img.height} is too large to code")
+        with warnings.catch_warnings():
+            # Tinify's own limit (checked below) replaces Pillow's decompression-bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened as img:
+            try:
+                check_pixels(img.width, img.height, max_pixels)
+            except LimitError as err:
+                raise LimitError(f"{path}: {err}") from None
             frames = int(getattr(img, "n_frames", 1))
             if frames > 1 and note is not None:
                 note(f"{path}: has {frames} frames; only the first is coded")
             img.load()
             return _to_rgb(img, path, note)
-    except InputError:
+    except (InputError, LimitError):
         raise
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise LimitError(
+            f"{path}: Pillow refuses to open an image this large ({_first_sentence(err)})"
+        ) from None
+    except MemoryError:
+        raise LimitError(
+            f"{path}: not enough memory to read this image; lower --max-pixels or free memory"
+        ) from None
+    except (OSError, ValueError) as err:
         raise InputError(f"{path}: cannot read the image ({err})") from None
+
+
+def _first_sentence(err: BaseException) -> str:
+    return str(err).split(". ")[0].rstrip(".")
 
 
 def _to_rgb(img: Image.Image, path: Path, note: Callable[[str], None] | None) -> Image.Image:
