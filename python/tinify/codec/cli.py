@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -108,6 +111,15 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="overwrite an existing output file (never an input, a folder or a device)",
+    )
+
+
 def _add_coding(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--coding",
@@ -140,7 +152,10 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         help="image file (PNG, JPEG, ... anything Pillow reads), or a video: a folder of PNG "
         "frames, a .y4m file or a raw 4:2:0 .yuv file",
     )
-    p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
+    p.add_argument(
+        "-o", "--output", help="output .tfy file (default: INPUT with .tfy); - = standard output"
+    )
+    _add_force(p)
     _add_model_options(p)
     _add_chunks(p)
     video = p.add_argument_group("video input (default model: ssf2020)")
@@ -160,9 +175,11 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "-o",
         "--output",
-        help="image: output file, format from suffix (default: INPUT with .png); video: a new "
-        "folder of PNG frames, a .y4m or a .yuv file (default: folder INPUT without .tfy)",
+        help="image: output file, format from suffix (default: INPUT with .png; - = PNG on "
+        "standard output); video: a new folder of PNG frames, a .y4m or a .yuv file (default: "
+        "folder INPUT without .tfy)",
     )
+    _add_force(p)
     p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
     _add_device(p)
     _add_limits(p)
@@ -310,24 +327,41 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     video = is_video_path(args.input)
     _check_encode_options(args, video)
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".tfy")
-    check_output(output)
+    if output != STDOUT:
+        check_output(output, force=args.force, inputs=[args.input, args.checkpoint])
     (_encode_video if video else _encode_image)(args, output)
     return 0
+
+
+#: ``-o -``: write to standard output.
+STDOUT = Path("-")
+
+
+def _write(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output`` atomically, or to standard output for ``-``."""
+    from tinify.io.image import write_bytes
+
+    if output == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_bytes(output, data)
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import DEFAULT_CODING, encode_image
     from tinify.codec.loading import load_model
-    from tinify.io.image import image_to_tensor, read_image, write_bytes
+    from tinify.io.image import image_to_tensor, read_image
 
     img = read_image(args.input, _note, max_pixels=args.max_pixels)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
+    _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
     x = image_to_tensor(img).to(args.device)
     data = encode_image(
         loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING, max_pixels=args.max_pixels
     )
-    write_bytes(output, data)
+    _write(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
         f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
@@ -336,12 +370,26 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     )
 
 
+def _note_tiny(path: str, width: int, height: int, factor: int) -> None:
+    """Say so when padding dominates: a tiny or thin image codes at many bits per pixel."""
+    from tinify.codec.coding import padding_for
+
+    left, right, top, bottom = padding_for(height, width, factor)
+    padded = (width + left + right) * (height + top + bottom)
+    if padded >= 4 * width * height:
+        _note(
+            f"{path}: {width}x{height} is tiny or thin; it is padded to "
+            f"{width + left + right}x{height + top + bottom} for the model, so it codes at "
+            "many bits per pixel and low quality (learned codecs suit images of 64x64 and up)"
+        )
+
+
 def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
     from tinify.codec.limits import check_frames, max_frames
     from tinify.codec.loading import load_model
-    from tinify.io.image import InputError, read_clip, write_bytes
+    from tinify.io.image import InputError, read_clip
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
@@ -366,7 +414,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
         max_pixels=args.max_pixels,
         max_frames=args.max_frames,
     )
-    write_bytes(output, data)
+    _write(output, data)
     height, width = frames[0].shape[-2:]
     count = len(frames)
     kbps = 8 * len(data) * float(rate) / count / 1000
@@ -414,13 +462,19 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     check_device(args.device)
     data = _read_tfy(args.input)
     header, _ = _with_path(args.input, lambda: unpack(data))
+    inputs = [args.input, args.checkpoint]
     if header.kind == "video":
+        if output == STDOUT:
+            raise InputError(
+                f"{args.input} holds a video: decode it to a .y4m or .yuv file or a folder, not "
+                "to standard output"
+            )
         output = output or Path(args.input).with_suffix("")
-        check_clip_output(output)
-    else:
+        check_clip_output(output, force=args.force, inputs=inputs)
+    elif output != STDOUT:
         output = output or Path(args.input).with_suffix(".png")
         output_format(output)
-        check_output(output)
+        check_output(output, force=args.force, inputs=inputs)
 
     def resolve(header: TfyHeader) -> LoadedModel:
         if args.checkpoint:
@@ -455,7 +509,13 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     decoded = _with_path(
         args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
     )
-    save_image(tensor_to_image(decoded.x_hat), output)
+    image = tensor_to_image(decoded.x_hat)
+    if output == STDOUT:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        _write(output, buffer.getvalue())
+    else:
+        save_image(image, output)
     h = decoded.header
     print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
 
@@ -710,16 +770,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = parser.parse_args(argv)
     command = f"tinify {args.command}"
+    previous = _catch_termination()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"{command}: stopped by {name}; no partial output is left", file=sys.stderr)
+        return 128 + stop.signum
     except (TinifyError, OSError, ValueError, RuntimeError, MemoryError) as err:
         if os.environ.get("TINIFY_DEBUG"):
             raise
         print(f"{command}: error: {_one_line(err)}", file=sys.stderr)
         return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class Terminated(BaseException):
+    """Raised in the ``tinify`` command by SIGTERM or SIGHUP, so that every temporary file is
+    removed on the way out (like Ctrl-C)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _catch_termination() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated`; return the handlers replaced."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    return previous
 
 
 def _one_line(err: BaseException) -> str:

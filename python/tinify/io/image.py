@@ -8,6 +8,8 @@ A clip (video input or output) is a folder of PNG frames, a ``.y4m`` file or a r
 from __future__ import annotations
 
 import contextlib
+import io
+import stat
 import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +20,7 @@ from typing import Callable, TypeVar, Union
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tinify.exceptions import TinifyError
 from tinify.utils.files import atomic_folder, atomic_path
@@ -114,28 +116,117 @@ def _first_sentence(err: BaseException) -> str:
 
 
 def _to_rgb(img: Image.Image, path: Path, note: Callable[[str], None] | None) -> Image.Image:
+    """Convert by the image's declared mode and bit depth (never by its value range), apply
+    its EXIF orientation and its ICC profile; ``note`` says what was done."""
+    messages: list[str] = []
+    orientation = img.getexif().get(_EXIF_ORIENTATION)
+    source = img
+    if orientation not in (None, 1):
+        oriented = ImageOps.exif_transpose(img)
+        if oriented is not None:
+            messages.append(f"EXIF orientation {orientation} applied (the pixels were rotated)")
+            img = oriented
+    out, message = _convert_mode(img, source)
+    if message:
+        messages.append(message)
+    icc = source.info.get("icc_profile")
+    if icc and out.mode == "RGB" and img.mode not in ("CMYK", "LAB"):
+        out, icc_message = _to_srgb(out, icc)
+        if icc_message:
+            messages.append(icc_message)
+    if note is not None and messages:
+        note(f"{path}: {'; '.join(messages)}")
+    return out if out is not img else img.copy()
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _declared_bits(img: Image.Image, source: Image.Image) -> int:
+    """Bits per sample of a single-channel integer image, from its mode and file header."""
+    if img.mode.startswith("I;16"):
+        return 16
+    if source.format in ("PNG", "PPM"):  # mode "I" there means 16-bit samples
+        return 16
+    tags = getattr(source, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None
+    if isinstance(bits, tuple):
+        bits = bits[0] if bits else None
+    return int(bits) if isinstance(bits, int) and 8 < bits <= 32 else 32
+
+
+def _convert_mode(img: Image.Image, source: Image.Image) -> tuple[Image.Image, str]:
+    """``(RGB image, note)`` (``source``: the image as opened, with its file's tags); the note
+    is empty when nothing was lost or changed."""
     mode = img.mode
     if mode == "RGB":
-        return img.copy()
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit (or 32-bit integer) grayscale: keep the top 8 bits of 16-bit samples.
-        values = np.asarray(img, dtype=np.int64)
-        shift = 8 if values.max(initial=0) > 255 else 0
-        gray = np.clip(values >> shift, 0, 255).astype(np.uint8)
-        out = Image.fromarray(gray).convert("RGB")
-        message = "16-bit grayscale, reduced to 8-bit RGB"
-    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        return img, ""
+    if mode.startswith("I"):
+        bits = _declared_bits(img, source)
+        values = np.asarray(img).astype(np.float64)
+        tags = getattr(source, "tag_v2", None)
+        signed = bits == 32 and tags is not None and tags.get(339) in (2, (2,))
+        top = float(2 ** (bits - 1) - 1 if signed else 2**bits - 1)
+        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        kind = "signed " if signed else ""
+        clipped = " (negative values clipped to black)" if signed and values.min() < 0 else ""
+        out = Image.fromarray(gray, "L").convert("RGB")
+        return out, f"{bits}-bit {kind}integer grayscale, scaled to 8-bit RGB{clipped}"
+    if mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        outside = bool(np.any((values < 0) | (values > 1) | ~np.isfinite(values)))
+        gray = np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
+        out = Image.fromarray(gray, "L").convert("RGB")
+        clip = "; values outside [0, 1] clipped" if outside else ""
+        return out, f"32-bit float grayscale (read as [0, 1]), scaled to 8-bit RGB{clip}"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
         out = img.convert("RGBA").convert("RGB")
-        message = f"{mode} with an alpha channel; the alpha channel is dropped (coded as RGB)"
-    elif mode in ("L", "1"):
-        out = img.convert("RGB")
-        message = "grayscale; converted to RGB (three equal channels)"
-    else:
-        out = img.convert("RGB")
-        message = f"mode {mode}; converted to RGB"
-    if note is not None:
-        note(f"{path}: {message}")
-    return out
+        return out, f"{mode} with an alpha channel; the alpha channel is dropped (coded as RGB)"
+    if mode in ("L", "1"):
+        return img.convert("RGB"), "grayscale; converted to RGB (three equal channels)"
+    if mode in ("CMYK", "LAB"):
+        return _colour_managed(img)
+    return img.convert("RGB"), f"mode {mode}; converted to RGB"
+
+
+def _colour_managed(img: Image.Image) -> tuple[Image.Image, str]:
+    """A CMYK or Lab image converted to sRGB (with its ICC profile when it has one)."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.createProfile("sRGB")
+    icc = img.info.get("icc_profile")
+    try:
+        if icc:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            how = "with its ICC profile"
+        elif img.mode == "LAB":
+            source = ImageCms.createProfile("LAB")
+            how = "(D50 Lab)"
+        else:
+            return img.convert("RGB"), "CMYK without a colour profile; converted to RGB naively"
+        transform = ImageCms.buildTransform(source, srgb, img.mode, "RGB")
+        out = ImageCms.applyTransform(img, transform)
+    except (OSError, ValueError, ImageCms.PyCMSError) as err:
+        raise InputError(f"cannot convert {img.mode} to RGB ({err})") from None
+    return out, f"{img.mode} converted to sRGB {how}"
+
+
+def _to_srgb(img: Image.Image, icc: bytes) -> tuple[Image.Image, str]:
+    """Apply an embedded ICC profile: convert to sRGB unless it already is sRGB."""
+    from PIL import ImageCms
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        name = ImageCms.getProfileDescription(profile).strip()
+        if "srgb" in name.lower():
+            return img, ""
+        transform = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB")
+        out = ImageCms.applyTransform(img, transform)
+    except (OSError, ValueError, ImageCms.PyCMSError):
+        return img, "its ICC profile is unreadable and was ignored (colours may shift)"
+    if out is None:
+        return img, ""
+    return out, f"converted from its ICC profile {name!r} to sRGB (the .tfy holds sRGB)"
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -176,12 +267,17 @@ def save_image(img: Image.Image, path: PathLike) -> None:
         img.save(tmp, format=fmt)
 
 
-def check_output(path: PathLike) -> Path:
-    """Check that ``path`` can be written (its folder exists, it is not a folder); return the
-    folder.
+def check_output(
+    path: PathLike, *, force: bool = True, inputs: Iterable[PathLike | None] = ()
+) -> Path:
+    """Check that ``path`` can be written; return its folder.
+
+    Its folder must exist; it must not be one of ``inputs`` (the same file under any name);
+    what exists there must be a regular file (never a folder, device, FIFO or socket: writing
+    would replace it), and is only replaced when ``force`` is true.
 
     Raises:
-        InputError: it cannot.
+        InputError: it cannot, with what to do instead.
     """
     target = Path(path)
     folder = target.parent
@@ -189,7 +285,32 @@ def check_output(path: PathLike) -> Path:
         raise InputError(f"{target}: folder {folder} does not exist")
     if target.is_dir():
         raise InputError(f"{target}: is a folder; give a file name")
+    if not target.exists() and not target.is_symlink():
+        return folder
+    for source in inputs:
+        if source is not None and _same_file(target, Path(source)):
+            raise InputError(
+                f"{target}: is the input {source}; writing would destroy it (give another -o)"
+            )
+    try:
+        mode = target.stat().st_mode
+    except OSError:  # a dangling link: it would be replaced by the file
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"{target}: is not a regular file (a device, FIFO or socket); tinify writes only "
+            "regular files (use -o - for standard output)"
+        )
+    if not force:
+        raise InputError(f"{target}: exists; pass -f/--force to overwrite it")
     return folder
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -314,9 +435,13 @@ def read_clip(
     return clip
 
 
-def check_clip_output(path: PathLike) -> str:
+def check_clip_output(
+    path: PathLike, *, force: bool = True, inputs: Iterable[PathLike | None] = ()
+) -> str:
     """Check a clip output path and return its format: ``"png"`` (a folder, which must not exist
     or be empty), ``"y4m"`` or ``"yuv"`` (files whose folder must exist).
+
+    A file output is checked by :func:`check_output` with ``force`` and ``inputs``.
 
     Raises:
         InputError: another suffix, a non-empty folder, or a missing parent folder.
@@ -324,7 +449,7 @@ def check_clip_output(path: PathLike) -> str:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
-        check_output(target)
+        check_output(target, force=force, inputs=inputs)
         return suffix[1:]
     if suffix and not target.is_dir():
         raise InputError(
