@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ops import LowerBound
 
-__all__ = ["EntropyModel"]
+__all__ = ["MAX_SYMBOL", "EntropyModel", "check_finite_symbols"]
 
 #: Buffers that hold the coding tables; they take whatever shape a loaded state dict has.
 TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
@@ -199,6 +199,7 @@ class EntropyModel(nn.Module):
                 "same shape"
             )
         table = self.cdf_table()
+        check_finite_symbols(inputs, means)
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
         return _core.encode_batch(
@@ -248,3 +249,31 @@ class EntropyModel(nn.Module):
 def _int32_numpy(t: Tensor) -> np.ndarray:
     """A contiguous int32 numpy view (or copy) of ``t`` on the CPU."""
     return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
+
+
+#: Largest magnitude of a coded symbol ``round(x - means)`` (it is coded as an int32).
+MAX_SYMBOL = (1 << 31) - 1
+
+
+def check_finite_symbols(inputs: Tensor, means: Tensor | None = None) -> None:
+    """Refuse latents that cannot be coded: NaN or infinite values (a diverged model or a
+    broken input), or symbols ``round(inputs - means)`` beyond the int32 range.
+
+    Raises:
+        ParameterError: with the count of bad values.
+    """
+    from tinify.exceptions import ParameterError
+
+    centred = inputs.detach() if means is None else inputs.detach() - means.detach()
+    finite = torch.isfinite(centred)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ParameterError(
+            f"compress: {bad} of {centred.numel()} latent values are NaN or infinite (a "
+            "diverged model or a broken input); they cannot be coded"
+        )
+    if centred.numel() and float(centred.abs().max()) > MAX_SYMBOL:
+        raise ParameterError(
+            f"compress: latent values reach {float(centred.abs().max()):.3g}, beyond the "
+            f"coded symbol range of +-{MAX_SYMBOL}"
+        )

@@ -11,6 +11,7 @@ from typing import Any, Union
 
 import torch
 
+from tinify.exceptions import TinifyError
 from tinify.models import CompressionModel
 from tinify.utils.files import atomic_path, sha256_file
 
@@ -34,8 +35,26 @@ def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
 
 
 def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    return dict(torch.load(path, map_location=map_location, weights_only=True))
+    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``).
+
+    Raises:
+        TinifyError: missing, empty, truncated or foreign file, or not a dict (one line that
+            names the file).
+    """
+    if not Path(path).is_file():
+        raise TinifyError(f"{path}: no such checkpoint file")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise TinifyError(f"{path}: not enough memory to read this checkpoint") from None
+    except Exception as err:  # torch raises many types (UnpicklingError, EOFError, ...)
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise TinifyError(
+            f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: {first[:200]})"
+        ) from None
+    if not isinstance(obj, Mapping):
+        raise TinifyError(f"{path}: holds a {type(obj).__name__}, not a training checkpoint")
+    return dict(obj)
 
 
 def export_model(model: CompressionModel, directory: PathLike, stem: str) -> Path:

@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader
 
 from tinify.datasets import ImageFolder, ResumableSampler, SeededDataset
 from tinify.datasets.transforms import Compose, RandomCrop, RandomHorizontalFlip, ToTensor
+from tinify.exceptions import TinifyError
 from tinify.losses import RateDistortionLoss
 from tinify.models import CompressionModel
 from tinify.training.checkpoint import export_model, load_checkpoint, save_checkpoint
@@ -254,6 +255,17 @@ class Trainer:
         state = load_checkpoint(path, map_location=self.ctx.device)
         if state.get("format") != "tinify-train-1":
             raise ValueError(f"{path} is not a tinify training checkpoint")
+        try:
+            self._restore(path, state)
+        except (KeyError, TypeError, IndexError, RuntimeError, AttributeError) as err:
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            raise TinifyError(
+                f"{path}: a damaged or incompatible training checkpoint "
+                f"({type(err).__name__}: {first}); resume from another one"
+            ) from None
+
+    def _restore(self, path: str, state: dict[str, Any]) -> None:
+        """Load a checked resume ``state`` into the model, optimizers and schedule."""
         if state["steps_per_epoch"] != self.steps_per_epoch:
             raise ValueError(
                 f"{path} was written with {state['steps_per_epoch']} steps per epoch, this run "
