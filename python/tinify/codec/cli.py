@@ -181,6 +181,12 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     _add_force(p)
     p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
+    p.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download the zoo weights a file names (as TINIFY_OFFLINE=1); by default "
+        "missing ones are downloaded, with a line saying which",
+    )
     _add_device(p)
     _add_limits(p)
     p.set_defaults(func=_cmd_decode)
@@ -429,6 +435,8 @@ def _read_tfy(path: str) -> bytes:
     from tinify.io.image import InputError
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give a .tfy file")
     if not p.is_file():
         raise InputError(f"{p}: no such file")
     if p.stat().st_size > MAX_INPUT_BYTES:
@@ -482,6 +490,8 @@ def _cmd_decode(args: argparse.Namespace) -> int:
                 args.checkpoint, header.model, header.quality, header.metric
             )
         elif header.source == "zoo":
+            if args.no_download:
+                os.environ["TINIFY_OFFLINE"] = "1"
             loaded = load_zoo_model(header.model, header.quality, header.metric)
         elif header.source == "default":
             loaded = load_default_model()
@@ -541,14 +551,18 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
 
 
 def _with_path(path: str, fn: Any) -> Any:
-    """Run ``fn``; prefix the message of a format or limit error with ``path``."""
-    from tinify.codec.format import FormatError
-    from tinify.codec.limits import LimitError
-
+    """Run ``fn``; prefix the message of a tinify error (format, limit, corrupt stream, ...)
+    with ``path`` unless it names a file already."""
     try:
         return fn()
-    except (FormatError, LimitError) as err:
-        raise type(err)(f"{path}: {err}") from None
+    except TinifyError as err:
+        if str(err).startswith(str(path)):
+            raise
+        try:
+            named = type(err)(f"{path}: {err}")
+        except TypeError:  # an exception class with another signature
+            raise err from None
+        raise named from None
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:

@@ -288,10 +288,28 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _naming(err, tmp, target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _naming(err: OSError, tmp: Path, target: Path) -> OSError:
+    """``err`` about the temporary (disk full, file too large, ...) as an error about
+    ``target``, the file the user asked for (the temporary is gone)."""
+    name = str(target)
+    if err.filename is not None:
+        text = os.fsdecode(err.filename)
+        if not text.startswith(str(tmp)):
+            return err
+        name = str(target) + text[len(str(tmp)) :]
+    if err.errno is None:
+        return OSError(f"{name}: {err}")
+    return type(err)(err.errno, err.strerror or str(err), name)
 
 
 @contextlib.contextmanager
@@ -305,6 +323,9 @@ def atomic_folder(path: PathLike) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         os.replace(tmp, target)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _naming(err, tmp, target) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
