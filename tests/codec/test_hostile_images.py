@@ -4,6 +4,8 @@ orientation and ICC profiles, convert CMYK and Lab, and say so in a note."""
 from __future__ import annotations
 
 import struct
+import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,10 @@ import pytest
 from PIL import Image, ImageCms
 
 from tinify.codec.cli import main
+from tinify.codec.format import MAX_ICC_BYTES, FormatError, TfyHeader, pack, unpack
 from tinify.io.image import read_image
+
+HYPER = "bmshj2018-hyperprior"
 
 
 def _read(path: Path) -> tuple[np.ndarray, list[str]]:
@@ -121,23 +126,67 @@ def linear_rgb_profile() -> bytes:
     return header + struct.pack(">I", len(tags)) + table + body
 
 
-def test_icc_profile_is_applied(tmp_path: Path) -> None:
-    array = np.tile(np.arange(0, 256, 16, dtype=np.uint8)[None, :, None], (4, 1, 3))
+def test_icc_profile_is_kept_and_written_back(
+    tmp_path: Path, checkpoints: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    array = np.tile(np.arange(0, 256, 4, dtype=np.uint8)[None, :, None], (64, 1, 3))
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     path = tmp_path / "srgb.png"
-    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-    Image.fromarray(array).save(path, icc_profile=srgb.tobytes())
+    Image.fromarray(array).save(path, icc_profile=srgb)
     pixels, notes = _read(path)
-    np.testing.assert_array_equal(pixels, array)  # an sRGB profile changes nothing
-    assert notes == []
+    np.testing.assert_array_equal(pixels, array)
+    assert notes == []  # sRGB: nothing to say
     linear = tmp_path / "linear.png"
-    Image.fromarray(array).save(linear, icc_profile=linear_rgb_profile())
+    profile = linear_rgb_profile()
+    Image.fromarray(array).save(linear, icc_profile=profile)
     pixels, notes = _read(linear)
-    # Linear 128/255 is sRGB 188: the ramp is brightened as a colour-managed viewer shows it.
-    assert pixels[0, 8].tolist() == [188, 188, 188] and array[0, 8, 0] == 128
-    assert pixels[0, 0].tolist() == [0, 0, 0]
+    np.testing.assert_array_equal(pixels, array)  # coded in its own colour space
     assert notes == [
-        f"{linear}: converted from its ICC profile 'Linear RGB test' to sRGB (the .tfy holds sRGB)"
+        f"{linear}: ICC profile 'Linear RGB test' kept (stored in the .tfy, written back on "
+        "decoding)"
     ]
+    assert read_image(linear).info["icc_profile"] == profile
+    tfy, out = tmp_path / "linear.tfy", tmp_path / "back.png"
+    ckpt = str(checkpoints["hyperprior"])
+    assert main(["encode", str(linear), "-o", str(tfy), "--checkpoint", ckpt, "-m", HYPER]) == 0
+    header, _ = unpack(tfy.read_bytes())
+    assert header.icc_profile == profile and tfy.read_bytes()[18] & 0x04
+    assert main(["decode", str(tfy), "-o", str(out), "--checkpoint", ckpt]) == 0
+    with Image.open(out) as decoded:
+        assert decoded.info["icc_profile"] == profile
+    capsys.readouterr()
+    gray = tmp_path / "gray-tagged.png"
+    Image.fromarray(array).save(gray, icc_profile=b"not a profile")
+    assert "unreadable and was dropped" in _read(gray)[1][0]
+    assert "icc_profile" not in read_image(gray).info
+
+
+def test_icc_field_in_the_format() -> None:
+    header = TfyHeader(
+        model="bmshj2018-hyperprior",
+        quality=3,
+        metric="mse",
+        source="zoo",
+        weights_id=bytes(8),
+        height=64,
+        width=64,
+        shapes=((1, 1),),
+    )
+    streams = [bytes(9), bytes(8)]
+    plain = pack(header, streams)
+    tagged = pack(replace(header, icc_profile=b"\x01" * 1000), streams)
+    assert len(tagged) == len(plain) + 4 + 1000 and tagged[18] == plain[18] | 0x04
+    assert unpack(tagged)[0].icc_profile == b"\x01" * 1000
+    assert unpack(plain)[0].icc_profile == b""
+    with pytest.raises(FormatError, match="ICC profile must be at most"):
+        pack(replace(header, icc_profile=bytes(MAX_ICC_BYTES + 1)), streams)
+    # A crafted length field (CRC fixed up) is refused before anything is read.
+    data = bytearray(tagged)
+    (size,) = struct.unpack_from("<I", data, 10)
+    struct.pack_into("<I", data, size - 4 - 1000 - 4, MAX_ICC_BYTES + 1)
+    struct.pack_into("<I", data, size - 4, zlib.crc32(bytes(data[: size - 4])))
+    with pytest.raises(FormatError, match="ICC profile of 1048577 bytes"):
+        unpack(bytes(data))
 
 
 def test_lab_and_cmyk(tmp_path: Path) -> None:

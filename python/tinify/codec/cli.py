@@ -365,7 +365,12 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
     x = image_to_tensor(img).to(args.device)
     data = encode_image(
-        loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING, max_pixels=args.max_pixels
+        loaded,
+        x,
+        args.stream_chunks,
+        args.coding or DEFAULT_CODING,
+        max_pixels=args.max_pixels,
+        icc_profile=img.info.get("icc_profile") or b"",
     )
     _write(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
@@ -520,12 +525,13 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
         args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
     )
     image = tensor_to_image(decoded.x_hat)
+    icc = decoded.header.icc_profile
     if output == STDOUT:
         buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
+        image.save(buffer, format="PNG", **({"icc_profile": icc} if icc else {}))
         _write(output, buffer.getvalue())
     else:
-        save_image(image, output)
+        save_image(image, output, icc_profile=icc)
     h = decoded.header
     print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
 

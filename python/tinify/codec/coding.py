@@ -91,6 +91,7 @@ def encode_image(
     coding: str = DEFAULT_CODING,
     *,
     max_pixels: int | None = None,
+    icc_profile: bytes = b"",
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
@@ -103,6 +104,7 @@ def encode_image(
             Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0, CompressAI's
             arithmetic and streams).
         max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
+        icc_profile: the image's ICC colour profile, stored in the header (empty: sRGB).
 
     Returns:
         The file's bytes.
@@ -133,6 +135,7 @@ def encode_image(
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[coding],
+        icc_profile=bytes(icc_profile),
     )
     return pack(header, streams)
 

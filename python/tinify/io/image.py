@@ -129,14 +129,18 @@ def _to_rgb(img: Image.Image, path: Path, note: Callable[[str], None] | None) ->
     out, message = _convert_mode(img, source)
     if message:
         messages.append(message)
+    final = out if out is not img else img.copy()
+    final.info.pop("icc_profile", None)
     icc = source.info.get("icc_profile")
-    if icc and out.mode == "RGB" and img.mode not in ("CMYK", "LAB"):
-        out, icc_message = _to_srgb(out, icc)
+    if icc and img.mode not in ("CMYK", "LAB"):
+        kept, icc_message = _keep_icc(icc)
+        if kept:
+            final.info["icc_profile"] = kept
         if icc_message:
             messages.append(icc_message)
     if note is not None and messages:
         note(f"{path}: {'; '.join(messages)}")
-    return out if out is not img else img.copy()
+    return final
 
 
 _EXIF_ORIENTATION = 0x0112
@@ -211,22 +215,26 @@ def _colour_managed(img: Image.Image) -> tuple[Image.Image, str]:
     return out, f"{img.mode} converted to sRGB {how}"
 
 
-def _to_srgb(img: Image.Image, icc: bytes) -> tuple[Image.Image, str]:
-    """Apply an embedded ICC profile: convert to sRGB unless it already is sRGB."""
+def _keep_icc(icc: bytes) -> tuple[bytes, str]:
+    """``(profile to keep, note)`` for an embedded ICC profile: an RGB profile is kept (the
+    .tfy stores it, decoding writes it back; the pixels stay as they are); others are dropped."""
     from PIL import ImageCms
+
+    from tinify.codec.format import MAX_ICC_BYTES
 
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         name = ImageCms.getProfileDescription(profile).strip()
-        if "srgb" in name.lower():
-            return img, ""
-        transform = ImageCms.buildTransform(profile, ImageCms.createProfile("sRGB"), "RGB", "RGB")
-        out = ImageCms.applyTransform(img, transform)
+        space = profile.profile.xcolor_space.strip()
     except (OSError, ValueError, ImageCms.PyCMSError):
-        return img, "its ICC profile is unreadable and was ignored (colours may shift)"
-    if out is None:
-        return img, ""
-    return out, f"converted from its ICC profile {name!r} to sRGB (the .tfy holds sRGB)"
+        return b"", "its ICC profile is unreadable and was dropped (colours may shift)"
+    if space != "RGB":
+        return b"", f"its {space} ICC profile {name!r} does not fit RGB and was dropped"
+    if len(icc) > MAX_ICC_BYTES:
+        return b"", f"its ICC profile {name!r} is over {MAX_ICC_BYTES} bytes and was dropped"
+    if "srgb" in name.lower():
+        return icc, ""
+    return icc, f"ICC profile {name!r} kept (stored in the .tfy, written back on decoding)"
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -256,15 +264,16 @@ def output_format(path: PathLike) -> str:
     return fmt
 
 
-def save_image(img: Image.Image, path: PathLike) -> None:
-    """Write ``img`` to ``path`` atomically, in the format its suffix names (PNG: lossless).
+def save_image(img: Image.Image, path: PathLike, *, icc_profile: bytes = b"") -> None:
+    """Write ``img`` to ``path`` atomically, in the format its suffix names (PNG: lossless),
+    with ``icc_profile`` embedded when given.
 
     Raises:
         InputError: unknown suffix or missing folder.
     """
     fmt = output_format(path)
     with atomic_output(path) as tmp:
-        img.save(tmp, format=fmt)
+        img.save(tmp, format=fmt, **({"icc_profile": icc_profile} if icc_profile else {}))
 
 
 def check_output(
