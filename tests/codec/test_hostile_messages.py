@@ -108,3 +108,19 @@ def test_pillow_bomb_warning_and_error_become_tinify_messages(
     Image.new("RGB", (64, 64)).save(bomb)  # 4096 > 2 * 1000: Pillow refuses to open it
     with pytest.raises(LimitError, match=f"^{bomb}: Pillow refuses to open an image this large"):
         read_image(bomb)
+
+
+def test_info_imports_neither_torch_nor_cuda(tmp_path: Path, hyperprior: LoadedModel) -> None:
+    torch.manual_seed(0)
+    path = tmp_path / "x.tfy"
+    path.write_bytes(encode_image(hyperprior, torch.rand(1, 3, 64, 64)))
+    code = (
+        "import sys\n"
+        "from tinify.codec.cli import main\n"
+        f"assert main(['info', {str(path)!r}]) == 0\n"
+        "heavy = [m for m in sys.modules if m == 'torch' or 'cuda' in m.lower()]\n"
+        "print('heavy:', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout and "bmshj2018-hyperprior" in result.stdout

@@ -16,13 +16,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, TypeVar, Union
+from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tinify.exceptions import TinifyError
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: `tinify info` needs none
+    import torch
 from tinify.utils.files import atomic_folder, atomic_path
 
 __all__ = [
@@ -239,12 +241,16 @@ def _keep_icc(icc: bytes) -> tuple[bytes, str]:
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB Pillow image as a float32 tensor (1, 3, H, W) in [0, 1]."""
+    import torch
+
     array = np.asarray(img, dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255)
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:
     """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an 8-bit RGB Pillow image."""
+    import torch
+
     if x.dim() == 4:
         x = x[0]
     array = x.detach().to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
