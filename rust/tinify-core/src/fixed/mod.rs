@@ -528,7 +528,16 @@ mod tests {
     fn impossible_buffers_are_errors_not_aborts() {
         // Overflowing element count, then a real request far beyond any machine's memory.
         let e = filled(&[usize::MAX / 2, 4], 0i32, "test").unwrap_err();
-        assert!(matches!(e, Error::OutOfMemory { bytes: u64::MAX, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::OutOfMemory {
+                    bytes: u64::MAX,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         let e = filled(&[1 << 40, 1 << 4], 0i64, "test").unwrap_err();
         assert_eq!(
             e,
@@ -537,9 +546,14 @@ mod tests {
                 bytes: 1 << 47
             }
         );
-        assert!(e.to_string().contains("cannot allocate 140737488355328 bytes for test"));
+        assert!(e
+            .to_string()
+            .contains("cannot allocate 140737488355328 bytes for test"));
         assert_eq!(filled(&[2, 3], 7u8, "test").unwrap(), vec![7u8; 6]);
-        assert_eq!(concat(&[vec![1, 2], vec![3]], "test").unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            concat(&[vec![1, 2], vec![3]], "test").unwrap(),
+            vec![1, 2, 3]
+        );
     }
 
     #[test]
