@@ -355,11 +355,12 @@ def _write(output: Path, data: bytes) -> None:
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
-    from tinify.codec.coding import DEFAULT_CODING, encode_image
-    from tinify.codec.loading import load_model
     from tinify.io.image import image_to_tensor, read_image
 
-    img = read_image(args.input, _note, max_pixels=args.max_pixels)
+    img = read_image(args.input, _note, max_pixels=args.max_pixels)  # before torch is imported
+    from tinify.codec.coding import DEFAULT_CODING, encode_image
+    from tinify.codec.loading import load_model
+
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
@@ -454,13 +455,7 @@ def _read_tfy(path: str) -> bytes:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from tinify.codec.format import TfyHeader, unpack
-    from tinify.codec.loading import (
-        LoadedModel,
-        check_device,
-        load_default_model,
-        load_model_from_checkpoint,
-        load_zoo_model,
-    )
+    from tinify.codec.limits import check_frames, check_pixels, check_streams
     from tinify.io.image import (
         VIDEO_SUFFIXES,
         InputError,
@@ -472,9 +467,26 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
         output_format(output)  # fail on an unknown suffix before reading anything
-    check_device(args.device)
     data = _read_tfy(args.input)
     header, _ = _with_path(args.input, lambda: unpack(data))
+
+    def check_limits() -> None:  # the decoders check again; here before torch is imported
+        what = "a frame" if header.kind == "video" else "image"
+        check_pixels(header.width, header.height, args.max_pixels, what)
+        if header.kind == "video":
+            check_frames(header.frames, args.max_frames)
+        check_streams(header.stream_lengths, header.frames)
+
+    _with_path(args.input, check_limits)
+    from tinify.codec.loading import (
+        LoadedModel,
+        check_device,
+        load_default_model,
+        load_model_from_checkpoint,
+        load_zoo_model,
+    )
+
+    check_device(args.device)
     inputs = [args.input, args.checkpoint]
     if header.kind == "video":
         if output == STDOUT:
