@@ -62,3 +62,15 @@ def test_cdf_values_do_not_wrap() -> None:
         encoder.encode_with_indexes([0], [0], np.array(wrapped, dtype=np.int64), [3], [0])
     with pytest.raises(CdfError, match="must hold integers"):
         encoder.encode_with_indexes([0], [0], np.array(good, dtype=np.float64), [3], [0])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_compress_refuses_another_dtype_than_the_weights(dtype: torch.dtype) -> None:
+    from tinify.zoo import model_architectures
+
+    model = model_architectures["bmshj2018-hyperprior"](N=8, M=12).eval()
+    model.update(force=True)
+    x = torch.rand(1, 3, 64, 64)
+    assert len(model.compress(x)["strings"]) == 2
+    with pytest.raises(TypeError, match=f"x has dtype {dtype} but the model's weights are"):
+        model.compress(x.to(dtype))
