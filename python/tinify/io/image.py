@@ -202,11 +202,12 @@ def _colour_managed(img: Image.Image) -> tuple[Image.Image, str]:
     srgb = ImageCms.createProfile("sRGB")
     icc = img.info.get("icc_profile")
     try:
+        source: ImageCms.ImageCmsProfile
         if icc:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             how = "with its ICC profile"
         elif img.mode == "LAB":
-            source = ImageCms.createProfile("LAB")
+            source = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
             how = "(D50 Lab)"
         else:
             return img.convert("RGB"), "CMYK without a colour profile; converted to RGB naively"
@@ -214,6 +215,8 @@ def _colour_managed(img: Image.Image) -> tuple[Image.Image, str]:
         out = ImageCms.applyTransform(img, transform)
     except (OSError, ValueError, ImageCms.PyCMSError) as err:
         raise InputError(f"cannot convert {img.mode} to RGB ({err})") from None
+    if out is None:  # only with inPlace=True
+        raise InputError(f"cannot convert {img.mode} to RGB")
     return out, f"{img.mode} converted to sRGB {how}"
 
 

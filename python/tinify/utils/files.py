@@ -243,7 +243,7 @@ def remove_stale_parts(path: PathLike) -> list[Path]:
     writer left beside ``path``: those whose process ``PID`` no longer exists. Returns them."""
     target = Path(path)
     prefix = f".{target.name}."
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(target.parent.iterdir())
     except OSError:
