@@ -162,22 +162,25 @@ def test_huge_png_is_refused_before_decoding_pixels(
 # -- video ------------------------------------------------------------------------------------
 
 
-def _video(frames: int, stream_bytes: int) -> bytes:
-    header = TfyHeader(
+def _video_header(frames: int, height: int = 64, width: int = 64) -> TfyHeader:
+    return TfyHeader(
         model="ssf2020",
         quality=1,
         metric="mse",
         source="zoo",
         weights_id=bytes(8),
-        height=64,
-        width=64,
+        height=height,
+        width=width,
         shapes=((1, 1),),
         kind="video",
         frames=frames,
         fps=Fraction(25),
     )
+
+
+def _video(frames: int, stream_bytes: int) -> bytes:
     streams = [bytes(stream_bytes)] * video_stream_count(frames)
-    return pack(header, streams)
+    return pack(_video_header(frames), streams)
 
 
 def _no_model(header: TfyHeader) -> LoadedModel:
@@ -217,19 +220,7 @@ def test_video_cli_refuses_frames(
 )
 def test_crafted_headers_never_pass_the_limits(side: int, other: int, frames: int) -> None:
     """Any header with valid CRCs: refused up front, or within the documented limits."""
-    header = TfyHeader(
-        model="ssf2020",
-        quality=1,
-        metric="mse",
-        source="zoo",
-        weights_id=bytes(8),
-        height=side,
-        width=other,
-        shapes=((1, 1),),
-        kind="video",
-        frames=frames,
-        fps=Fraction(30),
-    )
+    header = _video_header(frames, side, other)
     try:
         data = pack(header, [bytes(8)] * video_stream_count(frames))
     except FormatError:

@@ -54,17 +54,22 @@ class LimitError(TinifyError, MemoryError):
     """A declared size, frame count or shape exceeds a resource limit (raise it to allow)."""
 
 
-def _from_env(name: str, default: int) -> int:
-    text = os.environ.get(name)
+def _limit(value: int | None, env: str, default: int, what: str) -> int:
+    """``value`` if given, else the environment variable ``env``, else ``default``."""
+    if value is not None:
+        if value < 1:
+            raise TinifyError(f"the {what} limit must be positive, got {value}")
+        return value
+    text = os.environ.get(env)
     if text is None or not text.strip():
         return default
     try:
-        value = int(text.strip())
+        parsed = int(text.strip())
     except ValueError:
-        value = 0
-    if value < 1:
-        raise TinifyError(f"{name} must be a positive integer, got {text!r}")
-    return value
+        parsed = 0
+    if parsed < 1:
+        raise TinifyError(f"{env} must be a positive integer, got {text!r}")
+    return parsed
 
 
 def max_pixels(value: int | None = None) -> int:
@@ -73,11 +78,7 @@ def max_pixels(value: int | None = None) -> int:
     Raises:
         TinifyError: ``value`` or the environment variable is not a positive integer.
     """
-    if value is None:
-        return _from_env(_PIXELS_ENV, DEFAULT_MAX_PIXELS)
-    if value < 1:
-        raise TinifyError(f"the pixel limit must be positive, got {value}")
-    return value
+    return _limit(value, _PIXELS_ENV, DEFAULT_MAX_PIXELS, "pixel")
 
 
 def max_frames(value: int | None = None) -> int:
@@ -86,11 +87,7 @@ def max_frames(value: int | None = None) -> int:
     Raises:
         TinifyError: ``value`` or the environment variable is not a positive integer.
     """
-    if value is None:
-        return _from_env(_FRAMES_ENV, DEFAULT_MAX_FRAMES)
-    if value < 1:
-        raise TinifyError(f"the frame limit must be positive, got {value}")
-    return value
+    return _limit(value, _FRAMES_ENV, DEFAULT_MAX_FRAMES, "frame")
 
 
 def check_pixels(width: int, height: int, limit: int | None = None, what: str = "image") -> None:
