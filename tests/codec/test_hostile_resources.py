@@ -307,3 +307,21 @@ def test_hostile_corpus(path: Path) -> None:
     decode = decode_video if b"ssf2020" in data[:200] else decode_image
     with pytest.raises((FormatError, LimitError)):
         decode(data, _no_model)  # type: ignore[operator]
+
+
+def test_video_input_frame_size_is_checked_from_the_header(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tinify.io.image import read_clip
+
+    y4m = tmp_path / "huge.y4m"
+    y4m.write_bytes(b"YUV4MPEG2 W16384 H16384 F25:1 C420\nFRAME\n" + bytes(100))
+    with pytest.raises(LimitError, match=f"^{y4m}: a frame of 16384x16384"):
+        read_clip(y4m)
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.new("L", (4096, 4096)).save(folder / "00000.png")
+    with pytest.raises(LimitError, match="a frame of 4096x4096"):
+        read_clip(folder)
+    clip = read_clip(folder, max_pixels=4096 * 4096)
+    assert len(clip.frames) == 1 and clip.frames[0].shape == (1, 3, 4096, 4096)

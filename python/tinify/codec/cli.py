@@ -407,7 +407,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
     fps = _parse_fps(args.fps) if args.fps else None
     allowed = min(max_frames(args.max_frames), MAX_VIDEO_FRAMES)
     limit = args.frames if args.frames is not None else allowed + 1
-    clip = read_clip(args.input, size, limit)
+    clip = read_clip(args.input, size, limit, max_pixels=args.max_pixels)
     if len(clip.frames) > MAX_VIDEO_FRAMES:
         raise InputError(
             f"{args.input}: more than {MAX_VIDEO_FRAMES} frames; code parts with --frames N"

@@ -411,10 +411,37 @@ class Clip:
     yuv444: bool = False
 
 
+def _clip_size(path: Path, size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """``(width, height)`` of a clip from its header alone (a Y4M header line, the first PNG's
+    header, or the size given for a raw file); None when it cannot be told cheaply."""
+    from tinify.io.video import MAX_HEADER_BYTES, VideoFormatError, parse_y4m_header
+
+    if size is not None:
+        return size
+    try:
+        if path.is_dir():
+            first = min((p for p in path.iterdir() if p.suffix.lower() == ".png"), default=None)
+            if first is None:
+                return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(first) as img:
+                    return img.size
+        if path.suffix.lower() == ".y4m":
+            with open(path, "rb") as f:
+                header = parse_y4m_header(f.readline(MAX_HEADER_BYTES + 1))
+            return header.width, header.height
+    except (OSError, ValueError, VideoFormatError, Image.DecompressionBombError):
+        return None  # read_clip reports it
+    return None
+
+
 def read_clip(
     path: PathLike,
     size: tuple[int, int] | None = None,
     max_frames: int | None = None,
+    *,
+    max_pixels: int | None = None,
 ) -> Clip:
     """Read a PNG folder, ``.y4m`` or raw 4:2:0 ``.yuv`` file as RGB frames.
 
@@ -423,10 +450,14 @@ def read_clip(
         size: ``(width, height)`` of a raw ``.yuv`` file (else taken from its name,
             ``clip_832x480.yuv``).
         max_frames: read at most this many frames.
+        max_pixels: refuse frames of more pixels, from the header, before reading any frame
+            (see :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         InputError: missing, empty or malformed clip, or a size given for another format.
+        LimitError: frames larger than ``max_pixels``.
     """
+    from tinify.codec.limits import LimitError, check_pixels
     from tinify.io.video import VideoFormatError, read_video, read_y4m, yuv_to_rgb
 
     p = Path(path)
@@ -435,6 +466,12 @@ def read_clip(
         raise InputError(f"{p}: --size is only for raw .yuv files (the others give their size)")
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
+    frame_size = _clip_size(p, size)
+    if frame_size is not None:
+        try:
+            check_pixels(*frame_size, max_pixels, "a frame")
+        except LimitError as err:
+            raise LimitError(f"{p}: {err}") from None
     try:
         if suffix == ".y4m":
             planes, header = read_y4m(p, max_frames)
