@@ -20,12 +20,17 @@ __all__ = [
     "ParameterError",
     "TinifyError",
     "__version__",
+    "MAX_THREADS",
     "available_entropy_coders",
     "get_entropy_coder",
     "get_num_threads",
     "set_entropy_coder",
     "set_num_threads",
+    "thread_env_error",
 ]
+
+#: The most threads :func:`set_num_threads` and ``TINIFY_NUM_THREADS`` accept.
+MAX_THREADS = 1024
 
 # DataLoader workers fork: the parent's Rust thread pool does not exist in the child.
 if hasattr(os, "register_at_fork"):
@@ -90,14 +95,58 @@ def set_num_threads(n: int) -> None:
 
     The default comes from the ``TINIFY_NUM_THREADS`` environment variable (0 or unset: one per
     core). Output bytes never depend on the thread count.
+
+    Raises:
+        ParameterError: ``n`` is not an integer in ``0..MAX_THREADS``.
     """
-    if n < 0:
-        raise ParameterError(f"n must be >= 0, got {n}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_THREADS:
+        raise ParameterError(
+            f"the thread count must be an integer in 0..{MAX_THREADS} (0 = one per core), got {n!r}"
+        )
+    global _THREAD_ENV_ERROR
+    _THREAD_ENV_ERROR = None
     _core.set_num_threads(n)
 
 
+def _threads_from_env() -> str | None:
+    """Apply ``TINIFY_NUM_THREADS``; return why it is invalid (then one thread is used)."""
+    text = os.environ.get("TINIFY_NUM_THREADS")
+    if text is None or not text.strip():
+        return None
+    try:
+        n = int(text.strip())
+    except ValueError:
+        n = -1
+    if not 0 <= n <= MAX_THREADS:
+        _core.set_num_threads(1)
+        return (
+            f"TINIFY_NUM_THREADS must be an integer in 0..{MAX_THREADS} (0 = one per core), "
+            f"got {text!r}"
+        )
+    _core.set_num_threads(n)
+    return None
+
+
+_THREAD_ENV_ERROR = _threads_from_env()
+
+
+def thread_env_error() -> str | None:
+    """Why ``TINIFY_NUM_THREADS`` was refused at import (one thread is used then), or None.
+
+    The ``tinify`` command stops with this message, :func:`get_num_threads` raises it.
+    """
+    return _THREAD_ENV_ERROR
+
+
 def get_num_threads() -> int:
-    """Return how many threads code independent streams."""
+    """Return how many threads code independent streams.
+
+    Raises:
+        ParameterError: ``TINIFY_NUM_THREADS`` is invalid (see :func:`thread_env_error`) and
+            :func:`set_num_threads` was not called since.
+    """
+    if _THREAD_ENV_ERROR is not None:
+        raise ParameterError(f"{_THREAD_ENV_ERROR}; one thread is used until set_num_threads")
     return int(_core.get_num_threads())
 
 

@@ -122,6 +122,15 @@ def as_cdf_table(
         array = to_numpy(cdfs)
     if array.ndim != 2:
         raise ParameterError(f"cdfs must be 2-D (rows, width), got shape {array.shape}")
+    if array.size:
+        if array.dtype.kind not in "iub":
+            raise CdfError(f"cdfs must hold integers, got dtype {array.dtype}")
+        lo, hi = int(array.min()), int(array.max())
+        if lo < _INT32.min or hi > _INT32.max:
+            raise CdfError(
+                f"cdfs hold values outside int32 ({lo}..{hi}); a CDF row runs from 0 to "
+                "1 << precision (65536)"
+            )
     return CdfTable(
         to_numpy(array.reshape(array.shape[0], -1), np.int32)
         if array.size

@@ -22,6 +22,8 @@ for CompressAI catches tinify's errors unchanged.
     │   ├── MissingFileError (also FileNotFoundError)
     │   │                       a file or folder that must exist does not, or holds nothing
     │   └── VideoFormatError    a malformed, truncated or unsupported video file
+    ├── LimitError (also MemoryError)
+    │                           a declared size, frame count or shape exceeds a resource limit
     ├── NotReadyError (also RuntimeError)
     │                           an object used before it is ready: an entropy model without
     │                           its CDF tables (call update()), a decoder without a stream
@@ -60,6 +62,7 @@ __all__ = [
     "DownloadError",
     "FormatError",
     "InputError",
+    "LimitError",
     "MissingFileError",
     "NotReadyError",
     "ParameterError",
@@ -84,6 +87,11 @@ class FormatError(BitstreamError):
 class InputError(TinifyError):
     """An input file, folder or option cannot be used (missing, unreadable, not an image or a
     checkpoint, too large, or a value out of range)."""
+
+
+class LimitError(TinifyError, MemoryError):
+    """A declared size, frame count or tensor shape exceeds a resource limit, checked before
+    anything is allocated (raise the limit to allow it; also a ``MemoryError``)."""
 
 
 class ParameterTypeError(ParameterError, TypeError):

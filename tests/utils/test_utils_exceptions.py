@@ -37,7 +37,7 @@ CLASSES = [
 
 
 def test_every_class_is_a_tinify_error_and_a_value_error() -> None:
-    assert len(CLASSES) == 22
+    assert len(CLASSES) == 23
     for cls in CLASSES:
         assert issubclass(cls, TinifyError) and issubclass(cls, ValueError), cls
 
@@ -91,7 +91,7 @@ def test_no_error_class_outside_tinify_exceptions() -> None:
     python_classes |= {"NotReadyError", "DatasetError", "DatasetNotFoundError", "DownloadError"}
     python_classes |= {"UnknownOptionError", "SizeMismatchError", "ToolError", "ToolNotFoundError"}
     python_classes |= {"UnknownOptimizerError", "BlurArgumentError"}
-    python_classes.add("BufferRegistrationError")
+    python_classes |= {"BufferRegistrationError", "LimitError"}
     assert sorted(defined) == sorted(f"exceptions.py:{name}" for name in python_classes)
 
 

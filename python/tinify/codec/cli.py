@@ -26,15 +26,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from tinify import __version__
+from tinify import __version__, thread_env_error
 from tinify.exceptions import TinifyError
 
 __all__ = ["build_parser", "main"]
@@ -91,6 +94,33 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    from tinify.codec.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
+
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help=f"refuse images (video frames) of more pixels (default {DEFAULT_MAX_PIXELS}, or "
+        "TINIFY_MAX_PIXELS; coding needs about 300 bytes of memory per pixel)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        metavar="N",
+        help=f"refuse videos of more frames (default {DEFAULT_MAX_FRAMES}, or TINIFY_MAX_FRAMES)",
+    )
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="overwrite an existing output file (never an input, a folder or a device)",
+    )
+
+
 def _add_coding(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--coding",
@@ -123,7 +153,10 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         help="image file (PNG, JPEG, ... anything Pillow reads), or a video: a folder of PNG "
         "frames, a .y4m file or a raw 4:2:0 .yuv file",
     )
-    p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
+    p.add_argument(
+        "-o", "--output", help="output .tfy file (default: INPUT with .tfy); - = standard output"
+    )
+    _add_force(p)
     _add_model_options(p)
     _add_chunks(p)
     video = p.add_argument_group("video input (default model: ssf2020)")
@@ -135,6 +168,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
     _add_coding(p)
+    _add_limits(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .tfy file into an image or a video")
@@ -142,11 +176,20 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "-o",
         "--output",
-        help="image: output file, format from suffix (default: INPUT with .png); video: a new "
-        "folder of PNG frames, a .y4m or a .yuv file (default: folder INPUT without .tfy)",
+        help="image: output file, format from suffix (default: INPUT with .png; - = PNG on "
+        "standard output); video: a new folder of PNG frames, a .y4m or a .yuv file (default: "
+        "folder INPUT without .tfy)",
     )
+    _add_force(p)
     p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
+    p.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download the zoo weights a file names (as TINIFY_OFFLINE=1); by default "
+        "missing ones are downloaded, with a line saying which",
+    )
     _add_device(p)
+    _add_limits(p)
     p.set_defaults(func=_cmd_decode)
 
     p = sub.add_parser("info", help="print the header of a .tfy file")
@@ -291,22 +334,47 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     video = is_video_path(args.input)
     _check_encode_options(args, video)
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".tfy")
-    check_output(output)
+    if output != STDOUT:
+        check_output(output, force=args.force, inputs=[args.input, args.checkpoint])
     (_encode_video if video else _encode_image)(args, output)
     return 0
 
 
+#: ``-o -``: write to standard output.
+STDOUT = Path("-")
+
+
+def _write(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output`` atomically, or to standard output for ``-``."""
+    from tinify.io.image import write_bytes
+
+    if output == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_bytes(output, data)
+
+
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
+    from tinify.io.image import image_to_tensor, read_image
+
+    img = read_image(args.input, _note, max_pixels=args.max_pixels)  # before torch is imported
     from tinify.codec.coding import DEFAULT_CODING, encode_image
     from tinify.codec.loading import load_model
-    from tinify.io.image import image_to_tensor, read_image, write_bytes
 
-    img = read_image(args.input, _note)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
+    _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
     x = image_to_tensor(img).to(args.device)
-    data = encode_image(loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING)
-    write_bytes(output, data)
+    data = encode_image(
+        loaded,
+        x,
+        args.stream_chunks,
+        args.coding or DEFAULT_CODING,
+        max_pixels=args.max_pixels,
+        icc_profile=img.info.get("icc_profile") or b"",
+    )
+    _write(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
         f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
@@ -315,27 +383,52 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     )
 
 
+def _note_tiny(path: str, width: int, height: int, factor: int) -> None:
+    """Say so when padding dominates: a tiny or thin image codes at many bits per pixel."""
+    from tinify.codec.coding import padding_for
+
+    left, right, top, bottom = padding_for(height, width, factor)
+    padded = (width + left + right) * (height + top + bottom)
+    if padded >= 4 * width * height:
+        _note(
+            f"{path}: {width}x{height} is tiny or thin; it is padded to "
+            f"{width + left + right}x{height + top + bottom} for the model, so it codes at "
+            "many bits per pixel and low quality (learned codecs suit images of 64x64 and up)"
+        )
+
+
 def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
+    from tinify.codec.limits import check_frames, max_frames
     from tinify.codec.loading import load_model
     from tinify.exceptions import InputError
-    from tinify.io.image import read_clip, write_bytes
+    from tinify.io.image import read_clip
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
-    limit = args.frames if args.frames is not None else MAX_VIDEO_FRAMES + 1
-    clip = read_clip(args.input, size, limit)
+    allowed = min(max_frames(args.max_frames), MAX_VIDEO_FRAMES)
+    limit = args.frames if args.frames is not None else allowed + 1
+    clip = read_clip(args.input, size, limit, max_pixels=args.max_pixels)
     if len(clip.frames) > MAX_VIDEO_FRAMES:
         raise InputError(
             f"{args.input}: more than {MAX_VIDEO_FRAMES} frames; code parts with --frames N"
         )
+    check_frames(len(clip.frames), args.max_frames)
     name = args.model or DEFAULT_VIDEO_MODEL
     loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
     frames = [x.to(args.device) for x in clip.frames]
     rate = fps or clip.fps
-    data = encode_video(loaded, frames, rate, clip.yuv444, args.stream_chunks)
-    write_bytes(output, data)
+    data = encode_video(
+        loaded,
+        frames,
+        rate,
+        clip.yuv444,
+        args.stream_chunks,
+        max_pixels=args.max_pixels,
+        max_frames=args.max_frames,
+    )
+    _write(output, data)
     height, width = frames[0].shape[-2:]
     count = len(frames)
     kbps = 8 * len(data) * float(rate) / count / 1000
@@ -350,6 +443,8 @@ def _read_tfy(path: str) -> bytes:
     from tinify.exceptions import InputError
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give a .tfy file")
     if not p.is_file():
         raise InputError(f"{p}: no such file")
     if p.stat().st_size > MAX_INPUT_BYTES:
@@ -362,13 +457,7 @@ def _read_tfy(path: str) -> bytes:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from tinify.codec.format import TfyHeader, unpack
-    from tinify.codec.loading import (
-        LoadedModel,
-        check_device,
-        load_default_model,
-        load_model_from_checkpoint,
-        load_zoo_model,
-    )
+    from tinify.codec.limits import check_frames, check_pixels, check_streams
     from tinify.io.image import (
         VIDEO_SUFFIXES,
         InputError,
@@ -380,16 +469,39 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
         output_format(output)  # fail on an unknown suffix before reading anything
-    check_device(args.device)
     data = _read_tfy(args.input)
     header, _ = _with_path(args.input, lambda: unpack(data))
+
+    def check_limits() -> None:  # the decoders check again; here before torch is imported
+        what = "a frame" if header.kind == "video" else "image"
+        check_pixels(header.width, header.height, args.max_pixels, what)
+        if header.kind == "video":
+            check_frames(header.frames, args.max_frames)
+        check_streams(header.stream_lengths, header.frames)
+
+    _with_path(args.input, check_limits)
+    from tinify.codec.loading import (
+        LoadedModel,
+        check_device,
+        load_default_model,
+        load_model_from_checkpoint,
+        load_zoo_model,
+    )
+
+    check_device(args.device)
+    inputs = [args.input, args.checkpoint]
     if header.kind == "video":
+        if output == STDOUT:
+            raise InputError(
+                f"{args.input} holds a video: decode it to a .y4m or .yuv file or a folder, not "
+                "to standard output"
+            )
         output = output or Path(args.input).with_suffix("")
-        check_clip_output(output)
-    else:
+        check_clip_output(output, force=args.force, inputs=inputs)
+    elif output != STDOUT:
         output = output or Path(args.input).with_suffix(".png")
         output_format(output)
-        check_output(output)
+        check_output(output, force=args.force, inputs=inputs)
 
     def resolve(header: TfyHeader) -> LoadedModel:
         if args.checkpoint:
@@ -397,6 +509,8 @@ def _cmd_decode(args: argparse.Namespace) -> int:
                 args.checkpoint, header.model, header.quality, header.metric
             )
         elif header.source == "zoo":
+            if args.no_download:
+                os.environ["TINIFY_OFFLINE"] = "1"
             loaded = load_zoo_model(header.model, header.quality, header.metric)
         elif header.source == "default":
             loaded = load_default_model()
@@ -421,8 +535,17 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_image
     from tinify.io.image import save_image, tensor_to_image
 
-    decoded = _with_path(args.input, lambda: decode_image(data, resolve))
-    save_image(tensor_to_image(decoded.x_hat), output)
+    decoded = _with_path(
+        args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
+    )
+    image = tensor_to_image(decoded.x_hat)
+    icc = decoded.header.icc_profile
+    if output == STDOUT:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", **({"icc_profile": icc} if icc else {}))
+        _write(output, buffer.getvalue())
+    else:
+        save_image(image, output, icc_profile=icc)
     h = decoded.header
     print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
 
@@ -431,7 +554,10 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_video
     from tinify.io.image import DEFAULT_FPS, write_clip
 
-    decoded = _with_path(args.input, lambda: decode_video(data, resolve))
+    decoded = _with_path(
+        args.input,
+        lambda: decode_video(data, resolve, max_pixels=args.max_pixels, max_frames=args.max_frames),
+    )
     h = decoded.header
     if h.yuv444 and output.suffix.lower() == ".yuv":
         _note(f"{args.input} was coded from 4:4:4 YUV; a raw .yuv file is written as 4:2:0")
@@ -445,13 +571,18 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
 
 
 def _with_path(path: str, fn: Any) -> Any:
-    """Run ``fn``; prefix the message of a format error with ``path``."""
-    from tinify.codec.format import FormatError
-
+    """Run ``fn``; prefix the message of a tinify error (format, limit, corrupt stream, ...)
+    with ``path`` unless it names a file already."""
     try:
         return fn()
-    except FormatError as err:
-        raise FormatError(f"{path}: {err}") from None
+    except TinifyError as err:
+        if str(err).startswith(str(path)):
+            raise
+        try:
+            named = type(err)(f"{path}: {err}")
+        except TypeError:  # an exception class with another signature
+            raise err from None
+        raise named from None
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
@@ -622,6 +753,10 @@ def _cmd_update(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tinify`` command; return its exit status (0 ok, 1 error, 2 usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    problem = thread_env_error()
+    if problem is not None:
+        print(f"tinify: error: {problem}", file=sys.stderr)
+        return 1
     train = bool(argv) and argv[0] == "train"
     try:
         parser = build_parser(load_train=train)
@@ -630,20 +765,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = parser.parse_args(argv)
     command = f"tinify {args.command}"
+    previous = _catch_termination()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
-    except (TinifyError, OSError, ValueError, RuntimeError) as err:
+    except Terminated as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"{command}: stopped by {name}; no partial output is left", file=sys.stderr)
+        return 128 + stop.signum
+    except (TinifyError, OSError, ValueError, RuntimeError, MemoryError) as err:
         if os.environ.get("TINIFY_DEBUG"):
             raise
         print(f"{command}: error: {_one_line(err)}", file=sys.stderr)
         return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class Terminated(BaseException):
+    """Raised in the ``tinify`` command by SIGTERM or SIGHUP, so that every temporary file is
+    removed on the way out (like Ctrl-C)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _catch_termination() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated`; return the handlers replaced."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    return previous
 
 
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, MemoryError) and not isinstance(err, TinifyError):
+        text = "out of memory; code a smaller input (--max-pixels) or free memory"
     if isinstance(err, OSError) and err.filename is not None:
         text = f"{err.filename}: {err.strerror or text}"
     return text

@@ -35,6 +35,7 @@ from tinify.codec.format import (
     pack,
     unpack,
 )
+from tinify.codec.limits import check_frames, check_pixels, check_size, check_streams
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
 from tinify.exceptions import ParameterError
 from tinify.models.base import last_latent_size
@@ -86,7 +87,13 @@ def _entropy_path(model: Any, path: str) -> Iterator[None]:
 
 
 def encode_image(
-    loaded: LoadedModel, x: Tensor, stream_chunks: int = 1, coding: str = DEFAULT_CODING
+    loaded: LoadedModel,
+    x: Tensor,
+    stream_chunks: int = 1,
+    coding: str = DEFAULT_CODING,
+    *,
+    max_pixels: int | None = None,
+    icc_profile: bytes = b"",
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
@@ -98,9 +105,15 @@ def encode_image(
             integer arithmetic, decodable bit-exactly on any device; measured rate cost on
             Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0, CompressAI's
             arithmetic and streams).
+        max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
+        icc_profile: the image's ICC colour profile, stored in the header (empty: sRGB).
 
     Returns:
         The file's bytes.
+
+    Raises:
+        LimitError: the image is larger than ``max_pixels`` or than the format holds (checked
+            before coding).
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
         raise ParameterError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
@@ -110,6 +123,7 @@ def encode_image(
     model = loaded.model
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
+    check_size(width, height, pad, max_pixels)
     set_stream_chunks(model, stream_chunks)
     with torch.no_grad(), _entropy_path(model, coding):
         out = model.compress(F.pad(x, pad) if any(pad) else x)
@@ -123,6 +137,7 @@ def encode_image(
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[coding],
+        icc_profile=bytes(icc_profile),
     )
     return pack(header, streams)
 
@@ -189,22 +204,28 @@ def _check_shape(header: TfyHeader, factor: int) -> tuple[int, ...]:
     return shape
 
 
-def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
+def decode_image(
+    data: bytes, model: ModelOrLoader, *, max_pixels: int | None = None
+) -> DecodedImage:
     """Decode a ``.tfy`` file holding an image.
 
     Args:
         data: the file's bytes.
         model: the loaded model, or a function that loads it from the header (called only once
             the header has been checked).
+        max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         FormatError: the file is corrupt, truncated or inconsistent, or holds a video.
+        LimitError: the image is larger than ``max_pixels``.
         WeightsMismatchError: the model is not the one the file was encoded with.
         tinify.BitstreamError: a stream does not decode.
     """
     header, streams = unpack(data)
     if header.kind != "image":
         raise FormatError(f"holds a {header.kind}; decode it to a frame folder, .y4m or .yuv")
+    check_pixels(header.width, header.height, max_pixels)
+    check_streams(header.stream_lengths)
     loaded = _model_for(header, model)
     net = loaded.model
     names = getattr(net, "latent_names", ())
@@ -231,6 +252,9 @@ def encode_video(
     fps: Fraction,
     yuv444: bool = False,
     stream_chunks: int = 1,
+    *,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
 ) -> bytes:
     """Code a clip into a complete ``.tfy`` file (kind video).
 
@@ -240,18 +264,23 @@ def encode_video(
         fps: the frame rate to record.
         yuv444: the source was 4:4:4 YUV (recorded so that decoding to Y4M keeps it).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Returns:
         The file's bytes.
 
     Raises:
         ParameterError: not a video model, no frames, or frames of different shapes.
+        LimitError: frames larger than ``max_pixels`` or more than ``max_frames``.
     """
     model = _video_net(loaded)
     if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
         raise ParameterError("frames must be a non-empty list of (1, 3, H, W) tensors")
     height, width = (int(s) for s in frames[0].shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
+    check_size(width, height, pad, max_pixels, "a frame")
+    check_frames(len(frames), max_frames)
     set_stream_chunks(model, stream_chunks)
     with torch.no_grad():
         strings, shapes = model.compress([F.pad(x, pad) if any(pad) else x for x in frames])
@@ -302,22 +331,35 @@ class DecodedVideo:
     model: LoadedModel
 
 
-def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
+def decode_video(
+    data: bytes,
+    model: ModelOrLoader,
+    *,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
+) -> DecodedVideo:
     """Decode a ``.tfy`` file holding a video.
 
     Args:
         data: the file's bytes.
         model: the loaded video model, or a function that loads it from the header (called only
             once the header has been checked).
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Raises:
-        FormatError: the file is corrupt, truncated or inconsistent, or holds an image.
+        FormatError: the file is corrupt, truncated or inconsistent (a stream too short for
+            its frames), or holds an image.
+        LimitError: the frames are larger than ``max_pixels`` or more than ``max_frames``.
         WeightsMismatchError: the model is not the one the file was encoded with.
         tinify.BitstreamError: a stream does not decode.
     """
     header, streams = unpack(data)
     if header.kind != "video":
         raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
+    check_pixels(header.width, header.height, max_pixels, "a frame")
+    check_frames(header.frames, max_frames)
+    check_streams(header.stream_lengths, header.frames)
     loaded = _model_for(header, model)
     net = _video_net(loaded)
     shape = _check_shape(header, net.downsampling_factor)

@@ -34,6 +34,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_HEADER_SIZE",
+    "MAX_ICC_BYTES",
     "MAX_SIDE",
     "MAX_STREAMS",
     "MAX_VIDEO_FRAMES",
@@ -78,7 +79,12 @@ FLAG_CUDA = 0x01
 #: Video only: the source was 4:4:4 YUV (a ``.y4m`` with ``C444``), so a decoder writing Y4M
 #: keeps 4:4:4 chroma by default.
 FLAG_YUV444 = 0x02
-KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444
+#: Image only: an ICC colour profile follows the stream lengths (``u32`` length, then the
+#: profile's bytes, at most :data:`MAX_ICC_BYTES`); decoding writes it back into the image.
+FLAG_ICC = 0x04
+KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444 | FLAG_ICC
+#: Largest ICC profile a file may hold (display profiles are a few KiB; 1 MiB bounds parsing).
+MAX_ICC_BYTES = 1 << 20
 
 #: Video stream layout (kind 1): frame 0 is an I-frame with these many streams (image latent
 #: ``y``, then its hyper-latent ``z``), every later frame a P-frame with these many (motion
@@ -111,6 +117,8 @@ MAX_HEADER_SIZE = (
     + 4
     + 4 * MAX_STREAMS
     + 4
+    + 4
+    + MAX_ICC_BYTES
 )
 
 
@@ -146,6 +154,8 @@ class TfyHeader:
         stream_lengths: byte length of every stream (filled in by :func:`pack`/:func:`unpack`).
         payload_crc: CRC32 of the payload (filled in by :func:`pack`/:func:`unpack`).
         version: format version (:data:`FORMAT_VERSION`).
+        icc_profile: an image's ICC colour profile (empty: none, i.e. sRGB), written back into
+            the decoded image.
     """
 
     model: str
@@ -169,6 +179,7 @@ class TfyHeader:
     stream_lengths: tuple[int, ...] = field(default=())
     payload_crc: int = 0
     version: int = FORMAT_VERSION
+    icc_profile: bytes = b""
 
     @property
     def padded_size(self) -> tuple[int, int]:
@@ -302,6 +313,10 @@ def _validate(h: TfyHeader) -> None:
             )
     if len(h.stream_lengths) > MAX_STREAMS:
         raise FormatError(f"{len(h.stream_lengths)} streams; at most {MAX_STREAMS}")
+    if not isinstance(h.icc_profile, bytes) or len(h.icc_profile) > MAX_ICC_BYTES:
+        raise FormatError(f"the ICC profile must be at most {MAX_ICC_BYTES} bytes")
+    if h.icc_profile and h.kind != "image":
+        raise FormatError("only an image can hold an ICC profile")
 
 
 def video_stream_count(frames: int) -> int:
@@ -374,7 +389,9 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
         SOURCES.index(header.source),
         METRICS.index(header.metric),
         header.quality,
-        (FLAG_CUDA if header.on_cuda else 0) | (FLAG_YUV444 if header.yuv444 else 0),
+        (FLAG_CUDA if header.on_cuda else 0)
+        | (FLAG_YUV444 if header.yuv444 else 0)
+        | (FLAG_ICC if header.icc_profile else 0),
         header.bit_depth,
         header.weights_id,
         header.height,
@@ -391,6 +408,8 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
     for shape in header.shapes:
         body += bytes([len(shape)]) + struct.pack(f"<{len(shape)}I", *shape)
     body += struct.pack(f"<I{len(streams)}I", len(streams), *header.stream_lengths)
+    if header.icc_profile:
+        body += struct.pack("<I", len(header.icc_profile)) + header.icc_profile
     size = _PREFIX.size + len(body) + 4
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header.coding_mode, size) + bytes(body)
     return head + struct.pack("<I", zlib.crc32(head)) + payload
@@ -492,6 +511,12 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
     if count > MAX_STREAMS:
         raise FormatError(f"{count} streams; at most {MAX_STREAMS} (corrupt file)")
     lengths = struct.unpack(f"<{count}I", r.take(4 * count, "the stream lengths"))
+    icc = b""
+    if flags & FLAG_ICC:
+        n_icc = r.u32("the ICC profile length")
+        if not 1 <= n_icc <= MAX_ICC_BYTES:
+            raise FormatError(f"ICC profile of {n_icc} bytes; 1 to {MAX_ICC_BYTES} (corrupt file)")
+        icc = bytes(r.take(n_icc, "the ICC profile"))
     if r.pos != r.end:
         raise FormatError(
             f"{r.end - r.pos} unexpected bytes at the end of the header (corrupt file)"
@@ -518,6 +543,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         stream_lengths=tuple(lengths),
         payload_crc=payload_crc,
         version=version,
+        icc_profile=icc,
     )
     _validate(header)
     return header, size

@@ -17,7 +17,13 @@ from tinify.exceptions import NotReadyError, ParameterError, ParameterTypeError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
-__all__ = ["EntropyModel", "default_entropy_coder", "pmf_to_quantized_cdf"]
+__all__ = [
+    "MAX_SYMBOL",
+    "EntropyModel",
+    "check_finite_symbols",
+    "default_entropy_coder",
+    "pmf_to_quantized_cdf",
+]
 
 #: Buffers that hold the coding tables; they take whatever shape a loaded state dict has.
 TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
@@ -245,6 +251,7 @@ class EntropyModel(nn.Module):
                 "same shape"
             )
         table = self.cdf_table()
+        check_finite_symbols(inputs, means)
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
         return _core.encode_batch(
@@ -291,3 +298,29 @@ class EntropyModel(nn.Module):
         )
         symbols = torch.from_numpy(values).reshape(indexes.shape).to(indexes.device)
         return self.dequantize(symbols, means, dtype)
+
+
+#: Largest magnitude of a coded symbol ``round(x - means)`` (it is coded as an int32).
+MAX_SYMBOL = (1 << 31) - 1
+
+
+def check_finite_symbols(inputs: Tensor, means: Tensor | None = None) -> None:
+    """Refuse latents that cannot be coded: NaN or infinite values (a diverged model or a
+    broken input), or symbols ``round(inputs - means)`` beyond the int32 range.
+
+    Raises:
+        ParameterError: with the count of bad values.
+    """
+    centred = inputs.detach() if means is None else inputs.detach() - means.detach()
+    finite = torch.isfinite(centred)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ParameterError(
+            f"compress: {bad} of {centred.numel()} latent values are NaN or infinite (a "
+            "diverged model or a broken input); they cannot be coded"
+        )
+    if centred.numel() and float(centred.abs().max()) > MAX_SYMBOL:
+        raise ParameterError(
+            f"compress: latent values reach {float(centred.abs().max()):.3g}, beyond the "
+            f"coded symbol range of +-{MAX_SYMBOL}"
+        )

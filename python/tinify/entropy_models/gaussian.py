@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from tinify import _core
-from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
+from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel, check_finite_symbols
 from tinify.exceptions import NotReadyError, ParameterError
 from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
@@ -272,6 +272,7 @@ class GaussianMixtureConditional(GaussianConditional):
         Returns one stream per batch item.
         """
         self._check_params(inputs, scales, means, weights)
+        check_finite_symbols(inputs)
         n = inputs.size(0)
         symbols = self.quantize(inputs, "symbols").reshape(n, -1)
         sym = to_numpy(symbols, np.int32)

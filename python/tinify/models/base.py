@@ -366,6 +366,12 @@ class CompressionModel(nn.Module):
             TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`).
         """
         check_image(x)
+        weight = next(self.parameters(), None)
+        if weight is not None and x.dtype != weight.dtype:
+            raise TypeError(
+                f"x has dtype {x.dtype} but the model's weights are {weight.dtype}; convert one "
+                f"to the other (x.to({weight.dtype}) or model.to({x.dtype}))"
+            )
         height, width = (int(s) for s in x.shape[-2:])
         padded, _ = pad_to_multiple(x, self.downsampling_factor)
         out = self._compress(padded)

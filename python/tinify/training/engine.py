@@ -256,6 +256,17 @@ class Trainer:
         state = read_checkpoint(path, map_location=self.ctx.device)
         if state.get("format") != "tinify-train-1":
             raise InputError(f"{path} is not a tinify training checkpoint")
+        try:
+            self._restore(path, state)
+        except (KeyError, TypeError, IndexError, RuntimeError, AttributeError) as err:
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            raise InputError(
+                f"{path}: a damaged or incompatible training checkpoint "
+                f"({type(err).__name__}: {first}); resume from another one"
+            ) from None
+
+    def _restore(self, path: str, state: dict[str, Any]) -> None:
+        """Load a checked resume ``state`` into the model, optimizers and schedule."""
         if state["steps_per_epoch"] != self.steps_per_epoch:
             raise InputError(
                 f"{path} was written with {state['steps_per_epoch']} steps per epoch, this run "

@@ -28,10 +28,11 @@ from typing import Any, BinaryIO, NamedTuple, Union
 
 import torch
 
-from tinify.exceptions import InputError, first_line
+from tinify.exceptions import InputError, LimitError, first_line
 from tinify.utils.files import atomic_path
 
 __all__ = [
+    "check_state_dict",
     "STATE_DICT_KEYS",
     "CheckpointState",
     "read_checkpoint",
@@ -84,8 +85,13 @@ def read_checkpoint(path: FileLike, map_location: str | torch.device = "cpu") ->
         raise InputError(f"{path}: no such checkpoint file")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for foreign or damaged files
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({first_line(err)})") from None
+    except MemoryError:
+        raise LimitError(f"{path}: not enough memory to read this checkpoint") from None
+    except Exception as err:  # torch raises many types (UnpicklingError, EOFError, ...)
+        raise InputError(
+            f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}: "
+            f"{first_line(err)[:200]})"
+        ) from None
     if not isinstance(obj, Mapping):
         raise InputError(f"{path}: holds a {type(obj).__name__}, not a state dict")
     return dict(obj)
@@ -128,7 +134,9 @@ def read_state_dict(path: PathLike) -> CheckpointState:
     Raises:
         InputError: missing or unreadable file, or no state dict in it.
     """
-    return unwrap_state_dict(read_checkpoint(path), path)
+    found = unwrap_state_dict(read_checkpoint(path), path)
+    check_state_dict(found.state, path)
+    return found
 
 
 def save_checkpoint(obj: Mapping[str, Any], path: PathLike) -> Path:
@@ -160,3 +168,40 @@ def save_hashed_state_dict(
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
     return final
+
+
+def check_state_dict(state: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Check the tensors of a checkpoint before a model is built from their shapes.
+
+    - every tensor must store the bytes its shape declares: a few bytes viewed with zero strides
+      as a huge tensor would make tinify build (allocate) a model of that size;
+    - all of them together cannot declare more bytes than the file holds;
+    - no floating-point value may be NaN or infinite (such weights code garbage).
+
+    Raises:
+        LimitError: a tensor declares more bytes than are stored.
+        TinifyError: a tensor holds a NaN or an infinity.
+    """
+    size = os.path.getsize(path) if os.path.isfile(path) else None
+    total = 0
+    for key, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        declared = value.numel() * value.element_size()
+        stored = value.untyped_storage().nbytes() - value.storage_offset() * value.element_size()
+        if declared > stored:
+            raise LimitError(
+                f"{path}: tensor {key} declares shape {tuple(value.shape)} ({declared} bytes) but "
+                f"stores {stored} bytes (a crafted or corrupt checkpoint)"
+            )
+        total += declared
+        if value.is_floating_point() and value.numel() and not bool(value.isfinite().all()):
+            raise InputError(
+                f"{path}: tensor {key} holds NaN or infinite values; the weights are damaged "
+                "(retrain or use another checkpoint)"
+            )
+    if size is not None and total > size:
+        raise LimitError(
+            f"{path}: its tensors declare {total} bytes, more than the {size} bytes of the file "
+            "(a crafted or corrupt checkpoint)"
+        )

@@ -5,7 +5,13 @@ Every file tinify writes goes through :func:`atomic_path` (or :func:`atomic_fold
 written under a temporary name beside its target and renamed onto it only once complete, so a
 reader never sees a partial file and a failure leaves nothing behind. The result gets the
 ordinary permissions of a new file (``0o666`` or ``0o777`` less the umask), not the private
-``0o600`` / ``0o700`` of the temporary.
+``0o600`` / ``0o700`` of the temporary; a file it replaces keeps its permissions.
+
+A temporary is named ``.NAME.PID.XXXXXXXX.part`` (a folder: ``.NAME.PID.XXXXXXXX.part/``) with
+the writer's process id. An exception, Ctrl-C, or (in the ``tinify`` command) SIGTERM or SIGHUP
+removes it. A process killed outright (SIGKILL, power loss) cannot clean up: the next write to
+the same target removes every temporary of that name whose process no longer exists
+(:func:`remove_stale_parts`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import http.client
 import os
 import shutil
 import ssl
+import stat
 import sys
 import tempfile
 import urllib.error
@@ -33,6 +40,7 @@ __all__ = [
     "atomic_folder",
     "atomic_path",
     "download",
+    "remove_stale_parts",
     "hash_file",
     "remote_size",
     "sha256_file",
@@ -214,24 +222,90 @@ def _umask() -> int:
     return mask
 
 
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists (another user's)
+        return True
+    return True
+
+
+def remove_stale_parts(path: PathLike) -> list[Path]:
+    """Remove the temporaries (``.NAME.PID.XXXXXXXX.part``, files or folders) that a killed
+    writer left beside ``path``: those whose process ``PID`` no longer exists. Returns them."""
+    target = Path(path)
+    prefix = f".{target.name}."
+    removed: list[Path] = []
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".part")):
+            continue
+        fields = name[len(prefix) : -len(".part")].split(".")
+        if len(fields) != 2 or not fields[0].isdigit() or _pid_alive(int(fields[0])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
+def _prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}."
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success move it onto ``path``, else delete it.
 
     The caller writes the temporary path (it exists, empty). The folder of ``path`` must exist.
+    A regular file replaced at ``path`` keeps its permission bits.
     """
     target = Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    remove_stale_parts(target)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode) if target.is_file() else None
+    except OSError:
+        mode = None
+    fd, name = tempfile.mkstemp(prefix=_prefix(target), suffix=".part", dir=target.parent)
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _naming(err, tmp, target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _naming(err: OSError, tmp: Path, target: Path) -> OSError:
+    """``err`` about the temporary (disk full, file too large, ...) as an error about
+    ``target``, the file the user asked for (the temporary is gone)."""
+    name = str(target)
+    if err.filename is not None:
+        text = os.fsdecode(err.filename)
+        if not text.startswith(str(tmp)):
+            return err
+        name = str(target) + text[len(str(tmp)) :]
+    if err.errno is None:
+        return OSError(f"{name}: {err}")
+    return type(err)(err.errno, err.strerror or str(err), name)
 
 
 @contextlib.contextmanager
@@ -239,11 +313,15 @@ def atomic_folder(path: PathLike) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success move it onto ``path`` (which must
     not exist or be an empty folder), else delete it with what was written there."""
     target = Path(path)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))
+    remove_stale_parts(target)
+    tmp = Path(tempfile.mkdtemp(prefix=_prefix(target), suffix=".part", dir=target.parent))
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         os.replace(tmp, target)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _naming(err, tmp, target) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

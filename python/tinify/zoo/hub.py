@@ -18,6 +18,7 @@ loaded with ``torch.load(..., weights_only=True)`` (:mod:`tinify.utils.checkpoin
 from __future__ import annotations
 
 import os
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -136,6 +137,12 @@ def _require_hash(path: Path, prefix: str | None, origin: str) -> None:
 
 
 def _download(url: str, target: Path, prefix: str | None, progress: bool) -> None:
+    # Like torch.hub: say what is fetched, and how to forbid it (a .tfy file names its weights).
+    print(
+        f"tinify: downloading {target.name} from {url} into {target.parent} "
+        f"({ENV_OFFLINE}=1 forbids downloads)",
+        file=sys.stderr,
+    )
     try:
         download(url, target, sha256=prefix, progress=progress, timeout=_TIMEOUT_S)
     except DownloadError as err:
