@@ -39,8 +39,10 @@ from tinify.codec.format import (
     pack,
     unpack,
 )
+from tinify.codec.limits import check_frames, check_pixels, check_size, check_streams
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
-from tinify.exceptions import TinifyError
+from tinify.exceptions import ParameterError
+from tinify.models.base import last_latent_size
 from tinify.models.image.vbr import ScaleHyperpriorVbr, quant_step_to_scale
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
@@ -92,11 +94,11 @@ def rate_options(model: Any, quant_step: float | None) -> dict[str, Any]:
     defaults to :data:`DEFAULT_QUANT_STEP`), ``{}`` for the others.
 
     Raises:
-        TinifyError: a step for a model that takes none, or a step out of range.
+        ParameterError: a step for a model that takes none, or a step out of range.
     """
     if not is_variable_rate_model(model):
         if quant_step is not None:
-            raise TinifyError(
+            raise ParameterError(
                 "a quantization step is for the variable-rate models (*-vbr); this model codes "
                 "at the rate of its weights (choose --quality)"
             )
@@ -107,7 +109,7 @@ def rate_options(model: Any, quant_step: float | None) -> dict[str, Any]:
         quant_step = DEFAULT_QUANT_STEP
 
     if not MIN_QUANT_STEP <= quant_step <= MAX_QUANT_STEP:  # type: ignore[operator]
-        raise TinifyError(
+        raise ParameterError(
             f"the quantization step must be in {MIN_QUANT_STEP:g}..{MAX_QUANT_STEP:g}, got "
             f"{quant_step!r} (CompressAI's models are trained for 1 to 10)"
         )
@@ -144,6 +146,8 @@ def encode_image(
     coding: str | None = None,
     *,
     quant_step: float | None = None,
+    max_pixels: int | None = None,
+    icc_profile: bytes = b"",
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
@@ -157,26 +161,33 @@ def encode_image(
             arithmetic and streams; the default and only mode of the variable-rate models).
         quant_step: variable-rate models only: the quantization step (default
             :data:`DEFAULT_QUANT_STEP`; larger steps give lower rates), recorded in the header.
+        max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
+        icc_profile: the image's ICC colour profile, stored in the header (empty: sRGB).
 
     Returns:
         The file's bytes.
+
+    Raises:
+        LimitError: the image is larger than ``max_pixels`` or than the format holds (checked
+            before coding).
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
-        raise ValueError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
+        raise ParameterError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
     model = loaded.model
     coding = coding or default_coding(model)
     modes = {name: mode for mode, name in CODING_MODES.items()}
     if coding not in modes:
-        raise ValueError(f"coding must be one of {sorted(modes)}, got {coding!r}")
+        raise ParameterError(f"coding must be one of {sorted(modes)}, got {coding!r}")
     if is_variable_rate_model(model):
         if coding != "float":
-            raise TinifyError(
+            raise ParameterError(
                 f"{loaded.name} has no fixed-point path: code it with --coding float (mode 0)"
             )
         quant_step = DEFAULT_QUANT_STEP if quant_step is None else float(quant_step)
     rate = rate_options(model, quant_step)
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
+    check_size(width, height, pad, max_pixels)
     set_stream_chunks(model, stream_chunks)
     with torch.no_grad(), _entropy_path(model, coding):
         out = model.compress(F.pad(x, pad) if any(pad) else x, **rate)
@@ -186,11 +197,12 @@ def encode_image(
         height=height,
         width=width,
         padding=pad,
-        shapes=(tuple(int(s) for s in out["shape"]),),
+        shapes=(last_latent_size(out["shape"]),),
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[coding],
         quant_step=quant_step,
+        icc_profile=bytes(icc_profile),
     )
     return pack(header, streams)
 
@@ -257,22 +269,28 @@ def _check_shape(header: TfyHeader, factor: int) -> tuple[int, ...]:
     return shape
 
 
-def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
+def decode_image(
+    data: bytes, model: ModelOrLoader, *, max_pixels: int | None = None
+) -> DecodedImage:
     """Decode a ``.tfy`` file holding an image.
 
     Args:
         data: the file's bytes.
         model: the loaded model, or a function that loads it from the header (called only once
             the header has been checked).
+        max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         FormatError: the file is corrupt, truncated or inconsistent, or holds a video.
+        LimitError: the image is larger than ``max_pixels``.
         WeightsMismatchError: the model is not the one the file was encoded with.
         tinify.BitstreamError: a stream does not decode.
     """
     header, streams = unpack(data)
     if header.kind != "image":
         raise FormatError(f"holds a {header.kind}; decode it to a frame folder, .y4m or .yuv")
+    check_pixels(header.width, header.height, max_pixels)
+    check_streams(header.stream_lengths)
     loaded = _model_for(header, model)
     net = loaded.model
     names = getattr(net, "latent_names", ())
@@ -310,6 +328,9 @@ def encode_video(
     fps: Fraction,
     yuv444: bool = False,
     stream_chunks: int = 1,
+    *,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
 ) -> bytes:
     """Code a clip into a complete ``.tfy`` file (kind video).
 
@@ -319,18 +340,23 @@ def encode_video(
         fps: the frame rate to record.
         yuv444: the source was 4:4:4 YUV (recorded so that decoding to Y4M keeps it).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Returns:
         The file's bytes.
 
     Raises:
-        ValueError: not a video model, no frames, or frames of different shapes.
+        ParameterError: not a video model, no frames, or frames of different shapes.
+        LimitError: frames larger than ``max_pixels`` or more than ``max_frames``.
     """
     model = _video_net(loaded)
     if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
-        raise ValueError("frames must be a non-empty list of (1, 3, H, W) tensors")
+        raise ParameterError("frames must be a non-empty list of (1, 3, H, W) tensors")
     height, width = (int(s) for s in frames[0].shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
+    check_size(width, height, pad, max_pixels, "a frame")
+    check_frames(len(frames), max_frames)
     set_stream_chunks(model, stream_chunks)
     with torch.no_grad():
         strings, shapes = model.compress([F.pad(x, pad) if any(pad) else x for x in frames])
@@ -359,10 +385,10 @@ def _video_net(loaded: LoadedModel) -> ScaleSpaceFlow:
     """The network of a video model (the layout of :func:`frame_streams` is its).
 
     Raises:
-        ValueError: ``loaded`` is not a video model.
+        ParameterError: ``loaded`` is not a video model.
     """
     if not _is_video_model(loaded.name) or not isinstance(loaded.model, ScaleSpaceFlow):
-        raise ValueError(f"{loaded.name} is not a video model; a video needs ssf2020")
+        raise ParameterError(f"{loaded.name} is not a video model; a video needs ssf2020")
     return loaded.model
 
 
@@ -381,22 +407,35 @@ class DecodedVideo:
     model: LoadedModel
 
 
-def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
+def decode_video(
+    data: bytes,
+    model: ModelOrLoader,
+    *,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
+) -> DecodedVideo:
     """Decode a ``.tfy`` file holding a video.
 
     Args:
         data: the file's bytes.
         model: the loaded video model, or a function that loads it from the header (called only
             once the header has been checked).
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Raises:
-        FormatError: the file is corrupt, truncated or inconsistent, or holds an image.
+        FormatError: the file is corrupt, truncated or inconsistent (a stream too short for
+            its frames), or holds an image.
+        LimitError: the frames are larger than ``max_pixels`` or more than ``max_frames``.
         WeightsMismatchError: the model is not the one the file was encoded with.
         tinify.BitstreamError: a stream does not decode.
     """
     header, streams = unpack(data)
     if header.kind != "video":
         raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
+    check_pixels(header.width, header.height, max_pixels, "a frame")
+    check_frames(header.frames, max_frames)
+    check_streams(header.stream_lengths, header.frames)
     loaded = _model_for(header, model)
     net = _video_net(loaded)
     shape = _check_shape(header, net.downsampling_factor)

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from tinify.entropy_models.base import EntropyModel
 from tinify.entropy_models.bottleneck import EntropyBottleneck
+from tinify.exceptions import ParameterError
 
 __all__ = ["EntropyBottleneckVbr", "EntropyModelVbr"]
 
@@ -53,7 +54,7 @@ class EntropyModelVbr(EntropyModel):
             qs: the step (a number, or a 0-d / broadcastable tensor).
         """
         if mode not in ("noise", "ste", "dequantize", "symbols"):
-            raise ValueError(
+            raise ParameterError(
                 f'mode must be "noise", "ste", "dequantize" or "symbols", got {mode!r}'
             )
         if mode == "noise":
@@ -156,7 +157,7 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         pmf_length = maxima + minima + 1
         max_length = int(pmf_length.max().item())
         if max_length > 65534:
-            raise ValueError(
+            raise ParameterError(
                 f"quantization step {float(torch.as_tensor(qs).reshape(-1)[0]):g} gives tables "
                 f"of {max_length} values, more than 16-bit tables can hold; use a larger step"
             )
@@ -185,7 +186,7 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         if training is None:
             training = self.training
         if x.dim() < 2 or x.size(1) != self.channels:
-            raise ValueError(f"expected (N, {self.channels}, ...) input, got {tuple(x.shape)}")
+            raise ParameterError(f"expected (N, {self.channels}, ...) input, got {tuple(x.shape)}")
         values = x.transpose(0, 1).contiguous()
         moved_shape = values.shape
         values = values.reshape(self.channels, 1, -1)
@@ -202,7 +203,7 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         if qs is None:
             return super().compress(x)
         if x.dim() < 2 or x.size(1) != self._quantized_cdf.size(0) and self._quantized_cdf.numel():
-            raise ValueError(
+            raise ParameterError(
                 f"expected (N, {self._quantized_cdf.size(0)}, ...) input, got {tuple(x.shape)}"
             )
         indexes = self._channel_indexes(x.shape)

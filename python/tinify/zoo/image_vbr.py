@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tinify.exceptions import ParameterError
 from tinify.models import (
     CompressionModel,
     JointAutoregressiveHierarchicalPriorsVbr,
@@ -37,7 +38,7 @@ def _create(
     name: str, quality: int, metric: str, pretrained: bool, progress: bool, **kw: Any
 ) -> CompressionModel:
     if metric != "mse":
-        raise ValueError(f'Invalid metric "{metric}": the variable-rate models have mse only')
+        raise ParameterError(f'Invalid metric "{metric}": the variable-rate models have mse only')
     return create_model(name, quality, metric, pretrained, progress, **kw)
 
 

@@ -4,7 +4,7 @@ variable-rate models of Kamisli et al. 2024."""
 
 from __future__ import annotations
 
-from tinify.models.image.bmshj2018 import FactorizedPrior, ScaleHyperprior
+from tinify.models.image.bmshj2018 import FactorizedPrior, FactorizedPriorReLU, ScaleHyperprior
 from tinify.models.image.cheng2020 import Cheng2020Anchor, Cheng2020Attention
 from tinify.models.image.mbt2018 import (
     JointAutoregressiveHierarchicalPriors,
@@ -20,6 +20,7 @@ __all__ = [
     "Cheng2020Anchor",
     "Cheng2020Attention",
     "FactorizedPrior",
+    "FactorizedPriorReLU",
     "JointAutoregressiveHierarchicalPriors",
     "JointAutoregressiveHierarchicalPriorsVbr",
     "MeanScaleHyperprior",

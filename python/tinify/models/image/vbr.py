@@ -38,7 +38,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder
 from tinify.entropy_models import EntropyBottleneck, EntropyBottleneckVbr
-from tinify.exceptions import TinifyError
+from tinify.exceptions import ParameterError
 from tinify.models.base import get_scale_table
 from tinify.models.image.bmshj2018 import ScaleHyperprior
 from tinify.models.image.mbt2018 import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior
@@ -51,6 +51,8 @@ from tinify.models.image.wavefront import (
     wavefront_slope,
 )
 from tinify.ops import LowerBound, quantize_ste
+from tinify.registry.torch import register_model
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "GAINS",
@@ -78,7 +80,7 @@ def quant_step_to_scale(quant_step: float) -> Tensor:
     """
     step = float(quant_step)
     if not (np.isfinite(step) and step > 0):
-        raise TinifyError(f"the quantization step must be a positive number, got {quant_step!r}")
+        raise ParameterError(f"the quantization step must be a positive number, got {quant_step!r}")
     return torch.tensor(1.0 / step, dtype=torch.float32)
 
 
@@ -88,6 +90,7 @@ def _is_zero(value: Scale) -> bool:
     return bool(value == 0)
 
 
+@register_model("bmshj2018-hyperprior-vbr")
 class ScaleHyperpriorVbr(ScaleHyperprior):
     r"""Variable-rate bmshj2018-hyperprior: the scale hyperprior of J. Ballé, D. Minnen,
     S. Singh, S. J. Hwang, N. Johnston (ICLR 2018) with the variable-rate quantization of
@@ -137,11 +140,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
 
     @classmethod
     def from_state_dict(  # type: ignore[override]
-        cls, state_dict: Mapping[str, Any], **kwargs: Any
+        cls, state_dict: Mapping[str, Any], vr_entbttlnck: bool | None = None, **kwargs: Any
     ) -> ScaleHyperpriorVbr:
-        """Build and load strictly (``vr_entbttlnck`` is read from the keys unless given; an
+        """Build and load strictly (``vr_entbttlnck`` is read from the keys when None; an
         obsolete ``QuantOffset`` entry is dropped, as CompressAI does)."""
         state = {k: v for k, v in state_dict.items() if k != "QuantOffset"}
+        if vr_entbttlnck is not None:
+            kwargs["vr_entbttlnck"] = vr_entbttlnck
         model = super().from_state_dict(state, **kwargs)
         assert isinstance(model, ScaleHyperpriorVbr)
         return model
@@ -157,7 +162,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     def _as_scale(self, value: Scale) -> Tensor:
         scale = torch.as_tensor(value, dtype=self.Gain.dtype, device=self.Gain.device)
         if scale.numel() != 1 or not bool(torch.isfinite(scale).all() and (scale > 0).all()):
-            raise TinifyError(f"inputscale must be one positive finite number, got {value!r}")
+            raise ParameterError(f"inputscale must be one positive finite number, got {value!r}")
         return scale.detach().reshape(())
 
     def _get_scale(self, stage: int, s: int, inputscale: Scale) -> Tensor:
@@ -171,11 +176,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     def _coding_scale(self, stage: int, s: int, inputscale: Scale) -> Tensor:
         """The scale of ``compress``/``decompress``: ``inputscale``, or ``|Gain[s]|``."""
         if stage not in (1, 2):
-            raise TinifyError(f"stage must be 1 (plain model) or 2 (variable rate), got {stage!r}")
+            raise ParameterError(
+                f"stage must be 1 (plain model) or 2 (variable rate), got {stage!r}"
+            )
         if not _is_zero(inputscale):
             return self._as_scale(inputscale)
         if not 0 <= int(s) < self.levels:
-            raise TinifyError(f"s must be in 0..{self.levels - 1}, got {s!r}")
+            raise ParameterError(f"s must be in 0..{self.levels - 1}, got {s!r}")
         return self.Gain[int(s)].detach().abs()
 
     @contextlib.contextmanager
@@ -295,7 +302,9 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         if stage == 1:
             return super().forward(x)
         if stage != 2:
-            raise TinifyError(f"stage must be 1 (plain model) or 2 (variable rate), got {stage!r}")
+            raise ParameterError(
+                f"stage must be 1 (plain model) or 2 (variable rate), got {stage!r}"
+            )
         scale = self._get_scale(stage, s, inputscale)
         y = self.g_a(x)
         z = self.h_a(self._hyper_input(y))
@@ -349,7 +358,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
 
     def _check_float_path(self) -> None:
         if self._fixed_path():
-            raise TinifyError(
+            raise ParameterError(
                 f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
                 "entropy_path='float' (tinify: --coding float)"
             )
@@ -407,6 +416,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         return self._synthesize(y_hat)
 
 
+@register_model("mbt2018-mean-vbr")
 class MeanScaleHyperpriorVbr(ScaleHyperpriorVbr, MeanScaleHyperprior):
     r"""Variable-rate mbt2018-mean: the mean-scale hyperprior of D. Minnen, J. Ballé,
     G. Toderici (NeurIPS 2018) with the variable-rate quantization of F. Kamisli, F. Racapé,
@@ -419,6 +429,7 @@ class MeanScaleHyperpriorVbr(ScaleHyperpriorVbr, MeanScaleHyperprior):
         super().__init__(N, M, vr_entbttlnck=vr_entbttlnck, **kwargs)
 
 
+@register_model("mbt2018-vbr")
 class JointAutoregressiveHierarchicalPriorsVbr(
     ScaleHyperpriorVbr, JointAutoregressiveHierarchicalPriors
 ):
@@ -531,7 +542,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
         params = self.h_s(z_hat)
         if params.shape[-2:] != y.shape[-2:]:
-            raise ValueError(
+            raise ParameterError(
                 f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
                 f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
             )
@@ -551,7 +562,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
         params = self.h_s(z_hat)
         if len(strings[0]) != params.size(0):
-            raise ValueError(f"{len(strings[0])} streams for a batch of {params.size(0)}")
+            raise ParameterError(f"{len(strings[0])} streams for a batch of {params.size(0)}")
         with torch.no_grad():
             y_hat = decode_items(
                 list(strings[0]),
@@ -597,7 +608,9 @@ class JointAutoregressiveHierarchicalPriorsVbr(
             symbols.append(q.reshape(-1))
             indexes.append(gc.build_indexes(scales * scale).reshape(-1))
         return _core.encode_with_indexes(
-            _int32(torch.cat(symbols)), _int32(torch.cat(indexes)), gc.cdf_table()
+            to_numpy(torch.cat(symbols), np.int32),
+            to_numpy(torch.cat(indexes), np.int32),
+            gc.cdf_table(),
         )
 
     def _decompress_item(
@@ -608,11 +621,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         table = gc.cdf_table()
         for i in range(len(coder.fronts)):
             scales, means = coder.front_params(i).chunk(2, dim=1)
-            indexes = _int32(gc.build_indexes(scales * scale).reshape(-1))
+            indexes = to_numpy(gc.build_indexes(scales * scale).reshape(-1), np.int32)
             q = torch.from_numpy(decoder.decode_stream(indexes, table))
             q = q.reshape(-1, channels).to(means.device)
             coder.write_front(i, self._dequantized(q, scales, means, scale, stage))
-
-
-def _int32(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())

@@ -45,6 +45,8 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
+from tinify.exceptions import ParameterError
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "CONTEXT_ORDERS",
@@ -70,7 +72,7 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
     channel pair.
 
     Raises:
-        ValueError: the convolution is not a stride-1, "same"-padded, ungrouped one, or a tap is
+        ParameterError: the convolution is not a stride-1, "same"-padded, ungrouped one, or a tap is
             not causal (at or after the centre in raster order).
     """
     kh, kw = conv.kernel_size
@@ -82,7 +84,9 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
         or kh % 2 == 0
         or kw % 2 == 0
     ):
-        raise ValueError("context_prediction must be an odd-sized, stride-1, 'same' convolution")
+        raise ParameterError(
+            "context_prediction must be an odd-sized, stride-1, 'same' convolution"
+        )
     mask = getattr(conv, "mask", None)
     used = (mask != 0).any(dim=0).any(dim=0) if isinstance(mask, Tensor) else None
     taps = []
@@ -92,7 +96,7 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
                 continue
             dh, dw = i - kh // 2, j - kw // 2
             if dh > 0 or (dh == 0 and dw >= 0):
-                raise ValueError(f"context tap ({dh}, {dw}) is not causal; mask the kernel")
+                raise ParameterError(f"context tap ({dh}, {dw}) is not causal; mask the kernel")
             taps.append((dh, dw))
     return taps
 
@@ -114,7 +118,7 @@ def coding_fronts(height: int, width: int, slope: int, order: str = "wavefront")
     ``h``. ``"raster"``: one position per front, row by row.
     """
     if order not in CONTEXT_ORDERS:
-        raise ValueError(f"context order must be one of {CONTEXT_ORDERS}, got {order!r}")
+        raise ParameterError(f"context order must be one of {CONTEXT_ORDERS}, got {order!r}")
     positions = torch.arange(height * width)
     if order == "raster":
         return list(positions.split(1))
@@ -236,7 +240,7 @@ def _as_matmuls(entropy_parameters: nn.Sequential) -> list[Callable[[Tensor], Te
     for module in entropy_parameters:
         if isinstance(module, nn.Conv2d):
             if module.kernel_size != (1, 1) or module.stride != (1, 1) or module.groups != 1:
-                raise ValueError("entropy_parameters may only hold 1x1 convolutions")
+                raise ParameterError("entropy_parameters may only hold 1x1 convolutions")
             weight = module.weight.detach().reshape(module.out_channels, module.in_channels)
             bias = module.bias.detach() if module.bias is not None else None
             layers.append(functools.partial(F.linear, weight=weight, bias=bias))
@@ -256,7 +260,7 @@ def split_mixture(params: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     return torch.softmax(grouped, dim=1).reshape(weights.shape), means, scales
 
 
-def _per_element(p: Tensor, k: int) -> Tensor:
+def per_element(p: Tensor, k: int) -> Tensor:
     """(P, K*M) block layout -> (P*M, K): one row of K values per element, position-major."""
     rows, km = p.shape
     return p.reshape(rows, k, km // k).transpose(1, 2).reshape(-1, k)
@@ -293,14 +297,6 @@ def _single_intra_op_thread() -> Iterator[None]:
             _threads_users -= 1
             if _threads_users == 0 and _threads_saved != 1:
                 torch.set_num_threads(_threads_saved)
-
-
-def _float64(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
-
-
-def _int32(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
 
 
 _Coder = TypeVar("_Coder", bound="ContextCoder")
@@ -362,7 +358,7 @@ def compress_latent(
         One stream per item, and the decoded latent ``y_hat`` the decoder will reproduce.
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
-        raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
+        raise ParameterError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     return encode_items(
         y,
         lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
@@ -382,18 +378,18 @@ def _compress_item(coder: ContextCoder, y: Tensor, conditional: GaussianConditio
             weights, means, scales = split_mixture(out, conditional.K)
             q = conditional.quantize(values, "symbols")
             coder.write_front(i, conditional.dequantize(q, None, values.dtype))
-            params.append([_per_element(p, conditional.K) for p in (weights, means, scales)])
+            params.append([per_element(p, conditional.K) for p in (weights, means, scales)])
         else:
             scales, means = out.chunk(2, dim=1)
             q = conditional.quantize(values, "symbols", means)
             coder.write_front(i, conditional.dequantize(q, means))
             params.append([conditional.build_indexes(scales).reshape(-1)])
         symbols.append(q.reshape(-1))
-    sym = _int32(torch.cat(symbols))
+    sym = to_numpy(torch.cat(symbols), np.int32)
     if isinstance(conditional, GaussianMixtureConditional):
-        w, m, s = (_float64(torch.cat([p[i] for p in params])) for i in range(3))
+        w, m, s = (to_numpy(torch.cat([p[i] for p in params]), np.float64) for i in range(3))
         return encode_mixture(sym, w, m, s)
-    indexes = _int32(torch.cat([p[0] for p in params]))
+    indexes = to_numpy(torch.cat([p[0] for p in params]), np.int32)
     return _core.encode_with_indexes(sym, indexes, conditional.cdf_table())
 
 
@@ -412,7 +408,7 @@ def decompress_latent(
         tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
     """
     if len(strings) != params.size(0):
-        raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
+        raise ParameterError(f"{len(strings)} streams for a batch of {params.size(0)}")
     return decode_items(
         strings,
         lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
@@ -429,13 +425,16 @@ def _decompress_item(
         out = coder.front_params(i)
         if isinstance(conditional, GaussianMixtureConditional):
             weights, means, scales = split_mixture(out, conditional.K)
-            w, m, s = (_float64(_per_element(p, conditional.K)) for p in (weights, means, scales))
+            w, m, s = (
+                to_numpy(per_element(p, conditional.K), np.float64)
+                for p in (weights, means, scales)
+            )
             q = torch.from_numpy(decoder.decode_mixture_stream(w, m, s))
             values = conditional.dequantize(q.reshape(-1, channels).to(out.device), None, out.dtype)
         else:
             scales, means = out.chunk(2, dim=1)
             table = table or conditional.cdf_table()
-            indexes = _int32(conditional.build_indexes(scales).reshape(-1))
+            indexes = to_numpy(conditional.build_indexes(scales).reshape(-1), np.int32)
             q = torch.from_numpy(decoder.decode_stream(indexes, table))
             values = conditional.dequantize(q.reshape(-1, channels).to(out.device), means)
         coder.write_front(i, values)

@@ -29,8 +29,10 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.models.fixed import FRAC_BITS, from_fixed, saturate
-from tinify.models.image.wavefront import ContextCoder, _per_element, decode_items, encode_items
+from tinify.models.image.wavefront import ContextCoder, decode_items, encode_items, per_element
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["FixedContextCoder", "compress_latent_fixed", "decompress_latent_fixed"]
 
@@ -57,23 +59,23 @@ class FixedContextCoder(ContextCoder):
         parameter_net: _core.FixedNetwork,
     ) -> None:
         if params.dtype != torch.int32:
-            raise ValueError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
+            raise ParameterError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
         super().__init__(context_prediction, entropy_parameters, params.cpu(), order)
         self.context_net = context_net
         self.parameter_net = parameter_net
 
     def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
         context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
-        context = torch.from_numpy(self.context_net.forward_rows(context_in.numpy()))
+        context = torch.from_numpy(self.context_net.forward_rows(to_numpy(context_in)))
         rows = torch.cat([hyper, context], dim=1)
-        return torch.from_numpy(self.parameter_net.forward_rows(rows.numpy()))
+        return torch.from_numpy(self.parameter_net.forward_rows(to_numpy(rows)))
 
 
 def _mixture_params(out: Tensor, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-element float64 ``(weights, means, scales)`` (P*M, K) from int32 (P, 3*K*M)."""
-    logits, means, scales = (_per_element(p, k) for p in out.chunk(3, dim=1))
-    weights = _core.fixed_softmax(np.ascontiguousarray(logits.numpy()))
-    as_f64 = [np.ascontiguousarray(from_fixed(p, torch.float64).numpy()) for p in (means, scales)]
+    logits, means, scales = (per_element(p, k) for p in out.chunk(3, dim=1))
+    weights = _core.fixed_softmax(to_numpy(logits))
+    as_f64 = [to_numpy(from_fixed(p, torch.float64)) for p in (means, scales)]
     return weights, as_f64[0], as_f64[1]
 
 
@@ -95,7 +97,9 @@ def _context_values(symbols: Tensor, means_int: Tensor | None) -> Tensor:
 def _nets(context_net: _core.FixedNetwork, parameter_net: _core.FixedNetwork) -> None:
     for net in (context_net, parameter_net):
         if not isinstance(net, _core.FixedNetwork):
-            raise TypeError(f"expected a tinify._core.FixedNetwork, got {type(net).__name__}")
+            raise ParameterTypeError(
+                f"expected a tinify._core.FixedNetwork, got {type(net).__name__}"
+            )
 
 
 @torch.no_grad()
@@ -118,7 +122,7 @@ def compress_latent_fixed(
         reproduces.
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
-        raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
+        raise ParameterError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     _nets(*nets)
     return encode_items(
         y,
@@ -146,11 +150,11 @@ def _compress_item(coder: FixedContextCoder, y: Tensor, conditional: GaussianCon
             coder.write_front(i, _context_values(q, means_int))
             indexes.append(idx)
         symbols.append(q.reshape(-1))
-    sym = np.ascontiguousarray(torch.cat(symbols).to(torch.int32).numpy())
+    sym = to_numpy(torch.cat(symbols), np.int32)
     if isinstance(conditional, GaussianMixtureConditional):
-        w, m, s = (np.ascontiguousarray(np.concatenate([p[j] for p in params])) for j in range(3))
+        w, m, s = (to_numpy(np.concatenate([p[j] for p in params])) for j in range(3))
         return encode_mixture(sym, w, m, s)
-    idx_all = np.ascontiguousarray(torch.cat(indexes).to(torch.int32).numpy())
+    idx_all = to_numpy(torch.cat(indexes), np.int32)
     return _core.encode_with_indexes(sym, idx_all, conditional.cdf_table())
 
 
@@ -170,7 +174,7 @@ def decompress_latent_fixed(
         tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
     """
     if len(strings) != params.size(0):
-        raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
+        raise ParameterError(f"{len(strings)} streams for a batch of {params.size(0)}")
     _nets(*nets)
     return decode_items(
         strings,
@@ -193,6 +197,6 @@ def _decompress_item(
         else:
             idx, _, means_int = _gaussian_step(out, conditional)
             table = table or conditional.cdf_table()
-            indexes = np.ascontiguousarray(idx.to(torch.int32).numpy())
+            indexes = to_numpy(idx, np.int32)
             q = torch.from_numpy(decoder.decode_stream(indexes, table)).reshape(-1, channels)
             coder.write_front(i, _context_values(q, means_int))
