@@ -85,3 +85,57 @@ def test_quantize_variable() -> None:
     ]
     with pytest.raises(ValueError, match="mode"):
         model.quantize_variable(x, "bogus")
+
+
+def test_steps_code_with_their_own_tables_without_touching_the_module() -> None:
+    """compress/decompress at a step use that step's tables (those update_variable builds)
+    without storing them, so one module codes at several steps, also from two threads, and
+    deep-copies after coding."""
+    import copy
+    import threading
+
+    torch.manual_seed(0)
+    eb = EntropyBottleneckVbr(8)
+    with torch.no_grad():
+        eb.quantiles.data[:, 0, 0] -= 3
+        eb.quantiles.data[:, 0, 2] += 5
+    eb.update(force=True)
+    unit = [eb._quantized_cdf.clone(), eb._offset.clone(), eb._cdf_length.clone()]
+    z = torch.randn(1, 8, 6, 6, generator=torch.Generator().manual_seed(2)) * 6
+    steps = (torch.tensor(0.7), torch.tensor(3.0))
+    expected = {}
+    for qs in steps:
+        strings = eb.compress(z, qs=qs)
+        reference = copy.deepcopy(eb)
+        reference.update_variable(force=True, qs=qs)  # CompressAI's way: tables in the buffers
+        indexes = reference._channel_indexes(z.shape)
+        medians = reference._medians_like(1, 2)
+        with_buffers = EntropyModelVbr.compress(
+            reference, z, indexes, medians, qs, table=reference.cdf_table()
+        )
+        assert with_buffers == strings  # the step's tables are update_variable's
+        expected[float(qs)] = (strings, eb.decompress(strings, (6, 6), qs=qs))
+    for name, buffer in zip(("_quantized_cdf", "_offset", "_cdf_length"), unit):
+        assert torch.equal(getattr(eb, name), buffer), name  # the unit tables are untouched
+    assert expected[float(steps[0])][0] != expected[float(steps[1])][0]
+
+    failures: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def work(qs: torch.Tensor) -> None:
+        barrier.wait()
+        for _ in range(20):
+            strings = eb.compress(z, qs=qs)
+            decoded = eb.decompress(strings, (6, 6), qs=qs)
+            want_strings, want_decoded = expected[float(qs)]
+            if strings != want_strings or not torch.equal(decoded, want_decoded):
+                failures.append(f"step {float(qs)}")
+
+    threads = [threading.Thread(target=work, args=(qs,)) for qs in steps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    copied = copy.deepcopy(eb)
+    assert copied.compress(z, qs=steps[1]) == expected[float(steps[1])][0]

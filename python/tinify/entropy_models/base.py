@@ -101,6 +101,15 @@ class EntropyModel(nn.Module):
         self._table_cache: tuple[tuple[Any, ...], _core.CdfTable] | None = None
         self.stream_chunks = 1
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The module's state without the Rust table caches (rebuilt on use), so a model
+        that has coded can be deep-copied and pickled."""
+        state = self.__dict__.copy()
+        state["_table_cache"] = None
+        if "_step_tables" in state:
+            state["_step_tables"] = {}
+        return state
+
     # -- tables ---------------------------------------------------------------------------------
 
     @property
@@ -230,13 +239,23 @@ class EntropyModel(nn.Module):
 
     # -- coding ---------------------------------------------------------------------------------
 
-    def compress(self, inputs: Tensor, indexes: Tensor, means: Tensor | None = None) -> list[bytes]:
+    def compress(
+        self,
+        inputs: Tensor,
+        indexes: Tensor,
+        means: Tensor | None = None,
+        *,
+        table: _core.CdfTable | None = None,
+    ) -> list[bytes]:
         """Code ``round(inputs - means)`` with CDF row ``indexes`` per element.
 
         Args:
             inputs: (N, ...) at least 2-D.
             indexes: integer tensor of the same shape.
             means: optional, broadcastable to ``inputs``.
+            table: the coding tables to use instead of :meth:`cdf_table` (for instance those
+                of another quantization step, see
+                :meth:`tinify.entropy_models.EntropyBottleneckVbr.step_table`).
 
         Returns:
             One rANS stream per batch item (elements in row-major order of the item).
@@ -250,7 +269,7 @@ class EntropyModel(nn.Module):
                 f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must have the "
                 "same shape"
             )
-        table = self.cdf_table()
+        table = self.cdf_table() if table is None else table
         check_finite_symbols(inputs, means)
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
@@ -267,8 +286,11 @@ class EntropyModel(nn.Module):
         indexes: Tensor,
         dtype: torch.dtype = torch.float,
         means: Tensor | None = None,
+        *,
+        table: _core.CdfTable | None = None,
     ) -> Tensor:
-        """Decode streams from :meth:`compress` into ``symbols + means``, shaped like ``indexes``.
+        """Decode streams from :meth:`compress` into ``symbols + means``, shaped like ``indexes``
+        (``table``: the encoder's tables, when not :meth:`cdf_table`).
 
         Raises:
             tinify.BitstreamError: a stream is corrupt, truncated or does not match the tables.
@@ -288,7 +310,7 @@ class EntropyModel(nn.Module):
                 raise ParameterError(
                     f"means {tuple(means.shape)} do not broadcast to indexes {tuple(indexes.shape)}"
                 )
-        table = self.cdf_table()
+        table = self.cdf_table() if table is None else table
         n = indexes.size(0)
         for s in strings:
             if not isinstance(s, (bytes, bytearray)):

@@ -169,12 +169,13 @@ class EntropyBottleneck(EntropyModel):
         return True
 
     @torch.no_grad()
-    def store_tables(
+    def quantized_tables(
         self, pmf: Tensor, lower: Tensor, upper: Tensor, minima: Tensor, pmf_length: Tensor
-    ) -> None:
-        """Quantize the sampled densities (C, 1, L) into the coding buffers (through Rust).
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Quantize the sampled densities (C, 1, L) into ``(quantized_cdf, cdf_length, offset)``
+        (through Rust), on this module's device, without storing them.
 
-        ``minima`` (C,) are the symbols below the median (``_offset = -minima``) and
+        ``minima`` (C,) are the symbols below the median (``offset = -minima``) and
         ``pmf_length`` (C,) the valid samples of each row.
         """
         pmf = pmf[:, 0, :]
@@ -187,9 +188,20 @@ class EntropyBottleneck(EntropyModel):
             to_numpy(pmf_length.long() + 1),
         )
         device = self._quantized_cdf.device
-        self._quantized_cdf = torch.from_numpy(cdfs).to(device)
-        self._offset = (-minima).to(device, torch.int32)
-        self._cdf_length = (pmf_length + 2).to(device, torch.int32)
+        return (
+            torch.from_numpy(cdfs).to(device),
+            (pmf_length + 2).to(device, torch.int32),
+            (-minima).to(device, torch.int32),
+        )
+
+    @torch.no_grad()
+    def store_tables(
+        self, pmf: Tensor, lower: Tensor, upper: Tensor, minima: Tensor, pmf_length: Tensor
+    ) -> None:
+        """Quantize the sampled densities (C, 1, L) into the coding buffers (see
+        :meth:`quantized_tables`)."""
+        tables = self.quantized_tables(pmf, lower, upper, minima, pmf_length)
+        self._quantized_cdf, self._cdf_length, self._offset = tables
 
     @torch.no_grad()
     def _update_quantiles(

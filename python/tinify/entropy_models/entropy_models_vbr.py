@@ -20,17 +20,23 @@ import re
 from collections.abc import Sequence
 from typing import Any, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from tinify import _core
 from tinify.entropy_models.base import EntropyModel
 from tinify.entropy_models.bottleneck import EntropyBottleneck
 from tinify.exceptions import ParameterError
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["EntropyBottleneckVbr", "EntropyModelVbr"]
 
 #: Quantization step: a Python number or a tensor that broadcasts against the values.
 Step = Union[float, Tensor]
+
+#: Steps whose tables :meth:`EntropyBottleneckVbr.step_table` keeps.
+_STEP_TABLES = 8
 
 
 class EntropyModelVbr(EntropyModel):
@@ -90,12 +96,15 @@ class EntropyModelVbr(EntropyModel):
         indexes: Tensor,
         means: Tensor | None = None,
         qs: Step | None = None,
+        *,
+        table: _core.CdfTable | None = None,
     ) -> list[bytes]:
-        """Code ``round((inputs - means) / qs)`` with CDF row ``indexes`` per element."""
+        """Code ``round((inputs - means) / qs)`` with CDF row ``indexes`` per element
+        (``table``: tables to use instead of :meth:`cdf_table`)."""
         if qs is None:
-            return super().compress(inputs, indexes, means)
+            return super().compress(inputs, indexes, means, table=table)
         centred = inputs - means if means is not None else inputs
-        return super().compress(centred / qs, indexes)
+        return super().compress(centred / qs, indexes, table=table)
 
     def decompress(  # type: ignore[override]
         self,
@@ -104,11 +113,14 @@ class EntropyModelVbr(EntropyModel):
         dtype: torch.dtype = torch.float,
         means: Tensor | None = None,
         qs: Step | None = None,
+        *,
+        table: _core.CdfTable | None = None,
     ) -> Tensor:
         """Decode streams of :meth:`compress` into ``symbols * qs + means``."""
         if qs is None:
-            return super().decompress(strings, indexes, dtype, means)
-        symbols = super().decompress(strings, indexes, means.dtype if means is not None else dtype)
+            return super().decompress(strings, indexes, dtype, means, table=table)
+        dtype_in = means.dtype if means is not None else dtype
+        symbols = super().decompress(strings, indexes, dtype_in, table=table)
         return self.dequantize_variable(symbols, means, dtype, qs)
 
 
@@ -142,13 +154,38 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
 
     @torch.no_grad()
     def update_variable(self, force: bool = False, qs: Step = 1.0) -> bool:
-        """Build the coding tables for quantization step ``qs`` (see :meth:`update`).
+        """Build the coding tables for quantization step ``qs`` into the buffers (see
+        :meth:`update`). :meth:`compress` / :meth:`decompress` with a step do not need them:
+        they use :meth:`step_table`.
 
         Returns:
             True when the tables were (re)built.
         """
         if self._offset.numel() > 0 and not force:
             return False
+        self.store_tables(*self._sampled_density(qs))
+        return True
+
+    @torch.no_grad()
+    def step_table(self, qs: Step) -> _core.CdfTable:
+        """The coding tables for quantization step ``qs``: those :meth:`update_variable`
+        builds, without storing them, so calls at different steps may share the module (from
+        several threads too). Cached per step and parameter version (a few steps at most)."""
+        step = float(torch.as_tensor(qs).reshape(-1)[0])
+        params = tuple((id(p), p._version, p.data_ptr()) for p in self.parameters())
+        key = (step, params)
+        cache: dict[Any, _core.CdfTable] = self.__dict__.get("_step_tables", {})
+        table = cache.get(key)
+        if table is None:
+            cdf, length, offset = self.quantized_tables(*self._sampled_density(qs))
+            table = _core.CdfTable(*(to_numpy(t, np.int32) for t in (cdf, length, offset)))
+            kept = dict(list(cache.items())[-(_STEP_TABLES - 1) :])
+            kept[key] = table
+            self._step_tables = kept  # replaced whole: readers never see it half-built
+        return table
+
+    def _sampled_density(self, qs: Step) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """``(pmf, lower, upper, minima, pmf_length)`` on the grid of step ``qs``."""
         q = self.quantiles[:, 0, :]
         medians = q[:, 1]
         minima = torch.clamp(torch.ceil((medians - q[:, 0]) / qs).int(), min=0)
@@ -164,8 +201,7 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         samples = torch.arange(max_length, device=q.device) * qs
         samples = samples[None, :] + pmf_start[:, None, None]
         pmf, lower, upper = self._likelihood_variable(samples, stop_gradient=True, qs=qs)
-        self.store_tables(pmf, lower, upper, minima, pmf_length)
-        return True
+        return pmf, lower, upper, minima, pmf_length
 
     def forward(  # type: ignore[override]
         self,
@@ -199,16 +235,16 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         return outputs, likelihood
 
     def compress(self, x: Tensor, qs: Step | None = None) -> list[bytes]:  # type: ignore[override]
-        """Code ``x`` (N, C, ...) with step ``qs``; one stream per batch item."""
+        """Code ``x`` (N, C, ...) with step ``qs`` (tables of :meth:`step_table`); one stream
+        per batch item."""
         if qs is None:
             return super().compress(x)
-        if x.dim() < 2 or x.size(1) != self._quantized_cdf.size(0) and self._quantized_cdf.numel():
-            raise ParameterError(
-                f"expected (N, {self._quantized_cdf.size(0)}, ...) input, got {tuple(x.shape)}"
-            )
+        if x.dim() < 2 or x.size(1) != self.channels:
+            raise ParameterError(f"expected (N, {self.channels}, ...) input, got {tuple(x.shape)}")
         indexes = self._channel_indexes(x.shape)
         medians = self._medians_like(x.size(0), x.dim() - 2)
-        return EntropyModelVbr.compress(self, x, indexes, medians, qs)
+        table = self.step_table(qs)
+        return EntropyModelVbr.compress(self, x, indexes, medians, qs, table=table)
 
     def decompress(  # type: ignore[override]
         self, strings: Sequence[bytes], size: Sequence[int], qs: Step | None = None
@@ -216,11 +252,13 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         """Decode streams from :meth:`compress` (same ``qs``) into (len(strings), C, *size)."""
         if qs is None:
             return super().decompress(strings, size)
-        self._check_tables()
-        out_size = (len(strings), self._quantized_cdf.size(0), *[int(s) for s in size])
+        table = self.step_table(qs)
+        out_size = (len(strings), self.channels, *[int(s) for s in size])
         indexes = self._channel_indexes(out_size)
         medians = self._medians_like(len(strings), len(size))
-        return EntropyModelVbr.decompress(self, list(strings), indexes, medians.dtype, medians, qs)
+        return EntropyModelVbr.decompress(
+            self, list(strings), indexes, medians.dtype, medians, qs, table=table
+        )
 
     # -- CompressAI's parameter names -------------------------------------------------------
 

@@ -126,9 +126,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             )
             self.lower_bound_zqstep = LowerBound(0.5)
         self._rate: tuple[int, Tensor] | None = None
-        # The step the hyper-latent tables of a vr model were built for ("unit" for stage 1;
-        # None: unknown, e.g. loaded from a checkpoint).
-        self._z_tables_step: float | str | None = None
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -150,12 +147,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         model = super().from_state_dict(state, **kwargs)
         assert isinstance(model, ScaleHyperpriorVbr)
         return model
-
-    def load_state_dict(
-        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
-    ) -> Any:
-        self._z_tables_step = None
-        return super().load_state_dict(state_dict, strict, assign)
 
     # -- the rate -----------------------------------------------------------------------------
 
@@ -205,20 +196,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             return None
         return self.lower_bound_zqstep(self.gayn2zqstep(1.0 / scale.reshape(1)))
 
-    def _z_tables_for(self, step: Tensor | None) -> None:
-        """Build the hyper-latent tables of a ``vr_entbttlnck`` model for ``step`` (None: the
-        unit step of stage 1) unless they are known to be for it already."""
-        eb = self.entropy_bottleneck
-        if not isinstance(eb, EntropyBottleneckVbr):
-            return
-        key: float | str = "unit" if step is None else float(step.reshape(-1)[0])
-        if self._z_tables_step != key:
-            if step is None:
-                eb.update(force=True)
-            else:
-                eb.update_variable(force=True, qs=step)
-            self._z_tables_step = key
-
     def update(  # type: ignore[override]
         self,
         scale_table: Tensor | Sequence[float] | None = None,
@@ -233,8 +210,9 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             scale_table: scales of the Gaussian tables (default :func:`get_scale_table`).
             force: rebuild tables that exist.
             scale: the scale whose hyper-latent step the tables are built for (models with
-                ``vr_entbttlnck``); None builds unit-step tables. ``compress`` and
-                ``decompress`` rebuild them for their own scale when needed.
+                ``vr_entbttlnck``); None builds unit-step tables (those of ``stage=1``).
+                ``compress`` and ``decompress`` at stage 2 do not need them: the bottleneck
+                builds (and caches) the tables of each step they code at.
             update_quantiles: re-estimate the bottleneck quantiles first.
         """
         if scale_table is None:
@@ -245,13 +223,9 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             step = self._z_step(self._as_scale(scale))
             assert step is not None
             built = eb.update_variable(force=force, qs=step)
-            if built:
-                self._z_tables_step = float(step.reshape(-1)[0])
         else:
             assert isinstance(eb, EntropyBottleneck)
             built = eb.update(force=force, update_quantiles=update_quantiles)
-            if built:
-                self._z_tables_step = "unit"
         updated |= built
         self._build_fixed_networks()
         return updated
@@ -369,7 +343,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             strings = eb.compress(z)
             return strings, eb.decompress(strings, z.size()[-2:])
         assert isinstance(eb, EntropyBottleneckVbr)
-        self._z_tables_for(step)
         strings = eb.compress(z, qs=step[0])
         return strings, eb.decompress(strings, z.size()[-2:], qs=step[0])
 
@@ -378,13 +351,11 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         if step is None:
             return eb.decompress(list(strings), shape)
         assert isinstance(eb, EntropyBottleneckVbr)
-        self._z_tables_for(step)
         return eb.decompress(list(strings), shape, qs=step[0])
 
     def _compress(self, x: Tensor) -> dict[str, Any]:
         stage, scale = self._current_rate()
         if stage == 1:
-            self._z_tables_for(None)
             return super()._compress(x)
         self._check_float_path()
         y = self.g_a(x)
@@ -400,7 +371,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
         stage, scale = self._current_rate()
         if stage == 1:
-            self._z_tables_for(None)
             return super()._decompress(strings, shape)
         self._check_float_path()
         z_hat = self._decompress_z(strings[1], shape, self._z_step(scale))
