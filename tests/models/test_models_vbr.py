@@ -157,10 +157,12 @@ def test_autoregressive_round_trip(compressai: Any, order: str) -> None:
 
 
 def test_hyper_tables_follow_the_rate() -> None:
-    """compress/decompress rebuild the z tables of a vr model for their own rate."""
+    """compress/decompress code z with the tables of their own rate, without storing them in
+    the model (its unit-step tables stay as update() built them)."""
     torch.manual_seed(1)
     model = ScaleHyperpriorVbr(16, 24, vr_entbttlnck=True).eval()
     model.update(force=True)
+    buffers = {k: v.clone() for k, v in model.entropy_bottleneck.named_buffers()}
     x = _image(seed=3)
     with torch.no_grad():
         outs = {q: model.compress(x, inputscale=quant_step_to_scale(q)) for q in (8.0, 1.0)}
@@ -168,6 +170,29 @@ def test_hyper_tables_follow_the_rate() -> None:
             got = model.decompress(**out, inputscale=quant_step_to_scale(q))["x_hat"]
             ref = model(x, inputscale=quant_step_to_scale(q))["x_hat"].clamp(0, 1)
             torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
+    for name, buffer in model.entropy_bottleneck.named_buffers():
+        assert torch.equal(buffer, buffers[name]), name
+
+
+def test_quant_step_keyword() -> None:
+    """``quant_step=q`` (the codec's keyword) is ``inputscale=float32(1 / q)``."""
+    torch.manual_seed(2)
+    model = MeanScaleHyperpriorVbr(16, 24, vr_entbttlnck=True).eval()
+    model.update(force=True)
+    x = _image(seed=4)
+    with torch.no_grad():
+        out = model.compress(x, quant_step=2.5)
+        assert out["strings"] == model.compress(x, inputscale=quant_step_to_scale(2.5))["strings"]
+        got = model.decompress(**out, quant_step=2.5)["x_hat"]
+        assert torch.equal(got, model.decompress(**out, inputscale=torch.tensor(0.4))["x_hat"])
+        assert torch.equal(
+            model(x, quant_step=2.5)["x_hat"],
+            model(x, inputscale=quant_step_to_scale(2.5))["x_hat"],
+        )
+        with pytest.raises(TinifyError, match="not both"):
+            model.compress(x, inputscale=0.5, quant_step=2.0)
+        with pytest.raises(TinifyError, match="positive"):
+            model.compress(x, quant_step=0.0)
 
 
 def test_training_forward_has_gradients() -> None:

@@ -43,7 +43,7 @@ from tinify.codec.limits import check_frames, check_pixels, check_size, check_st
 from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
 from tinify.exceptions import ParameterError
 from tinify.models.base import last_latent_size
-from tinify.models.image.vbr import ScaleHyperpriorVbr, quant_step_to_scale
+from tinify.models.image.vbr import ScaleHyperpriorVbr
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
@@ -90,8 +90,9 @@ def default_coding(model: Any) -> str:
 
 def rate_options(model: Any, quant_step: float | None) -> dict[str, Any]:
     """The keyword arguments that set a model's rate for ``compress`` / ``decompress`` /
-    ``forward``: ``{"inputscale": float32(1 / quant_step)}`` for a variable-rate model (the step
-    defaults to :data:`DEFAULT_QUANT_STEP`), ``{}`` for the others.
+    ``forward``: ``{"quant_step": quant_step}`` for a variable-rate model (the step defaults
+    to :data:`DEFAULT_QUANT_STEP`; the model codes at ``inputscale = float32(1 / step)``),
+    ``{}`` for the others.
 
     Raises:
         ParameterError: a step for a model that takes none, or a step out of range.
@@ -105,16 +106,13 @@ def rate_options(model: Any, quant_step: float | None) -> dict[str, Any]:
         return {}
     from tinify.codec.format import MAX_QUANT_STEP, MIN_QUANT_STEP
 
-    if quant_step is None:
-        quant_step = DEFAULT_QUANT_STEP
-
-    if not MIN_QUANT_STEP <= quant_step <= MAX_QUANT_STEP:  # type: ignore[operator]
+    step = DEFAULT_QUANT_STEP if quant_step is None else float(quant_step)
+    if not MIN_QUANT_STEP <= step <= MAX_QUANT_STEP:
         raise ParameterError(
             f"the quantization step must be in {MIN_QUANT_STEP:g}..{MAX_QUANT_STEP:g}, got "
             f"{quant_step!r} (CompressAI's models are trained for 1 to 10)"
         )
-    scale = quant_step_to_scale(float(quant_step))  # type: ignore[arg-type]
-    return {"inputscale": scale.to(next(model.parameters()).device)}
+    return {"quant_step": step}
 
 
 def padding_for(height: int, width: int, factor: int) -> tuple[int, int, int, int]:

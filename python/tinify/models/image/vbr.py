@@ -156,6 +156,14 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             raise ParameterError(f"inputscale must be one positive finite number, got {value!r}")
         return scale.detach().reshape(())
 
+    def _inputscale(self, inputscale: Scale, quant_step: float | None) -> Scale:
+        """``inputscale``, or ``float32(1 / quant_step)`` when a step is given instead."""
+        if quant_step is None:
+            return inputscale
+        if not _is_zero(inputscale):
+            raise ParameterError("give either inputscale or quant_step, not both")
+        return quant_step_to_scale(quant_step).to(self.Gain.device)
+
     def _get_scale(self, stage: int, s: int, inputscale: Scale) -> Tensor:
         """The scale of ``forward``: ``Gain[s]`` (``s`` clipped) in training or when
         ``inputscale`` is 0, else ``inputscale``."""
@@ -268,11 +276,19 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     # -- forward ------------------------------------------------------------------------------
 
     def forward(  # type: ignore[override]
-        self, x: Tensor, stage: int = 2, s: int = 1, inputscale: Scale = 0
+        self,
+        x: Tensor,
+        stage: int = 2,
+        s: int = 1,
+        inputscale: Scale = 0,
+        *,
+        quant_step: float | None = None,
     ) -> dict[str, Any]:
         """``{"x_hat", "likelihoods": {"y", "z"}}``. ``stage=1`` is the plain model; ``stage=2``
         quantizes at the scale ``Gain[s]`` (``inputscale`` in eval mode when nonzero) with
-        straight-through rounding and the learned offsets."""
+        straight-through rounding and the learned offsets. ``quant_step=q`` is
+        ``inputscale=float32(1 / q)``."""
+        inputscale = self._inputscale(inputscale, quant_step)
         if stage == 1:
             return super().forward(x)
         if stage != 2:
@@ -309,11 +325,19 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     # -- coding -------------------------------------------------------------------------------
 
     def compress(  # type: ignore[override]
-        self, x: Tensor, stage: int = 2, s: int = 1, inputscale: Scale = 0, **options: Any
+        self,
+        x: Tensor,
+        stage: int = 2,
+        s: int = 1,
+        inputscale: Scale = 0,
+        *,
+        quant_step: float | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
-        """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`); decode with
-        the same three. Returns ``{"strings": [y, z], "shape", "x_size"}``."""
-        with self._coding_rate(stage, s, inputscale):
+        """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`; or at
+        ``quant_step``, the keyword the codec uses); decode with the same rate. Returns
+        ``{"strings": [y, z], "shape", "x_size"}``."""
+        with self._coding_rate(stage, s, self._inputscale(inputscale, quant_step)):
             return super().compress(x, **options)
 
     def decompress(  # type: ignore[override]
@@ -324,10 +348,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         s: int = 1,
         inputscale: Scale = 0,
         x_size: Any = None,
+        *,
+        quant_step: float | None = None,
         **options: Any,
     ) -> dict[str, Tensor]:
-        """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale``)."""
-        with self._coding_rate(stage, s, inputscale):
+        """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale`` or
+        ``quant_step``)."""
+        with self._coding_rate(stage, s, self._inputscale(inputscale, quant_step)):
             return super().decompress(strings, shape, x_size=x_size, **options)
 
     def _check_float_path(self) -> None:
