@@ -235,3 +235,62 @@ def test_bad_rate_arguments() -> None:
         with pytest.raises(TinifyError, match="quantization step"):
             quant_step_to_scale(bad)
     assert float(quant_step_to_scale(4.0)) == 0.25
+
+
+@pytest.fixture
+def one_torch_thread() -> Any:
+    """Pin torch's intra-op threads, so that only the rate differs between the threads."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+@pytest.mark.parametrize("name", ["mbt2018-mean-vbr", "mbt2018-vbr"])
+def test_threads_share_one_vbr_model(name: str, one_torch_thread: None) -> None:
+    """Two threads code at different quantization steps on one variable-rate model at once:
+    every result equals the single-threaded one, and the model is left as it was (the rate
+    travels with the call; the hyper-latent tables of each step are built on the side). With
+    the rate stored on the model for the call, mbt2018-vbr failed this within a few rounds."""
+    import threading
+
+    torch.manual_seed(3)
+    if name == "mbt2018-vbr":
+        model: Any = JointAutoregressiveHierarchicalPriorsVbr(16, 24)
+    else:
+        model = MeanScaleHyperpriorVbr(16, 24, vr_entbttlnck=True)
+    model.g_a.register_forward_hook(lambda m, a, out: out * 40)
+    model.eval().update(force=True)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = _image(64, 64, seed=1)
+    steps = (1.5, 6.0)
+
+    def code(step: float) -> tuple[Any, torch.Tensor]:
+        with torch.no_grad():
+            out = model.compress(x, quant_step=step)
+            x_hat = model.decompress(**out, quant_step=step)["x_hat"]
+        return out["strings"], x_hat
+
+    expected = {step: code(step) for step in steps}
+    assert expected[steps[0]][0] != expected[steps[1]][0]
+    start = threading.Barrier(len(steps))
+    failures: list[str] = []
+
+    def work(step: float) -> None:
+        try:
+            start.wait()
+            for i in range(15):
+                strings, x_hat = code(step)
+                if strings != expected[step][0] or not torch.equal(x_hat, expected[step][1]):
+                    failures.append(f"step {step} round {i}")
+        except Exception as err:  # noqa: BLE001 - reported below, in the main thread
+            failures.append(f"step {step}: {type(err).__name__}: {err}")
+
+    threads = [threading.Thread(target=work, args=(step,)) for step in steps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k

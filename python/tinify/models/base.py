@@ -22,7 +22,7 @@ import math
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -365,6 +365,15 @@ class CompressionModel(nn.Module):
         Raises:
             TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`).
         """
+        return self._compress_image(x, self._compress)
+
+    def _compress_image(
+        self, x: Tensor, code: Callable[[Tensor], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """:meth:`compress` with ``code`` (padded images -> ``{"strings", "shape"}``) in place
+        of :meth:`_compress`: the checks, the padding and ``x_size``. A subclass whose coding
+        takes per-call arguments (a rate, say) passes them in ``code`` rather than storing
+        them on the model, so threads may share it."""
         check_image(x)
         weight = next(self.parameters(), None)
         if weight is not None and x.dtype != weight.dtype:
@@ -374,7 +383,7 @@ class CompressionModel(nn.Module):
             )
         height, width = (int(s) for s in x.shape[-2:])
         padded, _ = pad_to_multiple(x, self.downsampling_factor)
-        out = self._compress(padded)
+        out = code(padded)
         out["x_size"] = (height, width)
         return out
 
@@ -396,9 +405,20 @@ class CompressionModel(nn.Module):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
+        return self._decompress_image(strings, shape, x_size, self._decompress)
+
+    def _decompress_image(
+        self,
+        strings: Sequence[Sequence[bytes]],
+        shape: Sequence[int],
+        x_size: Any,
+        code: Callable[[Sequence[Sequence[bytes]], tuple[int, int]], Tensor],
+    ) -> dict[str, Tensor]:
+        """:meth:`decompress` with ``code`` (strings, latent shape -> padded ``x_hat``) in
+        place of :meth:`_decompress` (see :meth:`_compress_image`)."""
         check_strings(strings, len(self.latent_names))
         latent_shape = check_shape(shape)
-        x_hat = self._decompress(strings, latent_shape)
+        x_hat = code(strings, latent_shape)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}

@@ -27,8 +27,7 @@ CompressAI's stream layout.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -69,6 +68,8 @@ LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.025, 0.0483, 0.0932, 0.18)
 GAINS = (0.10000, 0.13944, 0.19293, 0.26874, 0.37268, 0.51801, 0.71957, 1.00000)
 
 Scale = Union[float, Tensor]
+#: The rate of one coding call: ``(stage, scale)``.
+Rate = tuple[int, Tensor]
 
 
 def quant_step_to_scale(quant_step: float) -> Tensor:
@@ -125,7 +126,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
                 nn.Softplus(),
             )
             self.lower_bound_zqstep = LowerBound(0.5)
-        self._rate: tuple[int, Tensor] | None = None
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -184,19 +184,10 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             raise ParameterError(f"s must be in 0..{self.levels - 1}, got {s!r}")
         return self.Gain[int(s)].detach().abs()
 
-    @contextlib.contextmanager
-    def _coding_rate(self, stage: int, s: int, inputscale: Scale) -> Iterator[None]:
-        saved = self._rate
-        self._rate = (int(stage), self._coding_scale(stage, s, inputscale))
-        try:
-            yield
-        finally:
-            self._rate = saved
-
-    def _current_rate(self) -> tuple[int, Tensor]:
-        if self._rate is None:
-            return 2, self._coding_scale(2, 1, 0)
-        return self._rate
+    def _coding_rate(self, stage: int, s: int, inputscale: Scale) -> Rate:
+        """The rate of one ``compress`` / ``decompress`` call; it travels with the call (never
+        stored on the model, so threads may share it at different rates)."""
+        return int(stage), self._coding_scale(stage, s, inputscale)
 
     def _z_step(self, scale: Tensor) -> Tensor | None:
         """The hyper-latent's quantization step, shape (1,) (None without ``vr_entbttlnck``)."""
@@ -332,13 +323,12 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         inputscale: Scale = 0,
         *,
         quant_step: float | None = None,
-        **options: Any,
     ) -> dict[str, Any]:
         """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`; or at
         ``quant_step``, the keyword the codec uses); decode with the same rate. Returns
         ``{"strings": [y, z], "shape", "x_size"}``."""
-        with self._coding_rate(stage, s, self._inputscale(inputscale, quant_step)):
-            return super().compress(x, **options)
+        rate = self._coding_rate(stage, s, self._inputscale(inputscale, quant_step))
+        return self._compress_image(x, lambda padded: self._compress_at(padded, rate))
 
     def decompress(  # type: ignore[override]
         self,
@@ -350,12 +340,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         x_size: Any = None,
         *,
         quant_step: float | None = None,
-        **options: Any,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale`` or
         ``quant_step``)."""
-        with self._coding_rate(stage, s, self._inputscale(inputscale, quant_step)):
-            return super().decompress(strings, shape, x_size=x_size, **options)
+        rate = self._coding_rate(stage, s, self._inputscale(inputscale, quant_step))
+        return self._decompress_image(
+            strings, shape, x_size, lambda st, sh: self._decompress_at(st, sh, rate)
+        )
 
     def _check_float_path(self) -> None:
         if self._fixed_path():
@@ -380,8 +371,18 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         assert isinstance(eb, EntropyBottleneckVbr)
         return eb.decompress(list(strings), shape, qs=step[0])
 
+    def _default_rate(self) -> Rate:
+        return self._coding_rate(2, 1, 0)
+
     def _compress(self, x: Tensor) -> dict[str, Any]:
-        stage, scale = self._current_rate()
+        return self._compress_at(x, self._default_rate())
+
+    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+        return self._decompress_at(strings, shape, self._default_rate())
+
+    def _compress_at(self, x: Tensor, rate: Rate) -> dict[str, Any]:
+        """:meth:`_compress` at ``rate`` (stage, scale)."""
+        stage, scale = rate
         if stage == 1:
             return super()._compress(x)
         self._check_float_path()
@@ -395,8 +396,11 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         )
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
-        stage, scale = self._current_rate()
+    def _decompress_at(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], rate: Rate
+    ) -> Tensor:
+        """:meth:`_decompress` at ``rate`` (stage, scale)."""
+        stage, scale = rate
         if stage == 1:
             return super()._decompress(strings, shape)
         self._check_float_path()
@@ -528,8 +532,8 @@ class JointAutoregressiveHierarchicalPriorsVbr(
 
     # -- coding -------------------------------------------------------------------------------
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
-        stage, scale = self._current_rate()
+    def _compress_at(self, x: Tensor, rate: Rate) -> dict[str, Any]:
+        stage, scale = rate
         if stage == 1 and self._fixed_path():
             return JointAutoregressiveHierarchicalPriors._compress(self, x)
         self._check_float_path()
@@ -551,8 +555,10 @@ class JointAutoregressiveHierarchicalPriorsVbr(
             )
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
-        stage, scale = self._current_rate()
+    def _decompress_at(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], rate: Rate
+    ) -> Tensor:
+        stage, scale = rate
         if stage == 1 and self._fixed_path():
             return JointAutoregressiveHierarchicalPriors._decompress(self, strings, shape)
         self._check_float_path()
