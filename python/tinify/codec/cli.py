@@ -91,8 +91,11 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
 
 
 def _add_coding(p: argparse.ArgumentParser) -> None:
+    # ``--coding`` is the CLI spelling of the Python API's ``entropy_path`` option (and of the
+    # .tfy header's coding mode): one choice, stored in ``args.entropy_path``.
     p.add_argument(
         "--coding",
+        dest="entropy_path",
         choices=("fixed", "float"),
         default=None,
         help="fixed = entropy parameters in integer arithmetic, decodable bit-exactly on any "
@@ -238,7 +241,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
                 raise InputError(f"{option} is for video input; {args.input} is an image")
         _refuse_video_model(args.model, "give it a folder of PNG frames, a .y4m or a .yuv file")
         return
-    if args.coding == "fixed":
+    if args.entropy_path == "fixed":
         raise InputError(
             "video models have no fixed-point path yet: drop --coding fixed (videos are coded "
             "with --coding float)"
@@ -296,7 +299,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
-    from tinify.codec.coding import DEFAULT_CODING, encode_image
+    from tinify.codec.coding import DEFAULT_ENTROPY_PATH, encode_image
     from tinify.codec.loading import load_model
     from tinify.io.image import image_to_tensor, read_image, write_bytes
 
@@ -304,7 +307,12 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     x = image_to_tensor(img).to(args.device)
-    data = encode_image(loaded, x, args.stream_chunks, args.coding or DEFAULT_CODING)
+    data = encode_image(
+        loaded,
+        x,
+        entropy_path=args.entropy_path or DEFAULT_ENTROPY_PATH,
+        stream_chunks=args.stream_chunks,
+    )
     write_bytes(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
@@ -332,7 +340,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
     loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
     frames = [x.to(args.device) for x in clip.frames]
     rate = fps or clip.fps
-    data = encode_video(loaded, frames, rate, clip.yuv444, args.stream_chunks)
+    data = encode_video(loaded, frames, rate, clip.yuv444, stream_chunks=args.stream_chunks)
     write_bytes(output, data)
     height, width = frames[0].shape[-2:]
     count = len(frames)
@@ -528,7 +536,7 @@ def _check_chunks(n: int) -> None:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from tinify.codec.coding import DEFAULT_CODING
+    from tinify.codec.coding import DEFAULT_ENTROPY_PATH
     from tinify.codec.evaluate import evaluate_model
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
@@ -566,7 +574,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             device=args.device,
             stream_chunks=args.stream_chunks,
             estimate=args.estimate,
-            coding=args.coding or DEFAULT_CODING,
+            entropy_path=args.entropy_path or DEFAULT_ENTROPY_PATH,
             progress=args.progress,
             note=_note,
             label=f"{loaded.name} {label}",

@@ -3,21 +3,25 @@
 
 The image is zero-padded (centred, CompressAI's convention) up to the model's downsampling
 factor and at least 64x64; the padding goes into the header and is cropped off after decoding.
-Images whose sides are already multiples of 64 are not padded, so in coding mode 0 (``"float"``)
-their streams are exactly the ones CompressAI's ``model.compress`` writes (with
-``stream_chunks = 1``). Mode 1 (``"fixed"``, the default) computes the entropy parameters in
-integer arithmetic instead, so a file decodes bit-exactly on any device.
+
+The options are passed to ``model.compress`` / ``model.decompress`` per call (the model is never
+modified, so threads may share it): ``entropy_path``, which the header stores as its coding mode
+(:data:`tinify.codec.format.CODING_MODES`: 0 = ``"float"``, 1 = ``"fixed"``; ``tinify encode
+--coding``), and ``stream_chunks``, which the header stores as is. Images whose sides are
+already multiples of 64 are not padded, so with ``entropy_path="float"`` their streams are
+exactly the ones CompressAI's ``model.compress`` writes (with ``stream_chunks=1``).
+``"fixed"`` (the default) computes the entropy parameters in integer arithmetic instead, so a
+file decodes bit-exactly on any device.
 
 A video's streams are those of ``model.compress(frames)`` (a :class:`ScaleSpaceFlow`), flattened
 in the order of :func:`tinify.codec.format.frame_streams`: ``y, z`` of the I-frame, then
-``motion y, motion z, residual y, residual z`` of each P-frame. Videos are coded in mode 0:
-ssf2020 has no fixed-point path yet.
+``motion y, motion z, residual y, residual z`` of each P-frame. Videos are coded with
+``entropy_path="float"`` (mode 0): ssf2020 has no fixed-point path yet.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Union
@@ -35,12 +39,12 @@ from tinify.codec.format import (
     pack,
     unpack,
 )
-from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
+from tinify.codec.loading import LoadedModel, WeightsMismatchError
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
 __all__ = [
-    "DEFAULT_CODING",
+    "DEFAULT_ENTROPY_PATH",
     "DecodedImage",
     "DecodedVideo",
     "decode_image",
@@ -53,9 +57,9 @@ __all__ = [
 #: A loaded model, or a function that loads it from the checked header.
 ModelOrLoader = Union[LoadedModel, Callable[[TfyHeader], LoadedModel]]
 
-#: The coding mode :func:`encode_image` and ``tinify encode`` use unless told otherwise: the
+#: The ``entropy_path`` :func:`encode_image` and ``tinify encode`` use unless told otherwise: the
 #: deterministic fixed-point path (its rate cost on Kodak was +0.0005% with the shipped model).
-DEFAULT_CODING = "fixed"
+DEFAULT_ENTROPY_PATH = "fixed"
 
 #: Smallest side the image models accept.
 MIN_CODED_SIDE = 64
@@ -72,45 +76,44 @@ def padding_for(height: int, width: int, factor: int) -> tuple[int, int, int, in
     return pad
 
 
-@contextlib.contextmanager
-def _entropy_path(model: Any, path: str) -> Iterator[None]:
-    """Run with ``model.entropy_path = path``, restoring the caller's setting afterwards."""
-    saved = getattr(model, "entropy_path", "float")
-    model.entropy_path = path
-    try:
-        yield
-    finally:
-        model.entropy_path = saved
-
-
 def encode_image(
-    loaded: LoadedModel, x: Tensor, stream_chunks: int = 1, coding: str = DEFAULT_CODING
+    loaded: LoadedModel,
+    x: Tensor,
+    *,
+    entropy_path: str = DEFAULT_ENTROPY_PATH,
+    stream_chunks: int = 1,
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
     Args:
         loaded: the model (see :func:`tinify.codec.loading.load_model`).
         x: (1, 3, H, W) float tensor in [0, 1], on the model's device.
+        entropy_path: ``"fixed"`` (coding mode 1, the default: entropy parameters in
+            deterministic integer arithmetic, decodable bit-exactly on any device; measured
+            rate cost on Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0,
+            CompressAI's arithmetic and streams).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
-        coding: ``"fixed"`` (coding mode 1, the default: entropy parameters in deterministic
-            integer arithmetic, decodable bit-exactly on any device; measured rate cost on
-            Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0, CompressAI's
-            arithmetic and streams).
 
     Returns:
         The file's bytes.
+
+    Raises:
+        ValueError: a malformed ``x``; tinify.ParameterError (a ValueError): an unknown
+            ``entropy_path`` or a ``stream_chunks`` outside 1..65536.
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
         raise ValueError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
     modes = {name: mode for mode, name in CODING_MODES.items()}
-    if coding not in modes:
-        raise ValueError(f"coding must be one of {sorted(modes)}, got {coding!r}")
     model = loaded.model
+    options = model.coding_options(entropy_path, stream_chunks)
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
-    set_stream_chunks(model, stream_chunks)
-    with torch.no_grad(), _entropy_path(model, coding):
-        out = model.compress(F.pad(x, pad) if any(pad) else x)
+    with torch.no_grad():
+        out = model.compress(
+            F.pad(x, pad) if any(pad) else x,
+            entropy_path=options.entropy_path,
+            stream_chunks=options.stream_chunks,
+        )
     streams = [group[0] for group in out["strings"]]
     header = _header(
         loaded,
@@ -120,7 +123,7 @@ def encode_image(
         shapes=(tuple(int(s) for s in out["shape"]),),
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
-        coding_mode=modes[coding],
+        coding_mode=modes[options.entropy_path],
     )
     return pack(header, streams)
 
@@ -212,9 +215,13 @@ def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
             f"{len(names)} streams and 1 shape (corrupt file)"
         )
     shape = _check_shape(header, net.downsampling_factor)
-    set_stream_chunks(net, header.stream_chunks)
-    with torch.no_grad(), _entropy_path(net, CODING_MODES[header.coding_mode]):
-        x_hat = net.decompress([[s] for s in streams], shape)["x_hat"]
+    with torch.no_grad():
+        x_hat = net.decompress(
+            [[s] for s in streams],
+            shape,
+            entropy_path=CODING_MODES[header.coding_mode],
+            stream_chunks=header.stream_chunks,
+        )["x_hat"]
     left, right, top, bottom = header.padding
     x_hat = crop(x_hat, (-left, -right, -top, -bottom))
     return DecodedImage(x_hat=x_hat, header=header, model=loaded)
@@ -228,6 +235,7 @@ def encode_video(
     frames: Sequence[Tensor],
     fps: Fraction,
     yuv444: bool = False,
+    *,
     stream_chunks: int = 1,
 ) -> bytes:
     """Code a clip into a complete ``.tfy`` file (kind video).
@@ -250,9 +258,12 @@ def encode_video(
         raise ValueError("frames must be a non-empty list of (1, 3, H, W) tensors")
     height, width = (int(s) for s in frames[0].shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
-    set_stream_chunks(model, stream_chunks)
     with torch.no_grad():
-        strings, shapes = model.compress([F.pad(x, pad) if any(pad) else x for x in frames])
+        strings, shapes = model.compress(
+            [F.pad(x, pad) if any(pad) else x for x in frames],
+            entropy_path="float",
+            stream_chunks=stream_chunks,
+        )
     streams = [strings[0][0][0], strings[0][1][0]]
     for frame in strings[1:]:
         for key in ("motion", "residual"):
@@ -329,9 +340,10 @@ def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
         else:
             strings.append({"motion": s[:2], "residual": s[2:]})
             shapes.append({"motion": shape, "residual": shape})
-    set_stream_chunks(net, header.stream_chunks)
     left, right, top, bottom = header.padding
     with torch.no_grad():
-        decoded = net.decompress(strings, shapes)
+        decoded = net.decompress(
+            strings, shapes, entropy_path="float", stream_chunks=header.stream_chunks
+        )
     frames = [crop(x, (-left, -right, -top, -bottom)) for x in decoded]
     return DecodedVideo(frames=frames, header=header, model=loaded)

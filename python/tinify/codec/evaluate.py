@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from tinify.codec.coding import DEFAULT_CODING, decode_image, encode_image, padding_for
+from tinify.codec.coding import DEFAULT_ENTROPY_PATH, decode_image, encode_image, padding_for
 from tinify.codec.loading import LoadedModel
 from tinify.codec.results import mean
 from tinify.io.image import image_to_tensor, progress_bar, read_image
@@ -60,13 +60,13 @@ def distortion(x: Tensor, x_hat: Tensor) -> dict[str, float | None]:
 
 
 def _code(
-    loaded: LoadedModel, x: Tensor, stream_chunks: int, coding: str
+    loaded: LoadedModel, x: Tensor, entropy_path: str, stream_chunks: int
 ) -> tuple[Tensor, dict[str, float]]:
     device = x.device
     pixels = x.size(-2) * x.size(-1)
     _sync(device)
     start = time.perf_counter()
-    data = encode_image(loaded, x, stream_chunks, coding)
+    data = encode_image(loaded, x, entropy_path=entropy_path, stream_chunks=stream_chunks)
     _sync(device)
     middle = time.perf_counter()
     decoded = decode_image(data, loaded)
@@ -106,16 +106,18 @@ def evaluate_image(
     x: Tensor,
     stream_chunks: int = 1,
     estimate: bool = False,
-    coding: str = DEFAULT_CODING,
+    *,
+    entropy_path: str = DEFAULT_ENTROPY_PATH,
 ) -> dict[str, float | None]:
     """Code (or estimate) one image (1, 3, H, W) on the model's device; return its numbers.
 
-    ``coding`` is the ``.tfy`` coding mode (``"fixed"`` or ``"float"``).
+    ``entropy_path`` (``"fixed"`` or ``"float"``, stored as the ``.tfy`` coding mode) and
+    ``stream_chunks`` are the options of :func:`tinify.codec.coding.encode_image`.
     """
     if estimate:
         x_hat, stats = _estimate(loaded, x)
     else:
-        x_hat, stats = _code(loaded, x, stream_chunks, coding)
+        x_hat, stats = _code(loaded, x, entropy_path, stream_chunks)
     return {**distortion(x, x_hat), **stats}
 
 
@@ -128,9 +130,11 @@ def evaluate_model(
     progress: bool = True,
     note: Note | None = None,
     label: str = "",
-    coding: str = DEFAULT_CODING,
+    *,
+    entropy_path: str = DEFAULT_ENTROPY_PATH,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Evaluate ``loaded`` on every image (``coding``: the ``.tfy`` coding mode).
+    """Evaluate ``loaded`` on every image (``entropy_path`` and ``stream_chunks``: the options
+    of :func:`tinify.codec.coding.encode_image`).
 
     Returns:
         ``(point, per_image)``: the means over images (keys ``psnr-rgb``, ``ms-ssim-rgb``,
@@ -140,7 +144,7 @@ def evaluate_model(
     rows: list[dict[str, Any]] = []
     for path in progress_bar(images, len(images), label or loaded.name, progress):
         x = image_to_tensor(read_image(path, note)).to(device)
-        row = evaluate_image(loaded, x, stream_chunks, estimate, coding)
+        row = evaluate_image(loaded, x, stream_chunks, estimate, entropy_path=entropy_path)
         rows.append({"image": Path(path).name, **row})
     keys = [k for k in rows[0] if k != "image"]
     point = {k: mean([r[k] for r in rows]) for k in keys}

@@ -4,8 +4,10 @@
 Every image model derives from :class:`CompressionModel` and follows one contract:
 
 - ``forward(x)`` returns ``{"x_hat": ..., "likelihoods": {"y": ..., ["z": ...]}}``;
-- ``compress(x)`` returns ``{"strings": [...], "shape": ..., "x_size": (H, W)}``;
-- ``decompress(strings, shape, x_size=None)`` returns ``{"x_hat": ...}``.
+- ``compress(x, *, entropy_path=None, stream_chunks=None)`` returns ``{"strings": [...],
+  "shape": ..., "x_size": (H, W)}``;
+- ``decompress(strings, shape, x_size=None, *, entropy_path=None, stream_chunks=None)``
+  returns ``{"x_hat": ...}``.
 
 ``strings`` and ``shape`` are exactly CompressAI's (latent strings first, then hyper-latent
 strings; ``shape`` is the spatial size of the last latent). ``x_size`` is tinify's addition: the
@@ -14,6 +16,21 @@ input's original height and width. :meth:`CompressionModel.compress` pads any im
 :meth:`CompressionModel.decompress` crops back when given ``x_size`` (``model.decompress(**out)``
 does), and otherwise returns the padded size, as CompressAI would. For inputs that are already a
 multiple of the factor nothing is padded, so streams are CompressAI's byte for byte.
+
+**Coding options** are keyword-only arguments of every ``compress`` / ``decompress`` (models,
+and ``stream_chunks`` also of the entropy models), never state to mutate, so threads may share
+one model and code with different options at once (the coder releases the GIL):
+
+- ``entropy_path``: ``"float"`` (CompressAI's arithmetic) or ``"fixed"`` (the deterministic
+  integer networks of :mod:`tinify.models.fixed`). This is the one name of the choice in the
+  Python API; the ``.tfy`` header stores it as its coding mode (0 / 1) and ``tinify encode``
+  spells it ``--coding float|fixed``.
+- ``stream_chunks``: streams per latent and item (1: CompressAI's format).
+
+``None`` (the default) takes the module attribute: :attr:`CompressionModel.entropy_path` and each
+entropy model's ``stream_chunks``, so code that sets them keeps working. A decoder must be given
+the encoder's options. Subclasses receive them resolved, as a :class:`CodingOptions`, in
+``_compress(x, options)`` / ``_decompress(strings, shape, options)``.
 """
 
 from __future__ import annotations
@@ -22,18 +39,22 @@ import math
 import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.entropy_models.base import check_stream_chunks
+from tinify.models.fixed import check_entropy_path, quantize_network
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
     "SCALES_LEVELS",
     "SCALES_MAX",
     "SCALES_MIN",
+    "CodingOptions",
     "CompressionModel",
     "check_image",
     "get_scale_table",
@@ -161,6 +182,29 @@ def _check_shape(shape: Any) -> tuple[int, int]:
     return h, w
 
 
+# -- coding options -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodingOptions:
+    """The options of one ``compress`` / ``decompress`` call, resolved and checked.
+
+    Attributes:
+        entropy_path: ``"float"`` or ``"fixed"`` (see :data:`tinify.models.fixed.ENTROPY_PATHS`).
+        stream_chunks: streams per latent and item, or None for each entropy model's own
+            ``stream_chunks`` attribute. Pass it on as
+            ``entropy_model.compress(..., stream_chunks=options.stream_chunks)``.
+    """
+
+    entropy_path: str = "float"
+    stream_chunks: int | None = None
+
+    @property
+    def fixed(self) -> bool:
+        """True on the ``"fixed"`` entropy path."""
+        return self.entropy_path == "fixed"
+
+
 # -- the base class -----------------------------------------------------------------------------
 
 
@@ -168,10 +212,11 @@ class CompressionModel(nn.Module):
     """Base class of the learned image codecs.
 
     Subclasses build their transforms and entropy models in ``__init__`` and implement
-    ``forward``, ``_compress`` (padded input -> ``{"strings", "shape"}``), ``_decompress``
-    (-> padded ``x_hat``) and :meth:`_config_from_state_dict`. This class provides the input
-    checks and padding, :meth:`aux_loss`, :meth:`update`, legacy-key renaming on load and
-    :meth:`from_state_dict`.
+    ``forward``, ``_compress(x, options)`` (padded input -> ``{"strings", "shape"}``),
+    ``_decompress(strings, shape, options)`` (-> padded ``x_hat``; ``options`` is the call's
+    :class:`CodingOptions`, to pass on to every entropy model) and
+    :meth:`_config_from_state_dict`. This class provides the input checks and padding,
+    :meth:`aux_loss`, :meth:`update`, legacy-key renaming on load and :meth:`from_state_dict`.
 
     Class attributes:
         latent_names: names of the coded latents, in ``strings`` order.
@@ -179,9 +224,11 @@ class CompressionModel(nn.Module):
 
     latent_names: tuple[str, ...] = ("y", "z")
     _downsampling_factor: int = 64
+    #: The default of the ``entropy_path`` option of :meth:`compress` / :meth:`decompress`:
     #: ``"float"`` (CompressAI's arithmetic, the default) or ``"fixed"``: entropy parameters from
     #: the deterministic integer networks of :mod:`tinify.models.fixed`, which decode bit-exactly
-    #: on any device. A stream must be decoded with the path it was encoded with.
+    #: on any device. A stream must be decoded with the path it was encoded with. Pass the option
+    #: per call rather than setting this attribute when a model is shared between threads.
     entropy_path: str = "float"
     _fixed_networks: dict[str, Any]
 
@@ -236,12 +283,15 @@ class CompressionModel(nn.Module):
         entropy-parameter network, such as the factorized prior)."""
         return {}
 
-    def _build_fixed_networks(self) -> None:
-        """Quantize :meth:`_fixed_network_modules` (plain attributes, not state-dict entries)."""
-        from tinify.models.fixed import quantize_network
+    def _quantize_fixed_networks(self) -> dict[str, Any]:
+        """The quantized networks by name: :meth:`_fixed_network_modules`, quantized
+        (subclasses with other integer networks add them here)."""
+        return {name: quantize_network(m) for name, m in self._fixed_network_modules().items()}
 
-        nets = {name: quantize_network(m) for name, m in self._fixed_network_modules().items()}
-        self._fixed_networks = nets
+    def _build_fixed_networks(self) -> None:
+        """Build the quantized networks (plain attributes, not state-dict entries). The dict is
+        complete before it is assigned, so threads that share the model never see half of it."""
+        self._fixed_networks = self._quantize_fixed_networks()
 
     def fixed_network(self, name: str) -> Any:
         """The quantized network ``name`` (a ``tinify._core.FixedNetwork``), built on first use
@@ -252,10 +302,19 @@ class CompressionModel(nn.Module):
             nets = self.__dict__["_fixed_networks"]
         return nets[name]
 
-    def _fixed_path(self) -> bool:
-        from tinify.models.fixed import check_entropy_path
+    def coding_options(
+        self, entropy_path: str | None = None, stream_chunks: int | None = None
+    ) -> CodingOptions:
+        """The options of one call, checked; ``None`` takes the default (:attr:`entropy_path`,
+        and each entropy model's ``stream_chunks``).
 
-        return check_entropy_path(self.entropy_path) == "fixed"
+        Raises:
+            tinify.ParameterError: (a ValueError) an unknown ``entropy_path`` or a
+                ``stream_chunks`` outside 1..65536.
+        """
+        path = check_entropy_path(self.entropy_path if entropy_path is None else entropy_path)
+        chunks = None if stream_chunks is None else check_stream_chunks(stream_chunks)
+        return CodingOptions(path, chunks)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -294,27 +353,43 @@ class CompressionModel(nn.Module):
 
     # -- coding -------------------------------------------------------------------------------
 
-    def compress(self, x: Tensor) -> dict[str, Any]:
+    def compress(
+        self, x: Tensor, *, entropy_path: str | None = None, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         """Encode images ``x`` (N, 3, H, W) in [0, 1], H and W >= 64.
 
         The batch is padded (centred zeros) to a multiple of :attr:`downsampling_factor`.
+
+        Args:
+            x: the images.
+            entropy_path: ``"float"`` or ``"fixed"`` (default: :attr:`entropy_path`).
+            stream_chunks: streams per latent and item (default: each entropy model's
+                ``stream_chunks``; 1 is CompressAI's format).
 
         Returns:
             ``{"strings": [per-latent lists of bytes, one per image], "shape": torch.Size of the
             last latent, "x_size": (H, W)}``.
 
         Raises:
-            TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`).
+            TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`),
+                or an option is invalid.
         """
+        options = self.coding_options(entropy_path, stream_chunks)
         check_image(x)
         height, width = (int(s) for s in x.shape[-2:])
         padded, _ = pad_to_multiple(x, self.downsampling_factor)
-        out = self._compress(padded)
+        out = self._compress(padded, options)
         out["x_size"] = (height, width)
         return out
 
     def decompress(
-        self, strings: Sequence[Sequence[bytes]], shape: Sequence[int], x_size: Any = None
+        self,
+        strings: Sequence[Sequence[bytes]],
+        shape: Sequence[int],
+        x_size: Any = None,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress`.
 
@@ -323,6 +398,7 @@ class CompressionModel(nn.Module):
             shape: ``out["shape"]``.
             x_size: ``out["x_size"]``; when given, the padding added by :meth:`compress` is
                 cropped off. Without it the padded image is returned (CompressAI's behaviour).
+            entropy_path, stream_chunks: the encoder's options (see :meth:`compress`).
 
         Returns:
             ``{"x_hat": (N, 3, H, W) tensor clamped to [0, 1]}``.
@@ -331,9 +407,10 @@ class CompressionModel(nn.Module):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
+        options = self.coding_options(entropy_path, stream_chunks)
         _check_strings(strings, len(self.latent_names))
         latent_shape = _check_shape(shape)
-        x_hat = self._decompress(strings, latent_shape)
+        x_hat = self._decompress(strings, latent_shape, options)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}
@@ -364,8 +441,10 @@ class CompressionModel(nn.Module):
             y_hat = y_hat.contiguous(memory_format=torch.channels_last)
         return g_s(y_hat).clamp_(0, 1).contiguous()
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
+    ) -> Tensor:
         raise NotImplementedError
