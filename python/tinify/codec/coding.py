@@ -157,6 +157,15 @@ class DecodedImage:
     model: LoadedModel
 
 
+def _options(header: TfyHeader) -> dict[str, Any]:
+    """The ``compress`` options a file was coded with, for ``decompress``: its coding mode is
+    the ``entropy_path`` (mode 0 for every video), ``stream_chunks`` is stored as is."""
+    return {
+        "entropy_path": CODING_MODES[header.coding_mode],
+        "stream_chunks": header.stream_chunks,
+    }
+
+
 def _is_video_model(name: str) -> bool:
     from tinify.zoo import video_models
 
@@ -216,12 +225,7 @@ def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
         )
     shape = _check_shape(header, net.downsampling_factor)
     with torch.no_grad():
-        x_hat = net.decompress(
-            [[s] for s in streams],
-            shape,
-            entropy_path=CODING_MODES[header.coding_mode],
-            stream_chunks=header.stream_chunks,
-        )["x_hat"]
+        x_hat = net.decompress([[s] for s in streams], shape, **_options(header))["x_hat"]
     left, right, top, bottom = header.padding
     x_hat = crop(x_hat, (-left, -right, -top, -bottom))
     return DecodedImage(x_hat=x_hat, header=header, model=loaded)
@@ -342,8 +346,6 @@ def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
             shapes.append({"motion": shape, "residual": shape})
     left, right, top, bottom = header.padding
     with torch.no_grad():
-        decoded = net.decompress(
-            strings, shapes, entropy_path="float", stream_chunks=header.stream_chunks
-        )
+        decoded = net.decompress(strings, shapes, **_options(header))
     frames = [crop(x, (-left, -right, -top, -bottom)) for x in decoded]
     return DecodedVideo(frames=frames, header=header, model=loaded)

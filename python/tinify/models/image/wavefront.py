@@ -569,6 +569,23 @@ def _decode_item(coder: ContextCoder, coding: FrontCoding, stream: bytes) -> Non
     decoder.finish()
 
 
+def _coders(
+    params: Tensor,
+    context_prediction: nn.Conv2d,
+    entropy_parameters: nn.Sequential,
+    order: str,
+    arithmetic: FrontArithmetic | None,
+) -> Iterator[ContextCoder]:
+    """One :class:`ContextCoder` per batch item of ``params``, sharing one arithmetic."""
+    if arithmetic is None:
+        arithmetic = FloatArithmetic(context_prediction, entropy_parameters)
+    for b in range(params.size(0)):
+        item = params[b : b + 1]
+        yield ContextCoder(
+            context_prediction, entropy_parameters, item, order, arithmetic=arithmetic
+        )
+
+
 @torch.no_grad()
 def compress_latent(
     y: Tensor,
@@ -595,16 +612,11 @@ def compress_latent(
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
         raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
-    if arithmetic is None:
-        arithmetic = FloatArithmetic(context_prediction, entropy_parameters)
     coding = front_coding(conditional)
+    coders = _coders(params, context_prediction, entropy_parameters, order, arithmetic)
     strings, latents = [], []
     with _single_intra_op_thread():
-        for b in range(y.size(0)):
-            item = params[b : b + 1]
-            coder = ContextCoder(
-                context_prediction, entropy_parameters, item, order, arithmetic=arithmetic
-            )
+        for b, coder in enumerate(coders):
             strings.append(_encode_item(coder, coding, y[b : b + 1]))
             latents.append(coder.latent())
     return strings, torch.cat(latents)
@@ -629,16 +641,11 @@ def decompress_latent(
     """
     if len(strings) != params.size(0):
         raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
-    if arithmetic is None:
-        arithmetic = FloatArithmetic(context_prediction, entropy_parameters)
     coding = front_coding(conditional)
+    coders = _coders(params, context_prediction, entropy_parameters, order, arithmetic)
     latents = []
     with _single_intra_op_thread():
-        for b, stream in enumerate(strings):
-            item = params[b : b + 1]
-            coder = ContextCoder(
-                context_prediction, entropy_parameters, item, order, arithmetic=arithmetic
-            )
+        for coder, stream in zip(coders, strings):
             _decode_item(coder, coding, stream)
             latents.append(coder.latent())
     return torch.cat(latents)
