@@ -11,6 +11,7 @@ import torch
 
 from tinify.entropy_models import EntropyBottleneck, EntropyModel
 from tinify.models import CompressionModel
+from tinify.models.video import ScaleSpaceFlow
 
 from .conftest import build_small, image
 
@@ -80,6 +81,21 @@ def test_options_are_keyword_only_and_checked() -> None:
         model.compress(x, stream_chunks=0)
     with pytest.raises(ValueError, match="stream_chunks"):
         model.entropy_bottleneck.compress(torch.zeros(1, 16, 2, 2), stream_chunks=70000)
+
+
+@pytest.mark.slow
+def test_video_model_takes_the_options() -> None:
+    """ssf2020 has no fixed path: "fixed" is refused; stream_chunks reaches every latent."""
+    model = ScaleSpaceFlow()
+    model.update(force=True)
+    frames = [image(1, 3, 64, 64, seed=s) for s in range(2)]
+    with pytest.raises(ValueError, match="no fixed-point"):
+        model.compress(frames, entropy_path="fixed")
+    out = model.compress(frames, stream_chunks=2)
+    assert out.strings != model.compress(frames).strings
+    decoded = model.decompress(*out, x_size=out.x_size, stream_chunks=2)
+    reference = model.decompress(*model.compress(frames), x_size=out.x_size)
+    assert all(torch.equal(a, b) for a, b in zip(decoded, reference))
 
 
 def test_entropy_model_option_equals_attribute() -> None:
