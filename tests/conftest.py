@@ -1,9 +1,16 @@
-"""Shared pytest configuration: hypothesis profiles and paths to the shared data."""
+"""Shared pytest configuration: hypothesis profiles and paths to the shared and reference data."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
-from collections.abc import Callable
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +30,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+REFERENCE = ROOT / "tests" / "data" / "reference"
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +39,21 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    """``tests/data/reference``: copies of the small CompressAI 1.2.8 tables the tests check
+    against (state-dict shapes and dtypes, pretrained URLs, the scale table, published results),
+    so they run without the shared folder."""
+    return REFERENCE
+
+
+def pytest_report_header() -> str:
+    """Which tinify is under test: the checkout's python/ or an installed wheel."""
+    import tinify
+
+    return f"tinify {tinify.__version__} from {Path(tinify.__file__).resolve().parent}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -91,3 +114,74 @@ def scale_ssf_weights(model: Any) -> None:
 def scale_ssf() -> Callable[[Any], None]:
     """:func:`scale_ssf_weights`, for tests that build their own model."""
     return scale_ssf_weights
+
+
+@dataclass
+class LocalServer:
+    """An HTTP server on 127.0.0.1: ``url`` (no trailing slash) serves the files of ``root``;
+    ``requests`` lists the requests answered (``"GET /path"``), in order."""
+
+    url: str
+    root: Path
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[LocalServer]:
+    """A :class:`LocalServer` serving a fresh, empty folder (no network beyond the loopback)."""
+    root = tmp_path / "served"
+    root.mkdir()
+    requests: list[str] = []
+
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            requests.append(f"{self.command} {self.path}")
+
+    class QuietServer(http.server.ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client hanging up early (a refused download) is no server error
+
+    handler = functools.partial(QuietHandler, directory=str(root))
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield LocalServer(f"http://127.0.0.1:{httpd.server_address[1]}", root, requests)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_torchrun(
+    module: str, args: Sequence[str], cwd: Path, nproc: int = 2, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m torch.distributed.run --nproc_per_node NPROC -m MODULE ARGS`` on one node
+    (CPU processes talk over gloo on a free local port); output captured, never raises."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run",
+        "--nnodes", "1", "--nproc_per_node", str(nproc),
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        "-m", module, *args,
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def torchrun() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """:func:`run_torchrun`: ``torchrun(module, args, cwd, nproc=2)`` (skips without
+    torch.distributed)."""
+    import torch
+
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    return run_torchrun

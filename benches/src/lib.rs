@@ -1,54 +1,10 @@
 //! Seeded workload generators shared by the criterion benches of tinify-core.
 //!
-//! Every workload comes from a seeded splitmix64 generator, so runs compare like with like. (The
-//! floating-point helpers use `std`; the golden tests, which need bit-identical workloads on
-//! every platform, use `libm` instead.)
+//! Every workload comes from the core's seeded [`SplitMix64`], so runs compare like with like.
 
 use tinify_core::cdf::gaussian::default_scale_table;
+pub use tinify_core::SplitMix64;
 use tinify_core::{gaussian_table, pmf_to_quantized_cdf, scale_indexes, CdfTable};
-
-/// splitmix64: a tiny, fully specified PRNG.
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 bits.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (`n > 0`; the modulo bias does not matter here).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Standard normal sample (Box-Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.next_f64();
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-
-    /// Standard logistic sample.
-    pub fn logistic(&mut self) -> f64 {
-        let u = self.next_f64().clamp(1e-12, 1.0 - 1e-12);
-        (u / (1.0 - u)).ln()
-    }
-
-    /// Log-uniform in `[lo, hi)`.
-    pub fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-        (lo.ln() + self.next_f64() * (hi / lo).ln()).exp()
-    }
-}
 
 /// Symbols with the table rows that code them.
 #[derive(Debug, Clone)]
@@ -149,16 +105,7 @@ pub fn mixture(n: usize, k: usize, seed: u64) -> MixtureWorkload {
     }
     let symbols = (0..n)
         .map(|i| {
-            let ws = &weights[i * k..(i + 1) * k];
-            let mut u = rng.next_f64() * ws.iter().sum::<f64>();
-            let mut c = k - 1;
-            for (j, &wj) in ws.iter().enumerate() {
-                if u < wj {
-                    c = j;
-                    break;
-                }
-                u -= wj;
-            }
+            let c = rng.weighted_index(&weights[i * k..(i + 1) * k]);
             (means[i * k + c] + scales[i * k + c] * rng.normal()).round() as i32
         })
         .collect();

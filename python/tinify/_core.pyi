@@ -17,6 +17,7 @@ __all__ = [
     "RansDecoder",
     "RansEncoder",
     "TinifyError",
+    "__version__",
     "_after_fork_child",
     "decode_batch",
     "decode_chunked",
@@ -37,6 +38,7 @@ __all__ = [
     "set_num_threads",
 ]
 
+__version__: str
 PRECISION: int
 FIXED_FRAC_BITS: int
 

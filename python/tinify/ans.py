@@ -27,7 +27,15 @@ from numpy.typing import NDArray
 
 from tinify import _core
 from tinify._core import CdfTable
-from tinify.exceptions import BitstreamError, CdfError, ParameterError, TinifyError
+from tinify.exceptions import (
+    BitstreamError,
+    CdfError,
+    NotReadyError,
+    ParameterError,
+    ParameterTypeError,
+    TinifyError,
+)
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "BitstreamError",
@@ -50,38 +58,34 @@ CdfsLike = Union[CdfTable, ArrayLike]
 _INT32 = np.iinfo(np.int32)
 
 
-def _numpy(x: ArrayLike) -> np.ndarray:
-    if type(x).__module__.startswith("torch"):
-        return x.detach().cpu().numpy()  # zero-copy for CPU tensors
-    return np.asarray(x)
-
-
 def to_int32(x: ArrayLike, name: str) -> NDArray[np.int32]:
     """Flatten ``x`` to a contiguous int32 array, checking dtype and range.
 
     Raises:
-        TypeError: ``x`` does not hold integers.
-        ValueError: a value does not fit in int32.
+        ParameterTypeError: ``x`` does not hold integers.
+        ParameterError: a value does not fit in int32.
     """
-    a = _numpy(x).reshape(-1)
+    a = to_numpy(x).reshape(-1)
     if a.size == 0:
         return np.zeros(0, dtype=np.int32)
     if a.dtype.kind not in "iub":
-        raise TypeError(f"{name} must hold integers, got dtype {a.dtype}; round and cast first")
+        raise ParameterTypeError(
+            f"{name} must hold integers, got dtype {a.dtype}; round and cast first"
+        )
     if a.dtype.itemsize > 4 or a.dtype.kind == "u":
         lo, hi = int(a.min()), int(a.max())
         if lo < _INT32.min or hi > _INT32.max:
-            raise ValueError(f"{name} holds values outside int32 ({lo}..{hi})")
-    return np.ascontiguousarray(a, dtype=np.int32)
+            raise ParameterError(f"{name} holds values outside int32 ({lo}..{hi})")
+    return to_numpy(a, np.int32)
 
 
 def _float(x: ArrayLike, name: str, dtype: type, ndim: int) -> np.ndarray:
-    a = _numpy(x)
+    a = to_numpy(x)
     if a.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must hold numbers, got dtype {a.dtype}")
+        raise ParameterTypeError(f"{name} must hold numbers, got dtype {a.dtype}")
     if a.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
-    return np.ascontiguousarray(a, dtype=dtype)
+        raise ParameterError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    return to_numpy(a, dtype)
 
 
 def as_cdf_table(
@@ -99,27 +103,36 @@ def as_cdf_table(
 
     Raises:
         CdfError: a row is not a valid 16-bit CDF.
-        ValueError: the arguments disagree in shape.
+        ParameterError: the arguments disagree in shape.
     """
     if isinstance(cdfs, CdfTable):
         if cdf_lengths is not None or offsets is not None:
-            raise ValueError("pass either a CdfTable or (cdfs, cdf_lengths, offsets), not both")
+            raise ParameterError("pass either a CdfTable or (cdfs, cdf_lengths, offsets), not both")
         return cdfs
     if cdf_lengths is None or offsets is None:
-        raise ValueError("cdf_lengths and offsets are required unless cdfs is a CdfTable")
+        raise ParameterError("cdf_lengths and offsets are required unless cdfs is a CdfTable")
     if isinstance(cdfs, (list, tuple)):
-        rows: Sequence[Any] = [_numpy(r).reshape(-1) for r in cdfs]
+        rows: Sequence[Any] = [to_numpy(r).reshape(-1) for r in cdfs]
         width = max((len(r) for r in rows), default=0)
         table = np.zeros((len(rows), width), dtype=np.int64)
         for i, r in enumerate(rows):
             table[i, : len(r)] = r
         array = table
     else:
-        array = _numpy(cdfs)
+        array = to_numpy(cdfs)
     if array.ndim != 2:
-        raise ValueError(f"cdfs must be 2-D (rows, width), got shape {array.shape}")
+        raise ParameterError(f"cdfs must be 2-D (rows, width), got shape {array.shape}")
+    if array.size:
+        if array.dtype.kind not in "iub":
+            raise CdfError(f"cdfs must hold integers, got dtype {array.dtype}")
+        lo, hi = int(array.min()), int(array.max())
+        if lo < _INT32.min or hi > _INT32.max:
+            raise CdfError(
+                f"cdfs hold values outside int32 ({lo}..{hi}); a CDF row runs from 0 to "
+                "1 << precision (65536)"
+            )
     return CdfTable(
-        np.ascontiguousarray(array.reshape(array.shape[0], -1), dtype=np.int32)
+        to_numpy(array.reshape(array.shape[0], -1), np.int32)
         if array.size
         else np.zeros((array.shape[0], 0), dtype=np.int32),
         to_int32(cdf_lengths, "cdf_lengths"),
@@ -245,14 +258,14 @@ class RansDecoder:
 
     def _stream(self) -> _core.RansDecoder:
         if self._dec is None:
-            raise RuntimeError("call set_stream(encoded) before decode_stream()")
+            raise NotReadyError("call set_stream(encoded) before decode_stream()")
         return self._dec
 
 
 def _bytes(encoded: Any) -> bytes:
     if isinstance(encoded, (bytes, bytearray, memoryview)):
         return bytes(encoded)
-    raise TypeError(f"encoded must be bytes, got {type(encoded).__name__}")
+    raise ParameterTypeError(f"encoded must be bytes, got {type(encoded).__name__}")
 
 
 def _mix(weights: ArrayLike, means: ArrayLike, scales: ArrayLike) -> list[tuple[ArrayLike, str]]:

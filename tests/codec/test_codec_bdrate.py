@@ -45,10 +45,10 @@ def test_fewer_points_use_a_lower_degree() -> None:
     )
 
 
-def test_published_kodak_ordering(shared_dir) -> None:  # type: ignore[no-untyped-def]
+def test_published_kodak_ordering(reference_dir) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    folder = shared_dir / "reference" / "results" / "image" / "kodak"
+    folder = reference_dir / "results" / "image" / "kodak"
     jpeg = json.loads((folder / "jpeg.json").read_text())["results"]
     hyper = json.loads((folder / "compressai-bmshj2018-hyperprior_mse_cuda.json").read_text())
     mean = json.loads((folder / "compressai-mbt2018-mean_mse_cuda.json").read_text())

@@ -174,7 +174,8 @@ def test_coding_mode_recorded(
         data = tfy.read_bytes()
         assert data[9] == mode and unpack(data)[0].coding_mode == mode
         assert (
-            main(["decode", str(tfy), "-o", str(tmp_path / "out.png"), "--checkpoint", ckpt]) == 0
+            main(["decode", str(tfy), "-o", str(tmp_path / f"{coding}.png"), "--checkpoint", ckpt])
+            == 0
         )
         capsys.readouterr()
         assert main(["info", str(tfy), "--json"]) == 0

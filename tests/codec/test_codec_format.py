@@ -81,6 +81,39 @@ def test_video_fields_round_trip() -> None:
     assert VIDEO_FILE[18] == 0x02  # flags: bit 1 = 4:4:4 source
 
 
+def test_describe_image() -> None:
+    header, _ = unpack(FILE)
+    info = header.describe(file_bytes=len(FILE))
+    pixels = 70 * 45
+    assert info["model"] == "bmshj2018-hyperprior" and info["quality"] == 3
+    assert (info["coding"], info["kind"], info["weights"]) == ("float", "image", "zoo")
+    assert info["weights_id"] == "0001020304050607" and info["size"] == "45x70"
+    assert info["padding_lrtb"] == [9, 10, 29, 29] and info["latent_shapes"] == [[2, 1]]
+    assert info["stream_lengths"] == [15, 3] and info["payload_bytes"] == 18
+    assert info["header_bytes"] == len(FILE) - 18 and info["file_bytes"] == len(FILE)
+    assert info["bpp_payload"] == round(8 * 18 / pixels, 6)
+    assert info["bpp_file"] == round(8 * len(FILE) / pixels, 6)
+    assert info["payload_crc32"] == f"{zlib.crc32(b''.join(STREAMS)):08x}"
+    assert "fps" in info and info["fps"] is None and "duration_s" not in info
+    # Without the file length, the file-level numbers are left out.
+    bare = header.describe()
+    assert not {"header_bytes", "file_bytes", "bpp_file"} & set(bare)
+    assert {k: v for k, v in info.items() if k in bare} == bare
+
+
+def test_describe_video() -> None:
+    header, _ = unpack(VIDEO_FILE)
+    info = header.describe(file_bytes=len(VIDEO_FILE))
+    # Streams 0-1 are the I-frame (1 + 2 bytes), then four per P-frame.
+    assert info["frame_payload_bytes"] == [3, 3 + 4 + 5 + 6, 7 + 8 + 9 + 10]
+    assert info["i_frame_bytes"] == 3
+    assert info["p_frame_bytes_min_mean_max"] == [18, 26.0, 34]
+    assert info["fps"] == "30000/1001" and info["y4m_chroma"] == "444"
+    seconds = 3 / Fraction(30000, 1001)
+    assert info["duration_s"] == round(float(seconds), 6)
+    assert info["kbps_payload"] == round(float(8 * 55 / seconds) / 1e3, 3)
+
+
 def test_no_streams_round_trip() -> None:
     header, streams = unpack(pack(HEADER, []))
     assert streams == [] and header.payload_size == 0

@@ -65,18 +65,11 @@ def test_unsupported_codec_message(monkeypatch: pytest.MonkeyPatch, dataset: Pat
     assert "avif" not in baselines.available_codecs()
 
 
-def _published(shared_dir: Path) -> Path:
-    folder = shared_dir / "reference" / "results" / "image" / "kodak"
-    if not folder.is_dir():
-        pytest.skip("published results not found")
-    return folder
-
-
 def test_plot_published_kodak(
-    tmp_path: Path, shared_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, reference_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("matplotlib")
-    folder = _published(shared_dir)
+    folder = reference_dir / "results" / "image" / "kodak"
     files = [
         folder / "jpeg.json",
         folder / "compressai-bmshj2018-hyperprior_mse_cuda.json",

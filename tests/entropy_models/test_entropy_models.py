@@ -100,10 +100,10 @@ def test_likelihoods_lower_bound() -> None:
 
 
 def test_compress_before_update_says_what_to_do() -> None:
-    with pytest.raises(RuntimeError, match=r"call update\(\)"):
+    with pytest.raises(ValueError, match=r"call update\(\)"):
         EntropyBottleneck(4).compress(torch.zeros(1, 4, 2, 2))
     gc = GaussianConditional(None)
-    with pytest.raises(RuntimeError, match="update"):
+    with pytest.raises(ValueError, match="update"):
         gc.compress(torch.zeros(1, 1, 2, 2), torch.zeros(1, 1, 2, 2, dtype=torch.int32))
 
 

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 import torch
+from torch import nn
 
 from tinify.entropy_models import EntropyBottleneck, EntropyModel
+from tinify.latent_codecs import EntropyBottleneckLatentCodec, LatentCodec
 from tinify.models import CompressionModel
+from tinify.models.base import SimpleVAECompressionModel
 from tinify.models.video import ScaleSpaceFlow
 
 from .conftest import build_small, image
@@ -38,9 +41,13 @@ def _code(model: CompressionModel, x: torch.Tensor, path: str, chunks: int) -> t
     return out["strings"], x_hat
 
 
+#: Constructor arguments of the small models that need more than ``build_small``'s N and M.
+SMALL_KWARGS: dict[str, dict[str, Any]] = {"elic2022-official": {"groups": [4, 4, 8, 8]}}
+
+
 def _amplified(name: str) -> CompressionModel:
     """A small model whose latents are large enough that both paths and chunks matter."""
-    model = build_small(name, seed=1)
+    model = build_small(name, seed=1, **SMALL_KWARGS.get(name, {}))
     model.g_a.register_forward_hook(lambda m, a, out: out * 40)
     return model
 
@@ -112,7 +119,16 @@ def test_entropy_model_option_equals_attribute() -> None:
     assert torch.equal(eb.decompress(chunked, (8, 8), stream_chunks=3), plain)
 
 
-@pytest.mark.parametrize("name", ["bmshj2018-hyperprior", "mbt2018"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bmshj2018-hyperprior",
+        "mbt2018",
+        # SimpleVAECompressionModels: the options pass through nested latent codecs.
+        "cheng2020-anchor-checkerboard",
+        "elic2022-official",
+    ],
+)
 def test_threads_share_one_model(name: str, one_torch_thread: None) -> None:
     """Threads code with different options on one model at once: every result equals the
     single-threaded one. (Setting ``model.entropy_path`` / ``stream_chunks`` per call, as the
@@ -141,3 +157,61 @@ def test_threads_share_one_model(name: str, one_torch_thread: None) -> None:
     for t in threads:
         t.join()
     assert failures == []
+
+
+def test_latent_codecs_take_stream_chunks() -> None:
+    """A SimpleVAECompressionModel passes stream_chunks through every nested latent codec, on
+    both entropy paths, and leaves the entropy models' attributes alone."""
+    model = _amplified("cheng2020-anchor-checkerboard")
+    x = image(1, 3, 64, 64, seed=2)
+    for path in ("float", "fixed"):
+        plain_strings, plain_x_hat = _code(model, x, path, 1)
+        chunked_strings, chunked_x_hat = _code(model, x, path, 3)
+        assert len(plain_strings) == 3  # anchors, non-anchors, z: each one chunked
+        assert all(a != b for a, b in zip(plain_strings, chunked_strings))
+        assert torch.equal(plain_x_hat, chunked_x_hat)
+    assert all(m.stream_chunks == 1 for m in model.modules() if isinstance(m, EntropyModel))
+
+
+class _CompressAIStyleCodec(LatentCodec):
+    """A user's latent codec written for CompressAI: its methods take no keyword options."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = EntropyBottleneckLatentCodec(channels=4)
+
+    def forward(self, y: torch.Tensor) -> dict[str, Any]:
+        return self.inner(y)
+
+    def compress(self, y: torch.Tensor) -> dict[str, Any]:  # type: ignore[override]
+        return self.inner.compress(y)
+
+    def decompress(self, strings: Any, shape: Any) -> dict[str, Any]:  # type: ignore[override]
+        return self.inner.decompress(strings, shape)
+
+
+class _TinyVAE(SimpleVAECompressionModel):
+    def __init__(self, codec: LatentCodec) -> None:
+        super().__init__()
+        self.g_a = nn.Conv2d(3, 4, 16, stride=16)
+        self.g_s = nn.ConvTranspose2d(4, 3, 16, stride=16)
+        self.latent_codec = codec
+        self.latent_names = ("y",)
+
+
+def test_compressai_style_latent_codec_codes_with_the_defaults() -> None:
+    torch.manual_seed(0)
+    x = image(1, 3, 64, 64, seed=3)
+    own = _TinyVAE(_CompressAIStyleCodec()).eval()
+    own.update(force=True)
+    builtin = _TinyVAE(EntropyBottleneckLatentCodec(channels=4)).eval()
+    builtin.load_state_dict({k.replace("inner.", ""): v for k, v in own.state_dict().items()})
+    builtin.update(force=True)
+    with torch.no_grad():
+        out = own.compress(x)  # no option given: the codec is called as CompressAI calls it
+        # No network to run in integers: "fixed" codes the same streams.
+        assert own.compress(x, entropy_path="fixed")["strings"] == out["strings"]
+        assert builtin.compress(x)["strings"] == out["strings"]
+        assert builtin.compress(x, stream_chunks=2)["strings"] != out["strings"]
+        x_hat = own.decompress(**out)["x_hat"]
+    assert torch.equal(x_hat, builtin.decompress(**out)["x_hat"])

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import csv
-import os
-import socket
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -19,34 +17,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable, "-m", "torch.distributed.run",
-        "--nnodes", "1", "--nproc_per_node", "2",
-        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-        "-m", "tinify.training.cli", *args,
-    ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
 def test_two_process_gloo_training_and_resume(
-    image_dir: Path, val_dir: Path, tmp_path: Path
+    image_dir: Path, val_dir: Path, tmp_path: Path, torchrun: Callable[..., Any]
 ) -> None:
     common = ["--model", "bmshj2018-hyperprior", "--N", "8", "--M", "8",
               "--dataset", str(image_dir), "--batch-size", "2", "--patch-size", "64",
               "--log-every", "1", "--no-progress", "--device", "cpu"]  # fmt: skip
     out = tmp_path / "run"
-    first = _torchrun(
-        [*common, "--steps", "6", "--stop-after", "3", "--checkpoint-dir", str(out)], tmp_path
+    first = torchrun(
+        "tinify.training.cli",
+        [*common, "--steps", "6", "--stop-after", "3", "--checkpoint-dir", str(out)],
+        tmp_path,
     )
     assert first.returncode == 0, first.stdout + first.stderr
     state = load_checkpoint(out / "last.pt")
@@ -55,7 +36,8 @@ def test_two_process_gloo_training_and_resume(
     assert len(state["rng"]) == 2
     assert not torch.equal(state["rng"][0]["torch"], state["rng"][1]["torch"])
 
-    second = _torchrun(
+    second = torchrun(
+        "tinify.training.cli",
         [*common, "--steps", "6", "--val", str(val_dir), "--checkpoint-dir", str(out),
          "--resume", str(out / "last.pt")],
         tmp_path,

@@ -77,10 +77,10 @@ def test_loss_is_differentiable() -> None:
 
 def test_ms_ssim_identity_and_range() -> None:
     x = torch.rand(2, 3, 40, 40, generator=torch.Generator().manual_seed(3))
-    assert ms_ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
-    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    assert ms_ssim(x, x, data_range=1.0).item() == pytest.approx(1.0, abs=1e-6)
+    assert ssim(x, x, data_range=1.0).item() == pytest.approx(1.0, abs=1e-6)
     noisy = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
-    value = ms_ssim(noisy, x, reduction="none")
+    value = ms_ssim(noisy, x, data_range=1.0, reduction="none")
     assert value.shape == (2,) and ((value > 0) & (value < 1)).all()
     with pytest.raises(ValueError, match="needs H and W"):
         ms_ssim(x[..., :8, :8], x[..., :8, :8])
@@ -93,7 +93,7 @@ def test_ssim_of_a_constant_shift_is_the_luminance_term() -> None:
     y = torch.full((1, 1, 16, 16), b, dtype=torch.float64)
     c1 = (0.01 * 1.0) ** 2
     expected = (2 * a * b + c1) / (a * a + b * b + c1)
-    assert ssim(x, y).item() == pytest.approx(expected, rel=1e-5)
+    assert ssim(x, y, data_range=1.0).item() == pytest.approx(expected, rel=1e-5)
 
 
 def test_ms_ssim_matches_pytorch_msssim() -> None:
@@ -102,7 +102,7 @@ def test_ms_ssim_matches_pytorch_msssim() -> None:
     x = torch.rand(2, 3, 192, 176, generator=g)
     y = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)
     expected = pytorch_msssim.ms_ssim(x, y, data_range=1.0)
-    torch.testing.assert_close(ms_ssim(x, y), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ms_ssim(x, y, data_range=1.0), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_matches_compressai_rate_distortion_loss(compressai) -> None:  # type: ignore[no-untyped-def]

@@ -38,8 +38,8 @@ def _clamped_forward_chain(model: ScaleSpaceFlow, frames: list[torch.Tensor]) ->
 # -- state dict -----------------------------------------------------------------------------------
 
 
-def test_state_dict_matches_compressai_keys(shared_dir: Path) -> None:
-    ref = shared_dir / "reference"
+def test_state_dict_matches_compressai_keys(reference_dir: Path) -> None:
+    ref = reference_dir
     shapes = json.loads((ref / "compressai_state_dicts.json").read_text())["ssf2020"]
     dtypes = json.loads((ref / "compressai_state_dict_dtypes.json").read_text())["dtypes"]
     model = ScaleSpaceFlow()

@@ -49,8 +49,8 @@ def test_constructor(zoo_video: ModuleType) -> None:
         zoo_video.ssf2020(1, metric="ms-ssim", pretrained=True)
 
 
-def test_pretrained_table_matches_compressai(shared_dir: Path) -> None:
-    data = json.loads((shared_dir / "reference" / "compressai_urls.json").read_text())
+def test_pretrained_table_matches_compressai(reference_dir: Path) -> None:
+    data = json.loads((reference_dir / "compressai_urls.json").read_text())
     urls = data["video"]["ssf2020"]
     assert list(urls) == ["mse"] and pretrained.available_metrics("ssf2020") == ("mse",)
     assert list(pretrained.qualities("ssf2020")) == [int(q) for q in urls["mse"]]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +17,10 @@ ARCH = "bmshj2018-factorized"
 SMALL = {"N": 8, "M": 12}
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    requests: list[str] = []
-
-    def log_message(self, format: str, *args: Any) -> None:
-        _QuietHandler.requests.append(self.path)
-
-
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """An HTTP server on 127.0.0.1 serving a fresh folder: (base URL, folder)."""
-    root = tmp_path / "served"
-    root.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    _QuietHandler.requests = []
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/weights", root
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
+def server(http_server: Any) -> tuple[str, Path]:
+    """The shared local HTTP server (tests/conftest.py): (base URL, folder)."""
+    return f"{http_server.url}/weights", http_server.root
 
 
 @pytest.fixture
@@ -98,7 +75,9 @@ def _assert_same(model: Any, reference: Any) -> None:
         assert torch.equal(a, b), k
 
 
-def test_download_verify_and_cache(server: Any, env: Any, table: Any, tmp_path: Path) -> None:
+def test_download_verify_and_cache(
+    server: Any, http_server: Any, env: Any, table: Any, tmp_path: Path
+) -> None:
     base, root = server
     path, reference = _checkpoint(root)
     table(path)
@@ -108,12 +87,12 @@ def test_download_verify_and_cache(server: Any, env: Any, table: Any, tmp_path: 
     cached = tmp_path / "cache" / path.name
     assert cached.read_bytes() == path.read_bytes()
     assert [p.name for p in cached.parent.iterdir()] == [path.name]  # no temporary left
-    assert len(_QuietHandler.requests) == 1
+    assert len(http_server.requests) == 1
 
     # A cache hit needs no network, even offline.
     env.setenv("TINIFY_OFFLINE", "1")
     _assert_same(zoo.bmshj2018_factorized(1, pretrained=True), reference)
-    assert len(_QuietHandler.requests) == 1
+    assert len(http_server.requests) == 1
 
 
 def test_progress_bar(server: Any, env: Any, table: Any, capsys: Any) -> None:

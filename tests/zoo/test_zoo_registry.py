@@ -13,6 +13,7 @@ from tinify.models import (
     Cheng2020Anchor,
     Cheng2020Attention,
     FactorizedPrior,
+    FactorizedPriorReLU,
     JointAutoregressiveHierarchicalPriors,
     MeanScaleHyperprior,
     ScaleHyperprior,
@@ -28,6 +29,7 @@ from tinify.zoo.registry import register_model
 
 NAMES = [
     "bmshj2018-factorized",
+    "bmshj2018-factorized-relu",
     "bmshj2018-hyperprior",
     "mbt2018-mean",
     "mbt2018",
@@ -36,6 +38,7 @@ NAMES = [
 ]
 CLASSES = [
     FactorizedPrior,
+    FactorizedPriorReLU,
     ScaleHyperprior,
     MeanScaleHyperprior,
     JointAutoregressiveHierarchicalPriors,
@@ -84,15 +87,19 @@ def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="metric"):
         zoo.mbt2018(1, metric="psnr")
     with pytest.raises(ValueError, match="unknown model"):
-        zoo.create_model("bmshj2018-factorized-relu", 1)
+        zoo.create_model("bmshj2018-factorized-gelu", 1)
+    with pytest.raises(ValueError, match="no zoo qualities"):
+        zoo.create_model("elic2022-official", 1)  # a known architecture without zoo entries
+    with pytest.raises(RuntimeError, match="no pretrained"):
+        zoo.bmshj2018_factorized_relu(1, pretrained=True)
     with pytest.raises(TypeError):
         zoo.bmshj2018_factorized(1, bogus=3)
     model = zoo.cheng2020_anchor(2, entropy_model="mixture", context_order="raster")
     assert model.mixture and model.context_order == "raster"
 
 
-def test_pretrained_table_matches_compressai(shared_dir: Path) -> None:
-    data = json.loads((shared_dir / "reference" / "compressai_urls.json").read_text())
+def test_pretrained_table_matches_compressai(reference_dir: Path) -> None:
+    data = json.loads((reference_dir / "compressai_urls.json").read_text())
     assert data["root_url"] == ROOT_URL
     for name in NAMES:
         cfgs = data["cfgs_image"][name]
@@ -100,7 +107,7 @@ def test_pretrained_table_matches_compressai(shared_dir: Path) -> None:
         for q, values in cfgs.items():
             kwargs = architecture_kwargs(name, int(q))
             assert list(kwargs.values()) == values
-        urls = data["image"][name]
+        urls = data["image"].get(name, {})  # none for bmshj2018-factorized-relu
         assert available_metrics(name) == tuple(urls)
         for metric, by_quality in urls.items():
             for q, url in by_quality.items():
@@ -130,3 +137,19 @@ def test_keyword_arguments_override_the_quality_channels() -> None:
     model = zoo.create_model("mbt2018-mean", 3, N=16, M=24)
     assert (model.N, model.M) == (16, 24)
     assert zoo.cheng2020_anchor(1, N=16).N == 16
+
+
+def test_checkpoint_only_architectures() -> None:
+    """CompressAI's models without zoo entries are known by name (for checkpoints) only."""
+    from tinify.models import Cheng2020AnchorCheckerboard, Elic2022Chandelier, Elic2022Official
+    from tinify.registry import MODELS
+
+    expected = {
+        "cheng2020-anchor-checkerboard": Cheng2020AnchorCheckerboard,
+        "elic2022-official": Elic2022Official,
+        "elic2022-chandelier": Elic2022Chandelier,
+    }
+    for name, cls in expected.items():
+        assert zoo.model_architectures[name] is cls
+        assert name not in zoo.models and name not in zoo.list_models()
+    assert zoo.model_architectures is MODELS  # one registry, CompressAI's and the zoo's path

@@ -19,6 +19,7 @@ import importlib
 from typing import Any
 
 from tinify.codec.format import FORMAT_VERSION, MAGIC, FormatError, TfyHeader, pack, unpack
+from tinify.exceptions import WeightsMismatchError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -42,7 +43,6 @@ _LAZY = {
     "encode_image": "tinify.codec.coding",
     "encode_video": "tinify.codec.coding",
     "LoadedModel": "tinify.codec.loading",
-    "WeightsMismatchError": "tinify.codec.loading",
     "load_model": "tinify.codec.loading",
 }
 

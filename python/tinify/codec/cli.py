@@ -10,6 +10,7 @@
     tinify decode clip.tfy -o frames/                      # or -o clip.y4m / clip.yuv
     tinify info photo.tfy
     tinify eval kodak/ --model bmshj2018-hyperprior -q 1 2 3 -o hyperprior.json
+    torchrun --nproc_per_node 4 -m tinify.codec.cli eval kodak/ ...  # images split over ranks
     tinify codecs kodak/ --codec jpeg webp -o baselines.json
     tinify plot hyperprior.json baselines-*.json -o rd.png --anchor baselines-jpeg.json
     tinify update runs/q3/last.pt -o weights/ --model bmshj2018-hyperprior
@@ -25,15 +26,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from tinify import __version__
+from tinify import __version__, thread_env_error
 from tinify.exceptions import TinifyError
 
 __all__ = ["build_parser", "main"]
@@ -90,6 +94,33 @@ def _add_chunks(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    from tinify.codec.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
+
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        metavar="N",
+        help=f"refuse images (video frames) of more pixels (default {DEFAULT_MAX_PIXELS}, or "
+        "TINIFY_MAX_PIXELS; coding needs about 300 bytes of memory per pixel)",
+    )
+    p.add_argument(
+        "--max-frames",
+        type=int,
+        metavar="N",
+        help=f"refuse videos of more frames (default {DEFAULT_MAX_FRAMES}, or TINIFY_MAX_FRAMES)",
+    )
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-f",
+        "--force",
+        action="store_true",
+        help="overwrite an existing output file (never an input, a folder or a device)",
+    )
+
+
 def _add_coding(p: argparse.ArgumentParser) -> None:
     # ``--coding`` is the CLI spelling of the Python API's ``entropy_path`` option (and of the
     # .tfy header's coding mode): one choice, stored in ``args.entropy_path``.
@@ -125,7 +156,10 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         help="image file (PNG, JPEG, ... anything Pillow reads), or a video: a folder of PNG "
         "frames, a .y4m file or a raw 4:2:0 .yuv file",
     )
-    p.add_argument("-o", "--output", help="output .tfy file (default: INPUT with .tfy)")
+    p.add_argument(
+        "-o", "--output", help="output .tfy file (default: INPUT with .tfy); - = standard output"
+    )
+    _add_force(p)
     _add_model_options(p)
     _add_chunks(p)
     video = p.add_argument_group("video input (default model: ssf2020)")
@@ -137,6 +171,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
     _add_coding(p)
+    _add_limits(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .tfy file into an image or a video")
@@ -144,11 +179,20 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "-o",
         "--output",
-        help="image: output file, format from suffix (default: INPUT with .png); video: a new "
-        "folder of PNG frames, a .y4m or a .yuv file (default: folder INPUT without .tfy)",
+        help="image: output file, format from suffix (default: INPUT with .png; - = PNG on "
+        "standard output); video: a new folder of PNG frames, a .y4m or a .yuv file (default: "
+        "folder INPUT without .tfy)",
     )
+    _add_force(p)
     p.add_argument("--checkpoint", metavar="FILE", help="the weights file used to encode")
+    p.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download the zoo weights a file names (as TINIFY_OFFLINE=1); by default "
+        "missing ones are downloaded, with a line saying which",
+    )
     _add_device(p)
+    _add_limits(p)
     p.set_defaults(func=_cmd_decode)
 
     p = sub.add_parser("info", help="print the header of a .tfy file")
@@ -217,7 +261,7 @@ def _add_train(sub: Any, load: bool) -> None:
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     if args.pretrained and args.checkpoint:
         raise InputError("--pretrained (zoo weights) and --checkpoint exclude each other")
@@ -228,7 +272,7 @@ def _check_model_options(args: argparse.Namespace) -> None:
 def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
     """Refuse options that do not fit the input kind, and a model of the other kind."""
     from tinify.codec.format import MAX_VIDEO_FRAMES
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
     from tinify.zoo import image_models, video_models
 
     if not video:
@@ -257,7 +301,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
 
 def _refuse_video_model(name: str | None, what: str) -> None:
     """Raise :class:`InputError` when ``name`` is a video model; ``what`` says what to do."""
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
     from tinify.zoo import video_models
 
     if name in video_models:
@@ -265,7 +309,7 @@ def _refuse_video_model(name: str | None, what: str) -> None:
 
 
 def _parse_fps(text: str) -> Fraction:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     try:
         fps = Fraction(text.replace(":", "/"))
@@ -277,7 +321,7 @@ def _parse_fps(text: str) -> Fraction:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(part.isdigit() for part in parts):
@@ -293,27 +337,47 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     video = is_video_path(args.input)
     _check_encode_options(args, video)
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".tfy")
-    check_output(output)
+    if output != STDOUT:
+        check_output(output, force=args.force, inputs=[args.input, args.checkpoint])
     (_encode_video if video else _encode_image)(args, output)
     return 0
 
 
+#: ``-o -``: write to standard output.
+STDOUT = Path("-")
+
+
+def _write(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output`` atomically, or to standard output for ``-``."""
+    from tinify.io.image import write_bytes
+
+    if output == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_bytes(output, data)
+
+
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
+    from tinify.io.image import image_to_tensor, read_image
+
+    img = read_image(args.input, _note, max_pixels=args.max_pixels)  # before torch is imported
     from tinify.codec.coding import DEFAULT_ENTROPY_PATH, encode_image
     from tinify.codec.loading import load_model
-    from tinify.io.image import image_to_tensor, read_image, write_bytes
 
-    img = read_image(args.input, _note)
     loaded = load_model(args.model, args.quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
+    _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
     x = image_to_tensor(img).to(args.device)
     data = encode_image(
         loaded,
         x,
         entropy_path=args.entropy_path or DEFAULT_ENTROPY_PATH,
         stream_chunks=args.stream_chunks,
+        max_pixels=args.max_pixels,
+        icc_profile=img.info.get("icc_profile") or b"",
     )
-    write_bytes(output, data)
+    _write(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     print(
         f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
@@ -322,26 +386,52 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     )
 
 
+def _note_tiny(path: str, width: int, height: int, factor: int) -> None:
+    """Say so when padding dominates: a tiny or thin image codes at many bits per pixel."""
+    from tinify.codec.coding import padding_for
+
+    left, right, top, bottom = padding_for(height, width, factor)
+    padded = (width + left + right) * (height + top + bottom)
+    if padded >= 4 * width * height:
+        _note(
+            f"{path}: {width}x{height} is tiny or thin; it is padded to "
+            f"{width + left + right}x{height + top + bottom} for the model, so it codes at "
+            "many bits per pixel and low quality (learned codecs suit images of 64x64 and up)"
+        )
+
+
 def _encode_video(args: argparse.Namespace, output: Path) -> None:
     from tinify.codec.coding import encode_video
     from tinify.codec.format import MAX_VIDEO_FRAMES
+    from tinify.codec.limits import check_frames, max_frames
     from tinify.codec.loading import load_model
-    from tinify.io.image import InputError, read_clip, write_bytes
+    from tinify.exceptions import InputError
+    from tinify.io.image import read_clip
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
-    limit = args.frames if args.frames is not None else MAX_VIDEO_FRAMES + 1
-    clip = read_clip(args.input, size, limit)
+    allowed = min(max_frames(args.max_frames), MAX_VIDEO_FRAMES)
+    limit = args.frames if args.frames is not None else allowed + 1
+    clip = read_clip(args.input, size, limit, max_pixels=args.max_pixels)
     if len(clip.frames) > MAX_VIDEO_FRAMES:
         raise InputError(
             f"{args.input}: more than {MAX_VIDEO_FRAMES} frames; code parts with --frames N"
         )
+    check_frames(len(clip.frames), args.max_frames)
     name = args.model or DEFAULT_VIDEO_MODEL
     loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
     frames = [x.to(args.device) for x in clip.frames]
     rate = fps or clip.fps
-    data = encode_video(loaded, frames, rate, clip.yuv444, stream_chunks=args.stream_chunks)
-    write_bytes(output, data)
+    data = encode_video(
+        loaded,
+        frames,
+        rate,
+        clip.yuv444,
+        stream_chunks=args.stream_chunks,
+        max_pixels=args.max_pixels,
+        max_frames=args.max_frames,
+    )
+    _write(output, data)
     height, width = frames[0].shape[-2:]
     count = len(frames)
     kbps = 8 * len(data) * float(rate) / count / 1000
@@ -353,9 +443,11 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
 
 
 def _read_tfy(path: str) -> bytes:
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give a .tfy file")
     if not p.is_file():
         raise InputError(f"{p}: no such file")
     if p.stat().st_size > MAX_INPUT_BYTES:
@@ -368,13 +460,7 @@ def _read_tfy(path: str) -> bytes:
 
 def _cmd_decode(args: argparse.Namespace) -> int:
     from tinify.codec.format import TfyHeader, unpack
-    from tinify.codec.loading import (
-        LoadedModel,
-        check_device,
-        load_default_model,
-        load_model_from_checkpoint,
-        load_zoo_model,
-    )
+    from tinify.codec.limits import check_frames, check_pixels, check_streams
     from tinify.io.image import (
         VIDEO_SUFFIXES,
         InputError,
@@ -386,16 +472,39 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
         output_format(output)  # fail on an unknown suffix before reading anything
-    check_device(args.device)
     data = _read_tfy(args.input)
     header, _ = _with_path(args.input, lambda: unpack(data))
+
+    def check_limits() -> None:  # the decoders check again; here before torch is imported
+        what = "a frame" if header.kind == "video" else "image"
+        check_pixels(header.width, header.height, args.max_pixels, what)
+        if header.kind == "video":
+            check_frames(header.frames, args.max_frames)
+        check_streams(header.stream_lengths, header.frames)
+
+    _with_path(args.input, check_limits)
+    from tinify.codec.loading import (
+        LoadedModel,
+        check_device,
+        load_default_model,
+        load_model_from_checkpoint,
+        load_zoo_model,
+    )
+
+    check_device(args.device)
+    inputs = [args.input, args.checkpoint]
     if header.kind == "video":
+        if output == STDOUT:
+            raise InputError(
+                f"{args.input} holds a video: decode it to a .y4m or .yuv file or a folder, not "
+                "to standard output"
+            )
         output = output or Path(args.input).with_suffix("")
-        check_clip_output(output)
-    else:
+        check_clip_output(output, force=args.force, inputs=inputs)
+    elif output != STDOUT:
         output = output or Path(args.input).with_suffix(".png")
         output_format(output)
-        check_output(output)
+        check_output(output, force=args.force, inputs=inputs)
 
     def resolve(header: TfyHeader) -> LoadedModel:
         if args.checkpoint:
@@ -403,6 +512,8 @@ def _cmd_decode(args: argparse.Namespace) -> int:
                 args.checkpoint, header.model, header.quality, header.metric
             )
         elif header.source == "zoo":
+            if args.no_download:
+                os.environ["TINIFY_OFFLINE"] = "1"
             loaded = load_zoo_model(header.model, header.quality, header.metric)
         elif header.source == "default":
             loaded = load_default_model()
@@ -427,8 +538,17 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_image
     from tinify.io.image import save_image, tensor_to_image
 
-    decoded = _with_path(args.input, lambda: decode_image(data, resolve))
-    save_image(tensor_to_image(decoded.x_hat), output)
+    decoded = _with_path(
+        args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
+    )
+    image = tensor_to_image(decoded.x_hat)
+    icc = decoded.header.icc_profile
+    if output == STDOUT:
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG", **({"icc_profile": icc} if icc else {}))
+        _write(output, buffer.getvalue())
+    else:
+        save_image(image, output, icc_profile=icc)
     h = decoded.header
     print(f"{output}: {h.width}x{h.height} from {h.model} q{h.quality}", file=sys.stderr)
 
@@ -437,7 +557,10 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_video
     from tinify.io.image import DEFAULT_FPS, write_clip
 
-    decoded = _with_path(args.input, lambda: decode_video(data, resolve))
+    decoded = _with_path(
+        args.input,
+        lambda: decode_video(data, resolve, max_pixels=args.max_pixels, max_frames=args.max_frames),
+    )
     h = decoded.header
     if h.yuv444 and output.suffix.lower() == ".yuv":
         _note(f"{args.input} was coded from 4:4:4 YUV; a raw .yuv file is written as 4:2:0")
@@ -451,68 +574,25 @@ def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: P
 
 
 def _with_path(path: str, fn: Any) -> Any:
-    """Run ``fn``; prefix the message of a format error with ``path``."""
-    from tinify.codec.format import FormatError
-
+    """Run ``fn``; prefix the message of a tinify error (format, limit, corrupt stream, ...)
+    with ``path`` unless it names a file already."""
     try:
         return fn()
-    except FormatError as err:
-        raise FormatError(f"{path}: {err}") from None
+    except TinifyError as err:
+        if str(err).startswith(str(path)):
+            raise
+        try:
+            named = type(err)(f"{path}: {err}")
+        except TypeError:  # an exception class with another signature
+            raise err from None
+        raise named from None
 
 
 def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import CODING_MODES, frame_streams, unpack
+    from tinify.codec.format import unpack
 
     h, _ = _with_path(path, lambda: unpack(data))
-    pixels = h.height * h.width * h.frames
-    info: dict[str, Any] = {
-        "file": path,
-        "format_version": h.version,
-        "coding_mode": h.coding_mode,
-        "coding": CODING_MODES.get(h.coding_mode, "?"),
-        "kind": h.kind,
-        "model": h.model,
-        "quality": h.quality,
-        "metric": h.metric,
-        "weights": h.source,
-        "weights_id": h.weights_id.hex(),
-        "size": f"{h.width}x{h.height}",
-        "frames": h.frames,
-        "fps": None if h.fps is None else str(h.fps),
-        "bit_depth": h.bit_depth,
-        "padding_lrtb": list(h.padding),
-        "latent_shapes": [list(s) for s in h.shapes],
-        "stream_chunks": h.stream_chunks,
-        "encoded_on": "cuda" if h.on_cuda else "cpu",
-        "encoder": h.encoder,
-        "streams": len(h.stream_lengths),
-        "stream_lengths": list(h.stream_lengths),
-        "header_bytes": len(data) - h.payload_size,
-        "payload_bytes": h.payload_size,
-        "file_bytes": len(data),
-        "bpp_payload": round(8 * h.payload_size / pixels, 6),
-        "bpp_file": round(8 * len(data) / pixels, 6),
-        "payload_crc32": f"{h.payload_crc:08x}",
-    }
-    if h.kind == "video" and h.fps is not None:  # a video always has a frame rate
-        per_frame = [sum(h.stream_lengths[i] for i in r) for r in frame_streams(h)]
-        seconds = h.frames / h.fps
-        p_frames = per_frame[1:] or [0]
-        info.update(
-            {
-                "y4m_chroma": "444" if h.yuv444 else "420",
-                "duration_s": round(float(seconds), 6),
-                "kbps_payload": round(float(8 * h.payload_size / seconds) / 1e3, 3),
-                "i_frame_bytes": per_frame[0],
-                "p_frame_bytes_min_mean_max": [
-                    min(p_frames),
-                    round(sum(p_frames) / len(p_frames), 1),
-                    max(p_frames),
-                ],
-                "frame_payload_bytes": per_frame,
-            }
-        )
-    return info
+    return {"file": path, **h.describe(file_bytes=len(data))}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -529,7 +609,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _check_chunks(n: int) -> None:
     from tinify.codec.format import MAX_STREAM_CHUNKS
-    from tinify.io.image import InputError
+    from tinify.exceptions import InputError
 
     if not 1 <= n <= MAX_STREAM_CHUNKS:
         raise InputError(f"--stream-chunks must be 1..{MAX_STREAM_CHUNKS}, got {n}")
@@ -540,7 +620,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tinify.codec.evaluate import evaluate_model
     from tinify.codec.loading import check_device, load_model
     from tinify.codec.results import results_json, write_results
-    from tinify.io.image import InputError, list_images
+    from tinify.exceptions import InputError
+    from tinify.io.image import list_images
+    from tinify.utils.distributed import finish_distributed, init_distributed
 
     _check_model_options(args)
     _check_chunks(args.stream_chunks)
@@ -560,34 +642,41 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         jobs = [{"quality": q} for q in (args.quality or [3])]
     else:
         jobs = [{}]
+    # Under torchrun each rank codes its share of the images; rank 0 writes the results.
+    ctx = init_distributed(args.device)
+    device = str(ctx.device)
     points, per_image = [], {}
     name = args.name
     for job in jobs:
         loaded = load_model(
-            args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
+            args.model, job.get("quality"), args.metric, job.get("checkpoint"), device
         )
         _refuse_video_model(loaded.name, "tinify eval measures image models")
         label = Path(job["checkpoint"]).name if "checkpoint" in job else f"q{loaded.quality}"
         point, rows = evaluate_model(
             loaded,
             images,
-            device=args.device,
+            device=device,
             stream_chunks=args.stream_chunks,
             estimate=args.estimate,
             entropy_path=args.entropy_path or DEFAULT_ENTROPY_PATH,
-            progress=args.progress,
+            progress=args.progress and ctx.is_main,
             note=_note,
             label=f"{loaded.name} {label}",
+            ctx=ctx,
         )
         points.append({**point, "quality": job.get("quality", loaded.quality)})
         per_image[label] = rows
         name = name or f"{loaded.name}-{loaded.metric}"
-        _summary(f"{loaded.name} {label}", point)
-    description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
-    doc = results_json(name, description, points, per_image if args.per_image else None)
-    text = write_results(doc, args.output)
-    if args.output is None:
-        print(text, end="")
+        if ctx.is_main:
+            _summary(f"{loaded.name} {label}", point)
+    if ctx.is_main:
+        description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
+        doc = results_json(name, description, points, per_image if args.per_image else None)
+        text = write_results(doc, args.output)
+        if args.output is None:
+            print(text, end="")
+    finish_distributed()
     return 0
 
 
@@ -667,6 +756,10 @@ def _cmd_update(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``tinify`` command; return its exit status (0 ok, 1 error, 2 usage)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    problem = thread_env_error()
+    if problem is not None:
+        print(f"tinify: error: {problem}", file=sys.stderr)
+        return 1
     train = bool(argv) and argv[0] == "train"
     try:
         parser = build_parser(load_train=train)
@@ -675,20 +768,55 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     args = parser.parse_args(argv)
     command = f"tinify {args.command}"
+    previous = _catch_termination()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
-    except (TinifyError, OSError, ValueError, RuntimeError) as err:
+    except Terminated as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"{command}: stopped by {name}; no partial output is left", file=sys.stderr)
+        return 128 + stop.signum
+    except (TinifyError, OSError, ValueError, RuntimeError, MemoryError) as err:
         if os.environ.get("TINIFY_DEBUG"):
             raise
         print(f"{command}: error: {_one_line(err)}", file=sys.stderr)
         return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+class Terminated(BaseException):
+    """Raised in the ``tinify`` command by SIGTERM or SIGHUP, so that every temporary file is
+    removed on the way out (like Ctrl-C)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _catch_termination() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated`; return the handlers replaced."""
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            previous[signum] = signal.signal(signum, _raise_terminated)
+    return previous
 
 
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, MemoryError) and not isinstance(err, TinifyError):
+        text = "out of memory; code a smaller input (--max-pixels) or free memory"
     if isinstance(err, OSError) and err.filename is not None:
         text = f"{err.filename}: {err.strerror or text}"
     return text

@@ -39,7 +39,10 @@ from tinify.codec.format import (
     pack,
     unpack,
 )
+from tinify.codec.limits import check_frames, check_pixels, check_size, check_streams
 from tinify.codec.loading import LoadedModel, WeightsMismatchError
+from tinify.exceptions import ParameterError
+from tinify.models.base import last_latent_size
 from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
@@ -82,6 +85,8 @@ def encode_image(
     *,
     entropy_path: str = DEFAULT_ENTROPY_PATH,
     stream_chunks: int = 1,
+    max_pixels: int | None = None,
+    icc_profile: bytes = b"",
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
@@ -93,21 +98,26 @@ def encode_image(
             rate cost on Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0,
             CompressAI's arithmetic and streams).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
+        max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
+        icc_profile: the image's ICC colour profile, stored in the header (empty: sRGB).
 
     Returns:
         The file's bytes.
 
     Raises:
-        ValueError: a malformed ``x``; tinify.ParameterError (a ValueError): an unknown
-            ``entropy_path`` or a ``stream_chunks`` outside 1..65536.
+        tinify.ParameterError (a ValueError): a malformed ``x``, an unknown ``entropy_path`` or
+            a ``stream_chunks`` outside 1..65536.
+        LimitError: the image is larger than ``max_pixels`` or than the format holds (checked
+            before coding).
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
-        raise ValueError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
+        raise ParameterError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
     modes = {name: mode for mode, name in CODING_MODES.items()}
     model = loaded.model
     options = model.coding_options(entropy_path, stream_chunks)
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
+    check_size(width, height, pad, max_pixels)
     with torch.no_grad():
         out = model.compress(
             F.pad(x, pad) if any(pad) else x,
@@ -120,10 +130,11 @@ def encode_image(
         height=height,
         width=width,
         padding=pad,
-        shapes=(tuple(int(s) for s in out["shape"]),),
+        shapes=(last_latent_size(out["shape"]),),
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
         coding_mode=modes[options.entropy_path],
+        icc_profile=bytes(icc_profile),
     )
     return pack(header, streams)
 
@@ -199,22 +210,28 @@ def _check_shape(header: TfyHeader, factor: int) -> tuple[int, ...]:
     return shape
 
 
-def decode_image(data: bytes, model: ModelOrLoader) -> DecodedImage:
+def decode_image(
+    data: bytes, model: ModelOrLoader, *, max_pixels: int | None = None
+) -> DecodedImage:
     """Decode a ``.tfy`` file holding an image.
 
     Args:
         data: the file's bytes.
         model: the loaded model, or a function that loads it from the header (called only once
             the header has been checked).
+        max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         FormatError: the file is corrupt, truncated or inconsistent, or holds a video.
+        LimitError: the image is larger than ``max_pixels``.
         WeightsMismatchError: the model is not the one the file was encoded with.
         tinify.BitstreamError: a stream does not decode.
     """
     header, streams = unpack(data)
     if header.kind != "image":
         raise FormatError(f"holds a {header.kind}; decode it to a frame folder, .y4m or .yuv")
+    check_pixels(header.width, header.height, max_pixels)
+    check_streams(header.stream_lengths)
     loaded = _model_for(header, model)
     net = loaded.model
     names = getattr(net, "latent_names", ())
@@ -241,6 +258,8 @@ def encode_video(
     yuv444: bool = False,
     *,
     stream_chunks: int = 1,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
 ) -> bytes:
     """Code a clip into a complete ``.tfy`` file (kind video).
 
@@ -250,18 +269,23 @@ def encode_video(
         fps: the frame rate to record.
         yuv444: the source was 4:4:4 YUV (recorded so that decoding to Y4M keeps it).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Returns:
         The file's bytes.
 
     Raises:
-        ValueError: not a video model, no frames, or frames of different shapes.
+        ParameterError: not a video model, no frames, or frames of different shapes.
+        LimitError: frames larger than ``max_pixels`` or more than ``max_frames``.
     """
     model = _video_net(loaded)
     if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
-        raise ValueError("frames must be a non-empty list of (1, 3, H, W) tensors")
+        raise ParameterError("frames must be a non-empty list of (1, 3, H, W) tensors")
     height, width = (int(s) for s in frames[0].shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
+    check_size(width, height, pad, max_pixels, "a frame")
+    check_frames(len(frames), max_frames)
     with torch.no_grad():
         strings, shapes = model.compress(
             [F.pad(x, pad) if any(pad) else x for x in frames],
@@ -293,10 +317,10 @@ def _video_net(loaded: LoadedModel) -> ScaleSpaceFlow:
     """The network of a video model (the layout of :func:`frame_streams` is its).
 
     Raises:
-        ValueError: ``loaded`` is not a video model.
+        ParameterError: ``loaded`` is not a video model.
     """
     if not _is_video_model(loaded.name) or not isinstance(loaded.model, ScaleSpaceFlow):
-        raise ValueError(f"{loaded.name} is not a video model; a video needs ssf2020")
+        raise ParameterError(f"{loaded.name} is not a video model; a video needs ssf2020")
     return loaded.model
 
 
@@ -315,22 +339,35 @@ class DecodedVideo:
     model: LoadedModel
 
 
-def decode_video(data: bytes, model: ModelOrLoader) -> DecodedVideo:
+def decode_video(
+    data: bytes,
+    model: ModelOrLoader,
+    *,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
+) -> DecodedVideo:
     """Decode a ``.tfy`` file holding a video.
 
     Args:
         data: the file's bytes.
         model: the loaded video model, or a function that loads it from the header (called only
             once the header has been checked).
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Raises:
-        FormatError: the file is corrupt, truncated or inconsistent, or holds an image.
+        FormatError: the file is corrupt, truncated or inconsistent (a stream too short for
+            its frames), or holds an image.
+        LimitError: the frames are larger than ``max_pixels`` or more than ``max_frames``.
         WeightsMismatchError: the model is not the one the file was encoded with.
         tinify.BitstreamError: a stream does not decode.
     """
     header, streams = unpack(data)
     if header.kind != "video":
         raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
+    check_pixels(header.width, header.height, max_pixels, "a frame")
+    check_frames(header.frames, max_frames)
+    check_streams(header.stream_lengths, header.frames)
     loaded = _model_for(header, model)
     net = _video_net(loaded)
     shape = _check_shape(header, net.downsampling_factor)

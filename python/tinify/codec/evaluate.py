@@ -18,6 +18,10 @@ container:
 
 ``estimate=True`` runs ``forward`` instead: ``bpp = -sum(log2 likelihoods) / pixels`` and each
 time is half of the forward pass (CompressAI's convention).
+
+Under ``torchrun`` (a :class:`~tinify.utils.distributed.DistContext` with several ranks) each
+rank evaluates every ``world_size``-th image and the per-image records are gathered back in the
+dataset's order, so every rank returns what one process would (times aside).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tinify.codec.loading import LoadedModel
 from tinify.codec.results import mean
 from tinify.io.image import image_to_tensor, progress_bar, read_image
 from tinify.ops import crop
+from tinify.utils.distributed import DistContext, gather_shards, shard
 from tinify.utils.metrics import ms_ssim, ms_ssim_min_size, psnr, to_8bit
 
 __all__ = ["distortion", "evaluate_image", "evaluate_model"]
@@ -48,14 +53,22 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def distortion(x: Tensor, x_hat: Tensor) -> dict[str, float | None]:
-    """PSNR and MS-SSIM of a reconstruction on 8-bit RGB values (MS-SSIM ``None`` when the
-    image is too small for five scales)."""
-    a, b = to_8bit(x.detach().cpu()), to_8bit(x_hat.detach().cpu())
+def distortion(org: Tensor, rec: Tensor, max_val: int = 255) -> dict[str, float | None]:
+    """PSNR and MS-SSIM of a reconstruction in [0, 1] on values rounded to ``max_val`` levels
+    (8-bit RGB by default); MS-SSIM is ``None`` when the image is too small for five scales.
+
+    This is CompressAI's ``eval_model.compute_metrics(org, rec, max_val)``.
+    """
+    if max_val == 255:
+        a, b = to_8bit(org.detach().cpu()), to_8bit(rec.detach().cpu())
+    else:
+        a, b = ((t.detach().cpu() * max_val).round().clamp(0, max_val) for t in (org, rec))
     small = min(a.shape[-2:]) < ms_ssim_min_size()
     return {
-        "psnr-rgb": psnr(a, b),
-        "ms-ssim-rgb": None if small else float(ms_ssim(a, b, data_range=255.0).mean()),
+        "psnr-rgb": psnr(a, b, data_range=float(max_val)),
+        "ms-ssim-rgb": None
+        if small
+        else float(ms_ssim(a.double(), b.double(), data_range=float(max_val))),
     }
 
 
@@ -130,22 +143,28 @@ def evaluate_model(
     progress: bool = True,
     note: Note | None = None,
     label: str = "",
+    ctx: DistContext | None = None,
     *,
     entropy_path: str = DEFAULT_ENTROPY_PATH,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Evaluate ``loaded`` on every image (``entropy_path`` and ``stream_chunks``: the options
     of :func:`tinify.codec.coding.encode_image`).
 
+    With ``ctx`` of several ranks, this rank codes its share of ``images`` and the records of
+    all ranks are gathered (a collective call: every rank must make it).
+
     Returns:
         ``(point, per_image)``: the means over images (keys ``psnr-rgb``, ``ms-ssim-rgb``,
         ``bpp``, [``bpp-file``,] ``encoding_time``, ``decoding_time``) and one record per image
-        (the same keys plus ``image``).
+        (the same keys plus ``image``), in the order of ``images``.
     """
-    rows: list[dict[str, Any]] = []
-    for path in progress_bar(images, len(images), label or loaded.name, progress):
+    mine = shard(images, ctx)
+    part: list[dict[str, Any]] = []
+    for path in progress_bar(mine, len(mine), label or loaded.name, progress):
         x = image_to_tensor(read_image(path, note)).to(device)
         row = evaluate_image(loaded, x, stream_chunks, estimate, entropy_path=entropy_path)
-        rows.append({"image": Path(path).name, **row})
+        part.append({"image": Path(path).name, **row})
+    rows = gather_shards(part, ctx)
     keys = [k for k in rows[0] if k != "image"]
     point = {k: mean([r[k] for r in rows]) for k in keys}
     return point, rows

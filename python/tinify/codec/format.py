@@ -25,14 +25,16 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from typing import Any
 
-from tinify.exceptions import BitstreamError
+from tinify.exceptions import FormatError
 
 __all__ = [
     "CODING_MODES",
     "FORMAT_VERSION",
     "MAGIC",
     "MAX_HEADER_SIZE",
+    "MAX_ICC_BYTES",
     "MAX_SIDE",
     "MAX_STREAMS",
     "MAX_VIDEO_FRAMES",
@@ -77,7 +79,12 @@ FLAG_CUDA = 0x01
 #: Video only: the source was 4:4:4 YUV (a ``.y4m`` with ``C444``), so a decoder writing Y4M
 #: keeps 4:4:4 chroma by default.
 FLAG_YUV444 = 0x02
-KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444
+#: Image only: an ICC colour profile follows the stream lengths (``u32`` length, then the
+#: profile's bytes, at most :data:`MAX_ICC_BYTES`); decoding writes it back into the image.
+FLAG_ICC = 0x04
+KNOWN_FLAGS = FLAG_CUDA | FLAG_YUV444 | FLAG_ICC
+#: Largest ICC profile a file may hold (display profiles are a few KiB; 1 MiB bounds parsing).
+MAX_ICC_BYTES = 1 << 20
 
 #: Video stream layout (kind 1): frame 0 is an I-frame with these many streams (image latent
 #: ``y``, then its hyper-latent ``z``), every later frame a P-frame with these many (motion
@@ -110,11 +117,9 @@ MAX_HEADER_SIZE = (
     + 4
     + 4 * MAX_STREAMS
     + 4
+    + 4
+    + MAX_ICC_BYTES
 )
-
-
-class FormatError(BitstreamError):
-    """A ``.tfy`` file is not one, is truncated or corrupt, or cannot be read by this tinify."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,8 @@ class TfyHeader:
         stream_lengths: byte length of every stream (filled in by :func:`pack`/:func:`unpack`).
         payload_crc: CRC32 of the payload (filled in by :func:`pack`/:func:`unpack`).
         version: format version (:data:`FORMAT_VERSION`).
+        icc_profile: an image's ICC colour profile (empty: none, i.e. sRGB), written back into
+            the decoded image.
     """
 
     model: str
@@ -172,6 +179,7 @@ class TfyHeader:
     stream_lengths: tuple[int, ...] = field(default=())
     payload_crc: int = 0
     version: int = FORMAT_VERSION
+    icc_profile: bytes = b""
 
     @property
     def padded_size(self) -> tuple[int, int]:
@@ -184,61 +192,131 @@ class TfyHeader:
         """Bytes of entropy-coded data (the sum of the stream lengths)."""
         return sum(self.stream_lengths)
 
+    def describe(self, file_bytes: int | None = None) -> dict[str, Any]:
+        """What the header says, as JSON-ready values (what ``tinify info`` prints).
 
-def _fail(message: str) -> FormatError:
-    return FormatError(message)
+        Args:
+            file_bytes: the whole file's length; adds ``header_bytes``, ``file_bytes`` and
+                ``bpp_file``.
+
+        Returns:
+            An ordered dict: format and coding mode, model identity, size, latent shapes,
+            stream layout and sizes, bits per pixel and the payload CRC32; a video adds its
+            chroma, duration, bit rate and per-frame payload bytes (I-frame first).
+        """
+        pixels = self.height * self.width * self.frames
+        info: dict[str, Any] = {
+            "format_version": self.version,
+            "coding_mode": self.coding_mode,
+            "coding": CODING_MODES.get(self.coding_mode, "?"),
+            "kind": self.kind,
+            "model": self.model,
+            "quality": self.quality,
+            "metric": self.metric,
+            "weights": self.source,
+            "weights_id": self.weights_id.hex(),
+            "size": f"{self.width}x{self.height}",
+            "frames": self.frames,
+            "fps": None if self.fps is None else str(self.fps),
+            "bit_depth": self.bit_depth,
+            "padding_lrtb": list(self.padding),
+            "latent_shapes": [list(s) for s in self.shapes],
+            "stream_chunks": self.stream_chunks,
+            "encoded_on": "cuda" if self.on_cuda else "cpu",
+            "encoder": self.encoder,
+            "streams": len(self.stream_lengths),
+            "stream_lengths": list(self.stream_lengths),
+        }
+        if file_bytes is not None:
+            info["header_bytes"] = file_bytes - self.payload_size
+        info["payload_bytes"] = self.payload_size
+        if file_bytes is not None:
+            info["file_bytes"] = file_bytes
+        info["bpp_payload"] = round(8 * self.payload_size / pixels, 6)
+        if file_bytes is not None:
+            info["bpp_file"] = round(8 * file_bytes / pixels, 6)
+        info["payload_crc32"] = f"{self.payload_crc:08x}"
+        if self.kind == "video" and self.fps is not None:  # a valid video has a frame rate
+            per_frame = [sum(self.stream_lengths[i] for i in r) for r in frame_streams(self)]
+            seconds = self.frames / self.fps
+            p_frames = per_frame[1:] or [0]
+            info.update(
+                {
+                    "y4m_chroma": "444" if self.yuv444 else "420",
+                    "duration_s": round(float(seconds), 6),
+                    "kbps_payload": round(float(8 * self.payload_size / seconds) / 1e3, 3),
+                    "i_frame_bytes": per_frame[0],
+                    "p_frame_bytes_min_mean_max": [
+                        min(p_frames),
+                        round(sum(p_frames) / len(p_frames), 1),
+                        max(p_frames),
+                    ],
+                    "frame_payload_bytes": per_frame,
+                }
+            )
+        return info
 
 
 def _validate(h: TfyHeader) -> None:
     """Check the semantic rules shared by the writer and the reader."""
     if h.version != FORMAT_VERSION:
-        raise _fail(f"format version {h.version} is not supported (this tinify: {FORMAT_VERSION})")
+        raise FormatError(
+            f"format version {h.version} is not supported (this tinify: {FORMAT_VERSION})"
+        )
     if h.coding_mode not in CODING_MODES:
-        raise _fail(f"coding mode {h.coding_mode} is not supported by this tinify")
+        raise FormatError(f"coding mode {h.coding_mode} is not supported by this tinify")
     if h.kind not in KINDS:
-        raise _fail(f"kind must be one of {KINDS}, got {h.kind!r}")
+        raise FormatError(f"kind must be one of {KINDS}, got {h.kind!r}")
     if h.source not in SOURCES:
-        raise _fail(f"source must be one of {SOURCES}, got {h.source!r}")
+        raise FormatError(f"source must be one of {SOURCES}, got {h.source!r}")
     if h.metric not in METRICS:
-        raise _fail(f"metric must be one of {METRICS}, got {h.metric!r}")
+        raise FormatError(f"metric must be one of {METRICS}, got {h.metric!r}")
     if not isinstance(h.model, str) or not 1 <= len(h.model) <= MAX_NAME:
-        raise _fail(f"model name must have 1 to {MAX_NAME} characters")
+        raise FormatError(f"model name must have 1 to {MAX_NAME} characters")
     if not _NAME_RE.match(h.model):
-        raise _fail(f"model name {h.model!r} has characters outside [A-Za-z0-9._+-]")
+        raise FormatError(f"model name {h.model!r} has characters outside [A-Za-z0-9._+-]")
     if len(h.encoder) > MAX_ENCODER or not _ENCODER_RE.match(h.encoder):
-        raise _fail(f"encoder text must be at most {MAX_ENCODER} printable ASCII characters")
+        raise FormatError(f"encoder text must be at most {MAX_ENCODER} printable ASCII characters")
     if not 0 <= h.quality <= 255:
-        raise _fail(f"quality {h.quality} is outside 0..255")
+        raise FormatError(f"quality {h.quality} is outside 0..255")
     if not isinstance(h.weights_id, bytes) or len(h.weights_id) != 8:
-        raise _fail("weights id must be 8 bytes")
+        raise FormatError("weights id must be 8 bytes")
     if not (1 <= h.height <= MAX_SIDE and 1 <= h.width <= MAX_SIDE):
-        raise _fail(f"image size {h.height}x{h.width} is outside 1..{MAX_SIDE} per side")
+        raise FormatError(f"image size {h.height}x{h.width} is outside 1..{MAX_SIDE} per side")
     if any(not 0 <= p < 1 << 16 for p in h.padding) or len(h.padding) != 4:
-        raise _fail(f"padding {h.padding} must be four values in 0..65535")
+        raise FormatError(f"padding {h.padding} must be four values in 0..65535")
     ph, pw = h.padded_size
     if ph > MAX_SIDE or pw > MAX_SIDE or ph * pw > MAX_PIXELS:
-        raise _fail(f"padded size {ph}x{pw} exceeds the limits ({MAX_SIDE} per side)")
+        raise FormatError(f"padded size {ph}x{pw} exceeds the limits ({MAX_SIDE} per side)")
     if not 1 <= h.stream_chunks <= MAX_STREAM_CHUNKS:
-        raise _fail(f"stream_chunks {h.stream_chunks} is outside 1..{MAX_STREAM_CHUNKS}")
+        raise FormatError(f"stream_chunks {h.stream_chunks} is outside 1..{MAX_STREAM_CHUNKS}")
     if not 1 <= h.frames <= MAX_FRAMES:
-        raise _fail(f"frame count {h.frames} is outside 1..{MAX_FRAMES}")
+        raise FormatError(f"frame count {h.frames} is outside 1..{MAX_FRAMES}")
     if h.kind == "image" and (h.frames != 1 or h.fps is not None or h.yuv444):
-        raise _fail("an image must have exactly one frame, no frame rate and no 4:4:4 flag")
+        raise FormatError("an image must have exactly one frame, no frame rate and no 4:4:4 flag")
     if h.fps is not None and h.fps <= 0:
-        raise _fail(f"frame rate must be positive, got {h.fps}")
+        raise FormatError(f"frame rate must be positive, got {h.fps}")
     if h.kind == "video":
         if h.coding_mode != 0:
-            raise _fail("a video must use coding mode 0 (video models have no fixed-point path)")
+            raise FormatError(
+                "a video must use coding mode 0 (video models have no fixed-point path)"
+            )
         _validate_video(h)
     if h.bit_depth != 8:
-        raise _fail(f"bit depth {h.bit_depth} is not supported (only 8)")
+        raise FormatError(f"bit depth {h.bit_depth} is not supported (only 8)")
     if len(h.shapes) > MAX_SHAPES:
-        raise _fail(f"{len(h.shapes)} latent shapes; at most {MAX_SHAPES}")
+        raise FormatError(f"{len(h.shapes)} latent shapes; at most {MAX_SHAPES}")
     for shape in h.shapes:
         if not 1 <= len(shape) <= MAX_RANK or any(not 1 <= d <= MAX_SIDE for d in shape):
-            raise _fail(f"latent shape {shape} must have 1..{MAX_RANK} sizes in 1..{MAX_SIDE}")
+            raise FormatError(
+                f"latent shape {shape} must have 1..{MAX_RANK} sizes in 1..{MAX_SIDE}"
+            )
     if len(h.stream_lengths) > MAX_STREAMS:
-        raise _fail(f"{len(h.stream_lengths)} streams; at most {MAX_STREAMS}")
+        raise FormatError(f"{len(h.stream_lengths)} streams; at most {MAX_STREAMS}")
+    if not isinstance(h.icc_profile, bytes) or len(h.icc_profile) > MAX_ICC_BYTES:
+        raise FormatError(f"the ICC profile must be at most {MAX_ICC_BYTES} bytes")
+    if h.icc_profile and h.kind != "image":
+        raise FormatError("only an image can hold an ICC profile")
 
 
 def video_stream_count(frames: int) -> int:
@@ -249,16 +327,16 @@ def video_stream_count(frames: int) -> int:
 def _validate_video(h: TfyHeader) -> None:
     """The rules of kind 1: a frame rate, one 2-D latent shape, the fixed stream layout."""
     if h.fps is None:
-        raise _fail("a video must have a frame rate")
+        raise FormatError("a video must have a frame rate")
     if h.frames > MAX_VIDEO_FRAMES:
-        raise _fail(f"a video has at most {MAX_VIDEO_FRAMES} frames, got {h.frames}")
+        raise FormatError(f"a video has at most {MAX_VIDEO_FRAMES} frames, got {h.frames}")
     if len(h.shapes) != 1 or len(h.shapes[0]) != 2:
-        raise _fail(
+        raise FormatError(
             f"a video has exactly one 2-D latent shape, got {len(h.shapes)} shapes (corrupt file)"
         )
     expected = video_stream_count(h.frames)
     if len(h.stream_lengths) != expected:
-        raise _fail(
+        raise FormatError(
             f"a video of {h.frames} frames has {expected} streams, the header lists "
             f"{len(h.stream_lengths)} (corrupt file)"
         )
@@ -284,7 +362,7 @@ def _fps_fields(fps: Fraction | None) -> tuple[int, int]:
         return 0, 0
     fps = Fraction(fps).limit_denominator(1 << 31)
     if fps.numerator >= 1 << 32:
-        raise _fail(f"frame rate {fps} is too large")
+        raise FormatError(f"frame rate {fps} is too large")
     return fps.numerator, fps.denominator
 
 
@@ -301,7 +379,7 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
     header = replace(header, stream_lengths=lengths, payload_crc=zlib.crc32(payload))
     _validate(header)
     if any(n >= 1 << 32 for n in lengths):
-        raise _fail("a stream is 4 GiB or more; the format stores 32-bit lengths")
+        raise FormatError("a stream is 4 GiB or more; the format stores 32-bit lengths")
     fps_num, fps_den = _fps_fields(header.fps)
     name = header.model.encode("ascii")
     encoder = header.encoder.encode("ascii")
@@ -311,7 +389,9 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
         SOURCES.index(header.source),
         METRICS.index(header.metric),
         header.quality,
-        (FLAG_CUDA if header.on_cuda else 0) | (FLAG_YUV444 if header.yuv444 else 0),
+        (FLAG_CUDA if header.on_cuda else 0)
+        | (FLAG_YUV444 if header.yuv444 else 0)
+        | (FLAG_ICC if header.icc_profile else 0),
         header.bit_depth,
         header.weights_id,
         header.height,
@@ -328,6 +408,8 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
     for shape in header.shapes:
         body += bytes([len(shape)]) + struct.pack(f"<{len(shape)}I", *shape)
     body += struct.pack(f"<I{len(streams)}I", len(streams), *header.stream_lengths)
+    if header.icc_profile:
+        body += struct.pack("<I", len(header.icc_profile)) + header.icc_profile
     size = _PREFIX.size + len(body) + 4
     head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header.coding_mode, size) + bytes(body)
     return head + struct.pack("<I", zlib.crc32(head)) + payload
@@ -341,7 +423,9 @@ class _Reader:
 
     def take(self, n: int, what: str) -> bytes:
         if n < 0 or self.pos + n > self.end:
-            raise _fail(f"the header is inconsistent: {what} runs past its end (corrupt file)")
+            raise FormatError(
+                f"the header is inconsistent: {what} runs past its end (corrupt file)"
+            )
         out = self.data[self.pos : self.pos + n]
         self.pos += n
         return out
@@ -359,36 +443,38 @@ class _Reader:
 def _check_prefix(data: bytes) -> int:
     """Check magic, version, mode and header size; return the header size."""
     if not data:
-        raise _fail("file is empty (truncated); pass a file written by `tinify encode`")
+        raise FormatError("file is empty (truncated); pass a file written by `tinify encode`")
     if data[: len(MAGIC)] != MAGIC[: len(data)]:
-        raise _fail("not a tinify .tfy file (wrong magic bytes); pass a file from `tinify encode`")
+        raise FormatError(
+            "not a tinify .tfy file (wrong magic bytes); pass a file from `tinify encode`"
+        )
     if len(data) < _PREFIX.size:
-        raise _fail(f"file is truncated ({len(data)} bytes, not even a header); re-encode it")
+        raise FormatError(f"file is truncated ({len(data)} bytes, not even a header); re-encode it")
     _, version, mode, size = _PREFIX.unpack_from(data)
     if version > FORMAT_VERSION:
-        raise _fail(
+        raise FormatError(
             f"written in format version {version}, this tinify reads version {FORMAT_VERSION}; "
             "upgrade tinify"
         )
     if version < 1:
-        raise _fail(f"format version {version} is invalid (corrupt file)")
+        raise FormatError(f"format version {version} is invalid (corrupt file)")
     if mode in RESERVED_CODING_MODES:
-        raise _fail(
+        raise FormatError(
             f"uses the {RESERVED_CODING_MODES[mode]} coding mode ({mode}), which this tinify "
             "cannot decode; upgrade tinify"
         )
     if mode not in CODING_MODES:
-        raise _fail(f"coding mode {mode} is invalid (corrupt file)")
+        raise FormatError(f"coding mode {mode} is invalid (corrupt file)")
     if not MIN_HEADER_SIZE <= size <= MAX_HEADER_SIZE:
-        raise _fail(f"header size {size} is impossible (corrupt file)")
+        raise FormatError(f"header size {size} is impossible (corrupt file)")
     if size > len(data):
-        raise _fail(
+        raise FormatError(
             f"file is truncated ({len(data)} bytes, the header alone needs {size}); re-encode or "
             "copy it again"
         )
     (crc,) = struct.unpack_from("<I", data, size - 4)
     if zlib.crc32(data[: size - 4]) != crc:
-        raise _fail("the header is corrupt (CRC32 mismatch); the file was damaged")
+        raise FormatError("the header is corrupt (CRC32 mismatch); the file was damaged")
     return size
 
 
@@ -402,31 +488,39 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
     fps_num, fps_den, pl, pr, pt, pb, chunks, payload_crc = fixed[10:]
     for value, table, what in ((kind, KINDS, "kind"), (source, SOURCES, "source")):
         if value >= len(table):
-            raise _fail(f"unknown {what} code {value} (corrupt file or newer tinify)")
+            raise FormatError(f"unknown {what} code {value} (corrupt file or newer tinify)")
     if metric >= len(METRICS):
-        raise _fail(f"unknown metric code {metric} (corrupt file or newer tinify)")
+        raise FormatError(f"unknown metric code {metric} (corrupt file or newer tinify)")
     if flags & ~KNOWN_FLAGS:
-        raise _fail(f"unknown flags 0x{flags:02x} (corrupt file or newer tinify)")
+        raise FormatError(f"unknown flags 0x{flags:02x} (corrupt file or newer tinify)")
     if (fps_den == 0) != (fps_num == 0):
-        raise _fail("the frame rate is malformed (corrupt file)")
+        raise FormatError("the frame rate is malformed (corrupt file)")
     fps = None if fps_den == 0 else Fraction(fps_num, fps_den)
     name = _ascii(r.take(r.u8("the model name length"), "the model name"), "model name")
     encoder = _ascii(r.take(r.u8("the encoder length"), "the encoder text"), "encoder text")
     n_shapes = r.u8("the shape count")
     if n_shapes > MAX_SHAPES:
-        raise _fail(f"{n_shapes} latent shapes; at most {MAX_SHAPES} (corrupt file)")
+        raise FormatError(f"{n_shapes} latent shapes; at most {MAX_SHAPES} (corrupt file)")
     shapes = []
     for _ in range(n_shapes):
         rank = r.u8("a shape rank")
         if not 1 <= rank <= MAX_RANK:
-            raise _fail(f"latent shape rank {rank} is outside 1..{MAX_RANK} (corrupt file)")
+            raise FormatError(f"latent shape rank {rank} is outside 1..{MAX_RANK} (corrupt file)")
         shapes.append(struct.unpack(f"<{rank}I", r.take(4 * rank, "a latent shape")))
     count = r.u32("the stream count")
     if count > MAX_STREAMS:
-        raise _fail(f"{count} streams; at most {MAX_STREAMS} (corrupt file)")
+        raise FormatError(f"{count} streams; at most {MAX_STREAMS} (corrupt file)")
     lengths = struct.unpack(f"<{count}I", r.take(4 * count, "the stream lengths"))
+    icc = b""
+    if flags & FLAG_ICC:
+        n_icc = r.u32("the ICC profile length")
+        if not 1 <= n_icc <= MAX_ICC_BYTES:
+            raise FormatError(f"ICC profile of {n_icc} bytes; 1 to {MAX_ICC_BYTES} (corrupt file)")
+        icc = bytes(r.take(n_icc, "the ICC profile"))
     if r.pos != r.end:
-        raise _fail(f"{r.end - r.pos} unexpected bytes at the end of the header (corrupt file)")
+        raise FormatError(
+            f"{r.end - r.pos} unexpected bytes at the end of the header (corrupt file)"
+        )
     header = TfyHeader(
         model=name,
         quality=quality,
@@ -449,6 +543,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         stream_lengths=tuple(lengths),
         payload_crc=payload_crc,
         version=version,
+        icc_profile=icc,
     )
     _validate(header)
     return header, size
@@ -458,7 +553,7 @@ def _ascii(raw: bytes, what: str) -> str:
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError:
-        raise _fail(f"the {what} is not ASCII (corrupt file)") from None
+        raise FormatError(f"the {what} is not ASCII (corrupt file)") from None
 
 
 def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
@@ -475,18 +570,18 @@ def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
     header, start = _read_header(data)
     available = len(data) - start
     if header.payload_size > available:
-        raise _fail(
+        raise FormatError(
             f"file is truncated (payload has {available} of {header.payload_size} bytes); "
             "re-encode or copy it again"
         )
     if header.payload_size < available:
-        raise _fail(
+        raise FormatError(
             f"{available - header.payload_size} unexpected bytes after the payload (a damaged "
             "or concatenated file)"
         )
     payload = data[start:]
     if zlib.crc32(payload) != header.payload_crc:
-        raise _fail("the payload is corrupt (CRC32 mismatch); the file was damaged")
+        raise FormatError("the payload is corrupt (CRC32 mismatch); the file was damaged")
     streams = []
     pos = 0
     for n in header.stream_lengths:

@@ -11,39 +11,30 @@ producing garbage.
 from __future__ import annotations
 
 import hashlib
-import importlib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Union
 
 import torch
 
 from tinify.entropy_models.base import EntropyModel
-from tinify.exceptions import TinifyError
-from tinify.io.image import InputError
+from tinify.exceptions import InputError, WeightsMismatchError, first_line
 from tinify.models import CompressionModel
+from tinify.utils.arrays import to_numpy
+from tinify.utils.checkpoint import read_state_dict
 
 __all__ = [
     "LoadedModel",
     "WeightsMismatchError",
-    "load_checkpoint_state",
     "load_default_model",
     "load_model",
     "load_model_from_checkpoint",
     "load_zoo_model",
-    "set_stream_chunks",
     "weights_id",
+    "wrap_model",
 ]
 
 PathLike = Union[str, Path]
-
-#: Keys under which training checkpoints keep the model's state dict.
-_STATE_KEYS = ("model", "state_dict")
-
-
-class WeightsMismatchError(TinifyError):
-    """The model given to the decoder is not the one the file was encoded with."""
 
 
 @dataclass
@@ -76,56 +67,12 @@ def weights_id(model: torch.nn.Module) -> bytes:
         t = state[key].detach().to("cpu").contiguous()
         digest.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
         if t.numel():
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest.update(to_numpy(t.reshape(-1).view(torch.uint8)).tobytes())
     return digest.digest()[:8]
-
-
-def set_stream_chunks(model: torch.nn.Module, chunks: int) -> None:
-    """Set ``stream_chunks`` on every entropy model of ``model`` (1 = CompressAI's format)."""
-    for module in model.modules():
-        if isinstance(module, EntropyModel):
-            module.stream_chunks = int(chunks)
 
 
 def _has_tables(model: torch.nn.Module) -> bool:
     return all(m._quantized_cdf.numel() > 0 for m in model.modules() if isinstance(m, EntropyModel))
-
-
-def load_checkpoint_state(path: PathLike) -> tuple[dict[str, Any], dict[str, Any], bool]:
-    """Read a checkpoint file (``torch.load(weights_only=True)``, on the CPU).
-
-    Accepted layouts: a bare state dict; a tinify training checkpoint (``{"model": ...,
-    "config": {...}}``); CompressAI's ``examples/train.py`` checkpoint (``{"state_dict": ...}``).
-
-    Returns:
-        ``(state_dict, config, is_training_checkpoint)``; ``config`` holds the training
-        configuration when the file has one (``model``, ``quality``, ``metric``), else ``{}``.
-
-    Raises:
-        InputError: missing or unreadable file, or not a checkpoint.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such checkpoint file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for foreign or damaged files
-        raise InputError(
-            f"{path}: not a readable PyTorch checkpoint ({_first_line(err)})"
-        ) from None
-    if not isinstance(obj, Mapping):
-        raise InputError(f"{path}: holds a {type(obj).__name__}, not a state dict")
-    config: dict[str, Any] = {}
-    training = False
-    for key in _STATE_KEYS:
-        if isinstance(obj.get(key), Mapping):
-            config = dict(obj.get("config") or {})
-            training = True
-            obj = obj[key]
-            break
-    if not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise InputError(f"{path}: is not a model state dict (expected names -> tensors)")
-    return dict(obj), config, training
 
 
 def load_model_from_checkpoint(
@@ -146,7 +93,7 @@ def load_model_from_checkpoint(
     """
     from tinify.zoo import list_models, model_architectures
 
-    state, config, training = load_checkpoint_state(path)
+    state, config, training = read_state_dict(path)
     name = name or config.get("model")
     if not name:
         raise InputError(f"{path}: the checkpoint does not name its architecture; pass --model")
@@ -156,7 +103,7 @@ def load_model_from_checkpoint(
         model = model_architectures[name].from_state_dict(state)
     except (ValueError, RuntimeError, KeyError, TypeError) as err:
         raise InputError(
-            f"{path}: the weights do not fit model {name} ({_first_line(err)})"
+            f"{path}: the weights do not fit model {name} ({first_line(err)})"
         ) from None
     if training or not _has_tables(model):
         model.update(force=True)
@@ -181,60 +128,37 @@ def load_zoo_model(name: str, quality: int, metric: str = "mse") -> LoadedModel:
     try:
         model = create_model(name, quality, metric, pretrained=True, progress=False)
     except (ValueError, RuntimeError, WeightsError, OSError) as err:
-        raise InputError(_first_line(err)) from None
+        raise InputError(first_line(err)) from None
     if not _has_tables(model):
         model.update()
     return LoadedModel(model.eval(), name, int(quality), metric, "zoo", weights_id(model))
 
 
-def _default_factory() -> tuple[Callable[[], CompressionModel], Mapping[str, Any]]:
-    """The function that loads the shipped model, and its metadata: ``tinify.zoo.default_model``
-    if the zoo has one, else ``tinify.weights.load_default_model`` (``DEFAULT_MODEL``)."""
-    import tinify.zoo as zoo
-
-    factory = getattr(zoo, "default_model", None)
-    if factory is not None:
-        return factory, {}
-    try:
-        weights = importlib.import_module("tinify.weights")
-        return weights.load_default_model, dict(getattr(weights, "DEFAULT_MODEL", {}))
-    except (ImportError, AttributeError):
-        raise InputError(
-            "this tinify ships no default model; pass --model NAME (pretrained zoo weights) or "
-            "--checkpoint FILE"
-        ) from None
-
-
 def load_default_model() -> LoadedModel:
-    """The small model that ships inside tinify (see :func:`_default_factory`).
+    """The small model that ships inside tinify (:func:`tinify.weights.load_default_model`,
+    described by :data:`tinify.weights.DEFAULT_MODEL`); its file holds the coding tables.
 
     Raises:
-        InputError: this tinify has no default model, or its file is missing or corrupt.
+        InputError: its file is missing or corrupt.
     """
-    factory, meta = _default_factory()
+    from tinify.weights import DEFAULT_MODEL
+    from tinify.weights import load_default_model as load_shipped
+
     try:
-        model = factory()
+        model = load_shipped()
     except (OSError, RuntimeError, ValueError) as err:
         raise InputError(
-            f"the default model cannot be loaded ({_first_line(err)}); reinstall tinify, or pass "
+            f"the default model cannot be loaded ({first_line(err)}); reinstall tinify, or pass "
             "--model NAME or --checkpoint FILE"
         ) from None
-    name = meta.get("architecture") or getattr(model, "zoo_name", None) or _zoo_name(model)
-    if not _has_tables(model):
-        model.update()
     return LoadedModel(
-        model=model.eval(),
-        name=str(name),
-        quality=int(meta.get("quality") or getattr(model, "quality", 0) or 0),
-        metric=str(meta.get("metric") or getattr(model, "metric", "mse") or "mse"),
+        model=model,
+        name=str(DEFAULT_MODEL["architecture"]),
+        quality=int(DEFAULT_MODEL["quality"]),
+        metric=str(DEFAULT_MODEL["metric"]),
         source="default",
         weights_id=weights_id(model),
     )
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _zoo_name(model: torch.nn.Module) -> str:
@@ -243,7 +167,7 @@ def _zoo_name(model: torch.nn.Module) -> str:
     for name, cls in model_architectures.items():
         if type(model) is cls:
             return name
-    raise InputError(f"the default model ({type(model).__name__}) is not a zoo architecture")
+    raise InputError(f"{type(model).__name__} is not a zoo architecture")
 
 
 def load_model(
@@ -273,6 +197,31 @@ def load_model(
         loaded = load_default_model()
     loaded.model.to(device)
     return loaded
+
+
+def wrap_model(
+    model: torch.nn.Module,
+    name: str | None = None,
+    quality: int = 0,
+    metric: str = "mse",
+    source: str = "checkpoint",
+) -> LoadedModel:
+    """A model built elsewhere (CompressAI-style code passes bare networks) as a
+    :class:`LoadedModel`; ``name`` defaults to its zoo architecture.
+
+    Raises:
+        InputError: ``name`` is not given and the class is not a zoo architecture.
+    """
+    if not isinstance(model, CompressionModel):
+        raise InputError(f"{type(model).__name__} is not a tinify CompressionModel")
+    return LoadedModel(
+        model=model.eval(),
+        name=name or _zoo_name(model),
+        quality=int(quality),
+        metric=metric,
+        source=source,
+        weights_id=weights_id(model),
+    )
 
 
 def check_device(device: str) -> None:

@@ -6,6 +6,10 @@ output suffix: .png, .pdf, .svg). MS-SSIM is plotted in dB, ``-10 log10(1 - MS-S
 CompressAI's ``plot`` does; files that store ``ms-ssim-db-rgb`` (the published "paper" curves)
 are used as they are. Bjøntegaard deltas (:mod:`tinify.utils.bdrate`) are computed on the same
 axes: log rate against PSNR or MS-SSIM in dB.
+
+The same drawing serves ``python -m tinify.utils.plot`` and ``tinify.utils.video.plot``
+(CompressAI's commands; video results plot ``bitrate`` in kbit/s instead of ``bpp``), which can
+also draw an interactive HTML figure with plotly (:func:`draw_plotly`).
 """
 
 from __future__ import annotations
@@ -15,22 +19,38 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
-from tinify.io.image import InputError, atomic_output
+from tinify.exceptions import InputError
+from tinify.io.image import atomic_output
 from tinify.utils.bdrate import bd_psnr, bd_rate
 
-__all__ = ["METRICS", "bd_table", "curve", "format_bd_table", "labels_for", "plot_curves"]
+__all__ = [
+    "METRICS",
+    "Series",
+    "bd_table",
+    "curve",
+    "draw_matplotlib",
+    "draw_plotly",
+    "format_bd_table",
+    "labels_for",
+    "plot_curves",
+]
 
 PathLike = Union[str, Path]
+#: One curve: ``(label, rates, values)``.
+Series = tuple[str, Sequence[float], Sequence[float]]
 
 #: ``--metric`` choices and their axis labels.
 METRICS = {"psnr-rgb": "PSNR-RGB (dB)", "ms-ssim-rgb": "MS-SSIM-RGB (dB)"}
 
 
-def curve(doc: Mapping[str, Any], metric: str) -> tuple[list[float], list[float]] | None:
-    """``(bpp, quality)`` points of a results document sorted by rate, or ``None`` when it has
-    no values for ``metric``. Points with a missing value are left out."""
+def curve(
+    doc: Mapping[str, Any], metric: str, rate_key: str = "bpp"
+) -> tuple[list[float], list[float]] | None:
+    """``(rate, quality)`` points of a results document sorted by rate, or ``None`` when it has
+    no values for ``metric``. Points with a missing value are left out. ``rate_key`` is
+    ``"bpp"`` for images, ``"bitrate"`` (kbit/s) for videos."""
     results = doc["results"]
-    rates = results.get("bpp", [])
+    rates = results.get(rate_key, [])
     if metric == "ms-ssim-rgb" and "ms-ssim-db-rgb" in results:
         values = results["ms-ssim-db-rgb"]
     elif metric in results:
@@ -75,41 +95,116 @@ def plot_curves(
     Raises:
         InputError: matplotlib is not installed, or no document has the metric.
     """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise InputError("plotting needs matplotlib: pip install 'tinify-codec[plot]'") from None
     labels = list(labels) if labels is not None else [str(d["name"]) for d in docs]
-    fig = Figure(figsize=(float(figsize[0]), float(figsize[1])))
-    ax = fig.subplots()
+    series: list[Series] = []
     skipped = []
-    drawn = 0
     for doc, label in zip(docs, labels):
         points = curve(doc, metric)
         if points is None:
             skipped.append(label)
-            continue
-        style = _STYLES[(drawn // 10) % len(_STYLES)]  # 10 colours per line style
-        ax.plot(*points, style, markersize=3, linewidth=1.2, label=label)
-        drawn += 1
-    if not drawn:
+        else:
+            series.append((label, *points))
+    if not series:
         raise InputError(f"no results file has values for {metric}")
-    ax.set_xlabel("bits per pixel")
-    ax.set_ylabel(METRICS.get(metric, metric))
+    draw_matplotlib(series, output, "bits per pixel", METRICS.get(metric, metric), title, figsize)
+    return skipped
+
+
+def draw_matplotlib(
+    series: Sequence[Series],
+    output: PathLike | None,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    figsize: Sequence[float] = (9.0, 6.0),
+    limits: Sequence[float] | None = None,
+    show: bool = False,
+) -> None:
+    """Draw curves with matplotlib into ``output`` (format from its suffix, written
+    atomically) and/or on screen (``show``).
+
+    Args:
+        limits: ``(xmin, xmax, ymin, ymax)`` (default: automatic).
+
+    Raises:
+        InputError: matplotlib is not installed, or an unknown output format.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise InputError("plotting needs matplotlib: pip install 'tinify-codec[plot]'") from None
+    size = (float(figsize[0]), float(figsize[1]))
+    if show:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=size)
+    else:
+        fig = Figure(figsize=size)
+    ax = fig.subplots()
+    for i, (label, xs, ys) in enumerate(series):
+        style = _STYLES[(i // 10) % len(_STYLES)]  # 10 colours per line style
+        ax.plot(xs, ys, style, markersize=3, linewidth=1.2, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    if drawn <= 10:
+    if limits is not None:
+        xmin, xmax, ymin, ymax = (float(v) for v in limits)
+        ax.axis((xmin, xmax, ymin, ymax))
+    if len(series) <= 10:
         ax.legend(loc="lower right", fontsize="small")
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
     if title:
         ax.set_title(title)
-    fmt = Path(output).suffix.lstrip(".").lower() or "png"
-    with atomic_output(output) as tmp:
-        try:
-            fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
-        except ValueError as err:
-            raise InputError(f"{output}: {err}") from None
-    return skipped
+    if output:
+        fmt = Path(output).suffix.lstrip(".").lower() or "png"
+        with atomic_output(output) as tmp:
+            try:
+                fig.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight")
+            except ValueError as err:
+                raise InputError(f"{output}: {err}") from None
+    if show:
+        plt.show()
+
+
+def draw_plotly(
+    series: Sequence[Series],
+    output: PathLike | None,
+    xlabel: str,
+    ylabel: str,
+    title: str | None = None,
+    limits: Sequence[float] | None = None,
+    show: bool = False,
+) -> Path:
+    """Write the curves as an interactive plotly HTML page (``output``, default ``plot.html``);
+    ``show`` opens it in a browser.
+
+    Raises:
+        InputError: plotly is not installed.
+    """
+    try:
+        import plotly.graph_objects as go  # type: ignore[import-untyped, unused-ignore]
+        import plotly.io as pio  # type: ignore[import-untyped, unused-ignore]
+    except ImportError:
+        raise InputError("the plotly backend needs plotly: pip install plotly") from None
+    fig = go.Figure()
+    for label, xs, ys in series:
+        fig.add_trace(go.Scatter(x=list(xs), y=list(ys), name=label, mode="lines+markers"))
+    fig.update_xaxes(title_text=xlabel)
+    fig.update_yaxes(title_text=ylabel)
+    if title:
+        fig.update_layout(title_text=title)
+    if limits is not None:
+        fig.update_xaxes(range=[limits[0], limits[1]])
+        fig.update_yaxes(range=[limits[2], limits[3]])
+    path = Path(output or "plot.html")
+    with atomic_output(path) as tmp:
+        pio.write_html(fig, file=str(tmp), auto_open=False)
+    if show:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+    return path
 
 
 _STYLES = ("o-", "s--", "^-.", "d:")

@@ -22,7 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
-from tinify.io.image import InputError, write_bytes
+from tinify.exceptions import InputError
+from tinify.io.image import write_bytes
 
 __all__ = ["RESULT_KEYS", "load_results", "mean", "results_json", "write_results"]
 
@@ -54,10 +55,15 @@ def results_json(
     description: str,
     points: Sequence[Mapping[str, Any]],
     per_image: Mapping[str, Any] | None = None,
+    keys: Sequence[str] = RESULT_KEYS,
 ) -> dict[str, Any]:
-    """Build a results document from one mapping of averaged values per rate point."""
-    results: dict[str, list[Any]] = {k: [p.get(k) for p in points] for k in RESULT_KEYS}
-    extra = sorted({k for p in points for k in p} - set(RESULT_KEYS))
+    """Build a results document from one mapping of averaged values per rate point.
+
+    ``keys`` come first, in their order (missing values are ``null``), then the other keys
+    of the points, sorted (video results pass ``("q",)``).
+    """
+    results: dict[str, list[Any]] = {k: [p.get(k) for p in points] for k in keys}
+    extra = sorted({k for p in points for k in p} - set(keys))
     for key in extra:
         results[key] = [p.get(key) for p in points]
     doc: dict[str, Any] = {"name": name, "description": description, "results": results}
@@ -78,9 +84,9 @@ def write_results(doc: Mapping[str, Any], path: PathLike | None) -> str:
     return text
 
 
-def load_results(path: PathLike) -> dict[str, Any]:
-    """Read a results file and check its layout (``name`` and a ``results`` mapping with
-    ``bpp``).
+def load_results(path: PathLike, rate_key: str = "bpp") -> dict[str, Any]:
+    """Read a results file and check its layout (``name`` and a ``results`` mapping with a
+    ``rate_key`` list: ``bpp`` for images, ``bitrate`` for videos).
 
     Raises:
         InputError: missing file, invalid JSON, or another layout.
@@ -93,8 +99,8 @@ def load_results(path: PathLike) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"{path}: not a readable JSON file ({err})") from None
     results = doc.get("results") if isinstance(doc, dict) else None
-    if not isinstance(results, dict) or not isinstance(results.get("bpp"), list):
-        raise InputError(f"{path}: not a results file (needs 'results' with a 'bpp' list)")
+    if not isinstance(results, dict) or not isinstance(results.get(rate_key), list):
+        raise InputError(f"{path}: not a results file (needs 'results' with a '{rate_key}' list)")
     lengths = {len(v) for v in results.values() if isinstance(v, list)}
     if len(lengths) != 1:
         raise InputError(f"{path}: the result lists have different lengths {sorted(lengths)}")

@@ -10,18 +10,14 @@ expects.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import re
 from pathlib import Path
 from typing import Union
 
-import torch
-
 from tinify.codec.loading import load_model_from_checkpoint
-from tinify.io.image import InputError
-from tinify.utils.files import atomic_path
+from tinify.exceptions import InputError
+from tinify.utils.checkpoint import save_hashed_state_dict
 
 __all__ = ["strip_suffixes", "update_checkpoint"]
 
@@ -36,15 +32,22 @@ def strip_suffixes(name: str) -> str:
 
 
 def update_checkpoint(
-    checkpoint: PathLike, output: PathLike = ".", model: str | None = None
+    checkpoint: PathLike,
+    output: PathLike = ".",
+    model: str | None = None,
+    update: bool = True,
+    suffix: str = ".pth.tar",
 ) -> Path:
     """Write the updated state dict of ``checkpoint``.
 
     Args:
         checkpoint: the input file.
         output: a folder (the name is the checkpoint's, without suffixes) or a file name whose
-            suffix-less stem becomes ``NAME``; the result is ``NAME-<sha256[:8]>.pth.tar``.
+            suffix-less stem becomes ``NAME``; the result is ``NAME-<sha256[:8]><suffix>``.
         model: the zoo architecture (default: the one in the checkpoint's training config).
+        update: rebuild the coding tables (``False``: keep the checkpoint's, CompressAI's
+            ``--no-update``; tables are still built for a state dict that has none).
+        suffix: the file suffix (``python -m tinify.utils.update_model`` keeps the input's).
 
     Returns:
         The written file.
@@ -55,8 +58,8 @@ def update_checkpoint(
     """
     loaded = load_model_from_checkpoint(checkpoint, model)
     net = loaded.model
-    net.update(force=True)
-    state = {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
+    if update:
+        net.update(force=True)
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
         folder, stem = out, strip_suffixes(Path(checkpoint).name)
@@ -66,11 +69,4 @@ def update_checkpoint(
         raise InputError(f"{output}: give a file name or a folder")
     if not folder.is_dir():
         raise InputError(f"{output}: folder {folder} does not exist")
-    # The name holds the hash of the bytes, so they are serialized before anything is written.
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    data = buffer.getvalue()
-    final = folder / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.pth.tar"
-    with atomic_path(final) as tmp:
-        tmp.write_bytes(data)
-    return final
+    return save_hashed_state_dict(net.state_dict(), folder, stem, suffix)

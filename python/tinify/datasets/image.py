@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Union
@@ -11,51 +12,79 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, DistributedSampler
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageFolder", "ResumableSampler", "SeededDataset", "sample_seed"]
+from tinify.exceptions import DatasetNotFoundError, ParameterError
+from tinify.io.image import IMAGE_EXTENSIONS, read_image
+from tinify.registry.torch import register_dataset
 
-#: File suffixes :class:`ImageFolder` picks up (case-insensitive).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImageFolder",
+    "ResumableSampler",
+    "SeededDataset",
+    "image_files",
+    "sample_seed",
+]
 
 PathLike = Union[str, Path]
 
 
-class ImageFolder(Dataset):
-    """The images of a folder, in sorted order, as RGB PIL images (or transformed).
+def image_files(folder: Path, recursive: bool = False) -> list[Path]:
+    """The image files of ``folder`` (suffix in ``IMAGE_EXTENSIONS``, any case), sorted."""
+    pattern = "**/*" if recursive else "*"
+    return sorted(
+        p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+    )
 
-    The layout is CompressAI's: ``root/<split>/*.png`` when ``split`` is given (``"train"``,
-    ``"test"``, ...), otherwise ``root/*``. With ``recursive=True`` images in sub-folders count
-    too (for instance every split of BSDS500 at once).
+
+@register_dataset("ImageFolder")
+class ImageFolder(Dataset):
+    """The images of ``root/split``, in sorted order, as RGB PIL images (or transformed).
+
+    CompressAI's layout and signature::
+
+        root/
+            train/  img000.png img001.png ...
+            test/   img000.png ...
+
+    ``ImageFolder(root)`` reads ``root/train``; an empty split folder gives an empty dataset.
+    Tinify extensions: ``split=None`` reads ``root`` itself, ``recursive=True`` also collects
+    the images of sub-folders (every split of BSDS500 at once, say), and ``cache=True`` keeps
+    decoded images in memory. Files whose suffix is not an image suffix (``IMAGE_EXTENSIONS``,
+    any case: a README, ``.DS_Store``) are skipped, where CompressAI would list them and fail
+    on reading them. Images are read with :func:`tinify.io.image.read_image` (grey, palette,
+    alpha and CMYK images converted to RGB as by Pillow's ``convert("RGB")``; 16-bit ones
+    reduced to their top 8 bits).
 
     Args:
         root: the dataset folder.
         transform: applied to each RGB PIL image (for example a
-            :class:`~tinify.datasets.transforms.Compose` of crops and flips).
-        split: optional sub-folder of ``root``.
+            :class:`~tinify.datasets.transforms.Compose` of crops and flips, or torchvision's).
+        split: sub-folder of ``root`` (``"train"``, ``"test"``, ...), or None for ``root``.
         recursive: also collect images from sub-folders.
         cache: keep the decoded images in memory after the first read (small datasets; each
             DataLoader worker keeps its own copy).
 
     Raises:
-        FileNotFoundError: the folder does not exist or holds no images.
+        DatasetNotFoundError: the folder does not exist (a ``RuntimeError``, as CompressAI's,
+            and a ``FileNotFoundError``).
     """
 
     def __init__(
         self,
         root: PathLike,
         transform: Callable[[Image.Image], Any] | None = None,
-        split: str | None = None,
+        split: str | None = "train",
+        *,
         recursive: bool = False,
         cache: bool = False,
     ) -> None:
         folder = Path(root) if split is None else Path(root) / split
         if not folder.is_dir():
-            raise FileNotFoundError(f"invalid directory {folder}")
-        pattern = "**/*" if recursive else "*"
-        self.samples = sorted(
-            p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-        )
-        if not self.samples:
-            raise FileNotFoundError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}")
+            raise DatasetNotFoundError(
+                f'Missing directory "{folder}": ImageFolder reads root/split (split="train" '
+                "by default); pass split=None to read root itself"
+            )
+        self.samples = image_files(folder, recursive)
         self.root = folder
         self.transform = transform
         self.cache = cache
@@ -65,8 +94,7 @@ class ImageFolder(Dataset):
         """The ``index``-th image as an RGB PIL image (no transform)."""
         if self.cache and index in self._cache:
             return self._cache[index]
-        with Image.open(self.samples[index]) as image:
-            rgb = image.convert("RGB")
+        rgb = read_image(self.samples[index])
         if self.cache:
             self._cache[index] = rgb
         return rgb
@@ -95,7 +123,9 @@ class SeededDataset(Dataset):
     """Wrap a dataset so that every sample's random transforms have their own seed.
 
     Items are requested as ``(index, seed)`` pairs (from :class:`ResumableSampler`); the wrapped
-    ``dataset[index]`` runs with torch's global generator seeded with ``seed`` and then restored.
+    ``dataset[index]`` runs with torch's global generator and Python's :mod:`random` (which
+    :class:`~tinify.datasets.VideoFolder` draws from, as CompressAI's) seeded with ``seed``, and
+    both are restored afterwards.
     A sample's augmentation then depends only on the training seed, the epoch and its position
     in the epoch: not on the number of DataLoader workers, the process, or whether the run was
     resumed.
@@ -106,9 +136,14 @@ class SeededDataset(Dataset):
 
     def __getitem__(self, item: tuple[int, int]) -> Any:
         index, seed = item
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return self.dataset[index]
+        state = random.getstate()
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                random.seed(seed)
+                return self.dataset[index]
+        finally:
+            random.setstate(state)
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
@@ -153,7 +188,7 @@ class ResumableSampler(DistributedSampler):
     def set_start(self, start: int) -> None:
         """Skip the first ``start`` items of this rank's share in the next iteration(s)."""
         if not 0 <= start <= self.num_samples:
-            raise ValueError(f"start must be in [0, {self.num_samples}], got {start}")
+            raise ParameterError(f"start must be in [0, {self.num_samples}], got {start}")
         self.start = int(start)
 
     def _global_order(self) -> list[int]:

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Image transforms for training, in plain torch (no torchvision dependency).
 
-They take PIL images or (C, H, W) tensors and return tensors. Randomness comes from torch's
+They take PIL images, (H, W, C) or (H, W) numpy arrays (as torchvision's ``ToTensor`` does:
+what :class:`~tinify.datasets.VideoFolder` hands its transform) or (C, H, W) tensors, and
+return tensors. Randomness comes from torch's
 global generator (or an explicit ``generator``), so seeding torch makes them reproducible;
 :class:`tinify.datasets.SeededDataset` seeds every sample on its own.
 """
@@ -17,6 +19,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.io.image import pil_to_tensor
+
 __all__ = [
     "CenterCrop",
     "Compose",
@@ -27,23 +32,21 @@ __all__ = [
     "pil_to_tensor",
 ]
 
-ImageLike = Union[Image.Image, Tensor]
-
-
-def pil_to_tensor(image: Image.Image) -> Tensor:
-    """A PIL image as a uint8 tensor (C, H, W), RGB (other modes are converted)."""
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    array = np.asarray(image, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+ImageLike = Union[Image.Image, np.ndarray, Tensor]
 
 
 def _as_tensor(image: ImageLike) -> Tensor:
     if isinstance(image, Image.Image):
         return pil_to_tensor(image)
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3):
+        hwc = image[:, :, None] if image.ndim == 2 else image
+        return torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1)))
     if isinstance(image, Tensor) and image.dim() >= 2:
         return image
-    raise TypeError(f"expected a PIL image or a (C, H, W) tensor, got {type(image).__name__}")
+    raise ParameterTypeError(
+        "expected a PIL image, an (H, W, C) array or a (C, H, W) tensor, "
+        f"got {type(image).__name__}"
+    )
 
 
 def _pair(size: int | Sequence[int]) -> tuple[int, int]:
@@ -52,7 +55,7 @@ def _pair(size: int | Sequence[int]) -> tuple[int, int]:
     else:
         h, w = (int(s) for s in size)
     if h < 1 or w < 1:
-        raise ValueError(f"size must be positive, got {size!r}")
+        raise ParameterError(f"size must be positive, got {size!r}")
     return h, w
 
 
@@ -78,14 +81,15 @@ class Compose:
 
 
 class ToTensor:
-    """PIL image or uint8 tensor -> float32 tensor (C, H, W) in [0, 1]; floats pass through."""
+    """PIL image, uint8 (H, W, C) array or uint8 tensor -> float32 tensor (C, H, W) in [0, 1];
+    floats pass through."""
 
     def __call__(self, image: ImageLike) -> Tensor:
         x = _as_tensor(image)
         if x.dtype == torch.uint8:
             return x.to(torch.float32).div_(255.0)
         if not x.is_floating_point():
-            raise TypeError(f"cannot convert a {x.dtype} tensor to [0, 1] floats")
+            raise ParameterTypeError(f"cannot convert a {x.dtype} tensor to [0, 1] floats")
         return x
 
     def __repr__(self) -> str:
@@ -149,7 +153,7 @@ class _RandomFlip:
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
         if not 0.0 <= p <= 1.0:
-            raise ValueError(f"p must be in [0, 1], got {p}")
+            raise ParameterError(f"p must be in [0, 1], got {p}")
         self.p = float(p)
         self.generator = generator
 

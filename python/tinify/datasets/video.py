@@ -1,78 +1,80 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Clips of consecutive video frames for training video codecs (CompressAI's ``VideoFolder``).
+"""Frame triplets from a Vimeo-90k style folder, for training video codecs (CompressAI's
+``VideoFolder``).
 
-Every item is ``num_frames`` frames (a pair or a triplet, say) from one sequence, with one crop
-and flip shared by all of them, as a list of (3, h, w) tensors; the default ``DataLoader``
-collation turns a batch into the list of (B, 3, h, w) tensors that
-:meth:`tinify.models.video.ScaleSpaceFlow.forward` takes::
+Layout (the one CompressAI documents)::
 
-    from tinify.datasets.video import VideoFolder
-    clips = VideoFolder("../shared/data/video", num_frames=3, patch_size=256)
+    root/
+        train.list          one sequence folder per line, relative to root/sequences
+        test.list
+        sequences/
+            00010/0932/im1.png im2.png ... im7.png
+            ...
+
+Each item is one sequence: its first ``num_frames`` frames (3 by default), or every ``k``-th
+frame with ``rnd_interval``. The frames are read as RGB, stacked on the last axis into one
+(H, W, 3 * num_frames) uint8 array and handed to ``transform`` in one call (so a random crop or
+flip is the same for every frame); the result is split along its first axis into a tuple of
+``num_frames`` tensors. With ``torchvision.transforms.ToTensor()`` (or
+:class:`tinify.datasets.transforms.ToTensor`) followed by a random crop, each frame comes out as
+a (3, h, w) float tensor in [0, 1], and a DataLoader batch is the list of (B, 3, h, w) tensors
+that :meth:`tinify.models.video.ScaleSpaceFlow.forward` takes::
+
+    from tinify.datasets import VideoFolder
+    from tinify.datasets import transforms as T
+    clips = VideoFolder("vimeo_septuplet", rnd_interval=True,
+                        transform=T.Compose([T.ToTensor(), T.RandomCrop(256)]))
     frames = next(iter(torch.utils.data.DataLoader(clips, batch_size=4, shuffle=True)))
     out = model(frames)                     # frames: [x_0, x_1, x_2], each (4, 3, 256, 256)
+
+The random interval and order come from Python's :mod:`random`, as in CompressAI (seed it, or
+wrap the dataset in :class:`tinify.datasets.SeededDataset`, for reproducible items).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
+import numpy as np
 import torch
-from PIL import Image
-from torch import Tensor
-from torch.utils.data import Dataset
 
-from tinify.datasets.image import IMAGE_EXTENSIONS
-from tinify.datasets.transforms import Compose, RandomCrop, ToTensor, pil_to_tensor
+from tinify.datasets.image import image_files
+from tinify.exceptions import DatasetError, DatasetNotFoundError
+from tinify.io.image import read_image
+from tinify.registry.torch import register_dataset
 
 __all__ = ["VideoFolder"]
 
 PathLike = Union[str, Path]
 
 
-def _frames(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-    )
-
-
-class VideoFolder(Dataset):
-    """Windows of consecutive frames from folders of frame images.
-
-    Layouts:
-
-    - CompressAI's (Vimeo-90k style): ``root/<split>.list`` names one sequence folder per line,
-      relative to ``root/sequences``;
-    - otherwise every sub-folder of ``root/<split>`` (or of ``root`` when that does not exist)
-      that holds frame images is a sequence, and a ``root`` holding frames itself is one
-      sequence. Frames are taken in file-name order.
-
-    Items are all windows of ``num_frames`` consecutive frames (index ``i`` is a fixed sequence
-    and start frame), so a 16-frame sequence gives 14 triplets.
+@register_dataset("VideoFolder")
+class VideoFolder(torch.utils.data.Dataset):
+    """Frame triplets (or ``num_frames``-tuples) of the sequences listed in ``root/<split>.list``.
 
     Args:
-        root: the dataset folder.
+        root: the dataset folder (see the module docstring for the layout).
         rnd_interval: take every ``k``-th frame, ``k`` drawn uniformly from 1 to
-            ``max_interval`` (as far as the sequence is long enough); the window moves back if
-            it would run past the end.
+            ``ceil(n / num_frames)`` for an ``n``-frame sequence (CompressAI's range), capped so
+            that the sequence always holds ``num_frames`` frames at that step.
         rnd_temp_order: reverse the frame order with probability 1/2.
-        transform: applied to the window as one (3 * num_frames, H, W) uint8 tensor (so a random
-            crop or flip is shared by every frame); it must return a float tensor of the same
-            layout. Default: :class:`~tinify.datasets.transforms.RandomCrop` of ``patch_size``
-            (when given), then :class:`~tinify.datasets.transforms.ToTensor`.
-        split: ``"train"``, ``"test"``, ... (see the layouts).
-        num_frames: frames per item (at least 1).
-        max_interval: largest frame step for ``rnd_interval``.
-        patch_size: crop size of the default transform (``int`` or ``(h, w)``); None keeps the
-            whole frames.
-
-    All randomness (crops, intervals, order) comes from torch's global generator, so seeding
-    torch (or wrapping the dataset in :class:`tinify.datasets.SeededDataset`) makes items
-    reproducible.
+        transform: required; takes the (H, W, 3 * num_frames) uint8 array of a whole item and
+            returns something ``torch.chunk`` splits into the frames (a (3 * num_frames, h, w)
+            tensor, typically).
+        split: which list to read: ``root/<split>.list`` (``"train"`` or ``"test"``).
+        num_frames: frames per item (tinify extension; CompressAI always takes 3).
 
     Raises:
-        FileNotFoundError: no sequence with at least ``num_frames`` frames.
+        DatasetError: no ``transform`` (a ``RuntimeError``, as in CompressAI).
+        DatasetNotFoundError: ``root/<split>.list`` or ``root/sequences`` is missing (a
+            ``RuntimeError`` and a ``FileNotFoundError``).
+
+    Reading an item raises :class:`DatasetError` when its sequence holds fewer than
+    ``num_frames`` frames or frames of different sizes (CompressAI returns misshaped frames).
+    Frame files are the sequence folder's images (``IMAGE_EXTENSIONS``) in name order.
     """
 
     def __init__(
@@ -80,82 +82,62 @@ class VideoFolder(Dataset):
         root: PathLike,
         rnd_interval: bool = False,
         rnd_temp_order: bool = False,
-        transform: Callable[[Tensor], Tensor] | None = None,
+        transform: Callable[[np.ndarray], Any] | None = None,
         split: str = "train",
+        *,
         num_frames: int = 3,
-        max_interval: int = 3,
-        patch_size: int | Sequence[int] | None = None,
     ) -> None:
-        if num_frames < 1 or max_interval < 1:
-            raise ValueError("num_frames and max_interval must be >= 1")
-        root = Path(root)
-        self.sequences = self._sequence_folders(root, split)
-        self.frame_paths = [_frames(s) for s in self.sequences]
-        keep = [i for i, f in enumerate(self.frame_paths) if len(f) >= num_frames]
-        self.sequences = [self.sequences[i] for i in keep]
-        self.frame_paths = [self.frame_paths[i] for i in keep]
-        if not self.sequences:
-            raise FileNotFoundError(f"no sequence of at least {num_frames} frames under {root}")
-        # item -> (sequence, first frame)
-        self.windows = [
-            (s, start)
-            for s, paths in enumerate(self.frame_paths)
-            for start in range(len(paths) - num_frames + 1)
-        ]
         if transform is None:
-            steps: list[Callable[[Tensor], Tensor]] = []
-            if patch_size is not None:
-                steps.append(RandomCrop(patch_size))
-            transform = Compose([*steps, ToTensor()])
-        self.transform = transform
-        self.num_frames = int(num_frames)
-        self.max_interval = int(max_interval)
+            raise DatasetError(
+                "Transform must be applied: VideoFolder needs a transform that turns the "
+                "(H, W, 3 * num_frames) uint8 array into a tensor, e.g. transforms.ToTensor()"
+            )
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int) or num_frames < 1:
+            raise DatasetError(f"num_frames must be a positive integer, got {num_frames!r}")
+        listing = Path(root) / f"{split}.list"
+        folder = Path(root) / "sequences"
+        if not listing.is_file():
+            raise DatasetNotFoundError(f'Missing file "{listing}" (one sequence per line)')
+        if not folder.is_dir():
+            raise DatasetNotFoundError(f'Missing directory "{folder}"')
+        names = [line.strip() for line in listing.read_text().splitlines()]
+        self.sample_folders = [folder / name for name in names if name]
+        self.max_frames = num_frames
         self.rnd_interval = rnd_interval
         self.rnd_temp_order = rnd_temp_order
+        self.transform = transform
 
-    @staticmethod
-    def _sequence_folders(root: Path, split: str) -> list[Path]:
-        listing = root / f"{split}.list"
-        if listing.is_file():
-            names = [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-            return [root / "sequences" / name for name in names]
-        base = root / split if (root / split).is_dir() else root
-        if not base.is_dir():
-            raise FileNotFoundError(f"invalid directory {base}")
-        if _frames(base):
-            return [base]
-        return sorted(p for p in base.iterdir() if p.is_dir() and _frames(p))
-
-    def _window(self, index: int) -> list[Path]:
-        seq, start = self.windows[index]
-        paths = self.frame_paths[seq]
+    def _frame_paths(self, index: int) -> list[Path]:
+        folder = self.sample_folders[index]
+        if not folder.is_dir():
+            raise DatasetNotFoundError(f'Missing directory "{folder}" (listed sequence)')
+        frames = image_files(folder)
+        n, count = len(frames), self.max_frames
+        if n < count:
+            raise DatasetError(f"{folder} holds {n} frames; VideoFolder items need {count}")
         step = 1
-        if self.rnd_interval and self.num_frames > 1:
-            longest = (len(paths) - 1) // (self.num_frames - 1)
-            top = max(1, min(self.max_interval, longest))
-            step = int(torch.randint(1, top + 1, ()).item())
-        start = min(start, len(paths) - 1 - step * (self.num_frames - 1))
-        return paths[start : start + step * self.num_frames : step]
+        if self.rnd_interval:
+            widest = (n + count - 1) // count
+            if count > 1:
+                widest = min(widest, (n - 1) // (count - 1))
+            step = random.randint(1, widest)
+        return frames[::step][:count]
 
-    def __getitem__(self, index: int) -> list[Tensor]:
-        """The ``index``-th window: a list of ``num_frames`` (3, h, w) float tensors."""
-        frames = []
-        for path in self._window(index):
-            with Image.open(path) as image:
-                frames.append(pil_to_tensor(image))
-        if any(f.shape != frames[0].shape for f in frames):
-            raise ValueError(f"frames of {self.sequences[self.windows[index][0]]} differ in size")
-        clip = self.transform(torch.cat(frames, dim=0))
-        out = list(clip.chunk(self.num_frames, dim=0))
-        if self.rnd_temp_order and bool(torch.rand(()) < 0.5):
-            out.reverse()
-        return out
+    def __getitem__(self, index: int) -> tuple[Any, ...]:
+        """The ``index``-th sequence's frames: a tuple of ``num_frames`` transformed frames."""
+        arrays = [np.asarray(read_image(path)) for path in self._frame_paths(index)]
+        if any(a.shape != arrays[0].shape for a in arrays):
+            sizes = sorted({f"{a.shape[1]}x{a.shape[0]}" for a in arrays})
+            raise DatasetError(
+                f"the frames of {self.sample_folders[index]} differ in size ({', '.join(sizes)})"
+            )
+        frames = torch.chunk(self.transform(np.concatenate(arrays, axis=-1)), self.max_frames)
+        if self.rnd_temp_order and random.random() < 0.5:
+            return frames[::-1]
+        return frames
 
     def __len__(self) -> int:
-        return len(self.windows)
+        return len(self.sample_folders)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({len(self.sequences)} sequences, {len(self)} windows of "
-            f"{self.num_frames} frames)"
-        )
+        return f"{type(self).__name__}({len(self)} sequences of {self.max_frames} frames)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,17 +10,50 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+import tinify
 from tinify import _core
-from tinify.exceptions import ParameterError
+from tinify.ans import pmf_to_quantized_cdf as quantize_pmf
+from tinify.exceptions import NotReadyError, ParameterError, ParameterTypeError
 from tinify.ops import LowerBound
+from tinify.utils.arrays import to_numpy
 
-__all__ = ["MAX_STREAM_CHUNKS", "EntropyModel", "check_stream_chunks"]
+__all__ = [
+    "MAX_STREAM_CHUNKS",
+    "MAX_SYMBOL",
+    "EntropyModel",
+    "check_finite_symbols",
+    "check_stream_chunks",
+    "default_entropy_coder",
+    "pmf_to_quantized_cdf",
+]
 
 #: The largest ``stream_chunks`` (streams per batch item) the coder accepts.
 MAX_STREAM_CHUNKS = 1 << 16
 
 #: Buffers that hold the coding tables; they take whatever shape a loaded state dict has.
 TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
+
+
+def default_entropy_coder() -> str:
+    """The entropy coder of new entropy models: :func:`tinify.get_entropy_coder`."""
+    return tinify.get_entropy_coder()
+
+
+def pmf_to_quantized_cdf(pmf: Tensor, precision: int = 16) -> Tensor:
+    """Quantize a pmf (1-D) into a CDF of ``precision`` bits, as an int32 tensor.
+
+    Bit-identical to CompressAI's ``pmf_to_quantized_cdf`` (same rounding, same repair of
+    zero-probability symbols); the computation is :func:`tinify.ans.pmf_to_quantized_cdf` (in
+    Rust), which takes and returns numpy arrays.
+
+    Returns:
+        int32 tensor of length ``len(pmf) + 1``, from 0 to ``2**precision``.
+
+    Raises:
+        tinify.CdfError: a pmf that cannot be quantized (negative, NaN, too long).
+    """
+    values = pmf.detach().cpu().numpy() if isinstance(pmf, Tensor) else pmf
+    return torch.from_numpy(np.asarray(quantize_pmf(values, precision), dtype=np.int32))
 
 
 class EntropyModel(nn.Module):
@@ -40,7 +74,8 @@ class EntropyModel(nn.Module):
 
     Args:
         likelihood_bound: lower bound applied to likelihoods (0 disables it).
-        entropy_coder: only ``"ans"`` (or ``None``) is supported.
+        entropy_coder: a name from :func:`tinify.available_entropy_coders` (only ``"ans"``), or
+            None for :func:`tinify.get_entropy_coder`.
         entropy_coder_precision: only 16 is supported (the rANS coder's fixed precision).
     """
 
@@ -55,11 +90,16 @@ class EntropyModel(nn.Module):
         entropy_coder_precision: int = 16,
     ) -> None:
         super().__init__()
-        if entropy_coder not in (None, "ans"):
-            raise ValueError(f"entropy_coder {entropy_coder!r} is not available; use 'ans'")
+        if entropy_coder is None:
+            entropy_coder = default_entropy_coder()
+        if entropy_coder not in tinify.available_entropy_coders():
+            raise ParameterError(
+                f"entropy_coder {entropy_coder!r} is not available; choose from "
+                f"{tinify.available_entropy_coders()}"
+            )
         if int(entropy_coder_precision) != 16:
-            raise ValueError("entropy_coder_precision must be 16 (the rANS coder's precision)")
-        self.entropy_coder = "ans"
+            raise ParameterError("entropy_coder_precision must be 16 (the rANS coder's precision)")
+        self.entropy_coder = entropy_coder
         self.entropy_coder_precision = 16
         self.use_likelihood_bound = likelihood_bound > 0
         if self.use_likelihood_bound:
@@ -115,15 +155,17 @@ class EntropyModel(nn.Module):
 
     def _check_tables(self) -> None:
         if self._quantized_cdf.numel() == 0 or self._offset.numel() == 0:
-            raise RuntimeError(
+            raise NotReadyError(
                 f"{type(self).__name__} has no CDF tables yet: call update() (or the model's "
                 "update()) before compress() or decompress()"
             )
         if self._quantized_cdf.dim() != 2:
-            raise ValueError(f"_quantized_cdf must be 2-D, got {tuple(self._quantized_cdf.shape)}")
+            raise ParameterError(
+                f"_quantized_cdf must be 2-D, got {tuple(self._quantized_cdf.shape)}"
+            )
         rows = self._quantized_cdf.size(0)
         if self._cdf_length.shape != (rows,) or self._offset.shape != (rows,):
-            raise ValueError(
+            raise ParameterError(
                 f"_cdf_length {tuple(self._cdf_length.shape)} and _offset "
                 f"{tuple(self._offset.shape)} must both have shape ({rows},)"
             )
@@ -134,7 +176,7 @@ class EntropyModel(nn.Module):
         buffers = [self._quantized_cdf, self._cdf_length, self._offset]
         key = tuple((id(t), t._version, t.data_ptr()) for t in buffers)
         if self._table_cache is None or self._table_cache[0] != key:
-            table = _core.CdfTable(*(_int32_numpy(t) for t in buffers))
+            table = _core.CdfTable(*(to_numpy(t, np.int32) for t in buffers))
             self._table_cache = (key, table)
         return self._table_cache[1]
 
@@ -157,7 +199,7 @@ class EntropyModel(nn.Module):
             means: optional, broadcastable to ``inputs``.
         """
         if mode not in ("noise", "dequantize", "symbols"):
-            raise ValueError(f'mode must be "noise", "dequantize" or "symbols", got {mode!r}')
+            raise ParameterError(f'mode must be "noise", "dequantize" or "symbols", got {mode!r}')
         if mode == "noise":
             return inputs + torch.empty_like(inputs).uniform_(-0.5, 0.5)
         if mode == "symbols":
@@ -176,6 +218,17 @@ class EntropyModel(nn.Module):
         if means is not None:
             return inputs.to(means.dtype, copy=True).add_(means)
         return inputs.type(dtype)
+
+    def _quantize(self, inputs: Tensor, mode: str, means: Tensor | None = None) -> Tensor:
+        """Deprecated name of :meth:`quantize` (CompressAI's, still used by older model code)."""
+        warnings.warn("_quantize is deprecated; use quantize", DeprecationWarning, stacklevel=2)
+        return self.quantize(inputs, mode, means)
+
+    @classmethod
+    def _dequantize(cls, inputs: Tensor, means: Tensor | None = None) -> Tensor:
+        """Deprecated name of :meth:`dequantize` (CompressAI's)."""
+        warnings.warn("_dequantize is deprecated; use dequantize", DeprecationWarning, stacklevel=2)
+        return cls.dequantize(inputs, means)
 
     def lower_bound_likelihood(self, likelihood: Tensor) -> Tensor:
         """Clamp likelihoods from below (gradient-friendly) when the bound is enabled."""
@@ -205,20 +258,21 @@ class EntropyModel(nn.Module):
             One rANS stream per batch item (elements in row-major order of the item).
         """
         if inputs.dim() < 2:
-            raise ValueError(
+            raise ParameterError(
                 f"inputs must have at least 2 dimensions, got shape {tuple(inputs.shape)}"
             )
         if inputs.shape != indexes.shape:
-            raise ValueError(
+            raise ParameterError(
                 f"inputs {tuple(inputs.shape)} and indexes {tuple(indexes.shape)} must have the "
                 "same shape"
             )
         table = self.cdf_table()
+        check_finite_symbols(inputs, means)
         symbols = self.quantize(inputs, "symbols", means)
         n = inputs.size(0)
         return _core.encode_batch(
-            _int32_numpy(symbols.reshape(n, -1)),
-            _int32_numpy(indexes.reshape(n, -1)),
+            to_numpy(symbols.reshape(n, -1), np.int32),
+            to_numpy(indexes.reshape(n, -1), np.int32),
             table,
             self._chunks(stream_chunks),
         )
@@ -240,16 +294,18 @@ class EntropyModel(nn.Module):
             tinify.BitstreamError: a stream is corrupt, truncated or does not match the tables.
         """
         if not isinstance(strings, (tuple, list)):
-            raise ValueError(f"strings must be a list of bytes, got {type(strings).__name__}")
+            raise ParameterError(f"strings must be a list of bytes, got {type(strings).__name__}")
         if indexes.dim() < 2:
-            raise ValueError(f"indexes must have at least 2 dimensions, got {tuple(indexes.shape)}")
+            raise ParameterError(
+                f"indexes must have at least 2 dimensions, got {tuple(indexes.shape)}"
+            )
         if len(strings) != indexes.size(0):
-            raise ValueError(f"{len(strings)} strings for a batch of {indexes.size(0)} indexes")
+            raise ParameterError(f"{len(strings)} strings for a batch of {indexes.size(0)} indexes")
         if means is not None:
             if means.shape[:2] != indexes.shape[:2] or any(
                 m not in (1, i) for m, i in zip(means.shape[2:], indexes.shape[2:])
             ):
-                raise ValueError(
+                raise ParameterError(
                     f"means {tuple(means.shape)} do not broadcast to indexes {tuple(indexes.shape)}"
                 )
         chunked = self._chunks(stream_chunks) > 1
@@ -257,9 +313,9 @@ class EntropyModel(nn.Module):
         n = indexes.size(0)
         for s in strings:
             if not isinstance(s, (bytes, bytearray)):
-                raise TypeError(f"each string must be bytes, got {type(s).__name__}")
+                raise ParameterTypeError(f"each string must be bytes, got {type(s).__name__}")
         values = _core.decode_batch(
-            list(strings), _int32_numpy(indexes.reshape(n, -1)), table, chunked
+            list(strings), to_numpy(indexes.reshape(n, -1), np.int32), table, chunked
         )
         symbols = torch.from_numpy(values).reshape(indexes.shape).to(indexes.device)
         return self.dequantize(symbols, means, dtype)
@@ -279,6 +335,27 @@ def check_stream_chunks(stream_chunks: int) -> int:
     return chunks
 
 
-def _int32_numpy(t: Tensor) -> np.ndarray:
-    """A contiguous int32 numpy view (or copy) of ``t`` on the CPU."""
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
+#: Largest magnitude of a coded symbol ``round(x - means)`` (it is coded as an int32).
+MAX_SYMBOL = (1 << 31) - 1
+
+
+def check_finite_symbols(inputs: Tensor, means: Tensor | None = None) -> None:
+    """Refuse latents that cannot be coded: NaN or infinite values (a diverged model or a
+    broken input), or symbols ``round(inputs - means)`` beyond the int32 range.
+
+    Raises:
+        ParameterError: with the count of bad values.
+    """
+    centred = inputs.detach() if means is None else inputs.detach() - means.detach()
+    finite = torch.isfinite(centred)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ParameterError(
+            f"compress: {bad} of {centred.numel()} latent values are NaN or infinite (a "
+            "diverged model or a broken input); they cannot be coded"
+        )
+    if centred.numel() and float(centred.abs().max()) > MAX_SYMBOL:
+        raise ParameterError(
+            f"compress: latent values reach {float(centred.abs().max()):.3g}, beyond the "
+            f"coded symbol range of +-{MAX_SYMBOL}"
+        )

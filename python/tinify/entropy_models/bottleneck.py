@@ -12,6 +12,8 @@ from torch import Tensor, nn
 
 from tinify import _core
 from tinify.entropy_models.base import EntropyModel
+from tinify.exceptions import ParameterError
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["EntropyBottleneck"]
 
@@ -48,9 +50,9 @@ class EntropyBottleneck(EntropyModel):
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if channels < 1:
-            raise ValueError(f"channels must be >= 1, got {channels}")
+            raise ParameterError(f"channels must be >= 1, got {channels}")
         if not 0 < tail_mass < 1:
-            raise ValueError(f"tail_mass must be in (0, 1), got {tail_mass}")
+            raise ParameterError(f"tail_mass must be in (0, 1), got {tail_mass}")
         self.channels = int(channels)
         self.filters = tuple(int(f) for f in filters)
         self.init_scale = float(init_scale)
@@ -118,7 +120,7 @@ class EntropyBottleneck(EntropyModel):
         if training is None:
             training = self.training
         if x.dim() < 2 or x.size(1) != self.channels:
-            raise ValueError(f"expected (N, {self.channels}, ...) input, got {tuple(x.shape)}")
+            raise ParameterError(f"expected (N, {self.channels}, ...) input, got {tuple(x.shape)}")
         # (N, C, ...) -> (C, 1, N * ...): every channel's values in one row.
         values = x.transpose(0, 1).contiguous()
         moved_shape = values.shape
@@ -155,7 +157,7 @@ class EntropyBottleneck(EntropyModel):
         pmf_length = minima + maxima + 1
         max_length = int(pmf_length.max().item())
         if max_length > 65534:
-            raise ValueError(
+            raise ParameterError(
                 f"the learned quantiles span {max_length} values, more than 16-bit tables can "
                 "hold; check training (the auxiliary loss) before update()"
             )
@@ -169,8 +171,8 @@ class EntropyBottleneck(EntropyModel):
         rows = torch.cat([pmf, torch.zeros_like(tail)], dim=1)
         rows.scatter_(1, pmf_length.long()[:, None], tail)
         cdfs = _core.pmfs_to_quantized_cdfs(
-            np.ascontiguousarray(rows.float().cpu().numpy()),
-            (pmf_length.long() + 1).cpu().numpy(),
+            to_numpy(rows, np.float32),
+            to_numpy(pmf_length.long() + 1),
         )
         device = self._quantized_cdf.device
         self._quantized_cdf = torch.from_numpy(cdfs).to(device)
@@ -216,7 +218,7 @@ class EntropyBottleneck(EntropyModel):
         """Code ``x`` (N, C, ...) channel by channel; ``stream_chunks`` streams per batch item
         (default: the :attr:`stream_chunks` attribute; 1 is CompressAI's format)."""
         if x.dim() < 2 or x.size(1) != self._quantized_cdf.size(0) and self._quantized_cdf.numel():
-            raise ValueError(
+            raise ParameterError(
                 f"expected (N, {self._quantized_cdf.size(0)}, ...) input, got {tuple(x.shape)}"
             )
         indexes = self._channel_indexes(x.shape)

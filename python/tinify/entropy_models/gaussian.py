@@ -10,8 +10,10 @@ import torch
 from torch import Tensor
 
 from tinify import _core
-from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel
+from tinify.entropy_models.base import TABLE_BUFFERS, EntropyModel, check_finite_symbols
+from tinify.exceptions import NotReadyError, ParameterError
 from tinify.ops import LowerBound
+from tinify.utils.arrays import to_numpy
 
 __all__ = ["GaussianConditional", "GaussianMixtureConditional"]
 
@@ -58,7 +60,7 @@ class GaussianConditional(EntropyModel):
         if table is not None and scale_bound is None:
             scale_bound = float(table[0])
         if scale_bound is None or scale_bound <= 0:
-            raise ValueError(f"scale_bound must be positive, got {scale_bound}")
+            raise ParameterError(f"scale_bound must be positive, got {scale_bound}")
         self.tail_mass = float(tail_mass)
         self.register_buffer("scale_table", table if table is not None else torch.zeros(0))
         self.register_buffer("scale_bound", torch.tensor([float(scale_bound)]))
@@ -66,13 +68,24 @@ class GaussianConditional(EntropyModel):
 
     @staticmethod
     def _prepare_scale_table(scale_table: Sequence[float] | Tensor) -> Tensor:
-        table = torch.as_tensor(scale_table, dtype=torch.float32).reshape(-1).clone()
+        # CompressAI takes lists and tuples; tinify also tensors and numpy arrays (1-D).
+        if not isinstance(scale_table, (list, tuple, Tensor, np.ndarray)):
+            raise ParameterError(
+                f"scale_table must be a list, tuple or 1-D tensor of scales, got "
+                f"{type(scale_table).__name__}"
+            )
+        try:
+            table = torch.as_tensor(scale_table, dtype=torch.float32).clone()
+        except (TypeError, ValueError, RuntimeError):
+            raise ParameterError("scale_table must hold numbers") from None
+        if table.dim() != 1:
+            raise ParameterError(f"scale_table must be 1-D, got shape {tuple(table.shape)}")
         if table.numel() == 0:
-            raise ValueError("scale_table must not be empty")
+            raise ParameterError("scale_table must not be empty")
         if not torch.isfinite(table).all() or (table <= 0).any():
-            raise ValueError("scale_table entries must be finite and positive")
+            raise ParameterError("scale_table entries must be finite and positive")
         if (table[1:] <= table[:-1]).any():
-            raise ValueError("scale_table must be strictly increasing")
+            raise ParameterError("scale_table must be strictly increasing")
         return table
 
     def _resizable_buffers(self) -> Sequence[str]:
@@ -93,18 +106,21 @@ class GaussianConditional(EntropyModel):
     def update(self) -> None:
         """Build one quantized Gaussian per scale-table entry (in Rust, deterministic)."""
         if self.scale_table.numel() == 0:
-            raise RuntimeError(
+            raise NotReadyError(
                 "GaussianConditional has no scale_table: pass one to the constructor or call "
                 "update_scale_table()"
             )
-        table = _core.CdfTable.gaussian(
-            np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()), self.tail_mass
-        )
+        table = _core.CdfTable.gaussian(to_numpy(self.scale_table, np.float32), self.tail_mass)
         cdfs, lengths, offsets = table.to_padded()
         device = self.scale_table.device
         self._quantized_cdf = torch.from_numpy(cdfs).to(device)
         self._cdf_length = torch.from_numpy(lengths).to(device)
         self._offset = torch.from_numpy(offsets).to(device)
+
+    @staticmethod
+    def _standardized_cumulative(inputs: Tensor) -> Tensor:
+        """The standard normal CDF (CompressAI's method name, used by custom likelihoods)."""
+        return _standardized_cumulative(inputs)
 
     def _likelihood(self, inputs: Tensor, scales: Tensor, means: Tensor | None = None) -> Tensor:
         values = torch.abs(inputs - means if means is not None else inputs)
@@ -133,13 +149,13 @@ class GaussianConditional(EntropyModel):
         Returns an int32 tensor shaped like ``scales``.
         """
         if self.scale_table.numel() == 0:
-            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+            raise NotReadyError("GaussianConditional has no scale_table: call update() first")
         scales = self.lower_bound_scale(scales).detach()
         if scales.device.type == "cpu" and scales.dtype == torch.float32:
             # Rust: a binary search per element over the thread pool (torch's is ~5x slower).
             flat = _core.scale_indexes(
-                np.ascontiguousarray(scales.reshape(-1).numpy()),
-                np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()),
+                to_numpy(scales.reshape(-1)),
+                to_numpy(self.scale_table, np.float32),
             )
             return torch.from_numpy(flat).reshape(scales.shape)
         table = self.scale_table.to(scales.dtype)
@@ -154,14 +170,14 @@ class GaussianConditional(EntropyModel):
         machine gets the same rows. Returns int32, shaped like ``scales``.
         """
         if self.scale_table.numel() == 0:
-            raise RuntimeError("GaussianConditional has no scale_table: call update() first")
+            raise NotReadyError("GaussianConditional has no scale_table: call update() first")
         if frac_bits != _core.FIXED_FRAC_BITS:
-            raise ValueError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
+            raise ParameterError(f"frac_bits must be {_core.FIXED_FRAC_BITS}, got {frac_bits}")
         bound = self.scale_bound
         assert bound is not None  # always registered by __init__
         flat = _core.fixed_scale_indexes(
-            np.ascontiguousarray(scales.detach().to("cpu", torch.int32).reshape(-1).numpy()),
-            np.ascontiguousarray(self.scale_table.detach().cpu().float().numpy()),
+            to_numpy(scales.reshape(-1), np.int32),
+            to_numpy(self.scale_table, np.float32),
             float(bound.reshape(-1)[0]),
         )
         return torch.from_numpy(flat).reshape(scales.shape).to(scales.device)
@@ -194,14 +210,14 @@ class GaussianMixtureConditional(GaussianConditional):
     ) -> None:
         super().__init__(scale_table, *args, **kwargs)
         if not 1 <= K <= 8:
-            raise ValueError(f"K must be between 1 and 8, got {K}")
+            raise ParameterError(f"K must be between 1 and 8, got {K}")
         self.K = int(K)
 
     def _check_params(self, inputs: Tensor, *params: Tensor) -> None:
         n, m = inputs.shape[:2]
         for p in params:
             if p.shape[0] != n or p.shape[1] != self.K * m or p.shape[2:] != inputs.shape[2:]:
-                raise ValueError(
+                raise ParameterError(
                     f"mixture parameters must have shape {(n, self.K * m, *inputs.shape[2:])}, "
                     f"got {tuple(p.shape)}"
                 )
@@ -245,7 +261,7 @@ class GaussianMixtureConditional(GaussianConditional):
         out = []
         for p in params:
             q = p.detach().reshape(n, self.K, m, -1).permute(0, 2, 3, 1).reshape(n, -1, self.K)
-            out.append(np.ascontiguousarray(q.to("cpu", torch.float64).numpy()))
+            out.append(to_numpy(q, np.float64))
         return out
 
     def compress(  # type: ignore[override]
@@ -264,9 +280,10 @@ class GaussianMixtureConditional(GaussianConditional):
         """
         self._chunks(stream_chunks)
         self._check_params(inputs, scales, means, weights)
+        check_finite_symbols(inputs)
         n = inputs.size(0)
         symbols = self.quantize(inputs, "symbols").reshape(n, -1)
-        sym = np.ascontiguousarray(symbols.cpu().numpy(), dtype=np.int32)
+        sym = to_numpy(symbols, np.int32)
         w, mu, s = self.element_params(weights, means, scales)
         return _core.encode_mixture_batch(sym, w, mu, s)
 
@@ -289,9 +306,9 @@ class GaussianMixtureConditional(GaussianConditional):
         self._chunks(stream_chunks)
         n, km = scales.shape[:2]
         if not isinstance(strings, (list, tuple)) or len(strings) != n:
-            raise ValueError(f"expected a list of {n} strings")
+            raise ParameterError(f"expected a list of {n} strings")
         if km % self.K:
-            raise ValueError(f"{km} parameter channels are not a multiple of K={self.K}")
+            raise ParameterError(f"{km} parameter channels are not a multiple of K={self.K}")
         shape = (n, km // self.K, *scales.shape[2:])
         w, mu, s = self.element_params(weights, means, scales)
         rows = _core.decode_mixture_batch([bytes(x) for x in strings], w, mu, s)

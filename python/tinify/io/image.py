@@ -8,18 +8,24 @@ A clip (video input or output) is a folder of PNG frames, a ``.y4m`` file or a r
 from __future__ import annotations
 
 import contextlib
+import io
+import stat
 import sys
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, TypeVar, Union
+from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
 import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tinify.exceptions import TinifyError
+from tinify.exceptions import InputError
+from tinify.utils.arrays import to_numpy
+
+if TYPE_CHECKING:  # torch is imported where tensors are made: `tinify info` needs none
+    import torch
 from tinify.utils.files import atomic_folder, atomic_path
 
 __all__ = [
@@ -36,6 +42,7 @@ __all__ = [
     "image_to_tensor",
     "list_images",
     "output_format",
+    "pil_to_tensor",
     "progress_bar",
     "read_clip",
     "read_image",
@@ -51,81 +58,211 @@ T = TypeVar("T")
 #: File suffixes picked up from a dataset folder (case-insensitive).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 
-# Pillow raises DecompressionBombError past 2x this; refuse earlier with a clear message.
-_MAX_PIXELS = 1 << 28
 
-
-class InputError(TinifyError):
-    """An input file or folder cannot be used (missing, unreadable, not an image, too large)."""
-
-
-def read_image(path: PathLike, note: Callable[[str], None] | None = None) -> Image.Image:
+def read_image(
+    path: PathLike, note: Callable[[str], None] | None = None, *, max_pixels: int | None = None
+) -> Image.Image:
     """Open ``path`` with Pillow and return it as an 8-bit RGB image.
 
     Grayscale, palette, alpha, CMYK and 16-bit images are converted; ``note`` (if given) is
     called with a one-line message saying what was converted. Only the first frame of an
     animation is used.
 
+    The size is checked against ``max_pixels`` (see :func:`tinify.codec.limits.max_pixels`)
+    from the file's header, before the pixels are decoded.
+
     Raises:
         InputError: the file is missing, unreadable, not an image, or too large.
+        LimitError: the image has more than ``max_pixels`` pixels.
     """
+    from tinify.codec.limits import LimitError, check_pixels
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > _MAX_PIXELS:
-                raise InputError(f"{path}: {img.width}x{img.height} is too large to code")
+        with warnings.catch_warnings():
+            # Tinify's own limit (checked below) replaces Pillow's decompression-bomb warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)
+        with opened as img:
+            try:
+                check_pixels(img.width, img.height, max_pixels)
+            except LimitError as err:
+                raise LimitError(f"{path}: {err}") from None
             frames = int(getattr(img, "n_frames", 1))
             if frames > 1 and note is not None:
                 note(f"{path}: has {frames} frames; only the first is coded")
             img.load()
             return _to_rgb(img, path, note)
-    except InputError:
+    except (InputError, LimitError):
         raise
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise LimitError(
+            f"{path}: Pillow refuses to open an image this large ({_first_sentence(err)})"
+        ) from None
+    except MemoryError:
+        raise LimitError(
+            f"{path}: not enough memory to read this image; lower --max-pixels or free memory"
+        ) from None
+    except (OSError, ValueError) as err:
         raise InputError(f"{path}: cannot read the image ({err})") from None
 
 
+def _first_sentence(err: BaseException) -> str:
+    return str(err).split(". ")[0].rstrip(".")
+
+
 def _to_rgb(img: Image.Image, path: Path, note: Callable[[str], None] | None) -> Image.Image:
+    """Convert by the image's declared mode and bit depth (never by its value range), apply
+    its EXIF orientation and its ICC profile; ``note`` says what was done."""
+    messages: list[str] = []
+    orientation = img.getexif().get(_EXIF_ORIENTATION)
+    source = img
+    if orientation not in (None, 1):
+        oriented = ImageOps.exif_transpose(img)
+        if oriented is not None:
+            messages.append(f"EXIF orientation {orientation} applied (the pixels were rotated)")
+            img = oriented
+    out, message = _convert_mode(img, source)
+    if message:
+        messages.append(message)
+    final = out if out is not img else img.copy()
+    final.info.pop("icc_profile", None)
+    icc = source.info.get("icc_profile")
+    if icc and img.mode not in ("CMYK", "LAB"):
+        kept, icc_message = _keep_icc(icc)
+        if kept:
+            final.info["icc_profile"] = kept
+        if icc_message:
+            messages.append(icc_message)
+    if note is not None and messages:
+        note(f"{path}: {'; '.join(messages)}")
+    return final
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _declared_bits(img: Image.Image, source: Image.Image) -> int:
+    """Bits per sample of a single-channel integer image, from its mode and file header."""
+    if img.mode.startswith("I;16"):
+        return 16
+    if source.format in ("PNG", "PPM"):  # mode "I" there means 16-bit samples
+        return 16
+    tags = getattr(source, "tag_v2", None)
+    bits = tags.get(258) if tags is not None else None
+    if isinstance(bits, tuple):
+        bits = bits[0] if bits else None
+    return int(bits) if isinstance(bits, int) and 8 < bits <= 32 else 32
+
+
+def _convert_mode(img: Image.Image, source: Image.Image) -> tuple[Image.Image, str]:
+    """``(RGB image, note)`` (``source``: the image as opened, with its file's tags); the note
+    is empty when nothing was lost or changed."""
     mode = img.mode
     if mode == "RGB":
-        return img.copy()
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit (or 32-bit integer) grayscale: keep the top 8 bits of 16-bit samples.
-        values = np.asarray(img, dtype=np.int64)
-        shift = 8 if values.max(initial=0) > 255 else 0
-        gray = np.clip(values >> shift, 0, 255).astype(np.uint8)
-        out = Image.fromarray(gray).convert("RGB")
-        message = "16-bit grayscale, reduced to 8-bit RGB"
-    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        return img, ""
+    if mode.startswith("I"):
+        bits = _declared_bits(img, source)
+        values = np.asarray(img).astype(np.float64)
+        tags = getattr(source, "tag_v2", None)
+        signed = bits == 32 and tags is not None and tags.get(339) in (2, (2,))
+        top = float(2 ** (bits - 1) - 1 if signed else 2**bits - 1)
+        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        kind = "signed " if signed else ""
+        clipped = " (negative values clipped to black)" if signed and values.min() < 0 else ""
+        out = Image.fromarray(gray, "L").convert("RGB")
+        return out, f"{bits}-bit {kind}integer grayscale, scaled to 8-bit RGB{clipped}"
+    if mode == "F":
+        values = np.asarray(img, dtype=np.float64)
+        outside = bool(np.any((values < 0) | (values > 1) | ~np.isfinite(values)))
+        gray = np.clip(np.rint(np.nan_to_num(values) * 255.0), 0, 255).astype(np.uint8)
+        out = Image.fromarray(gray, "L").convert("RGB")
+        clip = "; values outside [0, 1] clipped" if outside else ""
+        return out, f"32-bit float grayscale (read as [0, 1]), scaled to 8-bit RGB{clip}"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
         out = img.convert("RGBA").convert("RGB")
-        message = f"{mode} with an alpha channel; the alpha channel is dropped (coded as RGB)"
-    elif mode in ("L", "1"):
-        out = img.convert("RGB")
-        message = "grayscale; converted to RGB (three equal channels)"
-    else:
-        out = img.convert("RGB")
-        message = f"mode {mode}; converted to RGB"
-    if note is not None:
-        note(f"{path}: {message}")
-    return out
+        return out, f"{mode} with an alpha channel; the alpha channel is dropped (coded as RGB)"
+    if mode in ("L", "1"):
+        return img.convert("RGB"), "grayscale; converted to RGB (three equal channels)"
+    if mode in ("CMYK", "LAB"):
+        return _colour_managed(img)
+    return img.convert("RGB"), f"mode {mode}; converted to RGB"
+
+
+def _colour_managed(img: Image.Image) -> tuple[Image.Image, str]:
+    """A CMYK or Lab image converted to sRGB (with its ICC profile when it has one)."""
+    from PIL import ImageCms
+
+    srgb = ImageCms.createProfile("sRGB")
+    icc = img.info.get("icc_profile")
+    try:
+        source: ImageCms.ImageCmsProfile
+        if icc:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            how = "with its ICC profile"
+        elif img.mode == "LAB":
+            source = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+            how = "(D50 Lab)"
+        else:
+            return img.convert("RGB"), "CMYK without a colour profile; converted to RGB naively"
+        transform = ImageCms.buildTransform(source, srgb, img.mode, "RGB")
+        out = ImageCms.applyTransform(img, transform)
+    except (OSError, ValueError, ImageCms.PyCMSError) as err:
+        raise InputError(f"cannot convert {img.mode} to RGB ({err})") from None
+    if out is None:  # only with inPlace=True
+        raise InputError(f"cannot convert {img.mode} to RGB")
+    return out, f"{img.mode} converted to sRGB {how}"
+
+
+def _keep_icc(icc: bytes) -> tuple[bytes, str]:
+    """``(profile to keep, note)`` for an embedded ICC profile: an RGB profile is kept (the
+    .tfy stores it, decoding writes it back; the pixels stay as they are); others are dropped."""
+    from PIL import ImageCms
+
+    from tinify.codec.format import MAX_ICC_BYTES
+
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        name = ImageCms.getProfileDescription(profile).strip()
+        space = profile.profile.xcolor_space.strip()
+    except (OSError, ValueError, ImageCms.PyCMSError):
+        return b"", "its ICC profile is unreadable and was dropped (colours may shift)"
+    if space != "RGB":
+        return b"", f"its {space} ICC profile {name!r} does not fit RGB and was dropped"
+    if len(icc) > MAX_ICC_BYTES:
+        return b"", f"its ICC profile {name!r} is over {MAX_ICC_BYTES} bytes and was dropped"
+    if "srgb" in name.lower():
+        return icc, ""
+    return icc, f"ICC profile {name!r} kept (stored in the .tfy, written back on decoding)"
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted)."""
+    import torch
+
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    array = np.asarray(img, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
     """An RGB Pillow image as a float32 tensor (1, 3, H, W) in [0, 1]."""
-    array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+    return pil_to_tensor(img).unsqueeze(0).float().div_(255)
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:
     """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an 8-bit RGB Pillow image."""
+    import torch
+
     if x.dim() == 4:
         x = x[0]
     array = x.detach().to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
-    return Image.fromarray(array.to(torch.uint8).permute(1, 2, 0).contiguous().numpy(), "RGB")
+    return Image.fromarray(to_numpy(array.permute(1, 2, 0), np.uint8), "RGB")
 
 
 def output_format(path: PathLike) -> str:
@@ -141,23 +278,29 @@ def output_format(path: PathLike) -> str:
     return fmt
 
 
-def save_image(img: Image.Image, path: PathLike) -> None:
-    """Write ``img`` to ``path`` atomically, in the format its suffix names (PNG: lossless).
+def save_image(img: Image.Image, path: PathLike, *, icc_profile: bytes = b"") -> None:
+    """Write ``img`` to ``path`` atomically, in the format its suffix names (PNG: lossless),
+    with ``icc_profile`` embedded when given.
 
     Raises:
         InputError: unknown suffix or missing folder.
     """
     fmt = output_format(path)
     with atomic_output(path) as tmp:
-        img.save(tmp, format=fmt)
+        img.save(tmp, format=fmt, **({"icc_profile": icc_profile} if icc_profile else {}))
 
 
-def check_output(path: PathLike) -> Path:
-    """Check that ``path`` can be written (its folder exists, it is not a folder); return the
-    folder.
+def check_output(
+    path: PathLike, *, force: bool = True, inputs: Iterable[PathLike | None] = ()
+) -> Path:
+    """Check that ``path`` can be written; return its folder.
+
+    Its folder must exist; it must not be one of ``inputs`` (the same file under any name);
+    what exists there must be a regular file (never a folder, device, FIFO or socket: writing
+    would replace it), and is only replaced when ``force`` is true.
 
     Raises:
-        InputError: it cannot.
+        InputError: it cannot, with what to do instead.
     """
     target = Path(path)
     folder = target.parent
@@ -165,7 +308,32 @@ def check_output(path: PathLike) -> Path:
         raise InputError(f"{target}: folder {folder} does not exist")
     if target.is_dir():
         raise InputError(f"{target}: is a folder; give a file name")
+    if not target.exists() and not target.is_symlink():
+        return folder
+    for source in inputs:
+        if source is not None and _same_file(target, Path(source)):
+            raise InputError(
+                f"{target}: is the input {source}; writing would destroy it (give another -o)"
+            )
+    try:
+        mode = target.stat().st_mode
+    except OSError:  # a dangling link: it would be replaced by the file
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"{target}: is not a regular file (a device, FIFO or socket); tinify writes only "
+            "regular files (use -o - for standard output)"
+        )
+    if not force:
+        raise InputError(f"{target}: exists; pass -f/--force to overwrite it")
     return folder
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -248,10 +416,37 @@ class Clip:
     yuv444: bool = False
 
 
+def _clip_size(path: Path, size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """``(width, height)`` of a clip from its header alone (a Y4M header line, the first PNG's
+    header, or the size given for a raw file); None when it cannot be told cheaply."""
+    from tinify.io.video import MAX_HEADER_BYTES, VideoFormatError, parse_y4m_header
+
+    if size is not None:
+        return size
+    try:
+        if path.is_dir():
+            first = min((p for p in path.iterdir() if p.suffix.lower() == ".png"), default=None)
+            if first is None:
+                return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(first) as img:
+                    return img.size
+        if path.suffix.lower() == ".y4m":
+            with open(path, "rb") as f:
+                header = parse_y4m_header(f.readline(MAX_HEADER_BYTES + 1))
+            return header.width, header.height
+    except (OSError, ValueError, VideoFormatError, Image.DecompressionBombError):
+        return None  # read_clip reports it
+    return None
+
+
 def read_clip(
     path: PathLike,
     size: tuple[int, int] | None = None,
     max_frames: int | None = None,
+    *,
+    max_pixels: int | None = None,
 ) -> Clip:
     """Read a PNG folder, ``.y4m`` or raw 4:2:0 ``.yuv`` file as RGB frames.
 
@@ -260,10 +455,14 @@ def read_clip(
         size: ``(width, height)`` of a raw ``.yuv`` file (else taken from its name,
             ``clip_832x480.yuv``).
         max_frames: read at most this many frames.
+        max_pixels: refuse frames of more pixels, from the header, before reading any frame
+            (see :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         InputError: missing, empty or malformed clip, or a size given for another format.
+        LimitError: frames larger than ``max_pixels``.
     """
+    from tinify.codec.limits import LimitError, check_pixels
     from tinify.io.video import VideoFormatError, read_video, read_y4m, yuv_to_rgb
 
     p = Path(path)
@@ -272,6 +471,12 @@ def read_clip(
         raise InputError(f"{p}: --size is only for raw .yuv files (the others give their size)")
     if not p.exists():
         raise InputError(f"{p}: no such file or folder")
+    frame_size = _clip_size(p, size)
+    if frame_size is not None:
+        try:
+            check_pixels(*frame_size, max_pixels, "a frame")
+        except LimitError as err:
+            raise LimitError(f"{p}: {err}") from None
     try:
         if suffix == ".y4m":
             planes, header = read_y4m(p, max_frames)
@@ -280,7 +485,7 @@ def read_clip(
             )
         else:
             width, height = size if size is not None else (None, None)
-            frames = read_video(p, width, height, max_frames)
+            frames = read_video(p, width, height, max_frames, max_pixels=max_pixels)
             clip = Clip(frames, DEFAULT_FPS)
     except (VideoFormatError, FileNotFoundError, ValueError) as err:
         message = str(err)  # some messages name the file already
@@ -290,9 +495,13 @@ def read_clip(
     return clip
 
 
-def check_clip_output(path: PathLike) -> str:
+def check_clip_output(
+    path: PathLike, *, force: bool = True, inputs: Iterable[PathLike | None] = ()
+) -> str:
     """Check a clip output path and return its format: ``"png"`` (a folder, which must not exist
     or be empty), ``"y4m"`` or ``"yuv"`` (files whose folder must exist).
+
+    A file output is checked by :func:`check_output` with ``force`` and ``inputs``.
 
     Raises:
         InputError: another suffix, a non-empty folder, or a missing parent folder.
@@ -300,7 +509,7 @@ def check_clip_output(path: PathLike) -> str:
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix in VIDEO_SUFFIXES:
-        check_output(target)
+        check_output(target, force=force, inputs=inputs)
         return suffix[1:]
     if suffix and not target.is_dir():
         raise InputError(

@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import IO, Literal, NamedTuple, Union, overload
 
@@ -39,14 +40,24 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor
 
+from tinify.exceptions import (
+    InputError,
+    MissingFileError,
+    ParameterError,
+    ParameterTypeError,
+    VideoFormatError,
+)
+from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
 __all__ = [
+    "DOWNSAMPLING_MODES",
     "KB",
     "KR",
     "MAX_DIMENSION",
     "VideoFormatError",
     "Y4MHeader",
+    "UPSAMPLING_MODES",
     "YUVFrame",
     "parse_y4m_header",
     "read_png_frames",
@@ -54,6 +65,7 @@ __all__ = [
     "read_y4m",
     "read_yuv420",
     "rgb2ycbcr",
+    "yuv_name_format",
     "rgb_to_yuv",
     "write_png_frames",
     "write_video",
@@ -79,10 +91,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 Uint8Array = NDArray[np.uint8]
 
 
-class VideoFormatError(ValueError):
-    """A malformed, truncated or unsupported video file."""
-
-
 class YUVFrame(NamedTuple):
     """One 8-bit planar frame: ``y`` (H, W); ``u``, ``v`` (ceil(H/2), ceil(W/2)) for 4:2:0 or
     (H, W) for 4:4:4."""
@@ -100,8 +108,30 @@ class YUVFrame(NamedTuple):
 # -- colour ---------------------------------------------------------------------------------------
 
 
+#: Chroma downsampling modes of :func:`yuv_444_to_420`.
+DOWNSAMPLING_MODES = ("avg_pool",)
+#: Chroma upsampling modes of :func:`yuv_420_to_444`.
+UPSAMPLING_MODES = ("bilinear", "bicubic", "nearest")
+
+
+def _check_colour_tensor(x: object) -> None:
+    if not (
+        isinstance(x, Tensor) and x.is_floating_point() and x.dim() in (3, 4) and x.size(-3) == 3
+    ):
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ParameterError(
+            f"expected a floating-point tensor of shape (N, 3, H, W) or (3, H, W), got {got}"
+        )
+
+
 def rgb2ycbcr(rgb: Tensor) -> Tensor:
-    """BT.709 full-range RGB -> YCbCr, both (..., 3, H, W) in [0, 1] (chroma centred at 0.5)."""
+    """BT.709 full-range RGB -> YCbCr, (N, 3, H, W) or (3, H, W) in [0, 1] (chroma centred at 0.5).
+
+    Raises:
+        ParameterError: (a ``ValueError``) ``rgb`` is not a floating-point (N, 3, H, W) or
+            (3, H, W) tensor.
+    """
+    _check_colour_tensor(rgb)
     r, g, b = rgb.unbind(-3)
     y = KR * r + KG * g + KB * b
     cb = 0.5 * (b - y) / (1.0 - KB) + 0.5
@@ -110,7 +140,8 @@ def rgb2ycbcr(rgb: Tensor) -> Tensor:
 
 
 def ycbcr2rgb(ycbcr: Tensor) -> Tensor:
-    """Inverse of :func:`rgb2ycbcr` (no clamping)."""
+    """Inverse of :func:`rgb2ycbcr` (no clamping); the same shapes and checks."""
+    _check_colour_tensor(ycbcr)
     y, cb, cr = ycbcr.unbind(-3)
     r = y + 2.0 * (1.0 - KR) * (cr - 0.5)
     b = y + 2.0 * (1.0 - KB) * (cb - 0.5)
@@ -118,12 +149,23 @@ def ycbcr2rgb(ycbcr: Tensor) -> Tensor:
     return torch.stack([r, g, b], dim=-3)
 
 
-def yuv_444_to_420(yuv: Tensor | Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+def yuv_444_to_420(
+    yuv: Tensor | Sequence[Tensor], mode: str = "avg_pool"
+) -> tuple[Tensor, Tensor, Tensor]:
     """Subsample chroma by 2x2 averaging: (N, 3, H, W) (or ``(y, u, v)``) -> ``(y, u, v)``.
 
     ``u`` and ``v`` are (N, 1, ceil(H/2), ceil(W/2)); on odd sizes the last row or column is
     averaged over the pixels that exist.
+
+    Args:
+        yuv: One (N, 3, H, W) tensor or three (N, 1, H, W) planes.
+        mode: ``"avg_pool"`` (the only one).
+
+    Raises:
+        ParameterError: (a ``ValueError``) an unknown ``mode``.
     """
+    if mode not in DOWNSAMPLING_MODES:
+        raise ParameterError(f"mode must be one of {DOWNSAMPLING_MODES}, got {mode!r}")
     y, u, v = yuv.chunk(3, dim=1) if isinstance(yuv, Tensor) else yuv
 
     def down(c: Tensor) -> Tensor:
@@ -149,7 +191,14 @@ def yuv_420_to_444(
         yuv: ``(y, u, v)``; ``y`` (N, 1, H, W), ``u`` and ``v`` (N, 1, ceil(H/2), ceil(W/2)).
         mode: ``"bilinear"``, ``"bicubic"`` or ``"nearest"``.
         return_tuple: return ``(y, u, v)`` instead of one (N, 3, H, W) tensor.
+
+    Raises:
+        ParameterError: (a ``ValueError``) ``yuv`` is not three tensors, or an unknown ``mode``.
     """
+    if len(yuv) != 3 or not all(isinstance(c, Tensor) for c in yuv):
+        raise ParameterError("yuv must be a tuple of 3 tensors (y, u, v)")
+    if mode not in UPSAMPLING_MODES:
+        raise ParameterError(f"mode must be one of {UPSAMPLING_MODES}, got {mode!r}")
     y, u, v = yuv
     h, w = y.shape[-2:]
     extra = {} if mode == "nearest" else {"align_corners": False}
@@ -164,7 +213,7 @@ def yuv_420_to_444(
 
 
 def _to_uint8(x: Tensor) -> Uint8Array:
-    return (x * 255.0).round_().clamp_(0, 255).to(torch.uint8).cpu().numpy()
+    return to_numpy((x * 255.0).round_().clamp_(0, 255), np.uint8)
 
 
 def rgb_to_yuv(rgb: Tensor, chroma: str = "420") -> YUVFrame:
@@ -194,19 +243,26 @@ def yuv_to_rgb(frame: YUVFrame, mode: str = "bilinear") -> Tensor:
 # -- PNG folders ----------------------------------------------------------------------------------
 
 
-def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) -> list[Tensor]:
+def read_png_frames(
+    folder: PathLike,
+    start: int = 0,
+    count: int | None = None,
+    *,
+    max_pixels: int | None = None,
+) -> list[Tensor]:
     """Read ``*.png`` files of ``folder`` in name order as RGB tensors (1, 3, H, W) in [0, 1].
 
     Args:
         folder: a directory of PNG frames.
         start: index of the first frame to read.
         count: how many frames (default: all from ``start``).
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
-        FileNotFoundError: ``folder`` is not a directory or holds no PNG file.
+        MissingFileError: ``folder`` is not a directory or holds no PNG file.
         VideoFormatError: frames differ in size or cannot be decoded.
     """
-    from PIL import Image
+    from tinify.io.image import image_to_tensor, read_image
 
     paths = _frame_paths(folder, (".png",))[start:]
     if count is not None:
@@ -214,11 +270,10 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
     frames: list[Tensor] = []
     for path in paths:
         try:
-            with Image.open(path) as img:
-                array = np.asarray(img.convert("RGB"))
-        except OSError as err:
-            raise VideoFormatError(f"{path}: cannot decode ({err})") from None
-        frame = torch.from_numpy(array.copy()).permute(2, 0, 1)[None].float().div_(255.0)
+            frame = image_to_tensor(read_image(path, max_pixels=max_pixels))
+        except InputError as err:
+            detail = str(err).removeprefix(f"{path}: ")
+            raise VideoFormatError(f"{path}: cannot decode ({detail})") from None
         if frames and frame.shape != frames[0].shape:
             raise VideoFormatError(
                 f"{path} is {frame.shape[-1]}x{frame.shape[-2]}, the first frame "
@@ -243,7 +298,7 @@ def write_png_frames(
     for i, frame in enumerate(frames):
         rgb = _to_uint8(_frame_tensor(frame, f"frames[{i}]")[0].float()).transpose(1, 2, 0)
         path = out / pattern.format(i)
-        image = Image.fromarray(np.ascontiguousarray(rgb))
+        image = Image.fromarray(to_numpy(rgb))
         _atomic_write(path, functools.partial(image.save, format="PNG"))
         paths.append(path)
     return paths
@@ -453,7 +508,7 @@ def read_yuv420(
     """Read a raw planar 8-bit YUV 4:2:0 (I420) file of ``width`` x ``height`` frames.
 
     Raises:
-        ValueError: a size outside 1..:data:`MAX_DIMENSION`.
+        ParameterError: a size outside 1..:data:`MAX_DIMENSION`.
         VideoFormatError: the file size is not a whole number of frames.
     """
     width, height = _check_size(width, height)
@@ -476,7 +531,7 @@ def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
     """Write frames (4:2:0 planes, or RGB tensors in [0, 1]) as a raw I420 file (atomically)."""
     planes = _as_planes(frames, "420")
     if planes[0].chroma != "420":
-        raise ValueError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
+        raise ParameterError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
 
     def write(f: IO[bytes]) -> None:
         for frame in planes:
@@ -488,6 +543,20 @@ def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
 # -- any format -----------------------------------------------------------------------------------
 
 _YUV_SIZE_IN_NAME = re.compile(r"(?:^|[_\-.])(\d{1,5})x(\d{1,5})(?:[_\-.]|$)")
+_YUV_FPS_AFTER_SIZE = re.compile(r"^(\d{1,3}(?:\.\d{1,3})?)(?:hz|fps)?(?:[_\-.]|$)", re.IGNORECASE)
+
+
+def yuv_name_format(name: str) -> tuple[int, int, Fraction | None] | None:
+    """``(width, height, fps)`` from a raw clip's name, ``Name_WxH_FPS.yuv`` (the frame rate
+    may be written ``50``, ``50Hz`` or ``29.97fps``; ``None`` when the name has none), or
+    ``None`` when the name gives no size."""
+    stem = Path(name).stem
+    match = _YUV_SIZE_IN_NAME.search(stem)
+    if match is None:
+        return None
+    fps = _YUV_FPS_AFTER_SIZE.match(stem[match.end() :]) if match.group(0)[-1:] in "_-." else None
+    rate = Fraction(fps[1]) if fps is not None and float(fps[1]) > 0 else None
+    return int(match[1]), int(match[2]), rate
 
 
 def read_video(
@@ -496,23 +565,26 @@ def read_video(
     height: int | None = None,
     max_frames: int | None = None,
     mode: str = "bilinear",
+    *,
+    max_pixels: int | None = None,
 ) -> list[Tensor]:
     """Read a clip as RGB frames (1, 3, H, W) float32 in [0, 1].
 
     ``path`` is a folder of PNGs, a ``.y4m`` file, or a raw 4:2:0 ``.yuv`` file whose size is
     given by ``width`` and ``height`` or found in its name (``..._832x480_...``). ``mode`` is the
-    chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`).
+    chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`). ``max_pixels`` is the limit of
+    each PNG frame (see :func:`read_png_frames`).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: unknown format, or a raw file without a size.
+        MissingFileError: ``path`` does not exist.
+        InputError: unknown format, or a raw file without a size.
         VideoFormatError: a malformed file.
     """
     p = Path(path)
     if p.is_dir():
-        return read_png_frames(p, count=max_frames)
+        return read_png_frames(p, count=max_frames, max_pixels=max_pixels)
     if not p.exists():
-        raise FileNotFoundError(f"{p} does not exist")
+        raise MissingFileError(f"{p} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".y4m":
         frames, _ = read_y4m(p, max_frames)
@@ -520,14 +592,14 @@ def read_video(
         if width is None or height is None:
             match = _YUV_SIZE_IN_NAME.search(p.stem)
             if match is None:
-                raise ValueError(
+                raise InputError(
                     f"{p.name}: give width and height for a raw .yuv file (or name it like "
                     "clip_832x480.yuv)"
                 )
             width, height = int(match[1]), int(match[2])
         frames = read_yuv420(p, width, height, max_frames)
     else:
-        raise ValueError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
+        raise InputError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
     return [yuv_to_rgb(frame, mode) for frame in frames]
 
 
@@ -543,10 +615,10 @@ def write_video(
         write_y4m(path, frames, fps, chroma)
     elif suffix == ".yuv":
         if chroma != "420":
-            raise ValueError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
+            raise ParameterError("raw .yuv files are written as 4:2:0; use .y4m for 4:4:4")
         write_yuv420(path, frames)
     elif suffix:
-        raise ValueError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
+        raise InputError(f"{path}: unknown video format; use a folder, .y4m or .yuv")
     else:
         write_png_frames(frames, path)
 
@@ -556,20 +628,20 @@ def write_video(
 
 def _check_chroma(chroma: str) -> None:
     if chroma not in ("420", "444"):
-        raise ValueError(f'chroma must be "420" or "444", got {chroma!r}')
+        raise ParameterError(f'chroma must be "420" or "444", got {chroma!r}')
 
 
 def _check_size(width: int, height: int) -> tuple[int, int]:
     for name, n in (("width", width), ("height", height)):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_DIMENSION:
-            raise ValueError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
+            raise ParameterError(f"{name} must be an integer in 1..{MAX_DIMENSION}, got {n!r}")
     return width, height
 
 
 def _check_fps(fps: tuple[int, int]) -> tuple[int, int]:
     num, den = (int(v) for v in fps)
     if num < 1 or den < 1:
-        raise ValueError(f"fps must be two positive integers (num, den), got {fps!r}")
+        raise ParameterError(f"fps must be two positive integers (num, den), got {fps!r}")
     return num, den
 
 
@@ -591,16 +663,18 @@ def _split_planes(data: bytes, width: int, height: int, chroma: str) -> YUVFrame
 
 def _write_planes(f: IO[bytes], frame: YUVFrame) -> None:
     for plane in frame:
-        f.write(np.ascontiguousarray(plane, dtype=np.uint8).tobytes())
+        f.write(to_numpy(plane, np.uint8).tobytes())
 
 
 def _frame_tensor(x: Tensor, name: str) -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+        raise ParameterTypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.dim() == 3:
         x = x[None]
     if x.dim() != 4 or x.shape[:2] != (1, 3):
-        raise ValueError(f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}")
+        raise ParameterError(
+            f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -608,7 +682,7 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
     """Frames as validated 8-bit planes, all of one size and chroma format."""
     _check_chroma(chroma)
     if not frames:
-        raise ValueError("no frames to write")
+        raise ParameterError("no frames to write")
     planes = [
         f if isinstance(f, YUVFrame) else rgb_to_yuv(_frame_tensor(f, f"frames[{i}]"), chroma)
         for i, f in enumerate(frames)
@@ -621,7 +695,7 @@ def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFram
         if shapes != [(h, w), expected, expected] or any(
             np.asarray(plane).dtype != np.uint8 for plane in p
         ):
-            raise ValueError(
+            raise ParameterError(
                 f"frames[{i}] planes are {shapes}; expected uint8 {[(h, w), expected, expected]}"
             )
     return planes
@@ -636,8 +710,8 @@ def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:
 def _frame_paths(folder: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root} is not a directory")
+        raise MissingFileError(f"{root} is not a directory")
     paths = sorted(p for p in root.iterdir() if p.suffix.lower() in suffixes and p.is_file())
     if not paths:
-        raise FileNotFoundError(f"{root} holds no {'/'.join(suffixes)} frames")
+        raise MissingFileError(f"{root} holds no {'/'.join(suffixes)} frames")
     return paths

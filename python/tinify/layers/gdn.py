@@ -20,7 +20,7 @@ from torch import nn
 
 from tinify.ops.parametrizers import NonNegativeParametrizer
 
-__all__ = ["GDN", "IGDN"]
+__all__ = ["GDN", "GDN1", "IGDN"]
 
 
 class GDN(nn.Module):
@@ -78,9 +78,7 @@ class GDN(nn.Module):
         Returns:
             Tensor of shape ``(N, C, H, W)``.
         """
-        c = x.size(1)
-        beta = self.beta_reparam(self.beta)
-        gamma = self.gamma_reparam(self.gamma).reshape(c, c, 1, 1)
+        beta, gamma = self._effective_params(x.size(1))
         # norm_i = beta_i + sum_j gamma[i, j] * x_j^2, as a 1x1 convolution. ``x**2`` rather
         # than ``x * x``: one backward node for the square keeps the order in which autograd
         # sums x's gradient contributions, hence gradients bit-identical to CompressAI's.
@@ -92,8 +90,42 @@ class GDN(nn.Module):
         scale = torch.sqrt(norm) if self.inverse else torch.rsqrt(norm)
         return x * scale
 
+    def _effective_params(self, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The effective ``beta`` (C,) and ``gamma`` as a 1x1 convolution weight (C, C, 1, 1)."""
+        beta = self.beta_reparam(self.beta)
+        gamma = self.gamma_reparam(self.gamma).reshape(channels, channels, 1, 1)
+        return beta, gamma
+
     def extra_repr(self) -> str:
         return f"{self.beta.numel()}, inverse={self.inverse}"
+
+
+class GDN1(GDN):
+    """Simplified GDN: ``y_i = x_i / (beta_i + sum_j gamma_ij * |x_j|)`` (times, with
+    ``inverse=True``).
+
+    Absolute values instead of squares and no square root: cheaper, and in the paper's
+    experiments as good as GDN for compression. Same parameters, reparametrization, constructor
+    and state-dict keys as :class:`GDN`.
+
+    Reference:
+        N. Johnston, E. Eban, A. Gordon, J. Ballé, "Computationally Efficient Neural Image
+        Compression", arXiv:1912.08771, 2019, Section 3.
+
+    Args:
+        in_channels: Number of channels ``C``.
+        inverse: Multiply by the norm instead of dividing by it.
+        beta_min: Lower bound on the effective ``beta``.
+        gamma_init: Diagonal value of the initial effective ``gamma``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalize ``x`` of shape ``(N, C, H, W)``; returns the same shape."""
+        beta, gamma = self._effective_params(x.size(1))
+        norm = F.conv2d(torch.abs(x), gamma, beta)
+        # ``x * (1 / norm)`` rather than ``x / norm``: the same two roundings as CompressAI, so
+        # outputs are bit-identical to its GDN1.
+        return x * norm if self.inverse else x * torch.reciprocal(norm)
 
 
 class IGDN(GDN):

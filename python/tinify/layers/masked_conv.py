@@ -1,14 +1,39 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Causally masked convolution for autoregressive context models."""
+"""Causally masked convolutions for autoregressive context models: raster-scan and checkerboard."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: TorchScript cannot resolve string annotations on
+# class attributes (``mask: torch.Tensor``), and these layers must script.
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["MaskedConv2d"]
+from tinify.exceptions import ParameterError
+
+__all__ = ["CheckerboardMaskedConv2d", "MaskedConv2d", "checkerboard_mask"]
+
+
+def checkerboard_mask(shape: Sequence[int], mask_type: str = "A") -> torch.Tensor:
+    """The checkerboard mask of a context kernel of ``shape`` (out, in, kh, kw), float32.
+
+    A tap is kept when its row plus column is odd, i.e. at an odd Manhattan distance from the
+    centre of an odd-sized kernel: the nearest positions of the other colour of the board, which
+    are the anchors when a non-anchor is coded. The centre is dropped for type ``"A"`` and kept
+    for ``"B"`` (:class:`CheckerboardMaskedConv2d`'s mask).
+
+    Raises:
+        ParameterError: ``mask_type`` is not ``"A"`` or ``"B"``.
+    """
+    if mask_type not in ("A", "B"):
+        raise ParameterError(f'mask_type must be "A" or "B", got {mask_type!r}')
+    *_, kh, kw = shape
+    rows = torch.arange(kh).reshape(-1, 1)
+    cols = torch.arange(kw).reshape(1, -1)
+    plane = ((rows + cols) % 2 == 1).float()
+    plane[kh // 2, kw // 2] = float(mask_type == "B")
+    return plane.expand(*shape).contiguous()
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -39,7 +64,7 @@ class MaskedConv2d(nn.Conv2d):
         **kwargs: Keyword arguments of ``nn.Conv2d``.
 
     Raises:
-        ValueError: If ``mask_type`` is not ``"A"`` or ``"B"``.
+        ParameterError: If ``mask_type`` is not ``"A"`` or ``"B"``.
     """
 
     mask: torch.Tensor
@@ -47,14 +72,9 @@ class MaskedConv2d(nn.Conv2d):
     def __init__(self, *args: Any, mask_type: str = "A", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if mask_type not in ("A", "B"):
-            raise ValueError(f'mask_type must be "A" or "B", got {mask_type!r}')
+            raise ParameterError(f'mask_type must be "A" or "B", got {mask_type!r}')
         self.mask_type = mask_type
-
-        kh, kw = self.weight.shape[-2:]
-        mask = torch.ones_like(self.weight)
-        mask[:, :, kh // 2, kw // 2 + (mask_type == "B") :] = 0
-        mask[:, :, kh // 2 + 1 :] = 0
-        self.register_buffer("mask", mask)
+        self.register_buffer("mask", self._make_mask(self.weight, mask_type))
 
         # Design choice (compatibility with CompressAI checkpoints and bit-exact outputs):
         #
@@ -79,6 +99,15 @@ class MaskedConv2d(nn.Conv2d):
             self.weight.mul_(self.mask)
         self.register_load_state_dict_post_hook(_apply_mask_after_load)
 
+    @staticmethod
+    def _make_mask(weight: torch.Tensor, mask_type: str) -> torch.Tensor:
+        """The raster-scan causal mask for ``weight`` (a float tensor of its shape)."""
+        kh, kw = weight.shape[-2:]
+        mask = torch.ones_like(weight)
+        mask[:, :, kh // 2, kw // 2 + (mask_type == "B") :] = 0
+        mask[:, :, kh // 2 + 1 :] = 0
+        return mask
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolve ``x`` with the masked kernel ``weight * mask``.
 
@@ -92,6 +121,42 @@ class MaskedConv2d(nn.Conv2d):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mask_type={self.mask_type!r}"
+
+
+class CheckerboardMaskedConv2d(MaskedConv2d):
+    r"""``Conv2d`` that only sees the other colour of a checkerboard (the "anchor" positions).
+
+    The checkerboard context model codes the latent in two passes: first the anchors, then the
+    remaining half of the positions, each conditioned on its anchor neighbours. Tap ``(i, j)`` of
+    a ``kh x kw`` kernel is kept when ``i + j`` is odd, i.e. when it lands on the opposite colour
+    from the centre; mask type ``"A"`` drops the centre tap, type ``"B"`` keeps it. A 5x5
+    type-"A" mask::
+
+        0 1 0 1 0
+        1 0 1 0 1
+        0 1 0 1 0
+        1 0 1 0 1
+        0 1 0 1 0
+
+    Everything else (the ``mask`` buffer, pure forward, masked taps kept at zero) is
+    :class:`MaskedConv2d`'s.
+
+    Reference:
+        D. He, Y. Zheng, B. Sun, Y. Wang, H. Qin, "Checkerboard Context Model for Efficient
+        Learned Image Compression", CVPR 2021 (arXiv:2103.15306), Section 3.2.
+
+    Args:
+        *args: Positional arguments of ``nn.Conv2d``.
+        mask_type: ``"A"`` (exclude the centre) or ``"B"`` (include it).
+        **kwargs: Keyword arguments of ``nn.Conv2d``.
+
+    Raises:
+        ValueError: If ``mask_type`` is not ``"A"`` or ``"B"``.
+    """
+
+    @staticmethod
+    def _make_mask(weight: torch.Tensor, mask_type: str) -> torch.Tensor:
+        return checkerboard_mask(weight.shape, mask_type).to(weight.dtype)
 
 
 def _apply_mask_after_load(module: nn.Module, incompatible_keys: Any) -> None:

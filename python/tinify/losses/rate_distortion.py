@@ -17,7 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tinify.losses.ms_ssim import ms_ssim
+from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.registry.torch import register_criterion
+from tinify.utils.metrics import ms_ssim
 
 __all__ = ["METRICS", "RateDistortionLoss", "bits_per_pixel"]
 
@@ -34,7 +36,9 @@ def _flatten_likelihoods(likelihoods: Any) -> list[Tensor]:
     elif isinstance(likelihoods, (list, tuple)):
         items = likelihoods
     else:
-        raise TypeError(f"likelihoods must be tensors in dicts or lists, got {type(likelihoods)}")
+        raise ParameterTypeError(
+            f"likelihoods must be tensors in dicts or lists, got {type(likelihoods)}"
+        )
     return [t for item in items for t in _flatten_likelihoods(item)]
 
 
@@ -50,14 +54,15 @@ def bits_per_pixel(likelihoods: Any, num_pixels: int) -> Tensor:
         A scalar tensor (differentiable).
     """
     if num_pixels <= 0:
-        raise ValueError(f"num_pixels must be positive, got {num_pixels}")
+        raise ParameterError(f"num_pixels must be positive, got {num_pixels}")
     tensors = _flatten_likelihoods(likelihoods)
     if not tensors:
-        raise ValueError("likelihoods holds no tensors")
+        raise ParameterError("likelihoods holds no tensors")
     total = torch.stack([torch.log(t).sum() for t in tensors]).sum()
     return total / (-math.log(2) * num_pixels)
 
 
+@register_criterion("RateDistortionLoss")
 class RateDistortionLoss(nn.Module):
     """``loss = lmbda * D + bpp``, CompressAI's ``RateDistortionLoss``.
 
@@ -79,10 +84,10 @@ class RateDistortionLoss(nn.Module):
     def __init__(self, lmbda: float = 0.01, metric: str = "mse", return_type: str = "all"):
         super().__init__()
         if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+            raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
         distortion = "mse_loss" if metric == "mse" else "ms_ssim_loss"
         if return_type not in ("all", "bpp_loss", "loss", distortion):
-            raise ValueError(
+            raise ParameterError(
                 f'return_type must be "all", "loss", "bpp_loss" or "{distortion}", '
                 f"got {return_type!r}"
             )

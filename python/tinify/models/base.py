@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,9 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.entropy_models.base import check_stream_chunks
+from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.latent_codecs import LatentCodec
+from tinify.latent_codecs.base import chunks_option
 from tinify.models.fixed import check_entropy_path, quantize_network
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
@@ -56,9 +60,14 @@ __all__ = [
     "SCALES_MIN",
     "CodingOptions",
     "CompressionModel",
+    "SimpleVAECompressionModel",
     "check_image",
+    "check_shape",
+    "check_strings",
     "get_scale_table",
+    "last_latent_size",
     "remap_legacy_keys",
+    "rename_key",
 ]
 
 SCALES_MIN = 0.11
@@ -92,34 +101,58 @@ _EB_FLAT = re.compile(r"^(?P<prefix>(?:.*\.)?)_(?P<kind>matrix|bias|factor)(?P<i
 _EB_PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 
 
-def remap_legacy_keys(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
-    """Rename the keys of old CompressAI checkpoints to today's names (a new dict; values shared).
+def rename_key(key: str, bottleneck_prefixes: Collection[str] = ()) -> str:
+    """Today's name of one state-dict key of an old CompressAI checkpoint.
 
-    The rules (those of CompressAI's zoo loader and ``load_state_dict``), for every key:
+    The rules (those of CompressAI's zoo loader, ``compressai.zoo.pretrained.rename_key``, and
+    of its models' ``load_state_dict``):
 
     1. a leading ``module.`` (``nn.DataParallel``) is dropped;
     2. ``.downsample.`` becomes ``.skip.`` (the shortcut of ``ResidualBlockWithStride``);
-    3. inside any entropy bottleneck, at any depth (a prefix that also has a ``quantiles`` key,
-       or ends in ``entropy_bottleneck.``): ``_matrices.N`` / ``_matrixN`` become
-       ``matrices.N``, and likewise ``_biases``/``_bias`` and ``_factors``/``_factor``.
+    3. inside an entropy bottleneck (a prefix in ``bottleneck_prefixes``, or one ending in
+       ``entropy_bottleneck.``): ``_matrices.N`` / ``_matrixN`` become ``matrices.N``, and
+       likewise ``_biases``/``_bias`` and ``_factors``/``_factor``.
 
-    Current keys pass through unchanged, so this is safe to apply to any state dict.
+    Unlike CompressAI's ``rename_key``, which returns the intermediate ``_matrixN`` form for
+    2020 keys, the result is always the current name. Current keys pass through unchanged.
+
+    Args:
+        key: A state-dict key.
+        bottleneck_prefixes: Key prefixes (ending in ``.``) of entropy bottlenecks that are not
+            named ``entropy_bottleneck``.
     """
-    stripped = [
-        (k[len("module.") :] if k.startswith("module.") else k, v) for k, v in state_dict.items()
-    ]
-    keys = {k for k, _ in stripped}
+    if key.startswith("module."):
+        key = key[len("module.") :]
+    key = key.replace(".downsample.", ".skip.")
+    match = _EB_LIST.match(key) or _EB_FLAT.match(key)
+    if match is not None:
+        prefix = match["prefix"]
+        if prefix in bottleneck_prefixes or prefix.endswith("entropy_bottleneck."):
+            kind = _EB_PLURAL.get(match["kind"], match["kind"])
+            key = f"{prefix}{kind}.{int(match['i'])}"
+    return key
+
+
+def remap_legacy_keys(state_dict: Mapping[str, Any]) -> OrderedDict[str, Any]:
+    """Rename the keys of old CompressAI checkpoints to today's names (a new dict; values shared).
+
+    Every key goes through :func:`rename_key`; any module with a ``quantiles`` parameter counts
+    as an entropy bottleneck, at any depth. Current keys pass through unchanged, so this is
+    safe to apply to any state dict.
+
+    Raises:
+        ValueError: two keys get the same name.
+    """
+    bottlenecks = set()
+    for key in state_dict:
+        key = key[len("module.") :] if key.startswith("module.") else key
+        if key == "quantiles" or key.endswith(".quantiles"):
+            bottlenecks.add(key[: -len("quantiles")])
     out: OrderedDict[str, Any] = OrderedDict()
-    for key, value in stripped:
-        key = key.replace(".downsample.", ".skip.")
-        match = _EB_LIST.match(key) or _EB_FLAT.match(key)
-        if match is not None:
-            prefix = match["prefix"]
-            if prefix + "quantiles" in keys or prefix.endswith("entropy_bottleneck."):
-                kind = _EB_PLURAL.get(match["kind"], match["kind"])
-                key = f"{prefix}{kind}.{int(match['i'])}"
+    for key, value in state_dict.items():
+        key = rename_key(key, bottlenecks)
         if key in out:
-            raise ValueError(f"state dict has two entries for {key!r} after renaming old keys")
+            raise ParameterError(f"state dict has two entries for {key!r} after renaming old keys")
         out[key] = value
     return out
 
@@ -131,54 +164,57 @@ def check_image(x: Any, min_size: int = MIN_INPUT_SIZE) -> None:
     """Check that ``x`` is an image batch a model can code.
 
     Raises:
-        TypeError: ``x`` is not a floating-point tensor.
-        ValueError: ``x`` is not (N, 3, H, W), is smaller than ``min_size`` in H or W, or holds
+        ParameterTypeError: ``x`` is not a floating-point tensor.
+        ParameterError: ``x`` is not (N, 3, H, W), is smaller than ``min_size`` in H or W, or holds
             values outside [0, 1] (or NaN).
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        raise ParameterTypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}")
+        raise ParameterTypeError(
+            f"x must be a floating-point tensor in [0, 1], got dtype {x.dtype}"
+        )
     if x.dim() != 4 or x.size(1) != 3 or x.size(0) < 1:
-        raise ValueError(f"x must have shape (N, 3, H, W) with N >= 1, got {tuple(x.shape)}")
+        raise ParameterError(f"x must have shape (N, 3, H, W) with N >= 1, got {tuple(x.shape)}")
     h, w = x.shape[-2:]
     if h < min_size or w < min_size:
-        raise ValueError(
+        raise ParameterError(
             f"x is {h}x{w}; images must be at least {min_size}x{min_size} (pad smaller ones)"
         )
     lo, hi = torch.aminmax(x.detach())
     if not (0.0 <= float(lo) and float(hi) <= 1.0):
-        raise ValueError(
+        raise ParameterError(
             f"x must hold values in [0, 1], got range [{float(lo):g}, {float(hi):g}] "
             "(scale 8-bit images by 1/255)"
         )
 
 
-def _check_strings(strings: Any, count: int) -> int:
+def check_strings(strings: Any, count: int) -> int:
     """Check the ``strings`` structure (``count`` lists of bytes, one per item); return N."""
     if not isinstance(strings, (list, tuple)) or len(strings) != count:
         got = len(strings) if isinstance(strings, (list, tuple)) else type(strings).__name__
-        raise ValueError(f"strings must be a list of {count} lists of bytes, got {got}")
+        raise ParameterError(f"strings must be a list of {count} lists of bytes, got {got}")
     batch = None
     for i, group in enumerate(strings):
         if not isinstance(group, (list, tuple)) or not group:
-            raise ValueError(f"strings[{i}] must be a non-empty list of bytes (one per image)")
+            raise ParameterError(f"strings[{i}] must be a non-empty list of bytes (one per image)")
         if not all(isinstance(s, (bytes, bytearray)) for s in group):
-            raise TypeError(f"strings[{i}] must hold bytes objects")
+            raise ParameterTypeError(f"strings[{i}] must hold bytes objects")
         if batch is not None and len(group) != batch:
-            raise ValueError(f"strings[{i}] has {len(group)} streams, strings[0] has {batch}")
+            raise ParameterError(f"strings[{i}] has {len(group)} streams, strings[0] has {batch}")
         batch = len(group)
     assert batch is not None
     return batch
 
 
-def _check_shape(shape: Any) -> tuple[int, int]:
+def check_shape(shape: Any) -> tuple[int, int]:
+    """Check a 2-D size (``shape`` or ``x_size`` of a decoder); return it as ``(h, w)``."""
     try:
         h, w = (int(s) for s in shape)
     except (TypeError, ValueError):
-        raise ValueError(f"shape must be two positive integers, got {shape!r}") from None
+        raise ParameterError(f"shape must be two positive integers, got {shape!r}") from None
     if h < 1 or w < 1:
-        raise ValueError(f"shape must be two positive integers, got {shape!r}")
+        raise ParameterError(f"shape must be two positive integers, got {shape!r}")
     return h, w
 
 
@@ -231,6 +267,30 @@ class CompressionModel(nn.Module):
     #: per call rather than setting this attribute when a model is shared between threads.
     entropy_path: str = "float"
     _fixed_networks: dict[str, Any]
+
+    def __init__(
+        self, entropy_bottleneck_channels: int | None = None, init_weights: Any = None
+    ) -> None:
+        """Both arguments are CompressAI's deprecated ones, accepted for old model code.
+
+        Args:
+            entropy_bottleneck_channels: deprecated; creates ``self.entropy_bottleneck =
+                EntropyBottleneck(entropy_bottleneck_channels)`` (create it in your model).
+            init_weights: deprecated and ignored.
+        """
+        super().__init__()
+        if entropy_bottleneck_channels is not None:
+            warnings.warn(
+                "entropy_bottleneck_channels is deprecated: create "
+                "self.entropy_bottleneck = EntropyBottleneck(channels) in your model instead",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            self.entropy_bottleneck = EntropyBottleneck(entropy_bottleneck_channels)
+        if init_weights is not None:
+            warnings.warn(
+                "init_weights is deprecated and ignored", DeprecationWarning, stacklevel=2
+            )
 
     @property
     def downsampling_factor(self) -> int:
@@ -344,7 +404,7 @@ class CompressionModel(nn.Module):
         try:
             config = cls._config_from_state_dict(renamed)
         except KeyError as err:
-            raise ValueError(
+            raise ParameterError(
                 f"state dict does not look like a {cls.__name__} checkpoint: no key {err}"
             ) from None
         model = cls(**{**config, **kwargs})
@@ -376,6 +436,12 @@ class CompressionModel(nn.Module):
         """
         options = self.coding_options(entropy_path, stream_chunks)
         check_image(x)
+        weight = next(self.parameters(), None)
+        if weight is not None and x.dtype != weight.dtype:
+            raise ParameterTypeError(
+                f"x has dtype {x.dtype} but the model's weights are {weight.dtype}; convert one "
+                f"to the other (x.to({weight.dtype}) or model.to({x.dtype}))"
+            )
         height, width = (int(s) for s in x.shape[-2:])
         padded, _ = pad_to_multiple(x, self.downsampling_factor)
         out = self._compress(padded, options)
@@ -408,19 +474,19 @@ class CompressionModel(nn.Module):
             tinify.BitstreamError: a corrupt or truncated stream.
         """
         options = self.coding_options(entropy_path, stream_chunks)
-        _check_strings(strings, len(self.latent_names))
-        latent_shape = _check_shape(shape)
+        check_strings(strings, len(self.latent_names))
+        latent_shape = check_shape(shape)
         x_hat = self._decompress(strings, latent_shape, options)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}
 
     def _unpad(self, x_size: Any, padded: Sequence[int]) -> tuple[int, int, int, int]:
-        height, width = _check_shape(x_size)
+        height, width = check_shape(x_size)
         factor = self.downsampling_factor
         ph, pw = (-(-height // factor) * factor, -(-width // factor) * factor)
         if (ph, pw) != tuple(padded):
-            raise ValueError(
+            raise ParameterError(
                 f"x_size {height}x{width} does not match the decoded {padded[0]}x{padded[1]} "
                 f"image (expected {ph}x{pw}); pass the x_size that compress() returned"
             )
@@ -448,3 +514,167 @@ class CompressionModel(nn.Module):
         self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
     ) -> Tensor:
         raise NotImplementedError
+
+
+# -- models built around a latent codec -------------------------------------------------------
+
+
+def last_latent_size(shape: Any) -> tuple[int, ...]:
+    """The spatial size of the last coded latent in the ``shape`` that ``compress`` returned.
+
+    For :class:`CompressionModel` subclasses ``shape`` is that size already; for a
+    :class:`SimpleVAECompressionModel` with a hyperprior it is ``shape["hyper"]`` (tinify's file
+    format records only this size; :meth:`SimpleVAECompressionModel.latent_shape` rebuilds the
+    rest).
+    """
+    while isinstance(shape, Mapping):
+        if "hyper" not in shape:
+            raise ParameterError(f"cannot tell the last latent's size from shape {shape!r}")
+        shape = shape["hyper"]
+    return tuple(int(s) for s in shape)
+
+
+class SimpleVAECompressionModel(CompressionModel):
+    r"""A model made of an analysis transform, a latent codec and a synthesis transform
+    (CompressAI 1.2.8's ``compressai.models.base.SimpleVAECompressionModel``)::
+
+               ┌───┐  y  ┌────┐ y_hat ┌───┐
+        x ──►──┤g_a├──►──┤ lc ├───►───┤g_s├──►── x_hat
+               └───┘     └────┘       └───┘
+
+    Subclasses set ``g_a``, ``g_s`` and ``latent_codec`` (a
+    :class:`~tinify.latent_codecs.LatentCodec`) in ``__init__``; ``model["y"]`` indexes into the
+    latent codec. ``compress(x)`` pads ``x`` as every tinify model does and returns the latent
+    codec's output (``"strings"``, ``"shape"`` in the codec's structure, ``"y_hat"``) plus
+    ``"x_size"``; ``decompress(strings, shape, x_size=None)`` decodes it. Both take the
+    keyword-only coding options of every model (see :mod:`tinify.models.base`). With
+    ``entropy_path="fixed"`` the latent codecs' ``compress_fixed`` / ``decompress_fixed`` run
+    every network that derives entropy parameters in integers (the hyperprior's ``h_s``,
+    checkerboard contexts and parameter networks, channel contexts): streams then decode
+    bit-exactly on any device (see :mod:`tinify.models.fixed`). ``stream_chunks`` is passed on
+    to the latent codec (only when given, so a CompressAI-style codec without the keyword
+    still works with the defaults).
+    """
+
+    g_a: nn.Module
+    g_s: nn.Module
+    latent_codec: LatentCodec
+
+    def __getitem__(self, key: str) -> LatentCodec:
+        codec = self.latent_codec[key]  # type: ignore[index]
+        assert isinstance(codec, LatentCodec)
+        return codec
+
+    def forward(self, x: Tensor) -> dict[str, Any]:
+        """Return ``{"x_hat", "likelihoods"}`` (the latent codec's likelihoods)."""
+        y_out = self.latent_codec(self.g_a(x))
+        return {"x_hat": self.g_s(y_out["y_hat"]), "likelihoods": y_out["likelihoods"]}
+
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        """Every network the latent codecs run in integers, as ``"<codec path>:<key>"``."""
+        out: dict[str, nn.Module] = {}
+        for name, module in self.latent_codec.named_modules():
+            if isinstance(module, LatentCodec):
+                for key, net in module.fixed_network_modules().items():
+                    out[f"{name}:{key}"] = net
+        return out
+
+    def _fixed_networks_of_codecs(self) -> Any:
+        """The ``networks(codec, key)`` lookup the latent codecs' fixed paths take."""
+        names = {id(m): name for name, m in self.latent_codec.named_modules()}
+        return lambda codec, key: self.fixed_network(f"{names[id(codec)]}:{key}")
+
+    def _quantize_fixed_networks(self) -> dict[str, Any]:
+        """Quantize what can be: a custom network with a layer that has no integer version
+        (say GDN) must not stop ``update()``; the fixed path then refuses to code instead."""
+        nets = {}
+        for name, module in self._fixed_network_modules().items():
+            try:
+                nets[name] = quantize_network(module)
+            except (TypeError, ValueError):
+                continue
+        return nets
+
+    def _coding_fixed(self, options: CodingOptions) -> bool:
+        """True on the fixed-point path of ``options`` (with networks to run in integers: a
+        codec without any, such as a lone entropy bottleneck, codes the same either way).
+
+        Raises:
+            tinify.ParameterError: a network has no fixed-point version.
+        """
+        if not options.fixed:
+            return False
+        modules = self._fixed_network_modules()
+        if not modules:
+            return False
+        nets = self.__dict__.get("_fixed_networks")
+        if nets is None:
+            self._build_fixed_networks()
+            nets = self.__dict__["_fixed_networks"]
+        missing = sorted(set(modules) - set(nets))
+        if missing:
+            raise ParameterError(
+                f"{type(self).__name__} has no fixed-point version of {', '.join(missing)}: use "
+                "entropy_path='float' (tinify encode --coding float)"
+            )
+        return True
+
+    def latent_shape(self, size: Sequence[int]) -> Any:
+        """The latent codec's ``shape`` for a last-latent size ``(h, w)`` (see
+        :func:`last_latent_size`): the size itself, as for a single-latent codec; models with
+        a hyperprior override this."""
+        return torch.Size(size)
+
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
+        y = self.g_a(x)
+        chunks = chunks_option(options.stream_chunks)
+        if self._coding_fixed(options):
+            networks = self._fixed_networks_of_codecs()
+            out = self.latent_codec.compress_fixed(y, networks=networks, **chunks)
+            return {k: v for k, v in out.items() if k != "y_int"}
+        return dict(self.latent_codec.compress(y, **chunks))
+
+    def decompress(  # type: ignore[override]
+        self,
+        strings: Any,
+        shape: Any,
+        x_size: Any = None,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Tensor]:
+        """Decode the output of :meth:`compress`.
+
+        Args:
+            strings: ``out["strings"]``.
+            shape: ``out["shape"]``, or the last latent's ``(h, w)`` (see :meth:`latent_shape`).
+            x_size: ``out["x_size"]``: crop off the padding added by :meth:`compress`.
+            entropy_path, stream_chunks: the encoder's options (see
+                :meth:`CompressionModel.compress`), keyword-only.
+            **kwargs: more arguments of the latent codec's ``decompress``; ``y_hat`` (an entry
+                of ``compress``'s output) is ignored.
+
+        Raises:
+            ValueError, TypeError: malformed arguments.
+            tinify.BitstreamError: a corrupt or truncated stream.
+        """
+        options = self.coding_options(entropy_path, stream_chunks)
+        kwargs.pop("y_hat", None)
+        if (
+            not isinstance(shape, Mapping)
+            and len(shape) == 2
+            and not isinstance(shape[0], Sequence)
+        ):
+            shape = self.latent_shape(check_shape(shape))
+        kwargs.update(chunks_option(options.stream_chunks))
+        if self._coding_fixed(options):
+            networks = self._fixed_networks_of_codecs()
+            out = self.latent_codec.decompress_fixed(strings, shape, **kwargs, networks=networks)
+            y_hat = out["y_hat"].to(next(self.g_s.parameters()))  # g_s's device and dtype
+        else:
+            y_hat = self.latent_codec.decompress(strings, shape, **kwargs)["y_hat"]
+        x_hat = self._synthesize(y_hat)
+        if x_size is not None:
+            x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
+        return {"x_hat": x_hat}

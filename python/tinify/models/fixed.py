@@ -34,7 +34,8 @@ import torch
 from torch import Tensor, nn
 
 from tinify import _core
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "ENTROPY_PATHS",
@@ -72,29 +73,27 @@ def check_entropy_path(path: str) -> str:
     return path
 
 
-def _float32(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.float32).numpy())
-
-
 def _bias(module: nn.Module) -> np.ndarray | None:
     bias = getattr(module, "bias", None)
-    return _float32(bias) if isinstance(bias, Tensor) else None
+    return to_numpy(bias, np.float32) if isinstance(bias, Tensor) else None
 
 
 def _square(value: tuple[int, ...] | int | str, what: str) -> int:
     if isinstance(value, str):
-        raise TypeError(f"{what} {value!r} is not supported in the fixed-point path")
+        raise ParameterTypeError(f"{what} {value!r} is not supported in the fixed-point path")
     values = (value,) if isinstance(value, int) else tuple(value)
     if len(set(values)) != 1:
-        raise TypeError(f"fixed-point layers need equal {what} in both directions, got {value}")
+        raise ParameterTypeError(
+            f"fixed-point layers need equal {what} in both directions, got {value}"
+        )
     return int(values[0])
 
 
 def _check_conv(module: nn.Conv2d | nn.ConvTranspose2d) -> None:
     if module.groups != 1 or module.dilation != (1, 1) or module.padding_mode != "zeros":
-        raise TypeError(f"{module}: only ungrouped, undilated, zero-padded convolutions")
+        raise ParameterTypeError(f"{module}: only ungrouped, undilated, zero-padded convolutions")
     if module.kernel_size[0] != module.kernel_size[1]:
-        raise TypeError(f"{module}: only square kernels")
+        raise ParameterTypeError(f"{module}: only square kernels")
 
 
 def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
@@ -105,7 +104,7 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
         _check_conv(module)
         weight = module.weight.detach().permute(1, 0, 2, 3)  # (cin, cout, ..) -> (cout, cin, ..)
         yield _core.FixedLayer.conv_transpose2d(
-            _float32(weight),
+            to_numpy(weight, np.float32),
             _bias(module),
             _square(module.stride, "stride"),
             _square(module.padding, "padding"),
@@ -118,7 +117,7 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
         if isinstance(mask, Tensor):
             weight = weight * mask
         yield _core.FixedLayer.conv2d(
-            _float32(weight),
+            to_numpy(weight, np.float32),
             _bias(module),
             _square(module.stride, "stride"),
             _square(module.padding, "padding"),
@@ -130,7 +129,7 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
     elif isinstance(module, nn.LeakyReLU):
         yield _core.FixedLayer.leaky_relu(float(module.negative_slope))
     else:
-        raise TypeError(f"{type(module).__name__} has no fixed-point version")
+        raise ParameterTypeError(f"{type(module).__name__} has no fixed-point version")
 
 
 @torch.no_grad()
@@ -139,7 +138,7 @@ def quantize_network(module: nn.Module) -> _core.FixedNetwork:
     ReLUs and LeakyReLUs (nested Sequentials allowed) into a :class:`tinify._core.FixedNetwork`.
 
     Raises:
-        TypeError: a layer has no fixed-point version.
+        ParameterTypeError: a layer has no fixed-point version.
         tinify.ParameterError: a weight or bias cannot be represented (non-finite, >= 2^15).
     """
     return _core.FixedNetwork(list(_layers(module)))
@@ -173,9 +172,8 @@ def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     Items are independent calls, so an item's result never depends on the rest of the batch.
     """
     if x.dtype != torch.int32 or x.dim() != 4:
-        raise ValueError(f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}")
-    items = [
-        torch.from_numpy(network.forward(np.ascontiguousarray(x[i].cpu().numpy())))
-        for i in range(x.size(0))
-    ]
+        raise ParameterError(
+            f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}"
+        )
+    items = [torch.from_numpy(network.forward(to_numpy(x[i]))) for i in range(x.size(0))]
     return torch.stack(items)

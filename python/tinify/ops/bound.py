@@ -11,32 +11,48 @@ Reference:
     (arXiv:1802.00847), Section 3 and Appendix.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: TorchScript cannot resolve string annotations
+# on class attributes (``bound: torch.Tensor``), and ``LowerBound`` must script.
 
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["LowerBound", "lower_bound"]
+__all__ = ["LowerBound", "LowerBoundFunction", "lower_bound", "lower_bound_bwd", "lower_bound_fwd"]
 
 
-class _LowerBoundFunction(torch.autograd.Function):
-    """``max(x, bound)`` forward; gradient passes where ``x >= bound`` or ``grad < 0``."""
+def lower_bound_fwd(x: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
+    """Forward value of the lower bound: ``torch.maximum(x, bound)``."""
+    return torch.maximum(x, bound)
+
+
+def lower_bound_bwd(
+    x: torch.Tensor, bound: torch.Tensor, grad_output: torch.Tensor
+) -> tuple[torch.Tensor, None]:
+    """Gradients ``(d/dx, d/dbound)`` of the lower bound given the output gradient.
+
+    The gradient reaches ``x`` where ``x >= bound`` or where it is negative (gradient descent
+    moves ``x`` by ``-grad``, so a negative gradient pushes ``x`` up, back towards the feasible
+    region); it is zero elsewhere. ``bound`` gets no gradient (``None``).
+    """
+    pass_through = (x >= bound) | (grad_output < 0)
+    return grad_output * pass_through.to(grad_output.dtype), None
+
+
+class LowerBoundFunction(torch.autograd.Function):
+    """Autograd function of the lower bound: :func:`lower_bound_fwd` forward,
+    :func:`lower_bound_bwd` backward. Call it as ``LowerBoundFunction.apply(x, bound)``."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
         ctx.save_for_backward(x, bound)
-        return torch.maximum(x, bound)
+        return lower_bound_fwd(x, bound)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
         x, bound = ctx.saved_tensors
-        # Gradient descent moves x by -grad. A negative gradient therefore pushes x upward,
-        # which is always allowed; a positive one is only allowed while x is feasible.
-        pass_through = (x >= bound) | (grad_output < 0)
-        grad_x = grad_output * pass_through.to(grad_output.dtype)
-        return grad_x, None
+        return lower_bound_bwd(x, bound, grad_output)
 
 
 def lower_bound(x: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
@@ -56,7 +72,10 @@ def lower_bound(x: torch.Tensor, bound: torch.Tensor) -> torch.Tensor:
     Returns:
         A tensor of the broadcast shape of ``x`` and ``bound``.
     """
-    return _LowerBoundFunction.apply(x, bound)
+    if torch.jit.is_scripting():
+        # TorchScript cannot call autograd functions; scripted modules are for inference.
+        return lower_bound_fwd(x, bound)
+    return LowerBoundFunction.apply(x, bound)
 
 
 class LowerBound(nn.Module):
@@ -88,3 +107,8 @@ class LowerBound(nn.Module):
             A tensor of the same shape as ``x``.
         """
         return lower_bound(x, self.bound)
+
+    @torch.jit.unused
+    def lower_bound(self, x: torch.Tensor) -> torch.Tensor:
+        """``LowerBoundFunction.apply(x, bound)`` (CompressAI's method; not for TorchScript)."""
+        return LowerBoundFunction.apply(x, self.bound)

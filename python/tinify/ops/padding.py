@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from tinify.exceptions import ParameterError
+
 __all__ = ["compute_padding", "crop", "pad_to_multiple"]
 
 Pad4 = tuple[int, int, int, int]
@@ -48,16 +50,16 @@ def compute_padding(
         ``unpad = (-left, -right, -top, -bottom)``, which undoes it.
 
     Raises:
-        ValueError: If ``min_div < 1``, or if ``out_h`` or ``out_w`` is not a multiple of it.
+        ParameterError: If ``min_div < 1``, or if ``out_h`` or ``out_w`` is not a multiple of it.
     """
     if min_div < 1:
-        raise ValueError(f"min_div must be >= 1, got {min_div}")
+        raise ParameterError(f"min_div must be >= 1, got {min_div}")
     if out_h is None:
         out_h = _ceil_to_multiple(in_h, min_div)
     if out_w is None:
         out_w = _ceil_to_multiple(in_w, min_div)
     if out_h % min_div or out_w % min_div:
-        raise ValueError(
+        raise ParameterError(
             f"output size {out_h}x{out_w} is not a multiple of min_div={min_div}; "
             "pass out_h/out_w that are, or leave them out"
         )
@@ -83,7 +85,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, Pad4]
         padding is needed) and the ``unpad`` tuple to pass to :func:`crop`.
 
     Raises:
-        ValueError: If ``multiple < 1``.
+        ParameterError: If ``multiple < 1``.
     """
     h, w = x.shape[-2:]
     pad, unpad = compute_padding(h, w, min_div=multiple)

@@ -12,7 +12,8 @@ Reference:
     (arXiv:1802.00847), Section 3.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: TorchScript cannot resolve string annotations on
+# class attributes (``pedestal: torch.Tensor``), and this module must script.
 
 import torch
 from torch import nn

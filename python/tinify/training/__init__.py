@@ -12,10 +12,11 @@ from __future__ import annotations
 from tinify.training.checkpoint import export_model, load_checkpoint, save_checkpoint
 from tinify.training.config import LAMBDAS, LR_SCHEDULES, TrainConfig, default_lambda
 from tinify.training.engine import LRSchedule, Trainer, build_model, train
-from tinify.training.evaluate import evaluate_codec, psnr, validate
+from tinify.training.evaluate import evaluate_codec, validate
 from tinify.training.optim import (
     configure_optimizers,
     net_aux_optimizer,
+    net_optimizer,
     split_parameters,
 )
 
@@ -32,7 +33,7 @@ __all__ = [
     "export_model",
     "load_checkpoint",
     "net_aux_optimizer",
-    "psnr",
+    "net_optimizer",
     "save_checkpoint",
     "split_parameters",
     "train",

@@ -1,41 +1,28 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Training checkpoints (atomic, ``weights_only``-loadable) and the export of trained models."""
+"""Training checkpoints and the export of trained models.
+
+Checkpoints are written and read by :mod:`tinify.utils.checkpoint` (atomic writes,
+``weights_only=True`` reads); :func:`save_checkpoint` and :func:`load_checkpoint` are its
+functions under the names ``tinify.training`` exports.
+"""
 
 from __future__ import annotations
 
 import copy
-import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Union
-
-import torch
+from typing import Union
 
 from tinify.models import CompressionModel
-from tinify.utils.files import atomic_path, sha256_file
+from tinify.utils.checkpoint import read_checkpoint, save_checkpoint, save_hashed_state_dict
+from tinify.utils.files import sha256_file
 
 __all__ = ["export_model", "load_checkpoint", "save_checkpoint", "sha256_file"]
 
 PathLike = Union[str, Path]
 
-
-def _atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
-    """Write a training checkpoint atomically (a reader never sees a half-written file)."""
-    target = Path(path)
-    _atomic_save(dict(state), target)
-    return target
-
-
-def load_checkpoint(path: PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``)."""
-    return dict(torch.load(path, map_location=map_location, weights_only=True))
+#: Read a checkpoint written by :func:`save_checkpoint` (``weights_only=True``); the one reader,
+#: :func:`tinify.utils.checkpoint.read_checkpoint`, under the name ``tinify.training`` exports.
+load_checkpoint = read_checkpoint
 
 
 def export_model(model: CompressionModel, directory: PathLike, stem: str) -> Path:
@@ -51,11 +38,5 @@ def export_model(model: CompressionModel, directory: PathLike, stem: str) -> Pat
     """
     frozen = copy.deepcopy(model).to("cpu").eval()
     frozen.update(force=True)
-    state = {k: v.detach().clone() for k, v in frozen.state_dict().items()}
-    directory = Path(directory)
-    tmp = directory / f".{stem}.tmp"
-    _atomic_save(state, tmp)
-    digest = sha256_file(tmp)
-    final = directory / f"{stem}-{digest[:8]}.pt"
-    os.replace(tmp, final)
-    return final
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    return save_hashed_state_dict(frozen.state_dict(), directory, stem, ".pt")

@@ -7,6 +7,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from tinify.exceptions import ParameterError
+
 __all__ = ["LAMBDAS", "LR_SCHEDULES", "TrainConfig", "default_lambda"]
 
 #: lambda per quality 1..8, the values CompressAI's zoo weights were trained with.
@@ -23,13 +25,13 @@ def default_lambda(metric: str, quality: int) -> float:
     """The standard lambda of ``metric`` at ``quality`` (1..8).
 
     Raises:
-        ValueError: unknown metric or quality out of range.
+        ParameterError: unknown metric or quality out of range.
     """
     if metric not in LAMBDAS:
-        raise ValueError(f"metric must be one of {tuple(LAMBDAS)}, got {metric!r}")
+        raise ParameterError(f"metric must be one of {tuple(LAMBDAS)}, got {metric!r}")
     table = LAMBDAS[metric]
     if not 1 <= quality <= len(table):
-        raise ValueError(f"quality must be 1..{len(table)} for a default lambda, got {quality}")
+        raise ParameterError(f"quality must be 1..{len(table)} for a default lambda, got {quality}")
     return table[quality - 1]
 
 
@@ -114,29 +116,33 @@ class TrainConfig:
         """Check the values that do not need the data or the model.
 
         Raises:
-            ValueError: an invalid combination or value.
+            ParameterError: an invalid combination or value.
         """
         if not self.dataset:
-            raise ValueError("a training dataset folder is required")
+            raise ParameterError("a training dataset folder is required")
         if self.metric not in LAMBDAS:
-            raise ValueError(f"metric must be one of {tuple(LAMBDAS)}, got {self.metric!r}")
+            raise ParameterError(f"metric must be one of {tuple(LAMBDAS)}, got {self.metric!r}")
         if (self.steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of steps and epochs")
+            raise ParameterError("give exactly one of steps and epochs")
         for name in ("steps", "epochs", "batch_size", "patch_size"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+                raise ParameterError(f"{name} must be >= 1, got {value}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+            raise ParameterError(
+                f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}"
+            )
         if self.lr <= 0 or self.aux_lr <= 0:
-            raise ValueError("lr and aux_lr must be positive")
+            raise ParameterError("lr and aux_lr must be positive")
         for name in ("warmup_steps", "workers", "log_every", "val_every", "save_every"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+                raise ParameterError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.resume and self.init:
-            raise ValueError("give at most one of resume and init (resume restores the weights)")
+            raise ParameterError(
+                "give at most one of resume and init (resume restores the weights)"
+            )
         if self.stop_after is not None and self.stop_after < 1:
-            raise ValueError(f"stop_after must be >= 1, got {self.stop_after}")
+            raise ParameterError(f"stop_after must be >= 1, got {self.stop_after}")
 
     @property
     def lambda_value(self) -> float:

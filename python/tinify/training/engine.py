@@ -36,9 +36,10 @@ from torch.utils.data import DataLoader
 
 from tinify.datasets import ImageFolder, ResumableSampler, SeededDataset
 from tinify.datasets.transforms import Compose, RandomCrop, RandomHorizontalFlip, ToTensor
+from tinify.exceptions import InputError, ParameterError, first_line
 from tinify.losses import RateDistortionLoss
 from tinify.models import CompressionModel
-from tinify.training.checkpoint import export_model, load_checkpoint, save_checkpoint
+from tinify.training.checkpoint import export_model, save_checkpoint
 from tinify.training.config import TrainConfig
 from tinify.training.distributed import (
     DistContext,
@@ -48,6 +49,7 @@ from tinify.training.distributed import (
 )
 from tinify.training.evaluate import validate
 from tinify.training.optim import configure_optimizers, split_parameters
+from tinify.utils.checkpoint import read_checkpoint, read_state_dict
 
 __all__ = ["LRSchedule", "Trainer", "build_model", "train"]
 
@@ -56,16 +58,16 @@ def build_model(name: str, quality: int, N: int | None = None, M: int | None = N
     """A freshly initialised zoo architecture at ``quality``, with optional N/M overrides.
 
     Raises:
-        ValueError: unknown model, or ``M`` given for an architecture without one.
+        ParameterError: unknown model, or ``M`` given for an architecture without one.
     """
     from tinify.zoo import create_model, list_models
     from tinify.zoo.pretrained import architecture_kwargs
 
-    overrides = {key: int(v) for key, v in (("N", N), ("M", M)) if v is not None}
+    overrides: dict[str, Any] = {k: int(v) for k, v in (("N", N), ("M", M)) if v is not None}
     if name in list_models():
         missing = set(overrides) - set(architecture_kwargs(name, quality))
         if missing:
-            raise ValueError(f"{name} has no {missing.pop()} argument")
+            raise ParameterError(f"{name} has no {missing.pop()} argument")
     return create_model(name, quality, **overrides)
 
 
@@ -188,7 +190,7 @@ class Trainer:
         )
         self.steps_per_epoch = self.sampler.num_samples // cfg.batch_size
         if self.steps_per_epoch < 1:
-            raise ValueError(
+            raise InputError(
                 f"{len(folder)} images give less than one batch of {cfg.batch_size} per process"
             )
         self.loader = DataLoader(
@@ -251,11 +253,22 @@ class Trainer:
         }
 
     def _resume(self, path: str) -> None:
-        state = load_checkpoint(path, map_location=self.ctx.device)
+        state = read_checkpoint(path, map_location=self.ctx.device)
         if state.get("format") != "tinify-train-1":
-            raise ValueError(f"{path} is not a tinify training checkpoint")
+            raise InputError(f"{path} is not a tinify training checkpoint")
+        try:
+            self._restore(path, state)
+        except (KeyError, TypeError, IndexError, RuntimeError, AttributeError) as err:
+            first = (str(err).strip().splitlines() or [""])[0][:200]
+            raise InputError(
+                f"{path}: a damaged or incompatible training checkpoint "
+                f"({type(err).__name__}: {first}); resume from another one"
+            ) from None
+
+    def _restore(self, path: str, state: dict[str, Any]) -> None:
+        """Load a checked resume ``state`` into the model, optimizers and schedule."""
         if state["steps_per_epoch"] != self.steps_per_epoch:
-            raise ValueError(
+            raise InputError(
                 f"{path} was written with {state['steps_per_epoch']} steps per epoch, this run "
                 f"has {self.steps_per_epoch}: resume with the same data, batch size and processes"
             )
@@ -364,17 +377,14 @@ def _load_initial_weights(model: CompressionModel, path: str) -> None:
     """Load the model weights of ``path`` (``--init``) into ``model``, strictly.
 
     Raises:
-        ValueError: unreadable file or weights of another architecture or size.
+        InputError: unreadable file or weights of another architecture or size.
     """
-    from tinify.codec.loading import load_checkpoint_state
-
-    state, _, _ = load_checkpoint_state(path)  # InputError is a ValueError
+    state = read_state_dict(path).state
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0]
-        raise ValueError(
-            f"{path}: the weights do not fit the model being trained ({first}); "
+        raise InputError(
+            f"{path}: the weights do not fit the model being trained ({first_line(err)}); "
             "pass the same --model, --quality, --N and --M as the run that wrote them"
         ) from None
 

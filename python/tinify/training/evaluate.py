@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Union
@@ -13,24 +12,20 @@ from torch import Tensor, nn
 
 from tinify.datasets import ImageFolder
 from tinify.datasets.transforms import ToTensor
-from tinify.losses import bits_per_pixel, ms_ssim
+from tinify.exceptions import InputError
+from tinify.losses import bits_per_pixel
 from tinify.ops import crop, pad_to_multiple
+from tinify.utils.metrics import ms_ssim, psnr
 
-__all__ = ["evaluate_codec", "psnr", "validate"]
+__all__ = ["evaluate_codec", "validate"]
 
 PathLike = Union[str, Path]
-
-
-def psnr(x: Tensor, y: Tensor, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB between two images (mean over all elements)."""
-    mse = torch.mean((x.double() - y.double()) ** 2).item()
-    return float("inf") if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
 def _images(source: PathLike | Iterable[Tensor]) -> Iterable[Tensor]:
     """(1, 3, H, W) float images from a folder (sorted) or an iterable of tensors."""
     if isinstance(source, (str, Path)):
-        folder = ImageFolder(source, transform=ToTensor())
+        folder = ImageFolder(source, transform=ToTensor(), split=None)
         for i in range(len(folder)):
             yield folder[i].unsqueeze(0)
     else:
@@ -78,13 +73,13 @@ def validate(
             totals["loss"] += lmbda * distortion + bpp
             totals["bpp"] += bpp
             totals["mse"] += mse
-            totals["psnr"] += psnr(x_hat, x)
+            totals["psnr"] += psnr(x_hat, x, data_range=1.0)
             totals["ms_ssim"] += quality
             count += 1
     finally:
         model.train(was_training)
     if count == 0:
-        raise ValueError("no validation images")
+        raise InputError("no validation images")
     return {k: v / count for k, v in totals.items()}
 
 
@@ -110,11 +105,11 @@ def evaluate_codec(model: Any, images: PathLike | Iterable[Tensor]) -> dict[str,
         rows.append(
             {
                 "bpp": bits / (h * w),
-                "psnr": psnr(x_hat, x),
+                "psnr": psnr(x_hat, x, data_range=1.0),
                 "ms_ssim": float(ms_ssim(x_hat, x, data_range=1.0)),
             }
         )
     if not rows:
-        raise ValueError("no images to evaluate")
+        raise InputError("no images to evaluate")
     means = {k: sum(r[k] for r in rows) / len(rows) for k in ("bpp", "psnr", "ms_ssim")}
     return {**means, "per_image": rows}

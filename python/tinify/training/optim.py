@@ -14,7 +14,16 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["AUX_SUFFIX", "configure_optimizers", "net_aux_optimizer", "split_parameters"]
+from tinify.exceptions import ParameterError, UnknownOptimizerError
+
+__all__ = [
+    "AUX_SUFFIX",
+    "UnknownOptimizerError",
+    "configure_optimizers",
+    "net_aux_optimizer",
+    "net_optimizer",
+    "split_parameters",
+]
 
 #: Parameters whose name ends with this are auxiliary.
 AUX_SUFFIX = ".quantiles"
@@ -53,13 +62,20 @@ def _dedup(params: dict[str, nn.Parameter]) -> dict[str, nn.Parameter]:
     return out
 
 
-def _build(params: list[nn.Parameter], conf: Mapping[str, Any]) -> torch.optim.Optimizer:
+def _build(params: dict[str, nn.Parameter], conf: Mapping[str, Any]) -> torch.optim.Optimizer:
+    """The optimizer ``conf["type"]`` (default ``"Adam"``) over ``params`` sorted by name (the
+    order of CompressAI's optimizers, so their optimizer state dicts load)."""
+    from tinify.registry import OPTIMIZERS  # here: the registry imports this package's models
+
     kwargs = dict(conf)
     kind = kwargs.pop("type", "Adam")
-    cls = getattr(torch.optim, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
-        raise ValueError(f"unknown optimizer type {kind!r} (a torch.optim class name)")
-    return cls(params, **kwargs)
+    cls = OPTIMIZERS.get(kind)
+    if cls is None or kind in ("Optimizer", "net", "net_aux"):
+        raise UnknownOptimizerError(
+            f"unknown optimizer type {kind!r} (a torch.optim class name or a name registered "
+            "with tinify.registry.register_optimizer)"
+        )
+    return cls((params[name] for name in sorted(params)), **kwargs)
 
 
 def net_aux_optimizer(
@@ -72,16 +88,33 @@ def net_aux_optimizer(
         conf: ``{"net": {"type": "Adam", "lr": 1e-4}, "aux": {"type": "Adam", "lr": 1e-3}}``;
             ``type`` names a ``torch.optim`` class, the other keys are its arguments.
 
+    Parameters are passed to each optimizer sorted by name, as CompressAI does.
+
     Raises:
-        ValueError: ``net`` has no auxiliary parameters, or an unknown optimizer type.
+        ParameterError: ``net`` has no auxiliary parameters.
+        UnknownOptimizerError: an unknown optimizer type (a ``KeyError`` and a ``ValueError``).
     """
     main, aux = split_parameters(net)
     if not aux:
-        raise ValueError("the model has no auxiliary (.quantiles) parameters")
-    return {
-        "net": _build(list(main.values()), conf["net"]),
-        "aux": _build(list(aux.values()), conf["aux"]),
-    }
+        raise ParameterError("the model has no auxiliary (.quantiles) parameters")
+    return {"net": _build(main, conf["net"]), "aux": _build(aux, conf["aux"])}
+
+
+def net_optimizer(
+    net: nn.Module, conf: Mapping[str, Mapping[str, Any]]
+) -> dict[str, torch.optim.Optimizer]:
+    """Build ``{"net": one optimizer of every trainable parameter}``.
+
+    Args:
+        net: the model.
+        conf: ``{"net": {"type": "Adam", "lr": 1e-4}}`` (see :func:`net_aux_optimizer`).
+
+    Raises:
+        UnknownOptimizerError: an unknown optimizer type.
+    """
+    params = dict(net.named_parameters())
+    trainable = {name: p for name, p in params.items() if p.requires_grad}
+    return {"net": _build(trainable, conf["net"])}
 
 
 def configure_optimizers(

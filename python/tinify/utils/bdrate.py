@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.polynomial import Polynomial
 
+from tinify.exceptions import ParameterError
+
 __all__ = ["bd_psnr", "bd_rate"]
 
 
@@ -32,13 +34,13 @@ def _check(rate: Sequence[float], dist: Sequence[float], which: str) -> tuple[np
     r = np.asarray(rate, dtype=np.float64)
     d = np.asarray(dist, dtype=np.float64)
     if r.ndim != 1 or r.shape != d.shape:
-        raise ValueError(f"{which} rates and distortions must be 1-D lists of the same length")
+        raise ParameterError(f"{which} rates and distortions must be 1-D lists of the same length")
     if not (np.all(np.isfinite(r)) and np.all(np.isfinite(d))):
-        raise ValueError(f"{which} curve has non-finite values")
+        raise ParameterError(f"{which} curve has non-finite values")
     if np.any(r <= 0):
-        raise ValueError(f"{which} rates must be positive")
+        raise ParameterError(f"{which} rates must be positive")
     if len(np.unique(d)) < 2 or len(np.unique(r)) < 2:
-        raise ValueError(f"{which} curve needs at least two distinct points")
+        raise ParameterError(f"{which} curve needs at least two distinct points")
     return r, d
 
 
@@ -47,7 +49,7 @@ def _mean_gap(xa: np.ndarray, ya: np.ndarray, xt: np.ndarray, yt: np.ndarray, ax
     lo = max(xa.min(), xt.min())
     hi = min(xa.max(), xt.max())
     if not lo < hi:
-        raise ValueError(f"the curves do not overlap in {axis}; BD values are undefined")
+        raise ParameterError(f"the curves do not overlap in {axis}; BD values are undefined")
     ia = _fit(xa, ya).integ()
     it = _fit(xt, yt).integ()
     return float(((it(hi) - it(lo)) - (ia(hi) - ia(lo))) / (hi - lo))
@@ -66,7 +68,7 @@ def bd_rate(
         anchor_dist, test_dist: qualities where higher is better (PSNR in dB, MS-SSIM in dB).
 
     Raises:
-        ValueError: malformed curves, or no overlap in distortion.
+        ParameterError: malformed curves, or no overlap in distortion.
     """
     ra, da = _check(anchor_rate, anchor_dist, "anchor")
     rt, dt = _check(test_rate, test_dist, "test")
@@ -83,7 +85,7 @@ def bd_psnr(
     """Average quality difference of the test curve against the anchor (unit of ``dist``).
 
     Raises:
-        ValueError: malformed curves, or no overlap in rate.
+        ParameterError: malformed curves, or no overlap in rate.
     """
     ra, da = _check(anchor_rate, anchor_dist, "anchor")
     rt, dt = _check(test_rate, test_dist, "test")

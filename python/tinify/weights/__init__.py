@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from tinify.exceptions import WeightsError
+from tinify.utils.checkpoint import read_checkpoint
 from tinify.utils.files import sha256_file
 
 __all__ = ["DEFAULT_MODEL", "WEIGHTS_DIR", "default_weights_path", "load_default_model"]
@@ -84,20 +86,20 @@ def load_default_model(device: str | torch.device = "cpu") -> Any:
         A :class:`tinify.models.ScaleHyperprior` with ``N``/``M`` of :data:`DEFAULT_MODEL`.
 
     Raises:
-        FileNotFoundError: the weight file is missing from the installation.
-        RuntimeError: the file does not match its recorded SHA-256.
+        WeightsError: the weight file is missing from the installation, or does not match its
+            recorded SHA-256 (a ``RuntimeError`` too).
     """
     from tinify.models import ScaleHyperprior
 
     path = default_weights_path()
     if not path.is_file():
-        raise FileNotFoundError(f"default weights not found at {path}")
+        raise WeightsError(f"default weights not found at {path}; reinstall tinify")
     digest = sha256_file(path)
     if digest != DEFAULT_MODEL["sha256"]:
-        raise RuntimeError(
+        raise WeightsError(
             f"{path.name} is corrupt: sha256 {digest}, expected {DEFAULT_MODEL['sha256']}"
         )
-    state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    state_dict = read_checkpoint(path)
     model = ScaleHyperprior(N=DEFAULT_MODEL["N"], M=DEFAULT_MODEL["M"])
     model.load_state_dict(state_dict)
     return model.to(device).eval()

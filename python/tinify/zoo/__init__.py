@@ -16,6 +16,7 @@ from tinify.models.base import remap_legacy_keys
 from tinify.zoo.hub import WeightsError, load_state_dict_from_url
 from tinify.zoo.image import (
     bmshj2018_factorized,
+    bmshj2018_factorized_relu,
     bmshj2018_hyperprior,
     cheng2020_anchor,
     cheng2020_attn,
@@ -41,6 +42,7 @@ __all__ = [
     "PretrainedCfg",
     "WeightsError",
     "bmshj2018_factorized",
+    "bmshj2018_factorized_relu",
     "bmshj2018_hyperprior",
     "cheng2020_anchor",
     "cheng2020_attn",

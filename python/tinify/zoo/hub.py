@@ -12,27 +12,25 @@ Where a file named ``NAME-<8 hex>.pth.tar`` is looked for, in order:
 Every file found or downloaded must match the 8-hex SHA-256 prefix in its name. Downloads go to
 a temporary file in the cache folder and are moved into place with ``os.replace`` only once
 verified, so an interrupted or corrupt download never leaves a broken cache entry. Files are
-loaded with ``torch.load(..., weights_only=True)``.
+loaded with ``torch.load(..., weights_only=True)`` (:mod:`tinify.utils.checkpoint`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 
-from tinify.utils.files import sha256_file
-from tinify.zoo.pretrained import _HASH_IN_NAME, PretrainedCfg
+from tinify.exceptions import InputError, WeightsError
+from tinify.utils.checkpoint import read_state_dict
+from tinify.utils.files import DownloadError, download, sha256_file
+from tinify.zoo.pretrained import HASH_IN_NAME, PretrainedCfg
 
 __all__ = [
     "ENV_CACHE",
@@ -52,10 +50,6 @@ _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
 
-class WeightsError(RuntimeError):
-    """Weights cannot be had: offline and not cached, download failed, or a hash mismatch."""
-
-
 def cache_dir() -> Path:
     """The download cache: ``$TINIFY_CACHE`` or ``torch.hub.get_dir()/checkpoints``."""
     custom = os.environ.get(ENV_CACHE)
@@ -67,7 +61,7 @@ def _offline() -> bool:
 
 
 def _expected_prefix(name: str) -> str | None:
-    match = _HASH_IN_NAME.search(name)
+    match = HASH_IN_NAME.search(name)
     return match.group(1) if match else None
 
 
@@ -143,71 +137,34 @@ def _require_hash(path: Path, prefix: str | None, origin: str) -> None:
 
 
 def _download(url: str, target: Path, prefix: str | None, progress: bool) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=target.name + ".", suffix=".partial", dir=target.parent)
-    tmp = Path(tmp_name)
+    # Like torch.hub: say what is fetched, and how to forbid it (a .tfy file names its weights).
+    print(
+        f"tinify: downloading {target.name} from {url} into {target.parent} "
+        f"({ENV_OFFLINE}=1 forbids downloads)",
+        file=sys.stderr,
+    )
     try:
-        digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
-                    total = int(response.headers.get("Content-Length") or 0) or None
-                    _copy(response, out, digest, total, progress and _has_tqdm())
-            except (urllib.error.URLError, OSError) as err:
-                reason = getattr(err, "reason", err)
-                raise WeightsError(
-                    f"cannot download {url}: {reason}; set ${ENV_WEIGHTS_DIR} to a folder "
-                    f"holding {target.name}, or {ENV_OFFLINE}=1 to work offline"
-                ) from None
-        actual = digest.hexdigest()
-        if prefix is not None and not actual.startswith(prefix):
-            raise WeightsError(
-                f"downloaded {url} has SHA-256 {actual[:16]}..., expected a hash starting with "
-                f"{prefix}; the file was discarded"
-            )
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _has_tqdm() -> bool:
-    return importlib.util.find_spec("tqdm") is not None
-
-
-def _copy(source: IO[bytes], out: IO[bytes], digest: Any, total: int | None, bar: bool) -> None:
-    progress = None
-    if bar:
-        from tqdm import tqdm  # type: ignore[import-untyped, unused-ignore]
-
-        progress = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
-    try:
-        for block in iter(lambda: source.read(_CHUNK), b""):
-            out.write(block)
-            digest.update(block)
-            if progress is not None:
-                progress.update(len(block))
-    finally:
-        if progress is not None:
-            progress.close()
+        download(url, target, sha256=prefix, progress=progress, timeout=_TIMEOUT_S)
+    except DownloadError as err:
+        if "SHA-256" in str(err):
+            raise WeightsError(str(err)) from None
+        raise WeightsError(
+            f"{err}; set ${ENV_WEIGHTS_DIR} to a folder holding {target.name}, or "
+            f"{ENV_OFFLINE}=1 to work offline"
+        ) from None
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """``torch.load`` a weights file safely (``weights_only=True``) onto the CPU.
+    """The state dict in a weights file (:func:`tinify.utils.checkpoint.read_state_dict`:
+    ``weights_only=True``, on the CPU, training-checkpoint wrappers unwrapped).
 
-    A ``{"state_dict": ...}``, ``{"network": ...}`` or ``{"model_state_dict": ...}`` wrapper (as
-    saved by training scripts) is unwrapped.
+    Raises:
+        WeightsError: the file is unreadable or holds no state dict.
     """
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(checkpoint, Mapping):
-        for key in ("network", "state_dict", "model_state_dict"):
-            inner = checkpoint.get(key)
-            if isinstance(inner, Mapping):
-                checkpoint = inner
-                break
-    if not isinstance(checkpoint, Mapping):
-        raise WeightsError(f"{path} does not hold a state dict")
-    return dict(checkpoint)
+    try:
+        return read_state_dict(path).state
+    except InputError as err:
+        raise WeightsError(str(err)) from None
 
 
 def load_state_dict_from_url(

@@ -14,6 +14,7 @@ from tinify.models import (
     Cheng2020Attention,
     CompressionModel,
     FactorizedPrior,
+    FactorizedPriorReLU,
     JointAutoregressiveHierarchicalPriors,
     MeanScaleHyperprior,
     ScaleHyperprior,
@@ -22,6 +23,7 @@ from tinify.zoo.registry import create_model, register_model
 
 __all__ = [
     "bmshj2018_factorized",
+    "bmshj2018_factorized_relu",
     "bmshj2018_hyperprior",
     "cheng2020_anchor",
     "cheng2020_attn",
@@ -40,6 +42,24 @@ def bmshj2018_factorized(
 ) -> CompressionModel:
     """Factorized prior, Ballé et al., ICLR 2017. Qualities 1-8 (N, M = 128, 192 up to 5)."""
     return create_model("bmshj2018-factorized", quality, metric, pretrained, progress, **kwargs)
+
+
+@register_model(FactorizedPriorReLU)
+def bmshj2018_factorized_relu(
+    quality: int,
+    metric: str = "mse",
+    pretrained: bool = False,
+    progress: bool = True,
+    **kwargs: Any,
+) -> CompressionModel:
+    """Factorized prior with ReLUs instead of GDN. Qualities 1-8; no pretrained weights.
+
+    (CompressAI 1.2.8's ``zoo.bmshj2018_factorized_relu`` builds a GDN ``FactorizedPrior`` by
+    mistake; this one builds :class:`~tinify.models.FactorizedPriorReLU`.)
+    """
+    return create_model(
+        "bmshj2018-factorized-relu", quality, metric, pretrained, progress, **kwargs
+    )
 
 
 @register_model(ScaleHyperprior)
@@ -100,3 +120,7 @@ def cheng2020_attn(
 ) -> CompressionModel:
     """Attention model of Cheng et al., CVPR 2020 (single Gaussian by default). Qualities 1-6."""
     return create_model("cheng2020-attn", quality, metric, pretrained, progress, **kwargs)
+
+
+# Architectures CompressAI registers as models but publishes no qualities or weights for: their
+# checkpoints load by name (``tinify encode --model NAME --checkpoint FILE``).

@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tinify.exceptions import ParameterError, WeightsError
+from tinify.models.base import remap_legacy_keys, rename_key
+
 __all__ = [
     "METRICS",
     "ROOT_URL",
@@ -24,9 +27,15 @@ __all__ = [
     "architecture_kwargs",
     "available_metrics",
     "get_pretrained_cfg",
+    "load_pretrained",
     "qualities",
+    "rename_key",
     "weights_base_url",
 ]
+
+#: CompressAI's ``compressai.zoo.pretrained.load_pretrained``: rename the keys of an old
+#: checkpoint's state dict to today's names (:func:`tinify.models.base.remap_legacy_keys`).
+load_pretrained = remap_legacy_keys
 
 #: Where CompressAI's weights are hosted.
 ROOT_URL = "https://compressai.s3.amazonaws.com/models/v1"
@@ -37,7 +46,8 @@ ENV_WEIGHTS_URL = "TINIFY_WEIGHTS_URL"
 #: Distortion metrics the models were trained for.
 METRICS = ("mse", "ms-ssim")
 
-_HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})\.")
+#: The ``-<8 hex>.`` SHA-256 prefix in a weight file's name (group 1: the hex digits).
+HASH_IN_NAME = re.compile(r"-([0-9a-f]{8})\.")
 
 # architecture -> metric -> file names for qualities 1, 2, ...
 _FILES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -192,6 +202,7 @@ _SMALL, _LARGE = {"N": 128, "M": 192}, {"N": 192, "M": 320}
 # architecture -> constructor arguments for qualities 1, 2, ...
 _ARCH_KWARGS: dict[str, tuple[Mapping[str, int], ...]] = {
     "bmshj2018-factorized": (_SMALL,) * 5 + (_LARGE,) * 3,
+    "bmshj2018-factorized-relu": (_SMALL,) * 5 + (_LARGE,) * 3,  # no published weights
     "bmshj2018-hyperprior": (_SMALL,) * 5 + (_LARGE,) * 3,
     "mbt2018-mean": (_SMALL,) * 4 + (_LARGE,) * 4,
     "mbt2018": ({"N": 192, "M": 192},) * 4 + (_LARGE,) * 4,
@@ -232,9 +243,9 @@ class PretrainedCfg:
     @property
     def sha256_prefix(self) -> str:
         """The first 8 hex digits of the file's SHA-256, from its name."""
-        match = _HASH_IN_NAME.search(self.file_name)
+        match = HASH_IN_NAME.search(self.file_name)
         if match is None:
-            raise ValueError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
+            raise ParameterError(f"{self.file_name} has no '-<8 hex digits>.' hash in its name")
         return match.group(1)
 
     @property
@@ -247,7 +258,7 @@ def qualities(architecture: str) -> range:
     """The quality levels of ``architecture`` (e.g. ``range(1, 9)``).
 
     Raises:
-        ValueError: unknown architecture.
+        ParameterError: unknown architecture.
     """
     return range(1, len(_kwargs_table(architecture)) + 1)
 
@@ -261,11 +272,11 @@ def architecture_kwargs(architecture: str, quality: int) -> dict[str, Any]:
     """Constructor arguments (``N``, ``M``) of ``architecture`` at ``quality``.
 
     Raises:
-        ValueError: unknown architecture or quality out of range.
+        ParameterError: unknown architecture or quality out of range.
     """
     table = _kwargs_table(architecture)
     if not 1 <= quality <= len(table):
-        raise ValueError(
+        raise ParameterError(
             f"quality must be an integer from 1 to {len(table)} for {architecture}, got {quality}"
         )
     return dict(table[quality - 1])
@@ -275,15 +286,15 @@ def get_pretrained_cfg(architecture: str, metric: str, quality: int) -> Pretrain
     """The checkpoint of ``architecture`` trained for ``metric`` at ``quality``.
 
     Raises:
-        ValueError: unknown architecture, metric or quality.
-        RuntimeError: no pretrained weights exist for this combination.
+        ParameterError: unknown architecture, metric or quality.
+        WeightsError: no pretrained weights exist for this combination.
     """
     kwargs = architecture_kwargs(architecture, quality)
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
     files = _FILES.get(architecture, {}).get(metric)
     if files is None or quality > len(files):
-        raise RuntimeError(f"no pretrained {metric} weights for {architecture} quality {quality}")
+        raise WeightsError(f"no pretrained {metric} weights for {architecture} quality {quality}")
     return PretrainedCfg(architecture, metric, quality, files[quality - 1], kwargs)
 
 
@@ -291,6 +302,6 @@ def _kwargs_table(architecture: str) -> tuple[Mapping[str, int], ...]:
     try:
         return _ARCH_KWARGS[architecture]
     except KeyError:
-        raise ValueError(
+        raise ParameterError(
             f"unknown architecture {architecture!r}; known: {sorted(_ARCH_KWARGS)}"
         ) from None

@@ -18,7 +18,9 @@ import numbers
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from tinify.exceptions import ParameterError
 from tinify.models.base import CompressionModel, remap_legacy_keys
+from tinify.registry.torch import MODELS
 from tinify.zoo.hub import load_pretrained_state_dict
 from tinify.zoo.pretrained import METRICS, architecture_kwargs, get_pretrained_cfg
 
@@ -41,8 +43,9 @@ models: dict[str, Factory] = {}
 image_models: dict[str, Factory] = {}
 #: The video models of :data:`models` (CompressAI's ``compressai.zoo.video_models``).
 video_models: dict[str, Factory] = {}
-#: zoo name -> model class.
-model_architectures: dict[str, type[CompressionModel]] = {}
+#: name -> model class: the same dictionary as :data:`tinify.registry.MODELS`, where each model
+#: class files itself with ``@tinify.registry.register_model(name)`` (one registry, two paths).
+model_architectures: dict[str, type[CompressionModel]] = MODELS  # type: ignore[assignment]
 
 
 def register_model(
@@ -53,13 +56,15 @@ def register_model(
     ``video=True`` files it under :data:`video_models`, otherwise under :data:`image_models`.
 
     Raises:
-        ValueError: the name is already registered.
+        ParameterError: the name is already registered.
     """
 
     def decorate(fn: F) -> F:
         name = fn.__name__.replace("_", "-")
         if name in models:
-            raise ValueError(f"model {name!r} is already registered")
+            raise ParameterError(f"model {name!r} is already registered")
+        if model_architectures.get(name, architecture) is not architecture:
+            raise ParameterError(f"model {name!r} is registered for another class")
         models[name] = fn
         (video_models if video else image_models)[name] = fn
         model_architectures[name] = architecture
@@ -75,7 +80,7 @@ def list_models(pattern: str = "*", kind: str | None = None) -> list[str]:
     """
     pool = {None: models, "image": image_models, "video": video_models}.get(kind)
     if pool is None:
-        raise ValueError(f"kind must be 'image', 'video' or None, not {kind!r}")
+        raise ParameterError(f"kind must be 'image', 'video' or None, not {kind!r}")
     return [name for name in pool if fnmatch.fnmatchcase(name, pattern)]
 
 
@@ -101,16 +106,21 @@ def create_model(
             with ``pretrained=True`` they must be compatible with the checkpoint.
 
     Raises:
-        ValueError: unknown name, metric or quality.
-        RuntimeError: no pretrained weights for this combination.
+        ParameterError: unknown name, metric or quality.
+        WeightsError: no pretrained weights for this combination.
         tinify.zoo.hub.WeightsError: the weights cannot be fetched or fail their hash check.
     """
     if name not in model_architectures:
-        raise ValueError(f"unknown model {name!r}; choose from {list_models()}")
+        raise ParameterError(f"unknown model {name!r}; choose from {list_models()}")
+    if name not in models:
+        raise ParameterError(
+            f"{name} has no zoo qualities or pretrained weights: build "
+            f"{model_architectures[name].__name__}(...) directly, or load a checkpoint"
+        )
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        raise ParameterError(f"metric must be one of {METRICS}, got {metric!r}")
     if isinstance(quality, bool) or not isinstance(quality, numbers.Integral):
-        raise ValueError(f"quality must be an integer, got {quality!r}")
+        raise ParameterError(f"quality must be an integer, got {quality!r}")
     quality = int(quality)
     architecture = model_architectures[name]
     config = {**architecture_kwargs(name, quality), **kwargs}

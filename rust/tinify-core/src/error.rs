@@ -59,6 +59,13 @@ pub enum Error {
         /// What the decoder found.
         reason: String,
     },
+    /// Memory for a buffer could not be allocated (the allocation failed; nothing aborted).
+    OutOfMemory {
+        /// What the buffer was for.
+        what: &'static str,
+        /// Bytes asked for.
+        bytes: u64,
+    },
     /// A caller asked for more than the core is willing to allocate.
     TooLarge {
         /// What is too large.
@@ -105,6 +112,10 @@ impl fmt::Display for Error {
                 "the stream is truncated: it ended after {decoded} decoded symbols"
             ),
             Error::CorruptStream { reason } => write!(f, "corrupt stream: {reason}"),
+            Error::OutOfMemory { what, bytes } => write!(
+                f,
+                "out of memory: cannot allocate {bytes} bytes for {what}; code a smaller input"
+            ),
             Error::TooLarge {
                 what,
                 requested,

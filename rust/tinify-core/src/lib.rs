@@ -10,6 +10,7 @@
 //! - [`fixed`]: deterministic fixed-point networks for entropy parameters (integer convolutions,
 //!   integer scale indexes, a pure-Rust softmax).
 //! - [`parallel`]: the thread policy.
+//! - [`rng`]: a seeded, portable generator ([`SplitMix64`]) for tests, benchmarks and examples.
 //!
 //! Untrusted input never panics: corrupt streams, bad tables, bad indexes and bad parameters all
 //! return an [`Error`].
@@ -20,6 +21,7 @@ pub mod error;
 pub mod fixed;
 pub mod parallel;
 pub mod rans;
+pub mod rng;
 pub mod stream;
 
 pub use cdf::gaussian::{
@@ -30,6 +32,7 @@ pub use cdf::quantize::{pmf_to_quantized_cdf, pmfs_to_quantized_cdfs};
 pub use cdf::table::{CdfRow, CdfTable};
 pub use error::{Error, Result};
 pub use rans::{RansDecoder, RansEncoder, SlotModel, PRECISION, PROB_SCALE};
+pub use rng::SplitMix64;
 pub use stream::{
     decode_batch, decode_chunked, decode_mixture, decode_mixture_batch, decode_with_indexes,
     encode_batch, encode_chunked, encode_mixture, encode_mixture_batch, encode_with_indexes,

@@ -3,7 +3,9 @@
 //! A single rANS stream is sequential; parallelism only ever spans independent streams, so the
 //! output is byte-identical for every thread count. The thread count comes from
 //! [`set_num_threads`], else from the `TINIFY_NUM_THREADS` environment variable (read at first
-//! use; 0 or unset means one thread per core, 1 means no worker threads at all). After `fork()`
+//! use; 0 or unset means one thread per core, 1 means no worker threads at all; a value that is
+//! not an integer in `0..=MAX_THREADS` means one thread: the Python package reports it as an
+//! error). After `fork()`
 //! the inherited pool has no threads behind it; [`after_fork_child`] (called by the Python
 //! package from `os.register_at_fork`) forgets it and makes the child sequential.
 
@@ -14,6 +16,9 @@ use rayon::prelude::*;
 use rayon::ThreadPool;
 
 use crate::error::Result;
+
+/// The most threads the environment variable may ask for.
+pub const MAX_THREADS: usize = 1024;
 
 /// 0 = not decided yet (read the environment on first use).
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -29,8 +34,10 @@ fn default_threads() -> usize {
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
     {
-        Some(0) | None => auto(),
-        Some(n) => n,
+        None if std::env::var_os("TINIFY_NUM_THREADS").is_none() => auto(),
+        Some(0) => auto(),
+        Some(n) if n <= MAX_THREADS => n,
+        _ => 1,
     }
 }
 
@@ -46,14 +53,15 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// Sets the number of threads for independent jobs; 0 means one per core.
+/// Sets the number of threads for independent jobs; 0 means one per core (at most
+/// [`MAX_THREADS`]).
 pub fn set_num_threads(n: usize) {
     let n = if n == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
     } else {
-        n
+        n.min(MAX_THREADS)
     };
     THREADS.store(n, Ordering::Relaxed);
 }

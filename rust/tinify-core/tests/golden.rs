@@ -55,7 +55,7 @@ fn gaussian_workload(seed: u64, n: usize) -> (Vec<i32>, Vec<i32>) {
     let mut symbols = Vec::with_capacity(n);
     let mut indexes = Vec::with_capacity(n);
     for _ in 0..n {
-        let sigma = log_uniform(&mut rng, 0.05, 300.0);
+        let sigma = rng.log_uniform(0.05, 300.0);
         indexes.push(scale_index(&scales, sigma as f32));
         let s = (sigma * rng.normal()).round() as i32;
         symbols.push(if rng.below(500) == 0 {

@@ -336,7 +336,7 @@ fn mixture_case(max_n: usize) -> impl Strategy<Value = (usize, Vec<f64>, Vec<f64
                     1 => (1u64 << 30) as f64 * if rng.below(2) == 0 { 1.0 } else { -1.0 },
                     _ => 120.0 * (rng.next_f64() - 0.5),
                 });
-                s.push(log_uniform(&mut rng, 1e-3, 1e4));
+                s.push(rng.log_uniform(1e-3, 1e4));
             }
         }
         (k, w, m, s, seed)
@@ -435,7 +435,7 @@ proptest! {
         for _ in 0..n * k {
             w.push(0.05 + rng.next_f64());
             m.push(40.0 * (rng.next_f64() - 0.5));
-            s.push(log_uniform(&mut rng, 0.3, 40.0));
+            s.push(rng.log_uniform(0.3, 40.0));
         }
         let symbols = sample_mixture(&mut rng, k, &w, &m, &s);
         let params = MixtureParams::new(k, &w, &m, &s, n).unwrap();

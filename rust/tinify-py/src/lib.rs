@@ -30,6 +30,9 @@ fn _after_fork_child() {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The one version number: Cargo's workspace `package.version`, which maturin also writes
+    // into the wheel's metadata (pyproject.toml's version is dynamic).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("TinifyError", py.get_type::<errors::TinifyError>())?;
     m.add("BitstreamError", py.get_type::<errors::BitstreamError>())?;
     m.add("CdfError", py.get_type::<errors::CdfError>())?;

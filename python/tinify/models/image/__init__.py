@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tinify.models.image.bmshj2018 import FactorizedPrior, ScaleHyperprior
+from tinify.models.image.bmshj2018 import FactorizedPrior, FactorizedPriorReLU, ScaleHyperprior
 from tinify.models.image.cheng2020 import Cheng2020Anchor, Cheng2020Attention
 from tinify.models.image.mbt2018 import (
     JointAutoregressiveHierarchicalPriors,
@@ -14,6 +14,7 @@ __all__ = [
     "Cheng2020Anchor",
     "Cheng2020Attention",
     "FactorizedPrior",
+    "FactorizedPriorReLU",
     "JointAutoregressiveHierarchicalPriors",
     "MeanScaleHyperprior",
     "ScaleHyperprior",

@@ -12,8 +12,15 @@ from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import GDN, IGDN, conv, deconv
 from tinify.models.base import CodingOptions, CompressionModel
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
+from tinify.registry.torch import register_model
 
-__all__ = ["FactorizedPrior", "ScaleHyperprior", "analysis_transform", "synthesis_transform"]
+__all__ = [
+    "FactorizedPrior",
+    "FactorizedPriorReLU",
+    "ScaleHyperprior",
+    "analysis_transform",
+    "synthesis_transform",
+]
 
 
 def analysis_transform(N: int, M: int) -> nn.Sequential:
@@ -28,6 +35,7 @@ def synthesis_transform(N: int, M: int) -> nn.Sequential:
     )
 
 
+@register_model("bmshj2018-factorized")
 class FactorizedPrior(CompressionModel):
     r"""Factorized-prior model of J. Ballé, V. Laparra, E. P. Simoncelli, "End-to-end Optimized
     Image Compression", ICLR 2017 (arXiv:1611.01704), with the GDN transforms and the
@@ -47,18 +55,23 @@ class FactorizedPrior(CompressionModel):
     Args:
         N: channels of the hidden layers.
         M: channels of the latent ``y``.
+        **kwargs: :class:`CompressionModel`'s (deprecated) arguments.
     """
 
     latent_names = ("y",)
     _downsampling_factor = 16
 
-    def __init__(self, N: int, M: int) -> None:
-        super().__init__()
+    def __init__(self, N: int, M: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.entropy_bottleneck = EntropyBottleneck(M)
-        self.g_a = analysis_transform(N, M)
-        self.g_s = synthesis_transform(N, M)
+        self.g_a, self.g_s = self._transforms(N, M)
         self.N = int(N)
         self.M = int(M)
+
+    @staticmethod
+    def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+        """``g_a`` and ``g_s`` (GDN / IGDN between the convolutions)."""
+        return analysis_transform(N, M), synthesis_transform(N, M)
 
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
@@ -87,6 +100,44 @@ class FactorizedPrior(CompressionModel):
         return self._synthesize(y_hat)
 
 
+@register_model("bmshj2018-factorized-relu")
+class FactorizedPriorReLU(FactorizedPrior):
+    r""":class:`FactorizedPrior` with ReLU activations instead of GDN / IGDN (the transforms of
+    J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston, "Variational Image Compression with
+    a Scale Hyperprior", ICLR 2018, arXiv:1802.01436, with plain nonlinearities)::
+
+        g_a: conv 5x5/2, ReLU, conv, ReLU, conv, ReLU, conv -> M      (/16)
+        g_s: deconv 5x5/2, ReLU, deconv, ReLU, deconv, ReLU, deconv -> 3   (x16)
+
+    Args:
+        N: channels of the hidden layers.
+        M: channels of the latent ``y``.
+    """
+
+    @staticmethod
+    def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
+        g_a = nn.Sequential(
+            conv(3, N),
+            nn.ReLU(inplace=True),
+            conv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, N),
+            nn.ReLU(inplace=True),
+            conv(N, M),
+        )
+        g_s = nn.Sequential(
+            deconv(M, N),
+            nn.ReLU(inplace=True),
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            deconv(N, N),
+            nn.ReLU(inplace=True),
+            deconv(N, 3),
+        )
+        return g_a, g_s
+
+
+@register_model("bmshj2018-hyperprior")
 class ScaleHyperprior(CompressionModel):
     r"""Scale-hyperprior model of J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston,
     "Variational Image Compression with a Scale Hyperprior", ICLR 2018 (arXiv:1802.01436).
@@ -109,12 +160,13 @@ class ScaleHyperprior(CompressionModel):
     Args:
         N: channels of the hidden layers and of ``z``.
         M: channels of ``y``.
+        **kwargs: :class:`CompressionModel`'s (deprecated) arguments.
     """
 
     _downsampling_factor = 64
 
-    def __init__(self, N: int, M: int) -> None:
-        super().__init__()
+    def __init__(self, N: int, M: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.entropy_bottleneck = EntropyBottleneck(N)
         self.g_a, self.g_s = self._transforms(N, M)
         self.h_a, self.h_s = self._hyper_transforms(N, M)

@@ -18,12 +18,72 @@ from tinify.layers import (
 )
 from tinify.models.image.mbt2018 import (
     JointAutoregressiveHierarchicalPriors,
-    _entropy_model_from_state_dict,
+    entropy_model_from_state_dict,
 )
+from tinify.registry.torch import register_model
 
-__all__ = ["Cheng2020Anchor", "Cheng2020Attention"]
+__all__ = [
+    "Cheng2020Anchor",
+    "Cheng2020Attention",
+    "anchor_hyper_transforms",
+    "anchor_transforms",
+]
 
 
+def anchor_transforms(N: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """``g_a`` and ``g_s`` of Cheng et al.'s anchor model: residual blocks, /16 and x16, N
+    channels (also those of :class:`~tinify.models.sensetime.Cheng2020AnchorCheckerboard`)."""
+    g_a = nn.Sequential(
+        ResidualBlockWithStride(3, N, stride=2),
+        ResidualBlock(N, N),
+        ResidualBlockWithStride(N, N, stride=2),
+        ResidualBlock(N, N),
+        ResidualBlockWithStride(N, N, stride=2),
+        ResidualBlock(N, N),
+        conv3x3(N, N, stride=2),
+    )
+    g_s = nn.Sequential(
+        ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N, 2),
+        ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N, 2),
+        ResidualBlock(N, N),
+        ResidualBlockUpsample(N, N, 2),
+        ResidualBlock(N, N),
+        subpel_conv3x3(N, 3, 2),
+    )
+    return g_a, g_s
+
+
+def anchor_hyper_transforms(N: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """``h_a`` and ``h_s`` of Cheng et al.'s anchor model (3x3 convolutions, sub-pixel
+    upsampling); ``h_s`` outputs ``2N`` channels."""
+    h_a = nn.Sequential(
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N, stride=2),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N, stride=2),
+    )
+    h_s = nn.Sequential(
+        conv3x3(N, N),
+        nn.LeakyReLU(inplace=True),
+        subpel_conv3x3(N, N, 2),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N, N * 3 // 2),
+        nn.LeakyReLU(inplace=True),
+        subpel_conv3x3(N * 3 // 2, N * 3 // 2, 2),
+        nn.LeakyReLU(inplace=True),
+        conv3x3(N * 3 // 2, N * 2),
+    )
+    return h_a, h_s
+
+
+@register_model("cheng2020-anchor")
 class Cheng2020Anchor(JointAutoregressiveHierarchicalPriors):
     r"""Anchor model of Z. Cheng, H. Sun, M. Takeuchi, J. Katto, "Learned Image Compression with
     Discretized Gaussian Mixture Likelihoods and Attention Modules", CVPR 2020
@@ -62,59 +122,19 @@ class Cheng2020Anchor(JointAutoregressiveHierarchicalPriors):
 
     @staticmethod
     def _transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
-        g_a = nn.Sequential(
-            ResidualBlockWithStride(3, N, stride=2),
-            ResidualBlock(N, N),
-            ResidualBlockWithStride(N, N, stride=2),
-            ResidualBlock(N, N),
-            ResidualBlockWithStride(N, N, stride=2),
-            ResidualBlock(N, N),
-            conv3x3(N, N, stride=2),
-        )
-        g_s = nn.Sequential(
-            ResidualBlock(N, N),
-            ResidualBlockUpsample(N, N, 2),
-            ResidualBlock(N, N),
-            ResidualBlockUpsample(N, N, 2),
-            ResidualBlock(N, N),
-            ResidualBlockUpsample(N, N, 2),
-            ResidualBlock(N, N),
-            subpel_conv3x3(N, 3, 2),
-        )
-        return g_a, g_s
+        return anchor_transforms(N)
 
     @staticmethod
     def _hyper_transforms(N: int, M: int) -> tuple[nn.Sequential, nn.Sequential]:
-        h_a = nn.Sequential(
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N, stride=2),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N, stride=2),
-        )
-        h_s = nn.Sequential(
-            conv3x3(N, N),
-            nn.LeakyReLU(inplace=True),
-            subpel_conv3x3(N, N, 2),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N, N * 3 // 2),
-            nn.LeakyReLU(inplace=True),
-            subpel_conv3x3(N * 3 // 2, N * 3 // 2, 2),
-            nn.LeakyReLU(inplace=True),
-            conv3x3(N * 3 // 2, N * 2),
-        )
-        return h_a, h_s
+        return anchor_hyper_transforms(N)
 
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
         n = int(state_dict["g_a.0.conv1.weight"].shape[0])
-        return {"N": n, **_entropy_model_from_state_dict(state_dict, n)}
+        return {"N": n, **entropy_model_from_state_dict(state_dict, n)}
 
 
+@register_model("cheng2020-attn")
 class Cheng2020Attention(Cheng2020Anchor):
     r"""Cheng et al., CVPR 2020 (arXiv:2001.01568), with the simplified attention modules.
 

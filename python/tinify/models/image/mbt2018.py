@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianMixtureConditional
+from tinify.exceptions import ParameterError
 from tinify.layers import MaskedConv2d, conv, deconv
 from tinify.models.base import CodingOptions
 from tinify.models.image.bmshj2018 import ScaleHyperprior
@@ -23,12 +24,14 @@ from tinify.models.image.wavefront import (
     decompress_latent,
     split_mixture,
 )
+from tinify.registry.torch import register_model
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "MeanScaleHyperprior"]
 
 ENTROPY_MODELS = ("gaussian", "mixture")
 
 
+@register_model("mbt2018-mean")
 class MeanScaleHyperprior(ScaleHyperprior):
     r"""Mean-scale hyperprior of D. Minnen, J. Ballé, G. Toderici, "Joint Autoregressive and
     Hierarchical Priors for Learned Image Compression", NeurIPS 2018 (arXiv:1809.02736).
@@ -77,6 +80,7 @@ class MeanScaleHyperprior(ScaleHyperprior):
         return scales, means
 
 
+@register_model("mbt2018")
 class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
     r"""Joint autoregressive and hierarchical priors of D. Minnen, J. Ballé, G. Toderici,
     NeurIPS 2018 (arXiv:1809.02736).
@@ -125,11 +129,11 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
     ) -> None:
         super().__init__(N, M)
         if entropy_model not in ENTROPY_MODELS:
-            raise ValueError(
+            raise ParameterError(
                 f"entropy_model must be one of {ENTROPY_MODELS}, got {entropy_model!r}"
             )
         if context_order not in CONTEXT_ORDERS:
-            raise ValueError(
+            raise ParameterError(
                 f"context_order must be one of {CONTEXT_ORDERS}, got {context_order!r}"
             )
         self.entropy_model = entropy_model
@@ -149,7 +153,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
         config = super()._config_from_state_dict(state_dict)
-        config.update(_entropy_model_from_state_dict(state_dict, config["M"]))
+        config.update(entropy_model_from_state_dict(state_dict, config["M"]))
         return config
 
     def _fixed_network_modules(self) -> dict[str, nn.Module]:
@@ -204,7 +208,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
         z_strings, z_hat = self._compress_z(z, options)
         params = self._hyper_params(z_hat, options)
         if params.shape[-2:] != y.shape[-2:]:
-            raise ValueError(
+            raise ParameterError(
                 f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
                 f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
             )
@@ -238,7 +242,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
         return self._synthesize(arithmetic.latent(y_hat, z_hat))
 
 
-def _entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:
+def entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:
     """``entropy_model`` (and ``K``) from the output width of ``entropy_parameters``.
 
     The last layer is the 1x1 convolution whose input width is ``M * 8 // 3``.
@@ -258,4 +262,6 @@ def _entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> 
         return {"entropy_model": "gaussian"}
     if out % (3 * m) == 0:
         return {"entropy_model": "mixture", "K": out // (3 * m)}
-    raise ValueError(f"entropy_parameters outputs {out} channels, expected 2*M or 3*K*M (M={m})")
+    raise ParameterError(
+        f"entropy_parameters outputs {out} channels, expected 2*M or 3*K*M (M={m})"
+    )

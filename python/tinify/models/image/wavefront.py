@@ -51,7 +51,9 @@ from torch import Tensor, nn
 
 from tinify import _core
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, saturate
+from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "CONTEXT_ORDERS",
@@ -82,7 +84,7 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
     channel pair.
 
     Raises:
-        ValueError: the convolution is not a stride-1, "same"-padded, ungrouped one, or a tap is
+        ParameterError: the convolution is not a stride-1, "same"-padded, ungrouped one, or a tap is
             not causal (at or after the centre in raster order).
     """
     kh, kw = conv.kernel_size
@@ -94,7 +96,9 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
         or kh % 2 == 0
         or kw % 2 == 0
     ):
-        raise ValueError("context_prediction must be an odd-sized, stride-1, 'same' convolution")
+        raise ParameterError(
+            "context_prediction must be an odd-sized, stride-1, 'same' convolution"
+        )
     mask = getattr(conv, "mask", None)
     used = (mask != 0).any(dim=0).any(dim=0) if isinstance(mask, Tensor) else None
     taps = []
@@ -104,7 +108,7 @@ def causal_taps(conv: nn.Conv2d) -> list[tuple[int, int]]:
                 continue
             dh, dw = i - kh // 2, j - kw // 2
             if dh > 0 or (dh == 0 and dw >= 0):
-                raise ValueError(f"context tap ({dh}, {dw}) is not causal; mask the kernel")
+                raise ParameterError(f"context tap ({dh}, {dw}) is not causal; mask the kernel")
             taps.append((dh, dw))
     return taps
 
@@ -126,7 +130,7 @@ def coding_fronts(height: int, width: int, slope: int, order: str = "wavefront")
     ``h``. ``"raster"``: one position per front, row by row.
     """
     if order not in CONTEXT_ORDERS:
-        raise ValueError(f"context order must be one of {CONTEXT_ORDERS}, got {order!r}")
+        raise ParameterError(f"context order must be one of {CONTEXT_ORDERS}, got {order!r}")
     positions = torch.arange(height * width)
     if order == "raster":
         return list(positions.split(1))
@@ -176,7 +180,7 @@ def _as_matmuls(entropy_parameters: nn.Sequential) -> list[Callable[[Tensor], Te
     for module in entropy_parameters:
         if isinstance(module, nn.Conv2d):
             if module.kernel_size != (1, 1) or module.stride != (1, 1) or module.groups != 1:
-                raise ValueError("entropy_parameters may only hold 1x1 convolutions")
+                raise ParameterError("entropy_parameters may only hold 1x1 convolutions")
             weight = module.weight.detach().reshape(module.out_channels, module.in_channels)
             bias = module.bias.detach() if module.bias is not None else None
             layers.append(functools.partial(F.linear, weight=weight, bias=bias))
@@ -196,18 +200,10 @@ def split_mixture(params: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     return torch.softmax(grouped, dim=1).reshape(weights.shape), means, scales
 
 
-def _per_element(p: Tensor, k: int) -> Tensor:
+def per_element(p: Tensor, k: int) -> Tensor:
     """(P, K*M) block layout -> (P*M, K): one row of K values per element, position-major."""
     rows, km = p.shape
     return p.reshape(rows, k, km // k).transpose(1, 2).reshape(-1, k)
-
-
-def _float64(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
-
-
-def _int32(t: Tensor) -> np.ndarray:
-    return np.ascontiguousarray(t.detach().to("cpu", torch.int32).numpy())
 
 
 # -- the arithmetic: entropy parameters of a front, float or fixed-point ------------------------
@@ -265,7 +261,7 @@ class FloatArithmetic:
     hyper parameters' dtype and on their device; ``y_hat`` holds the decoded values.
 
     Raises:
-        ValueError: ``entropy_parameters`` holds a layer that is not a 1x1 convolution or an
+        ParameterError: ``entropy_parameters`` holds a layer that is not a 1x1 convolution or an
             element-wise module, or ``context_prediction`` is not a causal "same" convolution.
     """
 
@@ -291,10 +287,11 @@ class FloatArithmetic:
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
         scales, means = out.chunk(2, dim=1)
-        return FrontParams((_int32(conditional.build_indexes(scales).reshape(-1)),), means, means)
+        indexes = to_numpy(conditional.build_indexes(scales).reshape(-1), np.int32)
+        return FrontParams((indexes,), means, means)
 
     def mixture(self, out: Tensor, k: int) -> FrontParams:
-        coding = tuple(_float64(_per_element(p, k)) for p in split_mixture(out, k))
+        coding = tuple(to_numpy(per_element(p, k), np.float64) for p in split_mixture(out, k))
         return FrontParams(coding, None, None)
 
     def context_values(self, symbols: Tensor, context_means: Tensor | None) -> Tensor:
@@ -326,29 +323,31 @@ class FixedArithmetic:
     def __init__(self, context_net: _core.FixedNetwork, parameter_net: _core.FixedNetwork) -> None:
         for net in (context_net, parameter_net):
             if not isinstance(net, _core.FixedNetwork):
-                raise TypeError(f"expected a tinify._core.FixedNetwork, got {type(net).__name__}")
+                raise ParameterTypeError(
+                    f"expected a tinify._core.FixedNetwork, got {type(net).__name__}"
+                )
         self.context_net = context_net
         self.parameter_net = parameter_net
 
     def hyper(self, params: Tensor) -> Tensor:
         if params.dtype != torch.int32:
-            raise ValueError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
+            raise ParameterError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
         return params.cpu()
 
     def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
-        context = torch.from_numpy(self.context_net.forward_rows(context_in.numpy()))
+        context = torch.from_numpy(self.context_net.forward_rows(to_numpy(context_in)))
         rows = torch.cat([hyper, context], dim=1)
-        return torch.from_numpy(self.parameter_net.forward_rows(rows.numpy()))
+        return torch.from_numpy(self.parameter_net.forward_rows(to_numpy(rows)))
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
         scales_int, means_int = out.chunk(2, dim=1)
         indexes = conditional.build_indexes_fixed(scales_int, FRAC_BITS).reshape(-1)
-        return FrontParams((_int32(indexes),), from_fixed(means_int), means_int)
+        return FrontParams((to_numpy(indexes, np.int32),), from_fixed(means_int), means_int)
 
     def mixture(self, out: Tensor, k: int) -> FrontParams:
-        logits, means, scales = (_per_element(p, k) for p in out.chunk(3, dim=1))
-        weights = _core.fixed_softmax(np.ascontiguousarray(logits.numpy()))
-        as_f64 = (_float64(from_fixed(p, torch.float64)) for p in (means, scales))
+        logits, means, scales = (per_element(p, k) for p in out.chunk(3, dim=1))
+        weights = _core.fixed_softmax(to_numpy(logits))
+        as_f64 = (to_numpy(from_fixed(p, torch.float64)) for p in (means, scales))
         return FrontParams((weights, *as_f64), None, None)
 
     def context_values(self, symbols: Tensor, context_means: Tensor | None) -> Tensor:
@@ -554,7 +553,7 @@ def _encode_item(coder: ContextCoder, coding: FrontCoding, y: Tensor) -> bytes:
         front = coding.front(arithmetic, coder.front_params(i))
         symbols = coding.conditional.quantize(values, "symbols", front.means)
         coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
-        coding.put(encoder, _int32(symbols.reshape(-1)), front)
+        coding.put(encoder, to_numpy(symbols.reshape(-1), np.int32), front)
     return encoder.flush()
 
 
@@ -611,7 +610,7 @@ def compress_latent(
         arithmetic's representation (float values; int32 ``symbol * 2^F + m_int`` when fixed).
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
-        raise ValueError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
+        raise ParameterError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
     coding = front_coding(conditional)
     coders = _coders(params, context_prediction, entropy_parameters, order, arithmetic)
     strings, latents = [], []
@@ -640,7 +639,7 @@ def decompress_latent(
         tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
     """
     if len(strings) != params.size(0):
-        raise ValueError(f"{len(strings)} streams for a batch of {params.size(0)}")
+        raise ParameterError(f"{len(strings)} streams for a batch of {params.size(0)}")
     coding = front_coding(conditional)
     coders = _coders(params, context_prediction, entropy_parameters, order, arithmetic)
     latents = []

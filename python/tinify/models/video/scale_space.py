@@ -30,7 +30,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["gaussian_blur", "gaussian_kernel1d", "gaussian_volume", "warp_volume"]
+from tinify.exceptions import BlurArgumentError, ParameterError
+
+__all__ = [
+    "BlurArgumentError",
+    "gaussian_blur",
+    "gaussian_kernel1d",
+    "gaussian_kernel2d",
+    "gaussian_volume",
+    "meshgrid2d",
+    "warp_volume",
+]
 
 
 def gaussian_kernel1d(
@@ -45,27 +55,64 @@ def gaussian_kernel1d(
         Tensor of shape (kernel_size,).
     """
     if kernel_size < 1 or sigma <= 0:
-        raise ValueError(f"need kernel_size >= 1 and sigma > 0, got {kernel_size}, {sigma}")
+        raise ParameterError(f"need kernel_size >= 1 and sigma > 0, got {kernel_size}, {sigma}")
     half = (kernel_size - 1) / 2.0
     t = torch.linspace(-half, half, kernel_size, device=device, dtype=dtype)
     weights = torch.exp(-0.5 * (t / sigma) ** 2)
     return weights / weights.sum()
 
 
-def gaussian_blur(x: Tensor, kernel: Tensor) -> Tensor:
-    """Blur every channel of ``x`` (N, C, H, W) with the separable Gaussian ``kernel`` (k,).
+def gaussian_kernel2d(
+    kernel_size: int,
+    sigma: float,
+    device: torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """The 2-D Gaussian ``outer(g, g)`` of :func:`gaussian_kernel1d` ``g``, summing to 1.
 
-    Equivalent to a depthwise 2-D convolution with ``outer(kernel, kernel)`` after replicate
-    padding of ``k // 2`` on every side, done as two 1-D passes (``2k`` instead of ``k²``
-    multiplies per pixel). The passes are ordinary C -> C convolutions with a diagonal weight:
-    for the few channels of an image they run several times faster on CPU than grouped
-    (depthwise) ones.
+    Returns:
+        Tensor of shape (kernel_size, kernel_size).
+    """
+    g = gaussian_kernel1d(kernel_size, sigma, device, dtype)
+    return torch.mm(g[:, None], g[None, :])
+
+
+def gaussian_blur(
+    x: Tensor,
+    kernel: Tensor | None = None,
+    kernel_size: int | None = None,
+    sigma: float | None = None,
+) -> Tensor:
+    """Blur every channel of ``x`` (N, C, H, W) with a Gaussian, after replicate padding.
+
+    The kernel is either given (``kernel``: a 1-D kernel (k,), applied separably along W then H,
+    or a 2-D kernel (k, k), applied as one depthwise convolution), or built from
+    ``kernel_size`` and ``sigma`` (a 2-D :func:`gaussian_kernel2d` in ``x``'s dtype, as
+    CompressAI's ``gaussian_blur`` does). Padding is ``k // 2`` on every side, so odd kernels
+    keep the size.
+
+    The separable form computes the same blur as the 2-D kernel ``outer(kernel, kernel)`` in
+    ``2k`` instead of ``k²`` multiplies per pixel (values differ by float rounding only). Its
+    passes are ordinary C -> C convolutions with a diagonal weight: for the few channels of an
+    image they run several times faster on CPU than grouped (depthwise) ones.
 
     Returns:
         Tensor shaped like ``x``.
+
+    Raises:
+        BlurArgumentError: no ``kernel`` and not both ``kernel_size`` and ``sigma``.
     """
-    c, k = x.size(1), kernel.numel()
+    if kernel is None:
+        if kernel_size is None or sigma is None:
+            raise BlurArgumentError("gaussian_blur needs a kernel, or kernel_size and sigma")
+        dtype = x.dtype if x.is_floating_point() else torch.float32
+        kernel = gaussian_kernel2d(kernel_size, sigma, x.device, dtype)
+    c, k = x.size(1), kernel.size(0)
     pad = k // 2
+    if kernel.dim() == 2:
+        x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        weight = kernel.to(x.dtype).expand(c, 1, k, kernel.size(1))
+        return F.conv2d(x, weight, groups=c)
     eye = torch.eye(c, device=x.device, dtype=x.dtype)
     weight = eye[:, :, None, None] * kernel.to(x.dtype).reshape(1, 1, 1, k)  # (C, C, 1, k)
     x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
@@ -85,7 +132,7 @@ def gaussian_volume(x: Tensor, sigma0: float = 1.5, num_levels: int = 5) -> Tens
         Tensor of shape (N, C, num_levels + 1, H, W).
     """
     if num_levels < 1:
-        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+        raise ParameterError(f"num_levels must be >= 1, got {num_levels}")
     kernel = gaussian_kernel1d(2 * math.ceil(3 * sigma0) + 1, sigma0, x.device, x.dtype)
     level = gaussian_blur(x, kernel)
     slices = [x, level]
@@ -96,6 +143,24 @@ def gaussian_volume(x: Tensor, sigma0: float = 1.5, num_levels: int = 5) -> Tens
             up = F.interpolate(up, scale_factor=2.0, mode="bilinear", align_corners=False)
         slices.append(up)
     return torch.stack(slices, dim=2)
+
+
+def meshgrid2d(
+    N: int,
+    C: int,
+    H: int,
+    W: int,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> Tensor:
+    """The identity sampling grid of ``grid_sample`` for (N, C, H, W) inputs.
+
+    Returns:
+        Tensor of shape (N, H, W, 2): the normalised ``(x, y)`` coordinates of every pixel
+        centre in [-1, 1] (``align_corners=False``), in ``dtype`` (default: torch's default).
+    """
+    theta = torch.eye(2, 3, device=device, dtype=dtype).unsqueeze(0).expand(N, 2, 3)
+    return F.affine_grid(theta, [N, C, H, W], align_corners=False)
 
 
 def warp_volume(
@@ -113,11 +178,15 @@ def warp_volume(
 
     Returns:
         The prediction, (N, C, H, W), computed in float32 with autocast disabled.
+
+    Raises:
+        ParameterError: (a ``ValueError``) ``volume`` is not 5-D.
     """
+    if volume.dim() != 5:
+        raise ParameterError(f"volume must be 5-D (N, C, D, H, W), got {volume.dim()}-D")
     n, c, _, h, w = volume.shape
     with torch.autocast(device_type=volume.device.type, enabled=False):
-        theta = torch.eye(2, 3, device=volume.device, dtype=torch.float32).expand(n, 2, 3)
-        grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)  # (N, H, W, 2): x, y
+        grid = meshgrid2d(n, c, h, w, volume.device, torch.float32)  # (N, H, W, 2): x, y
         grid = grid + flow.float().permute(0, 2, 3, 1)
         grid = torch.cat([grid, scale_field.float().permute(0, 2, 3, 1)], dim=-1)
         out = F.grid_sample(

@@ -12,7 +12,6 @@ published weights load with ``strict=True`` and ``forward`` reproduces its outpu
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,17 +19,19 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.layers import conv, deconv
+from tinify.layers.qrelu import qrelu
 from tinify.models.base import (
     CodingOptions,
     CompressionModel,
-    _check_shape,
-    _check_strings,
     check_image,
+    check_shape,
+    check_strings,
 )
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
 from tinify.ops import crop, pad_to_multiple, quantize_ste
+from tinify.registry.torch import register_model
 
 __all__ = [
     "CompressedVideo",
@@ -119,38 +120,6 @@ def ssf_decoder(out_planes: int, in_planes: int = 192, mid_planes: int = 128) ->
         nn.ReLU(inplace=True),
         SubpelDeconv(mid_planes, out_planes),
     )
-
-
-class _QReLU(torch.autograd.Function):
-    """Clip to [0, 2^bits - 1]; outside the range, a smooth gradient instead of zero.
-
-    J. Ballé, N. Johnston, D. Minnen, "Integer Networks for Data Compression with Latent-Variable
-    Models", ICLR 2019: the gradient of the clip is replaced, outside the range, by a generalized
-    Gaussian ``exp(-(alpha |t|)^beta)`` of ``t = 2 x / (2^bits - 1) - 1``, with
-    ``alpha = Gamma(1 + 1/beta)`` so that it has the same integral as the box it replaces.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, bit_depth: int, beta: float) -> Tensor:
-        max_value = 2**bit_depth - 1
-        ctx.save_for_backward(x)
-        ctx.max_value, ctx.beta = max_value, beta
-        return x.clamp(min=0, max=max_value)
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, None, None]:
-        (x,) = ctx.saved_tensors
-        max_value, beta = ctx.max_value, ctx.beta
-        alpha = math.gamma(1.0 + 1.0 / beta)
-        t = (2.0 * x / max_value - 1.0).abs()
-        substitute = torch.exp(-((alpha * t) ** beta)) * grad_output
-        outside = (x < 0) | (x > max_value)
-        return torch.where(outside, substitute, grad_output), None, None
-
-
-def qrelu(x: Tensor, bit_depth: int = 8, beta: float = 100.0) -> Tensor:
-    """Quantization-friendly ReLU: ``clamp(x, 0, 2^bit_depth - 1)`` with a smooth gradient tail."""
-    return _QReLU.apply(x, bit_depth, beta)
 
 
 class HyperScaleDecoder(nn.Module):
@@ -320,6 +289,7 @@ def _estimate(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Tens
     return hyperprior(y)
 
 
+@register_model("ssf2020")
 class ScaleSpaceFlow(CompressionModel):
     r"""Scale-space flow video codec of E. Agustsson, D. Minnen, N. Johnston, J. Ballé,
     S. J. Hwang, G. Toderici, "Scale-Space Flow for End-to-End Optimized Video Compression",
@@ -400,8 +370,21 @@ class ScaleSpaceFlow(CompressionModel):
         """Warp ``x_ref``'s scale-space volume with ``motion_info`` (N, 3, H, W): flow, scale."""
         flow, scale_field = motion_info[:, :2], motion_info[:, 2:3]
         x_ref = x_ref.contiguous()
-        volume = gaussian_volume(x_ref, self.sigma0, self.num_levels)
-        return warp_volume(volume, flow, scale_field)
+        volume = self.gaussian_volume(x_ref, self.sigma0, self.num_levels)
+        return self.warp_volume(volume, flow, scale_field)
+
+    @staticmethod
+    def gaussian_volume(x: Tensor, sigma: float, num_levels: int) -> Tensor:
+        """The scale-space volume of ``x``: :func:`~tinify.models.video.gaussian_volume`
+        (CompressAI's method; override it to change the prediction)."""
+        return gaussian_volume(x, sigma, num_levels)
+
+    def warp_volume(
+        self, volume: Tensor, flow: Tensor, scale_field: Tensor, padding_mode: str = "border"
+    ) -> Tensor:
+        """Sample ``volume`` along ``flow`` and ``scale_field``:
+        :func:`~tinify.models.video.warp_volume` (CompressAI's method)."""
+        return warp_volume(volume, flow, scale_field, padding_mode)
 
     def _inter(
         self, x_cur: Tensor, x_ref: Tensor, code: Any
@@ -611,22 +594,24 @@ def _check_frames(frames: Any, multiple: int | None = None) -> None:
     values must lie in [0, 1] (see :func:`check_image`).
     """
     if isinstance(frames, Tensor) or not isinstance(frames, (list, tuple)) or not frames:
-        raise TypeError("frames must be a non-empty list of (N, 3, H, W) tensors, one per frame")
+        raise ParameterTypeError(
+            "frames must be a non-empty list of (N, 3, H, W) tensors, one per frame"
+        )
     for i, x in enumerate(frames):
         if not isinstance(x, Tensor):
-            raise TypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
+            raise ParameterTypeError(f"frames[{i}] must be a torch.Tensor, got {type(x).__name__}")
         if multiple is None:
             check_image(x, min_size=1)
         elif x.dim() != 4 or x.size(1) != 3:
-            raise ValueError(f"frames[{i}] must have shape (N, 3, H, W), got {tuple(x.shape)}")
+            raise ParameterError(f"frames[{i}] must have shape (N, 3, H, W), got {tuple(x.shape)}")
         if x.shape != frames[0].shape:
-            raise ValueError(
+            raise ParameterError(
                 f"frames[{i}] has shape {tuple(x.shape)}, frames[0] {tuple(frames[0].shape)}; "
                 "all frames must have the same shape"
             )
     h, w = frames[0].shape[-2:]
     if multiple is not None and (h % multiple or w % multiple):
-        raise ValueError(
+        raise ParameterError(
             f"frames are {h}x{w}; forward() needs sizes divisible by {multiple} (pad with "
             "tinify.ops.pad_to_multiple, or crop)"
         )
@@ -635,28 +620,32 @@ def _check_frames(frames: Any, multiple: int | None = None) -> None:
 def _check_streams(strings: Any, shapes: Any) -> None:
     """Check the structure :meth:`ScaleSpaceFlow.compress` returns (frames, batch, sizes agree)."""
     if not isinstance(strings, (list, tuple)) or not strings:
-        raise ValueError("strings must be a non-empty list with one entry per frame")
+        raise ParameterError("strings must be a non-empty list with one entry per frame")
     if not isinstance(shapes, (list, tuple)) or len(shapes) != len(strings):
         got = len(shapes) if isinstance(shapes, (list, tuple)) else type(shapes).__name__
-        raise ValueError(
+        raise ParameterError(
             f"shapes must be a list of {len(strings)} entries (one per frame), got {got}"
         )
-    batch = _check_strings(strings[0], 2)
-    size = _check_shape(shapes[0])
+    batch = check_strings(strings[0], 2)
+    size = check_shape(shapes[0])
     for i in range(1, len(strings)):
         for what, entry in (("strings", strings[i]), ("shapes", shapes[i])):
             if not isinstance(entry, Mapping) or set(entry) != set(_INTER_KEYS):
-                raise ValueError(f"{what}[{i}] must be a dict with keys 'motion' and 'residual'")
+                raise ParameterError(
+                    f"{what}[{i}] must be a dict with keys 'motion' and 'residual'"
+                )
         for key in _INTER_KEYS:
             try:
-                n = _check_strings(strings[i][key], 2)
-                frame_size = _check_shape(shapes[i][key])
+                n = check_strings(strings[i][key], 2)
+                frame_size = check_shape(shapes[i][key])
             except (TypeError, ValueError) as err:
                 raise type(err)(f"frame {i} {key}: {err}") from None
             if n != batch:
-                raise ValueError(f"strings[{i}][{key!r}] has {n} streams, strings[0] has {batch}")
+                raise ParameterError(
+                    f"strings[{i}][{key!r}] has {n} streams, strings[0] has {batch}"
+                )
             if frame_size != size:
-                raise ValueError(
+                raise ParameterError(
                     f"shapes[{i}][{key!r}] is {frame_size}, shapes[0] is {size}: all frames "
                     "must have the same size"
                 )

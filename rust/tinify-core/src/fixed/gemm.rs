@@ -8,7 +8,8 @@
 
 use std::borrow::Cow;
 
-use super::QuantizedConv;
+use super::{concat, filled, QuantizedConv};
+use crate::error::Result;
 use crate::parallel;
 
 /// Columns per panel of `B`.
@@ -27,7 +28,10 @@ pub trait Exact:
     /// The (integer) value as `i64`; exact for both types under their bounds.
     fn to_i64(self) -> i64;
     /// The weights of `q` as an `A` matrix (`cout x cin*kh*kw`) packed by [`pack_rows`].
-    fn packed_weights(q: &QuantizedConv) -> Cow<'_, [Self]>
+    ///
+    /// # Errors
+    /// [`Error::OutOfMemory`](crate::Error::OutOfMemory) when the buffer cannot be allocated.
+    fn packed_weights(q: &QuantizedConv) -> Result<Cow<'_, [Self]>>
     where
         Self: Clone;
 }
@@ -40,11 +44,11 @@ impl Exact for i64 {
     fn to_i64(self) -> i64 {
         self
     }
-    fn packed_weights(q: &QuantizedConv) -> Cow<'_, [Self]> {
+    fn packed_weights(q: &QuantizedConv) -> Result<Cow<'_, [Self]>> {
         let k = q.cin * q.kh * q.kw;
-        Cow::Owned(pack_rows(q.cout, k, |o, kk| {
+        Ok(Cow::Owned(pack_rows(q.cout, k, |o, kk| {
             i64::from(q.weight[o * k + kk])
-        }))
+        })?))
     }
 }
 
@@ -57,15 +61,22 @@ impl Exact for f64 {
         // An integer below 2^53 in magnitude: the conversion is exact.
         self as i64
     }
-    fn packed_weights(q: &QuantizedConv) -> Cow<'_, [Self]> {
-        Cow::Borrowed(&q.packed_f64)
+    fn packed_weights(q: &QuantizedConv) -> Result<Cow<'_, [Self]>> {
+        Ok(Cow::Borrowed(&q.packed_f64))
     }
 }
 
 /// Packs a `k x n` matrix given by `get(kk, col)` into panels of [`NR`] columns.
-pub fn pack_panels<T: Exact>(k: usize, n: usize, get: impl Fn(usize, usize) -> T) -> Vec<T> {
+///
+/// # Errors
+/// [`Error::OutOfMemory`](crate::Error::OutOfMemory) when the buffer cannot be allocated.
+pub fn pack_panels<T: Exact>(
+    k: usize,
+    n: usize,
+    get: impl Fn(usize, usize) -> T,
+) -> Result<Vec<T>> {
     let panels = n.div_ceil(NR);
-    let mut out = vec![T::ZERO; panels * k * NR];
+    let mut out = filled(&[panels, k, NR], T::ZERO, "packed activations")?;
     for p in 0..panels {
         let panel = &mut out[p * k * NR..(p + 1) * k * NR];
         for c in 0..NR.min(n - p * NR) {
@@ -74,14 +85,17 @@ pub fn pack_panels<T: Exact>(k: usize, n: usize, get: impl Fn(usize, usize) -> T
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Packs an `m x k` matrix given by `get(row, kk)` into blocks of [`MR`] rows, interleaved
 /// (`block[kk * MR + r] = A[b*MR + r, kk]`, zero rows past `m`).
-pub fn pack_rows<T: Exact>(m: usize, k: usize, get: impl Fn(usize, usize) -> T) -> Vec<T> {
+///
+/// # Errors
+/// [`Error::OutOfMemory`](crate::Error::OutOfMemory) when the buffer cannot be allocated.
+pub fn pack_rows<T: Exact>(m: usize, k: usize, get: impl Fn(usize, usize) -> T) -> Result<Vec<T>> {
     let blocks = m.div_ceil(MR);
-    let mut out = vec![T::ZERO; blocks * k * MR];
+    let mut out = filled(&[blocks, k, MR], T::ZERO, "packed weights")?;
     for b in 0..blocks {
         let block = &mut out[b * k * MR..(b + 1) * k * MR];
         for r in 0..MR.min(m - b * MR) {
@@ -90,21 +104,30 @@ pub fn pack_rows<T: Exact>(m: usize, k: usize, get: impl Fn(usize, usize) -> T) 
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// `C = A * B` with `A` (`m x k`) packed by [`pack_rows`] and `B` (`k x n`) packed by
 /// [`pack_panels`]; returns `C` row-major (`m x n`).
 ///
+/// # Errors
+/// [`Error::OutOfMemory`](crate::Error::OutOfMemory) when the result cannot be allocated.
+///
 /// # Panics
 /// If a packed matrix is shorter than its dimensions say (an internal invariant: callers pack
 /// with the same dimensions).
-pub fn gemm<T: Exact>(m: usize, k: usize, n: usize, packed_a: &[T], packed_b: &[T]) -> Vec<T> {
+pub fn gemm<T: Exact>(
+    m: usize,
+    k: usize,
+    n: usize,
+    packed_a: &[T],
+    packed_b: &[T],
+) -> Result<Vec<T>> {
     let panels = n.div_ceil(NR);
-    let blocks = parallel::map(m.div_ceil(MR), |blk| {
+    let blocks = parallel::try_map(m.div_ceil(MR), |blk| {
         let rows = MR.min(m - blk * MR);
         let ap = &packed_a[blk * k * MR..(blk + 1) * k * MR];
-        let mut c = vec![T::ZERO; rows * n];
+        let mut c = filled(&[rows, n], T::ZERO, "matrix product")?;
         for p in 0..panels {
             let bp = &packed_b[p * k * NR..(p + 1) * k * NR];
             let mut acc = [[T::ZERO; NR]; MR];
@@ -120,9 +143,9 @@ pub fn gemm<T: Exact>(m: usize, k: usize, n: usize, packed_a: &[T], packed_b: &[
                 c[r * n + p * NR..r * n + p * NR + cols].copy_from_slice(&row[..cols]);
             }
         }
-        c
-    });
-    blocks.concat()
+        Ok(c)
+    })?;
+    concat(&blocks, "matrix product")
 }
 
 #[cfg(test)]
@@ -134,7 +157,8 @@ mod tests {
         for (m, k, n) in [(1, 1, 1), (5, 7, 9), (4, 3, 8), (9, 17, 3)] {
             let a = |i: usize, j: usize| ((i * 31 + j * 17) % 23) as i64 - 11;
             let b = |i: usize, j: usize| ((i * 13 + j * 7) % 19) as i64 - 9;
-            let c = gemm(m, k, n, &pack_rows(m, k, a), &pack_panels(k, n, b));
+            let (pa, pb) = (pack_rows(m, k, a).unwrap(), pack_panels(k, n, b).unwrap());
+            let c = gemm(m, k, n, &pa, &pb).unwrap();
             for i in 0..m {
                 for j in 0..n {
                     let expected: i64 = (0..k).map(|kk| a(i, kk) * b(kk, j)).sum();

@@ -92,6 +92,50 @@ impl FixedTensor {
     }
 }
 
+/// A buffer of `dims.iter().product()` copies of `value`, allocated fallibly: an impossible size
+/// or a failed allocation is an error, never an abort.
+///
+/// # Errors
+/// [`Error::OutOfMemory`] when the size overflows or the allocation fails.
+pub(crate) fn filled<T: Clone>(dims: &[usize], value: T, what: &'static str) -> Result<Vec<T>> {
+    let elem = std::mem::size_of::<T>().max(1);
+    let n = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let oom = |n: Option<usize>| Error::OutOfMemory {
+        what,
+        bytes: n.map_or(u64::MAX, |n| (n as u64).saturating_mul(elem as u64)),
+    };
+    let n = match n {
+        Some(n)
+            if n.checked_mul(elem)
+                .is_some_and(|b| b <= isize::MAX as usize) =>
+        {
+            n
+        }
+        _ => return Err(oom(n)),
+    };
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| oom(Some(n)))?;
+    v.resize(n, value);
+    Ok(v)
+}
+
+/// Concatenates `parts` into one fallibly allocated buffer.
+///
+/// # Errors
+/// [`Error::OutOfMemory`] when the allocation fails.
+pub(crate) fn concat<T: Clone>(parts: &[Vec<T>], what: &'static str) -> Result<Vec<T>> {
+    let n = parts.iter().map(Vec::len).sum::<usize>();
+    let mut out = Vec::new();
+    out.try_reserve_exact(n).map_err(|_| Error::OutOfMemory {
+        what,
+        bytes: (n as u64).saturating_mul(std::mem::size_of::<T>() as u64),
+    })?;
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    Ok(out)
+}
+
 fn check_dim(d: usize) -> Result<()> {
     if d > MAX_DIM {
         return Err(Error::TooLarge {
@@ -265,7 +309,7 @@ impl QuantizedConv {
             .unwrap_or(0);
         let packed_f64 = gemm::pack_rows(cout, per_channel, |o, kk| {
             f64::from(w_int[o * per_channel + kk])
-        });
+        })?;
         Ok(Self {
             cout,
             cin,
@@ -479,6 +523,38 @@ pub fn scale_indexes(scales: &[i32], table: &[f32], bound: f32) -> Result<Vec<i3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_buffers_are_errors_not_aborts() {
+        // Overflowing element count, then a real request far beyond any machine's memory.
+        let e = filled(&[usize::MAX / 2, 4], 0i32, "test").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::OutOfMemory {
+                    bytes: u64::MAX,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let e = filled(&[1 << 40, 1 << 4], 0i64, "test").unwrap_err();
+        assert_eq!(
+            e,
+            Error::OutOfMemory {
+                what: "test",
+                bytes: 1 << 47
+            }
+        );
+        assert!(e
+            .to_string()
+            .contains("cannot allocate 140737488355328 bytes for test"));
+        assert_eq!(filled(&[2, 3], 7u8, "test").unwrap(), vec![7u8; 6]);
+        assert_eq!(
+            concat(&[vec![1, 2], vec![3]], "test").unwrap(),
+            vec![1, 2, 3]
+        );
+    }
 
     #[test]
     fn frexp_matches_definition() {

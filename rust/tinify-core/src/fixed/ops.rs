@@ -5,7 +5,7 @@
 //! the result is the same for every thread count and every summation order.
 
 use super::gemm::{gemm, pack_panels, pack_rows, Exact};
-use super::{FixedTensor, QuantizedConv};
+use super::{concat, filled, FixedTensor, QuantizedConv};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -38,7 +38,7 @@ fn empty_output() -> Error {
 /// Joins per-channel planes into one tensor.
 fn join(planes: Vec<Vec<i32>>, height: usize, width: usize) -> Result<FixedTensor> {
     let channels = planes.len();
-    FixedTensor::new(channels, height, width, planes.concat())
+    FixedTensor::new(channels, height, width, concat(&planes, "layer output")?)
 }
 
 /// `nn.Conv2d` with zero padding: `out[o, y, x] = shift_o(b_o + sum_{c, i, j} w[o, c, i, j] *
@@ -66,6 +66,9 @@ fn conv2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor
     let ho = (h + 2 * p - q.kh) / s + 1;
     let wo = (w + 2 * p - q.kw) / s + 1;
     let k = q.cin * q.kh * q.kw;
+    // The output is allocated before the (larger) im2col buffer: a size that cannot be met
+    // fails early, as an error.
+    let mut data = filled(&[q.cout, ho, wo], 0i32, "convolution output")?;
     // im2col, packed: B[kk, pos] = in[c, oy*s + i - p, ox*s + j - p] (zero outside), with
     // kk = (c*kh + i)*kw + j and pos = oy*wo + ox.
     let packed = pack_panels(k, ho * wo, |kk, pos| {
@@ -78,17 +81,18 @@ fn conv2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<FixedTensor
         } else {
             T::ZERO
         }
-    });
-    let sums = gemm(q.cout, k, ho * wo, &T::packed_weights(q), &packed);
-    let data = sums
+    })?;
+    let sums = gemm(q.cout, k, ho * wo, &T::packed_weights(q)?, &packed)?;
+    drop(packed);
+    for (o, (plane, out)) in sums
         .chunks_exact(ho * wo)
+        .zip(data.chunks_exact_mut(ho * wo))
         .enumerate()
-        .flat_map(|(o, plane)| {
-            plane
-                .iter()
-                .map(move |&a| q.requantize(o, q.bias[o] + a.to_i64()))
-        })
-        .collect();
+    {
+        for (d, &a) in out.iter_mut().zip(plane) {
+            *d = q.requantize(o, q.bias[o] + a.to_i64());
+        }
+    }
     FixedTensor::new(q.cout, ho, wo, data)
 }
 
@@ -123,14 +127,15 @@ fn conv_transpose2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<F
     let per_channel = q.cin * taps;
     // Every tap's contribution at every input position: C[(o, i, j), pos] = sum_c w[o, c, i, j] *
     // in[c, pos], one product of (cout*kh*kw x cin) by (cin x H*W) ...
-    let packed = pack_panels(q.cin, h * w, |c, pos| T::from_i32(x.data[c * h * w + pos]));
+    let packed = pack_panels(q.cin, h * w, |c, pos| T::from_i32(x.data[c * h * w + pos]))?;
     let weights = pack_rows(q.cout * taps, q.cin, |row, c| {
         T::from_i32(q.weight[(row / taps) * per_channel + c * taps + row % taps])
-    });
-    let contrib = gemm(q.cout * taps, q.cin, h * w, &weights, &packed);
+    })?;
+    let contrib = gemm(q.cout * taps, q.cin, h * w, &weights, &packed)?;
+    drop(packed);
     // ... then scattered to the output (col2im): (y, x) lands on (y*s + i - p, x*s + j - p).
-    let planes = parallel::map(q.cout, |o| {
-        let mut acc = vec![T::ZERO; ho * wo];
+    let planes = parallel::try_map(q.cout, |o| {
+        let mut acc = filled(&[ho, wo], T::ZERO, "transposed convolution output")?;
         for t in 0..taps {
             let (i, j) = (t / q.kw, t % q.kw);
             let src = &contrib[(o * taps + t) * h * w..(o * taps + t + 1) * h * w];
@@ -148,10 +153,12 @@ fn conv_transpose2d_in<T: Exact>(q: &QuantizedConv, x: &FixedTensor) -> Result<F
                 }
             }
         }
-        acc.iter()
-            .map(|&a| q.requantize(o, q.bias[o] + a.to_i64()))
-            .collect::<Vec<i32>>()
-    });
+        let mut plane = filled(&[ho, wo], 0i32, "transposed convolution output")?;
+        for (d, &a) in plane.iter_mut().zip(&acc) {
+            *d = q.requantize(o, q.bias[o] + a.to_i64());
+        }
+        Ok(plane)
+    })?;
     join(planes, ho, wo)
 }
 
@@ -185,9 +192,9 @@ fn linear_rows_in<T: Exact>(q: &QuantizedConv, x: &[i32], rows: usize) -> Result
         });
     }
     // out^T (cout x rows) = W (cout x cin) * x^T (cin x rows).
-    let packed = pack_panels(q.cin, rows, |c, r| T::from_i32(x[r * q.cin + c]));
-    let sums = gemm(q.cout, q.cin, rows, &T::packed_weights(q), &packed);
-    let mut out = vec![0i32; rows * q.cout];
+    let packed = pack_panels(q.cin, rows, |c, r| T::from_i32(x[r * q.cin + c]))?;
+    let sums = gemm(q.cout, q.cin, rows, &T::packed_weights(q)?, &packed)?;
+    let mut out = filled(&[rows, q.cout], 0i32, "linear layer output")?;
     for (o, col) in sums.chunks_exact(rows.max(1)).enumerate().take(q.cout) {
         for (r, &v) in col.iter().enumerate() {
             out[r * q.cout + o] = q.requantize(o, q.bias[o] + v.to_i64());
@@ -212,7 +219,7 @@ pub fn pixel_shuffle(x: &FixedTensor, r: usize) -> Result<FixedTensor> {
     }
     let (c_out, h, w) = (x.channels / (r * r), x.height, x.width);
     let (ho, wo) = (h * r, w * r);
-    let mut out = vec![0i32; x.data.len()];
+    let mut out = filled(&[x.data.len()], 0i32, "pixel shuffle output")?;
     for c in 0..c_out {
         for i in 0..r {
             for j in 0..r {

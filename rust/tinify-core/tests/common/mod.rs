@@ -1,51 +1,9 @@
-//! Helpers shared by the integration tests: a seeded generator, a hash, CompressAI's default
-//! scale table and a few ready-made tables.
+//! Helpers shared by the integration tests: a hash, CompressAI's default scale table and a few
+//! ready-made tables. Workloads come from the core's seeded [`SplitMix64`].
 #![allow(dead_code)]
 
+pub use tinify_core::SplitMix64;
 use tinify_core::{gaussian_table, pmf_to_quantized_cdf, CdfTable};
-
-/// splitmix64: a tiny, fully specified PRNG, so every workload is identical on every machine
-/// (transcendental functions come from the pure-Rust `libm`, not the platform's math library).
-#[derive(Debug, Clone)]
-pub struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 bits.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-
-    /// Uniform in `0..n` (n > 0); the tiny modulo bias does not matter here.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range_i64(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-
-    /// Standard normal sample (Box-Muller, cosine branch only).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.next_f64(); // (0, 1]
-        let u2 = self.next_f64();
-        (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
-    }
-}
-
-/// Log-uniform in `[lo, hi)`, with the portable `libm` so that workloads are the same everywhere.
-pub fn log_uniform(rng: &mut SplitMix64, lo: f64, hi: f64) -> f64 {
-    libm::exp(libm::log(lo) + rng.next_f64() * libm::log(hi / lo))
-}
 
 /// FNV-1a, 64-bit.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
@@ -139,7 +97,7 @@ pub fn mixture_params(rng: &mut SplitMix64, n: usize, k: usize) -> (Vec<f64>, Ve
         w.push(0.05 + rng.next_f64());
         m.push((rng.next_f64() - 0.5) * 40.0);
         // Log-uniform in [0.05, 60]: below MIN_SCALE on purpose (it is clamped).
-        s.push(log_uniform(rng, 0.05, 60.0));
+        s.push(rng.log_uniform(0.05, 60.0));
     }
     (w, m, s)
 }
@@ -149,17 +107,7 @@ pub fn sample_mixture(rng: &mut SplitMix64, k: usize, w: &[f64], m: &[f64], s: &
     let n = w.len() / k;
     (0..n)
         .map(|i| {
-            let ws = &w[i * k..(i + 1) * k];
-            let total: f64 = ws.iter().sum();
-            let mut u = rng.next_f64() * total;
-            let mut c = k - 1;
-            for (j, &wj) in ws.iter().enumerate() {
-                if u < wj {
-                    c = j;
-                    break;
-                }
-                u -= wj;
-            }
+            let c = rng.weighted_index(&w[i * k..(i + 1) * k]);
             let sigma = s[i * k + c].max(0.11);
             (m[i * k + c] + sigma * rng.normal()).round() as i32
         })

@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The latent-codec interface: one piece of an entropy model, composable with the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from tinify.exceptions import ParameterError
+
+__all__ = ["FixedNetworks", "LatentCodec", "check_strings", "chunks_option"]
+
+#: ``networks(codec, key)``: the quantized network (``tinify._core.FixedNetwork``) that the
+#: model built for ``codec.fixed_network_modules()[key]`` (see ``SimpleVAECompressionModel``).
+FixedNetworks = Callable[["LatentCodec", str], Any]
+
+
+class LatentCodec(nn.Module):
+    """Base class of the latent codecs (CompressAI 1.2.8's ``compressai.latent_codecs``).
+
+    A latent codec quantizes and entropy-codes a latent ``y`` (N, C, H, W), possibly given
+    side parameters from another codec (a hyperprior's ``params``), with three methods:
+
+    - ``forward(y, *ctx)`` -> ``{"likelihoods": {name: tensor}, "y_hat": tensor}`` (training and
+      rate estimation);
+    - ``compress(y, *ctx)`` -> ``{"strings": [lists of bytes, one per item], "shape": ...,
+      "y_hat": ...}``, where ``y_hat`` is exactly what :meth:`decompress` will return;
+    - ``decompress(strings, shape, *ctx)`` -> ``{"y_hat": tensor}``.
+
+    ``compress`` / ``decompress`` (and the fixed path's ``compress_fixed`` /
+    ``decompress_fixed``) take the keyword-only coding option ``stream_chunks`` (streams per
+    latent and item; None: each entropy model's ``stream_chunks`` attribute) and pass it on to
+    every entropy model and nested codec (with :func:`chunks_option`). The other option,
+    ``entropy_path``, is the model's choice: a
+    :class:`~tinify.models.base.SimpleVAECompressionModel` calls ``compress_fixed`` /
+    ``decompress_fixed`` with its quantized networks for ``entropy_path="fixed"``.
+
+    Every codec codes through :mod:`tinify.entropy_models`, hence through the Rust rANS coder.
+    Codecs compose: :class:`~tinify.latent_codecs.HyperpriorLatentCodec` runs a
+    ``"hyper"`` codec, then a ``"y"`` codec given its parameters.
+    """
+
+    def forward(self, y: Tensor, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def compress(self, y: Tensor, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def decompress(
+        self, strings: list[list[bytes]], shape: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # -- the fixed-point entropy path (``tinify.models.fixed``) --------------------------------
+
+    def fixed_network_modules(self) -> dict[str, nn.Module]:
+        """This codec's own networks that the fixed-point path runs in integers, by key."""
+        return {}
+
+    def compress_fixed(self, y: Tensor, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """:meth:`compress` with integer entropy parameters: side parameters come in, and
+        ``"params"`` / ``"y_int"`` go out, as int32 with ``FRAC_BITS`` fractional bits. The
+        keyword ``networks`` (a :data:`FixedNetworks`) gives the quantized networks."""
+        raise ParameterError(
+            f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
+        )
+
+    def decompress_fixed(
+        self, strings: list[list[bytes]], shape: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """:meth:`decompress` for streams of :meth:`compress_fixed`."""
+        raise ParameterError(
+            f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
+        )
+
+
+def chunks_option(stream_chunks: int | None) -> dict[str, int]:
+    """The keyword to pass ``stream_chunks`` on to a nested codec: ``{"stream_chunks": n}``, or
+    ``{}`` for None, so that a CompressAI-style codec without the keyword still works with the
+    defaults."""
+    return {} if stream_chunks is None else {"stream_chunks": stream_chunks}
+
+
+def check_strings(strings: Any, count: int, owner: str) -> int:
+    """Check that ``strings`` is ``count`` lists of bytes of one common length; return it.
+
+    Raises:
+        ValueError: wrong structure or lengths that disagree.
+        TypeError: an entry is not bytes.
+    """
+    if not isinstance(strings, Sequence) or isinstance(strings, (bytes, str)):
+        raise ValueError(f"{owner}: strings must be a list of {count} lists of bytes")
+    if len(strings) != count:
+        raise ValueError(f"{owner}: expected {count} lists of strings, got {len(strings)}")
+    batch = -1
+    for i, group in enumerate(strings):
+        if not isinstance(group, Sequence) or isinstance(group, (bytes, str)) or not group:
+            raise ValueError(f"{owner}: strings[{i}] must be a non-empty list of bytes")
+        if not all(isinstance(s, (bytes, bytearray)) for s in group):
+            raise TypeError(f"{owner}: strings[{i}] must hold bytes objects")
+        if batch >= 0 and len(group) != batch:
+            raise ValueError(f"{owner}: strings[{i}] has {len(group)} streams, not {batch}")
+        batch = len(group)
+    return batch
