@@ -244,11 +244,7 @@ def yuv_to_rgb(frame: YUVFrame, mode: str = "bilinear") -> Tensor:
 
 
 def read_png_frames(
-    folder: PathLike,
-    start: int = 0,
-    count: int | None = None,
-    *,
-    max_pixels: int | None = None,
+    folder: PathLike, start: int = 0, count: int | None = None, *, max_pixels: int | None = None
 ) -> list[Tensor]:
     """Read ``*.png`` files of ``folder`` in name order as RGB tensors (1, 3, H, W) in [0, 1].
 
@@ -256,7 +252,7 @@ def read_png_frames(
         folder: a directory of PNG frames.
         start: index of the first frame to read.
         count: how many frames (default: all from ``start``).
-        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_pixels: the pixel limit of each frame (see :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         MissingFileError: ``folder`` is not a directory or holds no PNG file.
@@ -572,8 +568,7 @@ def read_video(
 
     ``path`` is a folder of PNGs, a ``.y4m`` file, or a raw 4:2:0 ``.yuv`` file whose size is
     given by ``width`` and ``height`` or found in its name (``..._832x480_...``). ``mode`` is the
-    chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`). ``max_pixels`` is the limit of
-    each PNG frame (see :func:`read_png_frames`).
+    chroma upsampling of 4:2:0 files (see :func:`yuv_to_rgb`).
 
     Raises:
         MissingFileError: ``path`` does not exist.
