@@ -71,17 +71,17 @@ def main() -> None:
             times: dict[str, tuple[float, float]] = {}
             outputs = {}
             for impl, (eb, gc) in impls.items():
-                if impl == "tinify":
-                    eb.stream_chunks = gc.stream_chunks = chunks
+                # tinify's option, per call; CompressAI has no stream_chunks.
+                opts = {"stream_chunks": chunks} if impl == "tinify" else {}
                 if name == "GaussianConditional":
                     idx = gc.build_indexes(scales)
-                    strings = gc.compress(y, idx, means)
-                    encode = functools.partial(gc.compress, y, idx, means)
-                    decode = functools.partial(gc.decompress, strings, idx, means=means)
+                    strings = gc.compress(y, idx, means, **opts)
+                    encode = functools.partial(gc.compress, y, idx, means, **opts)
+                    decode = functools.partial(gc.decompress, strings, idx, means=means, **opts)
                 else:
-                    strings = eb.compress(y)
-                    encode = functools.partial(eb.compress, y)
-                    decode = functools.partial(eb.decompress, strings, SHAPE[2:])
+                    strings = eb.compress(y, **opts)
+                    encode = functools.partial(eb.compress, y, **opts)
+                    decode = functools.partial(eb.decompress, strings, SHAPE[2:], **opts)
                 times[impl] = (best_time(encode, 5), best_time(decode, 5))
                 outputs[impl] = strings
             if len(outputs) == 2 and chunks == 1:

@@ -2,8 +2,9 @@
 
 ``--rate``: the shipped default model (``tinify.codec.loading.load_default_model``, the only
 trained weights available offline) codes every Kodak image (or the first ``--images``) with
-``entropy_path = "float"`` and ``"fixed"``; the table gives the bytes of both and the relative
-difference. Each stream is decoded back and checked against the encoder's latent.
+``entropy_path="float"`` and ``"fixed"`` (the keyword option of ``compress`` /
+``decompress``); the table gives the bytes of both and the relative difference. Each stream
+is decoded back and checked against the encoder's latent.
 
 ``--timing``: best-of-``--repeat`` compress and decompress times of ``kodim01.png`` for the
 shipped model and for a random-weight ``mbt2018`` (quality-3 size, N=M=192), both paths, on
@@ -45,10 +46,9 @@ def rate(images: int) -> None:
         x = image_to_tensor(read_image(path))
         sizes = {}
         for mode in ("float", "fixed"):
-            model.entropy_path = mode
             with torch.no_grad():
-                out = model.compress(x)
-                x_hat = model.decompress(**out)["x_hat"]
+                out = model.compress(x, entropy_path=mode)
+                x_hat = model.decompress(**out, entropy_path=mode)["x_hat"]
             assert x_hat.shape == x.shape
             sizes[mode] = _bytes(out)
             total[mode] += sizes[mode]
@@ -76,11 +76,12 @@ def timing(threads: int, repeat: int) -> None:
     print("|---|---|---:|---:|")
     for name, model in models.items():
         for mode in ("float", "fixed"):
-            model.entropy_path = mode
             with torch.no_grad():
-                out = model.compress(x)
-                enc = best_time(lambda m=model: m.compress(x), repeat)
-                dec = best_time(lambda m=model, o=out: m.decompress(**o), repeat)
+                out = model.compress(x, entropy_path=mode)
+                enc = best_time(lambda m=model, p=mode: m.compress(x, entropy_path=p), repeat)
+                dec = best_time(
+                    lambda m=model, o=out, p=mode: m.decompress(**o, entropy_path=p), repeat
+                )
             print(f"| {name} | {mode} | {enc:.3f} | {dec:.3f} |", flush=True)
 
 

@@ -315,30 +315,30 @@ def test_real_file_round_trip(real_file: bytes, hyperprior: LoadedModel) -> None
     assert decoded.header.stream_chunks == 1
 
 
-@pytest.mark.parametrize("coding", ["fixed", "float"])
+@pytest.mark.parametrize("entropy_path", ["fixed", "float"])
 @pytest.mark.parametrize("name", list_models(kind="image"))
 def test_every_zoo_architecture(
-    name: str, coding: str, make_tiny: Callable[..., CompressionModel]
+    name: str, entropy_path: str, make_tiny: Callable[..., CompressionModel]
 ) -> None:
     model = make_tiny(name)
     loaded = LoadedModel(model, name, 1, "mse", "checkpoint", weights_id(model))
     x = torch.rand(1, 3, 70, 100, generator=torch.Generator().manual_seed(1))
-    if is_variable_rate(name) and coding == "fixed":  # float path only
+    if is_variable_rate(name) and entropy_path == "fixed":  # float path only
         with pytest.raises(tinify.TinifyError, match="fixed-point"):
-            encode_image(loaded, x, coding=coding)
+            encode_image(loaded, x, entropy_path=entropy_path)
         return
-    data = encode_image(loaded, x, coding=coding)
-    assert model.entropy_path == "float"  # the caller's setting is restored
+    data = encode_image(loaded, x, entropy_path=entropy_path)
+    assert model.entropy_path == "float"  # the option is passed per call, never set
     header, streams = unpack(data)
     assert len(streams) == len(model.latent_names) and header.model == name
-    assert header.coding_mode == CODING_MODES_BY_NAME[coding]
+    assert header.coding_mode == CODING_MODES_BY_NAME[entropy_path]
     decoded = decode_image(data, loaded)
     assert decoded.x_hat.shape == x.shape
-    model.entropy_path = coding
     rate = rate_options(model, header.quant_step)  # variable-rate models: the recorded step
     assert (header.quant_step is not None) is is_variable_rate(name)
     with torch.no_grad():  # the container adds nothing: same result as the model's own padding
-        direct = model.decompress(**model.compress(x, **rate), **rate)["x_hat"]
+        out = model.compress(x, entropy_path=entropy_path, **rate)
+        direct = model.decompress(**out, entropy_path=entropy_path, **rate)["x_hat"]
     assert torch.equal(decoded.x_hat, direct)
 
 
@@ -346,17 +346,17 @@ def test_fixed_mode_file_decodes_with_a_float_default_model(hyperprior: LoadedMo
     """Mode 1 selects the fixed path from the header, whatever the model's own setting."""
     x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     model = hyperprior.model
-    fixed = encode_image(hyperprior, x, coding="fixed")
-    assert fixed[9] == 1 and encode_image(hyperprior, x, coding="float")[9] == 0
-    model.entropy_path = "fixed"
-    try:
-        with torch.no_grad():
-            direct = model.decompress(**model.compress(x))["x_hat"]
-    finally:
-        model.entropy_path = "float"
+    fixed = encode_image(hyperprior, x, entropy_path="fixed")
+    assert fixed[9] == 1 and encode_image(hyperprior, x, entropy_path="float")[9] == 0
+    assert model.entropy_path == "float"
+    with torch.no_grad():
+        out = model.compress(x, entropy_path="fixed")
+        direct = model.decompress(**out, entropy_path="fixed")["x_hat"]
     assert torch.equal(decode_image(fixed, hyperprior).x_hat, direct)
-    with pytest.raises(ValueError, match="coding"):
-        encode_image(hyperprior, x, coding="integer")
+    with pytest.raises(ValueError, match="entropy_path"):
+        encode_image(hyperprior, x, entropy_path="integer")
+    with pytest.raises(ValueError, match="stream_chunks"):
+        encode_image(hyperprior, x, stream_chunks=0)
 
 
 # -- the quantization step of the variable-rate models ----------------------------------------

@@ -42,7 +42,8 @@ def test_corrupt_stream_names_the_file(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     torch.manual_seed(0)
-    header, streams = unpack(encode_image(hyperprior, torch.rand(1, 3, 64, 64), coding="float"))
+    data = encode_image(hyperprior, torch.rand(1, 3, 64, 64), entropy_path="float")
+    header, streams = unpack(data)
     damaged = tmp_path / "damaged.tfy"
     # Valid CRCs, but the second stream (the hyper-latent) is a zero state: it cannot decode.
     damaged.write_bytes(pack(header, [streams[0], bytes(8)]))

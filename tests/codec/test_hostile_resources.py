@@ -58,7 +58,7 @@ def _capped(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.
 @pytest.fixture(scope="module")
 def small_file(hyperprior: LoadedModel) -> bytes:
     torch.manual_seed(0)
-    return encode_image(hyperprior, torch.rand(1, 3, 64, 64), coding="float")
+    return encode_image(hyperprior, torch.rand(1, 3, 64, 64), entropy_path="float")
 
 
 def _resized(data: bytes, side: int) -> bytes:

@@ -136,8 +136,11 @@ def _add_force(p: argparse.ArgumentParser) -> None:
 
 
 def _add_coding(p: argparse.ArgumentParser) -> None:
+    # ``--coding`` is the CLI spelling of the Python API's ``entropy_path`` option (and of the
+    # .tfy header's coding mode): one choice, stored in ``args.entropy_path``.
     p.add_argument(
         "--coding",
+        dest="entropy_path",
         choices=("fixed", "float"),
         default=None,
         help="fixed = entropy parameters in integer arithmetic, decodable bit-exactly on any "
@@ -300,7 +303,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
         return
     if args.quant_step is not None:
         raise InputError("--quant-step is for the variable-rate image models (*-vbr)")
-    if args.coding == "fixed":
+    if args.entropy_path == "fixed":
         raise InputError(
             "video models have no fixed-point path yet: drop --coding fixed (videos are coded "
             "with --coding float)"
@@ -391,8 +394,8 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     data = encode_image(
         loaded,
         x,
-        args.stream_chunks,
-        args.coding,  # None: the model's default (float for the variable-rate models)
+        entropy_path=args.entropy_path,  # None: the model's default (float for *-vbr models)
+        stream_chunks=args.stream_chunks,
         quant_step=args.quant_step,
         max_pixels=args.max_pixels,
         icc_profile=img.info.get("icc_profile") or b"",
@@ -451,7 +454,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
         frames,
         rate,
         clip.yuv444,
-        args.stream_chunks,
+        stream_chunks=args.stream_chunks,
         max_pixels=args.max_pixels,
         max_frames=args.max_frames,
     )
@@ -697,7 +700,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                 device=device,
                 stream_chunks=args.stream_chunks,
                 estimate=args.estimate,
-                coding=args.coding,  # None: the model's default (float for variable-rate ones)
+                entropy_path=args.entropy_path,  # None: the model's default (float for *-vbr)
                 progress=args.progress and ctx.is_main,
                 note=_note,
                 label=f"{loaded.name} {label}",

@@ -3,25 +3,30 @@
 
 The image is zero-padded (centred, CompressAI's convention) up to the model's downsampling
 factor and at least 64x64; the padding goes into the header and is cropped off after decoding.
-Images whose sides are already multiples of 64 are not padded, so in coding mode 0 (``"float"``)
-their streams are exactly the ones CompressAI's ``model.compress`` writes (with
-``stream_chunks = 1``). Mode 1 (``"fixed"``, the default) computes the entropy parameters in
-integer arithmetic instead, so a file decodes bit-exactly on any device.
+
+The options are passed to ``model.compress`` / ``model.decompress`` per call (the model is never
+modified, so threads may share it): ``entropy_path``, which the header stores as its coding mode
+(:data:`tinify.codec.format.CODING_MODES`: 0 = ``"float"``, 1 = ``"fixed"``; ``tinify encode
+--coding``), and ``stream_chunks``, which the header stores as is. Images whose sides are
+already multiples of 64 are not padded, so with ``entropy_path="float"`` their streams are
+exactly the ones CompressAI's ``model.compress`` writes (with ``stream_chunks=1``).
+``"fixed"`` (the default) computes the entropy parameters in integer arithmetic instead, so a
+file decodes bit-exactly on any device.
 
 A video's streams are those of ``model.compress(frames)`` (a :class:`ScaleSpaceFlow`), flattened
 in the order of :func:`tinify.codec.format.frame_streams`: ``y, z`` of the I-frame, then
-``motion y, motion z, residual y, residual z`` of each P-frame. Videos are coded in mode 0:
-ssf2020 has no fixed-point path yet.
+``motion y, motion z, residual y, residual z`` of each P-frame. Videos are coded with
+``entropy_path="float"`` (mode 0): ssf2020 has no fixed-point path yet.
 
 A variable-rate model (``bmshj2018-hyperprior-vbr``, ``mbt2018-mean-vbr``, ``mbt2018-vbr``)
-codes at any quantization step ``quant_step`` (its ``inputscale`` is ``float32(1 / quant_step)``),
-which the header records, so one network serves every rate. These models code in mode 0.
+codes at any quantization step, a per-call ``quant_step`` option like the others (its
+``inputscale`` is ``float32(1 / quant_step)``), which the header records, so one network serves
+every rate. These models code with ``entropy_path="float"`` (mode 0).
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Union
@@ -40,7 +45,7 @@ from tinify.codec.format import (
     unpack,
 )
 from tinify.codec.limits import check_frames, check_pixels, check_size, check_streams
-from tinify.codec.loading import LoadedModel, WeightsMismatchError, set_stream_chunks
+from tinify.codec.loading import LoadedModel, WeightsMismatchError
 from tinify.exceptions import ParameterError
 from tinify.models.base import last_latent_size
 from tinify.models.image.vbr import ScaleHyperpriorVbr
@@ -48,13 +53,13 @@ from tinify.models.video import ScaleSpaceFlow
 from tinify.ops import compute_padding, crop
 
 __all__ = [
-    "DEFAULT_CODING",
+    "DEFAULT_ENTROPY_PATH",
     "DEFAULT_QUANT_STEP",
     "DecodedImage",
     "DecodedVideo",
     "decode_image",
     "decode_video",
-    "default_coding",
+    "default_entropy_path",
     "encode_image",
     "encode_video",
     "is_variable_rate_model",
@@ -65,9 +70,9 @@ __all__ = [
 #: A loaded model, or a function that loads it from the checked header.
 ModelOrLoader = Union[LoadedModel, Callable[[TfyHeader], LoadedModel]]
 
-#: The coding mode :func:`encode_image` and ``tinify encode`` use unless told otherwise: the
+#: The ``entropy_path`` :func:`encode_image` and ``tinify encode`` use unless told otherwise: the
 #: deterministic fixed-point path (its rate cost on Kodak was +0.0005% with the shipped model).
-DEFAULT_CODING = "fixed"
+DEFAULT_ENTROPY_PATH = "fixed"
 
 #: Smallest side the image models accept.
 MIN_CODED_SIDE = 64
@@ -82,10 +87,10 @@ def is_variable_rate_model(model: Any) -> bool:
     return isinstance(model, ScaleHyperpriorVbr)
 
 
-def default_coding(model: Any) -> str:
-    """The coding mode used when none is asked for: :data:`DEFAULT_CODING`, or ``"float"`` for
-    the variable-rate models (they have no fixed-point path)."""
-    return "float" if is_variable_rate_model(model) else DEFAULT_CODING
+def default_entropy_path(model: Any) -> str:
+    """The ``entropy_path`` used when none is asked for: :data:`DEFAULT_ENTROPY_PATH`, or
+    ``"float"`` for the variable-rate models (they have no fixed-point path)."""
+    return "float" if is_variable_rate_model(model) else DEFAULT_ENTROPY_PATH
 
 
 def rate_options(model: Any, quant_step: float | None) -> dict[str, Any]:
@@ -126,23 +131,12 @@ def padding_for(height: int, width: int, factor: int) -> tuple[int, int, int, in
     return pad
 
 
-@contextlib.contextmanager
-def _entropy_path(model: Any, path: str) -> Iterator[None]:
-    """Run with ``model.entropy_path = path``, restoring the caller's setting afterwards."""
-    saved = getattr(model, "entropy_path", "float")
-    model.entropy_path = path
-    try:
-        yield
-    finally:
-        model.entropy_path = saved
-
-
 def encode_image(
     loaded: LoadedModel,
     x: Tensor,
-    stream_chunks: int = 1,
-    coding: str | None = None,
     *,
+    entropy_path: str | None = None,
+    stream_chunks: int = 1,
     quant_step: float | None = None,
     max_pixels: int | None = None,
     icc_profile: bytes = b"",
@@ -152,11 +146,13 @@ def encode_image(
     Args:
         loaded: the model (see :func:`tinify.codec.loading.load_model`).
         x: (1, 3, H, W) float tensor in [0, 1], on the model's device.
+        entropy_path: ``"fixed"`` (coding mode 1, the default: entropy parameters in
+            deterministic integer arithmetic, decodable bit-exactly on any device; measured
+            rate cost on Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0,
+            CompressAI's arithmetic and streams); None: the model's default
+            (:func:`default_entropy_path`: ``"float"`` for the variable-rate models, their only
+            path).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
-        coding: ``"fixed"`` (coding mode 1, the default: entropy parameters in deterministic
-            integer arithmetic, decodable bit-exactly on any device; measured rate cost on
-            Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0, CompressAI's
-            arithmetic and streams; the default and only mode of the variable-rate models).
         quant_step: variable-rate models only: the quantization step (default
             :data:`DEFAULT_QUANT_STEP`; larger steps give lower rates), recorded in the header.
         max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
@@ -166,18 +162,18 @@ def encode_image(
         The file's bytes.
 
     Raises:
+        tinify.ParameterError (a ValueError): a malformed ``x``, an unknown ``entropy_path`` or
+            a ``stream_chunks`` outside 1..65536.
         LimitError: the image is larger than ``max_pixels`` or than the format holds (checked
             before coding).
     """
     if x.dim() != 4 or x.size(0) != 1 or x.size(1) != 3:
         raise ParameterError(f"x must have shape (1, 3, H, W), got {tuple(x.shape)}")
-    model = loaded.model
-    coding = coding or default_coding(model)
     modes = {name: mode for mode, name in CODING_MODES.items()}
-    if coding not in modes:
-        raise ParameterError(f"coding must be one of {sorted(modes)}, got {coding!r}")
+    model = loaded.model
+    options = model.coding_options(entropy_path or default_entropy_path(model), stream_chunks)
     if is_variable_rate_model(model):
-        if coding != "float":
+        if options.fixed:
             raise ParameterError(
                 f"{loaded.name} has no fixed-point path: code it with --coding float (mode 0)"
             )
@@ -186,9 +182,13 @@ def encode_image(
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
     check_size(width, height, pad, max_pixels)
-    set_stream_chunks(model, stream_chunks)
-    with torch.no_grad(), _entropy_path(model, coding):
-        out = model.compress(F.pad(x, pad) if any(pad) else x, **rate)
+    with torch.no_grad():
+        out = model.compress(
+            F.pad(x, pad) if any(pad) else x,
+            entropy_path=options.entropy_path,
+            stream_chunks=options.stream_chunks,
+            **rate,
+        )
     streams = [group[0] for group in out["strings"]]
     header = _header(
         loaded,
@@ -198,7 +198,7 @@ def encode_image(
         shapes=(last_latent_size(out["shape"]),),
         stream_chunks=stream_chunks,
         on_cuda=x.is_cuda,
-        coding_mode=modes[coding],
+        coding_mode=modes[options.entropy_path],
         quant_step=quant_step,
         icc_profile=bytes(icc_profile),
     )
@@ -232,6 +232,17 @@ class DecodedImage:
     x_hat: Tensor
     header: TfyHeader
     model: LoadedModel
+
+
+def _options(header: TfyHeader) -> dict[str, Any]:
+    """The ``compress`` options a file was coded with, for ``decompress``: its coding mode is
+    the ``entropy_path`` (mode 0 for every video), ``stream_chunks`` is stored as is, and so is
+    a variable-rate model's ``quant_step``."""
+    return {
+        "entropy_path": CODING_MODES[header.coding_mode],
+        "stream_chunks": header.stream_chunks,
+        **({} if header.quant_step is None else {"quant_step": header.quant_step}),
+    }
 
 
 def _is_video_model(name: str) -> bool:
@@ -308,10 +319,8 @@ def decode_image(
             )
             + " (corrupt file)"
         )
-    rate = rate_options(net, header.quant_step)
-    set_stream_chunks(net, header.stream_chunks)
-    with torch.no_grad(), _entropy_path(net, CODING_MODES[header.coding_mode]):
-        x_hat = net.decompress([[s] for s in streams], shape, **rate)["x_hat"]
+    with torch.no_grad():
+        x_hat = net.decompress([[s] for s in streams], shape, **_options(header))["x_hat"]
     left, right, top, bottom = header.padding
     x_hat = crop(x_hat, (-left, -right, -top, -bottom))
     return DecodedImage(x_hat=x_hat, header=header, model=loaded)
@@ -325,8 +334,8 @@ def encode_video(
     frames: Sequence[Tensor],
     fps: Fraction,
     yuv444: bool = False,
-    stream_chunks: int = 1,
     *,
+    stream_chunks: int = 1,
     max_pixels: int | None = None,
     max_frames: int | None = None,
 ) -> bytes:
@@ -355,9 +364,12 @@ def encode_video(
     pad = padding_for(height, width, model.downsampling_factor)
     check_size(width, height, pad, max_pixels, "a frame")
     check_frames(len(frames), max_frames)
-    set_stream_chunks(model, stream_chunks)
     with torch.no_grad():
-        strings, shapes = model.compress([F.pad(x, pad) if any(pad) else x for x in frames])
+        strings, shapes = model.compress(
+            [F.pad(x, pad) if any(pad) else x for x in frames],
+            entropy_path="float",
+            stream_chunks=stream_chunks,
+        )
     streams = [strings[0][0][0], strings[0][1][0]]
     for frame in strings[1:]:
         for key in ("motion", "residual"):
@@ -447,9 +459,8 @@ def decode_video(
         else:
             strings.append({"motion": s[:2], "residual": s[2:]})
             shapes.append({"motion": shape, "residual": shape})
-    set_stream_chunks(net, header.stream_chunks)
     left, right, top, bottom = header.padding
     with torch.no_grad():
-        decoded = net.decompress(strings, shapes)
+        decoded = net.decompress(strings, shapes, **_options(header))
     frames = [crop(x, (-left, -right, -top, -bottom)) for x in decoded]
     return DecodedVideo(frames=frames, header=header, model=loaded)

@@ -82,15 +82,17 @@ def distortion(org: Tensor, rec: Tensor, max_val: int = 255) -> dict[str, float 
 def _code(
     loaded: LoadedModel,
     x: Tensor,
+    entropy_path: str | None,
     stream_chunks: int,
-    coding: str | None,
     quant_step: float | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     device = x.device
     pixels = x.size(-2) * x.size(-1)
     _sync(device)
     start = time.perf_counter()
-    data = encode_image(loaded, x, stream_chunks, coding, quant_step=quant_step)
+    data = encode_image(
+        loaded, x, entropy_path=entropy_path, stream_chunks=stream_chunks, quant_step=quant_step
+    )
     _sync(device)
     middle = time.perf_counter()
     decoded = decode_image(data, loaded)
@@ -133,19 +135,20 @@ def evaluate_image(
     x: Tensor,
     stream_chunks: int = 1,
     estimate: bool = False,
-    coding: str | None = None,
     *,
+    entropy_path: str | None = None,
     quant_step: float | None = None,
 ) -> dict[str, float | None]:
     """Code (or estimate) one image (1, 3, H, W) on the model's device; return its numbers.
 
-    ``coding`` is the ``.tfy`` coding mode (``"fixed"`` or ``"float"``; None: the model's
-    default); ``quant_step`` the quantization step of a variable-rate model.
+    ``entropy_path`` (``"fixed"`` or ``"float"``, stored as the ``.tfy`` coding mode; None: the
+    model's default), ``stream_chunks`` and a variable-rate model's ``quant_step`` are the
+    options of :func:`tinify.codec.coding.encode_image`.
     """
     if estimate:
         x_hat, stats = _estimate(loaded, x, quant_step)
     else:
-        x_hat, stats = _code(loaded, x, stream_chunks, coding, quant_step)
+        x_hat, stats = _code(loaded, x, entropy_path, stream_chunks, quant_step)
     return {**distortion(x, x_hat), **stats}
 
 
@@ -158,13 +161,13 @@ def evaluate_model(
     progress: bool = True,
     note: Note | None = None,
     label: str = "",
-    coding: str | None = None,
     ctx: DistContext | None = None,
     *,
+    entropy_path: str | None = None,
     quant_step: float | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Evaluate ``loaded`` on every image (``coding``: the ``.tfy`` coding mode; ``quant_step``:
-    the quantization step of a variable-rate model).
+    """Evaluate ``loaded`` on every image (``entropy_path``, ``stream_chunks`` and a
+    variable-rate model's ``quant_step``: the options of :func:`tinify.codec.coding.encode_image`).
 
     With ``ctx`` of several ranks, this rank codes its share of ``images`` and the records of
     all ranks are gathered (a collective call: every rank must make it).
@@ -178,7 +181,14 @@ def evaluate_model(
     part: list[dict[str, Any]] = []
     for path in progress_bar(mine, len(mine), label or loaded.name, progress):
         x = image_to_tensor(read_image(path, note)).to(device)
-        row = evaluate_image(loaded, x, stream_chunks, estimate, coding, quant_step=quant_step)
+        row = evaluate_image(
+            loaded,
+            x,
+            stream_chunks,
+            estimate,
+            entropy_path=entropy_path,
+            quant_step=quant_step,
+        )
         part.append({"image": Path(path).name, **row})
     rows = gather_shards(part, ctx)
     keys = [k for k in rows[0] if k != "image"]

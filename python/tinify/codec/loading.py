@@ -30,7 +30,6 @@ __all__ = [
     "load_model",
     "load_model_from_checkpoint",
     "load_zoo_model",
-    "set_stream_chunks",
     "weights_id",
     "wrap_model",
 ]
@@ -70,13 +69,6 @@ def weights_id(model: torch.nn.Module) -> bytes:
         if t.numel():
             digest.update(to_numpy(t.reshape(-1).view(torch.uint8)).tobytes())
     return digest.digest()[:8]
-
-
-def set_stream_chunks(model: torch.nn.Module, chunks: int) -> None:
-    """Set ``stream_chunks`` on every entropy model of ``model`` (1 = CompressAI's format)."""
-    for module in model.modules():
-        if isinstance(module, EntropyModel):
-            module.stream_chunks = int(chunks)
 
 
 def _has_tables(model: torch.nn.Module) -> bool:

@@ -18,12 +18,17 @@ from tinify.ops import LowerBound
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
+    "MAX_STREAM_CHUNKS",
     "MAX_SYMBOL",
     "EntropyModel",
     "check_finite_symbols",
+    "check_stream_chunks",
     "default_entropy_coder",
     "pmf_to_quantized_cdf",
 ]
+
+#: The largest ``stream_chunks`` (streams per batch item) the coder accepts.
+MAX_STREAM_CHUNKS = 1 << 16
 
 #: Buffers that hold the coding tables; they take whatever shape a loaded state dict has.
 TABLE_BUFFERS = ("_offset", "_quantized_cdf", "_cdf_length")
@@ -59,10 +64,13 @@ class EntropyModel(nn.Module):
     independent stream per batch item, in parallel (see :func:`tinify.set_num_threads`).
 
     Attributes:
-        stream_chunks: streams per batch item. 1 (the default) writes CompressAI's format, one
-            rANS stream per item. ``n > 1`` splits each item into ``n`` streams in tinify's
-            chunked framing, which encode and decode in parallel even for a single image; the
-            decoder must use the same setting (tinify's file format records it).
+        stream_chunks: the default of the keyword-only ``stream_chunks`` option of
+            :meth:`compress` / :meth:`decompress`: streams per batch item. 1 (the default)
+            writes CompressAI's format, one rANS stream per item. ``n > 1`` splits each item
+            into ``n`` streams in tinify's chunked framing, which encode and decode in parallel
+            even for a single image; the decoder must use the same setting (tinify's file
+            format records it). Pass the option per call rather than setting this attribute
+            when a model is shared between threads.
 
     Args:
         likelihood_bound: lower bound applied to likelihoods (0 disables it).
@@ -181,11 +189,11 @@ class EntropyModel(nn.Module):
             self._table_cache = (key, table)
         return self._table_cache[1]
 
-    def _chunks(self) -> int:
-        chunks = int(getattr(self, "stream_chunks", 1))
-        if not 1 <= chunks <= 65536:
-            raise ParameterError(f"stream_chunks must be between 1 and 65536, got {chunks}")
-        return chunks
+    def _chunks(self, stream_chunks: int | None) -> int:
+        """The call's ``stream_chunks``, or the :attr:`stream_chunks` attribute when None."""
+        if stream_chunks is None:
+            stream_chunks = getattr(self, "stream_chunks", 1)
+        return check_stream_chunks(stream_chunks)
 
     # -- quantization ---------------------------------------------------------------------------
 
@@ -246,6 +254,7 @@ class EntropyModel(nn.Module):
         means: Tensor | None = None,
         *,
         table: _core.CdfTable | None = None,
+        stream_chunks: int | None = None,
     ) -> list[bytes]:
         """Code ``round(inputs - means)`` with CDF row ``indexes`` per element.
 
@@ -256,6 +265,7 @@ class EntropyModel(nn.Module):
             table: the coding tables to use instead of :meth:`cdf_table` (for instance those
                 of another quantization step, see
                 :meth:`tinify.entropy_models.EntropyBottleneckVbr.step_table`).
+            stream_chunks: streams per item (see :attr:`stream_chunks`, the default).
 
         Returns:
             One rANS stream per batch item (elements in row-major order of the item).
@@ -277,7 +287,7 @@ class EntropyModel(nn.Module):
             to_numpy(symbols.reshape(n, -1), np.int32),
             to_numpy(indexes.reshape(n, -1), np.int32),
             table,
-            self._chunks(),
+            self._chunks(stream_chunks),
         )
 
     def decompress(
@@ -288,9 +298,12 @@ class EntropyModel(nn.Module):
         means: Tensor | None = None,
         *,
         table: _core.CdfTable | None = None,
+        stream_chunks: int | None = None,
     ) -> Tensor:
         """Decode streams from :meth:`compress` into ``symbols + means``, shaped like ``indexes``
         (``table``: the encoder's tables, when not :meth:`cdf_table`).
+
+        ``stream_chunks`` must be the encoder's (default: :attr:`stream_chunks`).
 
         Raises:
             tinify.BitstreamError: a stream is corrupt, truncated or does not match the tables.
@@ -310,16 +323,31 @@ class EntropyModel(nn.Module):
                 raise ParameterError(
                     f"means {tuple(means.shape)} do not broadcast to indexes {tuple(indexes.shape)}"
                 )
+        chunked = self._chunks(stream_chunks) > 1
         table = self.cdf_table() if table is None else table
         n = indexes.size(0)
         for s in strings:
             if not isinstance(s, (bytes, bytearray)):
                 raise ParameterTypeError(f"each string must be bytes, got {type(s).__name__}")
         values = _core.decode_batch(
-            list(strings), to_numpy(indexes.reshape(n, -1), np.int32), table, self._chunks() > 1
+            list(strings), to_numpy(indexes.reshape(n, -1), np.int32), table, chunked
         )
         symbols = torch.from_numpy(values).reshape(indexes.shape).to(indexes.device)
         return self.dequantize(symbols, means, dtype)
+
+
+def check_stream_chunks(stream_chunks: int) -> int:
+    """Return ``stream_chunks`` as an int if it is between 1 and :data:`MAX_STREAM_CHUNKS`.
+
+    Raises:
+        tinify.ParameterError: (a ValueError) any other value.
+    """
+    chunks = int(stream_chunks)
+    if not 1 <= chunks <= MAX_STREAM_CHUNKS:
+        raise ParameterError(
+            f"stream_chunks must be between 1 and {MAX_STREAM_CHUNKS}, got {stream_chunks}"
+        )
+    return chunks
 
 
 #: Largest magnitude of a coded symbol ``round(x - means)`` (it is coded as an int32).

@@ -235,19 +235,28 @@ class EntropyBottleneck(EntropyModel):
         medians = self._get_medians().detach().reshape(1, -1, *([1] * spatial_dims))
         return medians.expand(n, -1, *([1] * spatial_dims))
 
-    def compress(self, x: Tensor) -> list[bytes]:  # type: ignore[override]
-        """Code ``x`` (N, C, ...) channel by channel; one stream per batch item."""
+    def compress(  # type: ignore[override]
+        self, x: Tensor, *, stream_chunks: int | None = None
+    ) -> list[bytes]:
+        """Code ``x`` (N, C, ...) channel by channel; ``stream_chunks`` streams per batch item
+        (default: the :attr:`stream_chunks` attribute; 1 is CompressAI's format)."""
         if x.dim() < 2 or x.size(1) != self._quantized_cdf.size(0) and self._quantized_cdf.numel():
             raise ParameterError(
                 f"expected (N, {self._quantized_cdf.size(0)}, ...) input, got {tuple(x.shape)}"
             )
         indexes = self._channel_indexes(x.shape)
-        return super().compress(x, indexes, self._medians_like(x.size(0), x.dim() - 2))
+        medians = self._medians_like(x.size(0), x.dim() - 2)
+        return super().compress(x, indexes, medians, stream_chunks=stream_chunks)
 
-    def decompress(self, strings: Sequence[bytes], size: Sequence[int]) -> Tensor:  # type: ignore[override]
-        """Decode streams from :meth:`compress` into (len(strings), C, *size)."""
+    def decompress(  # type: ignore[override]
+        self, strings: Sequence[bytes], size: Sequence[int], *, stream_chunks: int | None = None
+    ) -> Tensor:
+        """Decode streams from :meth:`compress` (with its ``stream_chunks``) into
+        (len(strings), C, *size)."""
         self._check_tables()
         out_size = (len(strings), self._quantized_cdf.size(0), *[int(s) for s in size])
         indexes = self._channel_indexes(out_size)
         medians = self._medians_like(len(strings), len(size))
-        return super().decompress(list(strings), indexes, medians.dtype, medians)
+        return super().decompress(
+            list(strings), indexes, medians.dtype, medians, stream_chunks=stream_chunks
+        )

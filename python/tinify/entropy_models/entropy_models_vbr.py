@@ -98,13 +98,17 @@ class EntropyModelVbr(EntropyModel):
         qs: Step | None = None,
         *,
         table: _core.CdfTable | None = None,
+        stream_chunks: int | None = None,
     ) -> list[bytes]:
         """Code ``round((inputs - means) / qs)`` with CDF row ``indexes`` per element
-        (``table``: tables to use instead of :meth:`cdf_table`)."""
+        (``table``: tables to use instead of :meth:`cdf_table`; ``stream_chunks``: streams per
+        item, default the :attr:`stream_chunks` attribute)."""
         if qs is None:
-            return super().compress(inputs, indexes, means, table=table)
+            return super().compress(
+                inputs, indexes, means, table=table, stream_chunks=stream_chunks
+            )
         centred = inputs - means if means is not None else inputs
-        return super().compress(centred / qs, indexes, table=table)
+        return super().compress(centred / qs, indexes, table=table, stream_chunks=stream_chunks)
 
     def decompress(  # type: ignore[override]
         self,
@@ -115,12 +119,17 @@ class EntropyModelVbr(EntropyModel):
         qs: Step | None = None,
         *,
         table: _core.CdfTable | None = None,
+        stream_chunks: int | None = None,
     ) -> Tensor:
-        """Decode streams of :meth:`compress` into ``symbols * qs + means``."""
+        """Decode streams of :meth:`compress` (same ``qs``, ``table`` and ``stream_chunks``)
+        into ``symbols * qs + means``."""
+        chunks = stream_chunks
         if qs is None:
-            return super().decompress(strings, indexes, dtype, means, table=table)
+            return super().decompress(
+                strings, indexes, dtype, means, table=table, stream_chunks=chunks
+            )
         dtype_in = means.dtype if means is not None else dtype
-        symbols = super().decompress(strings, indexes, dtype_in, table=table)
+        symbols = super().decompress(strings, indexes, dtype_in, table=table, stream_chunks=chunks)
         return self.dequantize_variable(symbols, means, dtype, qs)
 
 
@@ -234,30 +243,47 @@ class EntropyBottleneckVbr(EntropyBottleneck, EntropyModelVbr):
         likelihood = likelihood.reshape(moved_shape).transpose(0, 1).contiguous()
         return outputs, likelihood
 
-    def compress(self, x: Tensor, qs: Step | None = None) -> list[bytes]:  # type: ignore[override]
-        """Code ``x`` (N, C, ...) with step ``qs`` (tables of :meth:`step_table`); one stream
-        per batch item."""
+    def compress(  # type: ignore[override]
+        self, x: Tensor, qs: Step | None = None, *, stream_chunks: int | None = None
+    ) -> list[bytes]:
+        """Code ``x`` (N, C, ...) with step ``qs`` (tables of :meth:`step_table`);
+        ``stream_chunks`` streams per batch item (default: the attribute)."""
         if qs is None:
-            return super().compress(x)
+            return super().compress(x, stream_chunks=stream_chunks)
         if x.dim() < 2 or x.size(1) != self.channels:
             raise ParameterError(f"expected (N, {self.channels}, ...) input, got {tuple(x.shape)}")
         indexes = self._channel_indexes(x.shape)
         medians = self._medians_like(x.size(0), x.dim() - 2)
         table = self.step_table(qs)
-        return EntropyModelVbr.compress(self, x, indexes, medians, qs, table=table)
+        return EntropyModelVbr.compress(
+            self, x, indexes, medians, qs, table=table, stream_chunks=stream_chunks
+        )
 
     def decompress(  # type: ignore[override]
-        self, strings: Sequence[bytes], size: Sequence[int], qs: Step | None = None
+        self,
+        strings: Sequence[bytes],
+        size: Sequence[int],
+        qs: Step | None = None,
+        *,
+        stream_chunks: int | None = None,
     ) -> Tensor:
-        """Decode streams from :meth:`compress` (same ``qs``) into (len(strings), C, *size)."""
+        """Decode streams from :meth:`compress` (same ``qs`` and ``stream_chunks``) into
+        (len(strings), C, *size)."""
         if qs is None:
-            return super().decompress(strings, size)
+            return super().decompress(strings, size, stream_chunks=stream_chunks)
         table = self.step_table(qs)
         out_size = (len(strings), self.channels, *[int(s) for s in size])
         indexes = self._channel_indexes(out_size)
         medians = self._medians_like(len(strings), len(size))
         return EntropyModelVbr.decompress(
-            self, list(strings), indexes, medians.dtype, medians, qs, table=table
+            self,
+            list(strings),
+            indexes,
+            medians.dtype,
+            medians,
+            qs,
+            table=table,
+            stream_chunks=stream_chunks,
         )
 
     # -- CompressAI's parameter names -------------------------------------------------------

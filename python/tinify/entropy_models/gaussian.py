@@ -265,12 +265,20 @@ class GaussianMixtureConditional(GaussianConditional):
         return out
 
     def compress(  # type: ignore[override]
-        self, inputs: Tensor, scales: Tensor, means: Tensor, weights: Tensor
+        self,
+        inputs: Tensor,
+        scales: Tensor,
+        means: Tensor,
+        weights: Tensor,
+        *,
+        stream_chunks: int | None = None,
     ) -> list[bytes]:
         """Code ``round(inputs)`` (N, M, ...), each element against its own mixture.
 
-        Returns one stream per batch item.
+        Returns one stream per batch item: mixture streams are never chunked, so
+        ``stream_chunks`` (accepted, like every entropy model's) is only checked.
         """
+        self._chunks(stream_chunks)
         self._check_params(inputs, scales, means, weights)
         check_finite_symbols(inputs)
         n = inputs.size(0)
@@ -286,12 +294,16 @@ class GaussianMixtureConditional(GaussianConditional):
         means: Tensor,
         weights: Tensor,
         dtype: torch.dtype = torch.float,
+        *,
+        stream_chunks: int | None = None,
     ) -> Tensor:
         """Decode streams from :meth:`compress`; returns (N, M, ...) values of ``dtype``.
+        (``stream_chunks`` is only checked: mixture streams are never chunked.)
 
         Raises:
             tinify.BitstreamError: a stream is corrupt or does not match the parameters.
         """
+        self._chunks(stream_chunks)
         n, km = scales.shape[:2]
         if not isinstance(strings, (list, tuple)) or len(strings) != n:
             raise ParameterError(f"expected a list of {n} strings")

@@ -485,7 +485,7 @@ def read_clip(
             )
         else:
             width, height = size if size is not None else (None, None)
-            frames = read_video(p, width, height, max_frames)
+            frames = read_video(p, width, height, max_frames, max_pixels=max_pixels)
             clip = Clip(frames, DEFAULT_FPS)
     except (VideoFormatError, FileNotFoundError, ValueError) as err:
         message = str(err)  # some messages name the file already

@@ -243,13 +243,16 @@ def yuv_to_rgb(frame: YUVFrame, mode: str = "bilinear") -> Tensor:
 # -- PNG folders ----------------------------------------------------------------------------------
 
 
-def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) -> list[Tensor]:
+def read_png_frames(
+    folder: PathLike, start: int = 0, count: int | None = None, *, max_pixels: int | None = None
+) -> list[Tensor]:
     """Read ``*.png`` files of ``folder`` in name order as RGB tensors (1, 3, H, W) in [0, 1].
 
     Args:
         folder: a directory of PNG frames.
         start: index of the first frame to read.
         count: how many frames (default: all from ``start``).
+        max_pixels: the pixel limit of each frame (see :func:`tinify.codec.limits.max_pixels`).
 
     Raises:
         MissingFileError: ``folder`` is not a directory or holds no PNG file.
@@ -263,7 +266,7 @@ def read_png_frames(folder: PathLike, start: int = 0, count: int | None = None) 
     frames: list[Tensor] = []
     for path in paths:
         try:
-            frame = image_to_tensor(read_image(path))
+            frame = image_to_tensor(read_image(path, max_pixels=max_pixels))
         except InputError as err:
             detail = str(err).removeprefix(f"{path}: ")
             raise VideoFormatError(f"{path}: cannot decode ({detail})") from None
@@ -558,6 +561,8 @@ def read_video(
     height: int | None = None,
     max_frames: int | None = None,
     mode: str = "bilinear",
+    *,
+    max_pixels: int | None = None,
 ) -> list[Tensor]:
     """Read a clip as RGB frames (1, 3, H, W) float32 in [0, 1].
 
@@ -572,7 +577,7 @@ def read_video(
     """
     p = Path(path)
     if p.is_dir():
-        return read_png_frames(p, count=max_frames)
+        return read_png_frames(p, count=max_frames, max_pixels=max_pixels)
     if not p.exists():
         raise MissingFileError(f"{p} does not exist")
     suffix = p.suffix.lower()

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError
 
-__all__ = ["FixedNetworks", "LatentCodec", "check_strings"]
+__all__ = ["FixedNetworks", "LatentCodec", "check_strings", "chunks_option"]
 
 #: ``networks(codec, key)``: the quantized network (``tinify._core.FixedNetwork``) that the
 #: model built for ``codec.fixed_network_modules()[key]`` (see ``SimpleVAECompressionModel``).
@@ -28,6 +28,14 @@ class LatentCodec(nn.Module):
     - ``compress(y, *ctx)`` -> ``{"strings": [lists of bytes, one per item], "shape": ...,
       "y_hat": ...}``, where ``y_hat`` is exactly what :meth:`decompress` will return;
     - ``decompress(strings, shape, *ctx)`` -> ``{"y_hat": tensor}``.
+
+    ``compress`` / ``decompress`` (and the fixed path's ``compress_fixed`` /
+    ``decompress_fixed``) take the keyword-only coding option ``stream_chunks`` (streams per
+    latent and item; None: each entropy model's ``stream_chunks`` attribute) and pass it on to
+    every entropy model and nested codec (with :func:`chunks_option`). The other option,
+    ``entropy_path``, is the model's choice: a
+    :class:`~tinify.models.base.SimpleVAECompressionModel` calls ``compress_fixed`` /
+    ``decompress_fixed`` with its quantized networks for ``entropy_path="fixed"``.
 
     Every codec codes through :mod:`tinify.entropy_models`, hence through the Rust rANS coder.
     Codecs compose: :class:`~tinify.latent_codecs.HyperpriorLatentCodec` runs a
@@ -66,6 +74,13 @@ class LatentCodec(nn.Module):
         raise ParameterError(
             f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
         )
+
+
+def chunks_option(stream_chunks: int | None) -> dict[str, int]:
+    """The keyword to pass ``stream_chunks`` on to a nested codec: ``{"stream_chunks": n}``, or
+    ``{}`` for None, so that a CompressAI-style codec without the keyword still works with the
+    defaults."""
+    return {} if stream_chunks is None else {"stream_chunks": stream_chunks}
 
 
 def check_strings(strings: Any, count: int, owner: str) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
 from tinify.registry.torch import register_module
 
 __all__ = ["CONTEXT_GROUPS", "ChannelGroupsLatentCodec"]
@@ -101,12 +101,16 @@ class ChannelGroupsLatentCodec(LatentCodec):
             "y_hat": torch.cat(y_hat_, dim=1),
         }
 
-    def compress(self, y: Tensor, side_params: Tensor) -> dict[str, Any]:
+    def compress(
+        self, y: Tensor, side_params: Tensor, *, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         y_hat_: list[Tensor] = []
         strings: list[Any] = []
         shapes = []
+        chunks = chunks_option(stream_chunks)
         for k, y_k in enumerate(y.split(self.groups, dim=1)):
-            out = self[f"y{k}"].compress(y_k, self._get_ctx_params(k, side_params, y_hat_))
+            params = self._get_ctx_params(k, side_params, y_hat_)
+            out = self[f"y{k}"].compress(y_k, params, **chunks)
             y_hat_.append(out["y_hat"])
             strings.extend(out["strings"])
             shapes.append(out["shape"])
@@ -130,14 +134,18 @@ class ChannelGroupsLatentCodec(LatentCodec):
         strings: list[list[bytes]],
         shape: Sequence[Sequence[int]],
         side_params: Tensor,
+        *,
+        stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         per_group = self._strings_per_group(strings, shape)
         y_hat_: list[Tensor] = []
+        chunks = chunks_option(stream_chunks)
         for k in range(len(self.groups)):
             params = self._get_ctx_params(k, side_params, y_hat_)
             group_strings = list(strings[per_group * k : per_group * (k + 1)])
-            y_hat_.append(self[f"y{k}"].decompress(group_strings, shape[k], params)["y_hat"])
+            out = self[f"y{k}"].decompress(group_strings, shape[k], params, **chunks)
+            y_hat_.append(out["y_hat"])
         return {"y_hat": torch.cat(y_hat_, dim=1)}
 
     # -- the fixed-point entropy path -------------------------------------------------------------
@@ -156,7 +164,12 @@ class ChannelGroupsLatentCodec(LatentCodec):
         return torch.cat([run_network(net, self.merge_y(*y_int_[:k])), side_params], dim=1)
 
     def compress_fixed(
-        self, y: Tensor, side_params: Tensor, *, networks: FixedNetworks
+        self,
+        y: Tensor,
+        side_params: Tensor,
+        *,
+        networks: FixedNetworks,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer networks (``side_params`` int32, fixed point); the
         channel contexts see the groups' ``"y_int"``."""
@@ -164,9 +177,10 @@ class ChannelGroupsLatentCodec(LatentCodec):
         y_hat_: list[Tensor] = []
         strings: list[Any] = []
         shapes = []
+        chunks = chunks_option(stream_chunks)
         for k, y_k in enumerate(y.split(self.groups, dim=1)):
             params = self._ctx_params_fixed(k, side_params, y_int_, networks)
-            out = self[f"y{k}"].compress_fixed(y_k, params, networks=networks)
+            out = self[f"y{k}"].compress_fixed(y_k, params, networks=networks, **chunks)
             y_int_.append(out["y_int"])
             y_hat_.append(out["y_hat"])
             strings.extend(out["strings"])
@@ -185,14 +199,18 @@ class ChannelGroupsLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         per_group = self._strings_per_group(strings, shape)
         y_int_: list[Tensor] = []
         y_hat_: list[Tensor] = []
+        chunks = chunks_option(stream_chunks)
         for k in range(len(self.groups)):
             params = self._ctx_params_fixed(k, side_params, y_int_, networks)
             group_strings = list(strings[per_group * k : per_group * (k + 1)])
-            out = self[f"y{k}"].decompress_fixed(group_strings, shape[k], params, networks=networks)
+            out = self[f"y{k}"].decompress_fixed(
+                group_strings, shape[k], params, networks=networks, **chunks
+            )
             y_int_.append(out["y_int"])
             y_hat_.append(out["y_hat"])
         return {"y_hat": torch.cat(y_hat_, dim=1), "y_int": torch.cat(y_int_, dim=1)}

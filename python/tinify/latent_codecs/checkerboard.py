@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
 from tinify.latent_codecs.gaussian_conditional import GaussianConditionalLatentCodec
 from tinify.layers.masked_conv import checkerboard_mask
 from tinify.ops import quantize_ste
@@ -212,7 +212,9 @@ class CheckerboardLatentCodec(LatentCodec):
             context = self.unembed(self.context(self.embed(y_hat_)))[1]
         return self._params(context, side_[i])
 
-    def compress(self, y: Tensor, side_params: Tensor) -> dict[str, Any]:
+    def compress(
+        self, y: Tensor, side_params: Tensor, *, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         n, c, h, w = y.shape
         if w % 2:
             raise ValueError(f"the latent width must be even for checkerboard coding, got {w}")
@@ -221,7 +223,8 @@ class CheckerboardLatentCodec(LatentCodec):
         y_ = self.unembed(y)
         strings = []
         for i in range(2):
-            out = self.y.compress(y_[i], self._pass_params(i, y_hat_, side_))
+            params = self._pass_params(i, y_hat_, side_)
+            out = self.y.compress(y_[i], params, **chunks_option(stream_chunks))
             y_hat_[i] = out["y_hat"]
             strings.extend(out["strings"])
         return {"strings": strings, "shape": torch.Size((c, h, w)), "y_hat": self.embed(y_hat_)}
@@ -250,14 +253,17 @@ class CheckerboardLatentCodec(LatentCodec):
         strings: list[list[bytes]],
         shape: Sequence[int],
         side_params: Tensor,
+        *,
+        stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         n, c, h, w = self._check_decode(strings, shape, side_params)
         y_hat_ = side_params.new_zeros((2, n, c, h, w // 2))
         side_ = self.unembed(side_params)
+        chunks = chunks_option(stream_chunks)
         for i in range(2):
             params = self._pass_params(i, y_hat_, side_)
-            y_hat_[i] = self.y.decompress([strings[i]], (h, w // 2), params)["y_hat"]
+            y_hat_[i] = self.y.decompress([strings[i]], (h, w // 2), params, **chunks)["y_hat"]
         return {"y_hat": self.embed(y_hat_)}
 
     # -- the fixed-point entropy path -------------------------------------------------------------
@@ -311,7 +317,12 @@ class CheckerboardLatentCodec(LatentCodec):
         return gc.build_indexes_fixed(scales.contiguous(), FRAC_BITS), m_int, from_fixed(m_int)
 
     def compress_fixed(
-        self, y: Tensor, side_params: Tensor, *, networks: FixedNetworks
+        self,
+        y: Tensor,
+        side_params: Tensor,
+        *,
+        networks: FixedNetworks,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer networks; ``side_params`` is int32 (fixed point).
 
@@ -333,7 +344,9 @@ class CheckerboardLatentCodec(LatentCodec):
             indexes, m_int, means = self._pass_fixed(i, y_int_, side_, networks)
             means = means.to(y.device)
             symbols = gc.quantize(y_[i], "symbols", means)
-            strings.append(gc.compress(y_[i], indexes.to(y.device), means))
+            strings.append(
+                gc.compress(y_[i], indexes.to(y.device), means, stream_chunks=stream_chunks)
+            )
             y_int_[i] = saturate(symbols.cpu().long() * 2**FRAC_BITS + m_int.long())
             y_hat_[i] = gc.dequantize(symbols, means)
         return {
@@ -350,6 +363,7 @@ class CheckerboardLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""
         from tinify.models.fixed import FRAC_BITS, saturate
@@ -361,7 +375,9 @@ class CheckerboardLatentCodec(LatentCodec):
         y_hat_ = torch.zeros((2, n, c, h, w // 2))
         for i in range(2):
             indexes, m_int, means = self._pass_fixed(i, y_int_, side_, networks)
-            symbols = gc.decompress(list(strings[i]), indexes, torch.int32)
+            symbols = gc.decompress(
+                list(strings[i]), indexes, torch.int32, stream_chunks=stream_chunks
+            )
             y_int_[i] = saturate(symbols.long() * 2**FRAC_BITS + m_int.long())
             y_hat_[i] = gc.dequantize(symbols, means)
         return {"y_hat": self.embed(y_hat_), "y_int": self.embed(y_int_)}

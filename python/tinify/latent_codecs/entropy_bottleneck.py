@@ -42,15 +42,22 @@ class EntropyBottleneckLatentCodec(LatentCodec):
         y_hat, y_likelihoods = self.entropy_bottleneck(y)
         return {"likelihoods": {"y": y_likelihoods}, "y_hat": y_hat}
 
-    def compress(self, y: Tensor) -> dict[str, Any]:
+    def compress(self, y: Tensor, *, stream_chunks: int | None = None) -> dict[str, Any]:
         shape = y.size()[2:]
-        y_strings = self.entropy_bottleneck.compress(y)
+        eb = self.entropy_bottleneck
+        y_strings = eb.compress(y, stream_chunks=stream_chunks)
         # Decoded (cheap in Rust): exactly the decoder's y_hat, escapes included.
-        y_hat = self.entropy_bottleneck.decompress(y_strings, shape)
+        y_hat = eb.decompress(y_strings, shape, stream_chunks=stream_chunks)
         return {"strings": [y_strings], "shape": shape, "y_hat": y_hat}
 
     def decompress(
-        self, strings: list[list[bytes]], shape: Sequence[int], **kwargs: Any
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        *,
+        stream_chunks: int | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         check_strings(strings, 1, type(self).__name__)
-        return {"y_hat": self.entropy_bottleneck.decompress(list(strings[0]), shape)}
+        eb = self.entropy_bottleneck
+        return {"y_hat": eb.decompress(list(strings[0]), shape, stream_chunks=stream_chunks)}

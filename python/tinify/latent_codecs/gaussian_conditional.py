@@ -96,11 +96,13 @@ class GaussianConditionalLatentCodec(LatentCodec):
             y_hat = y_hat if means is None else y_hat + means
         return {"likelihoods": {"y": y_likelihoods}, "y_hat": y_hat}
 
-    def compress(self, y: Tensor, ctx_params: Tensor) -> dict[str, Any]:
+    def compress(
+        self, y: Tensor, ctx_params: Tensor, *, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         scales, means = self._params(ctx_params)
         gc = self.gaussian_conditional
         indexes = gc.build_indexes(scales)
-        y_strings = gc.compress(y, indexes, means)
+        y_strings = gc.compress(y, indexes, means, stream_chunks=stream_chunks)
         # The decoder's y_hat, symbol + mean (the same float operations as decompress).
         y_hat = gc.dequantize(gc.quantize(y, "symbols", means), means, y.dtype)
         return {"strings": [y_strings], "shape": y.shape[2:4], "y_hat": y_hat}
@@ -110,13 +112,17 @@ class GaussianConditionalLatentCodec(LatentCodec):
         strings: list[list[bytes]],
         shape: Sequence[int],
         ctx_params: Tensor,
+        *,
+        stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         check_strings(strings, 1, type(self).__name__)
         scales, means = self._params(ctx_params)
         gc = self.gaussian_conditional
         indexes = gc.build_indexes(scales)
-        y_hat = gc.decompress(list(strings[0]), indexes, ctx_params.dtype, means=means)
+        y_hat = gc.decompress(
+            list(strings[0]), indexes, ctx_params.dtype, means=means, stream_chunks=stream_chunks
+        )
         if tuple(y_hat.shape[2:4]) != tuple(int(s) for s in shape):
             raise ValueError(
                 f"shape {tuple(shape)} does not match the parameters' {tuple(y_hat.shape[2:4])}"

@@ -62,19 +62,36 @@ class HyperLatentCodec(LatentCodec):
             z_hat = quantize_ste(z - medians) + medians
         return {"likelihoods": {"z": z_likelihoods}, "params": self.h_s(z_hat)}
 
-    def compress(self, y: Tensor) -> dict[str, Any]:
+    def _code_z(
+        self, y: Tensor, stream_chunks: int | None
+    ) -> tuple[list[bytes], Sequence[int], Tensor]:
+        """``(z_strings, z shape, z_hat)``: ``h_a(y)`` coded, and decoded back."""
         z = self.h_a(y)
         shape = z.size()[-2:]
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
+        z_strings = self.entropy_bottleneck.compress(z, stream_chunks=stream_chunks)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, shape, stream_chunks=stream_chunks)
+        return z_strings, shape, z_hat
+
+    def _decode_z(
+        self, strings: list[list[bytes]], shape: Sequence[int], stream_chunks: int | None
+    ) -> Tensor:
+        check_strings(strings, 1, type(self).__name__)
+        eb = self.entropy_bottleneck
+        return eb.decompress(list(strings[0]), shape, stream_chunks=stream_chunks)
+
+    def compress(self, y: Tensor, *, stream_chunks: int | None = None) -> dict[str, Any]:
+        z_strings, shape, z_hat = self._code_z(y, stream_chunks)
         return {"strings": [z_strings], "shape": shape, "params": self.h_s(z_hat)}
 
     def decompress(
-        self, strings: list[list[bytes]], shape: Sequence[int], **kwargs: Any
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        *,
+        stream_chunks: int | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
-        check_strings(strings, 1, type(self).__name__)
-        z_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
-        return {"params": self.h_s(z_hat)}
+        return {"params": self.h_s(self._decode_z(strings, shape, stream_chunks))}
 
     def fixed_network_modules(self) -> dict[str, nn.Module]:
         return {"h_s": self.h_s}
@@ -84,12 +101,11 @@ class HyperLatentCodec(LatentCodec):
 
         return run_network(networks(self, "h_s"), to_fixed(z_hat))
 
-    def compress_fixed(self, y: Tensor, *, networks: FixedNetworks) -> dict[str, Any]:
+    def compress_fixed(
+        self, y: Tensor, *, networks: FixedNetworks, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         """:meth:`compress` with ``h_s`` in integers: ``"params"`` is int32 (fixed point)."""
-        z = self.h_a(y)
-        shape = z.size()[-2:]
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
+        z_strings, shape, z_hat = self._code_z(y, stream_chunks)
         return {
             "strings": [z_strings],
             "shape": shape,
@@ -97,8 +113,12 @@ class HyperLatentCodec(LatentCodec):
         }
 
     def decompress_fixed(
-        self, strings: list[list[bytes]], shape: Sequence[int], *, networks: FixedNetworks
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        *,
+        networks: FixedNetworks,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
-        check_strings(strings, 1, type(self).__name__)
-        z_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
+        z_hat = self._decode_z(strings, shape, stream_chunks)
         return {"params": self._params_fixed(z_hat, networks)}

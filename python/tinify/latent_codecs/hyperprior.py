@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
 from tinify.registry.torch import register_module
 
 __all__ = ["HyperpriorLatentCodec", "split_hyper_shape", "split_hyper_strings"]
@@ -89,9 +89,10 @@ class HyperpriorLatentCodec(LatentCodec):
             "y_hat": y_out["y_hat"],
         }
 
-    def compress(self, y: Tensor) -> dict[str, Any]:
-        hyper_out = self.hyper.compress(y)
-        y_out = self.y.compress(y, hyper_out["params"])
+    def compress(self, y: Tensor, *, stream_chunks: int | None = None) -> dict[str, Any]:
+        chunks = chunks_option(stream_chunks)
+        hyper_out = self.hyper.compress(y, **chunks)
+        y_out = self.y.compress(y, hyper_out["params"], **chunks)
         (z_strings,) = hyper_out["strings"]
         return {
             "strings": [*y_out["strings"], z_strings],
@@ -99,18 +100,29 @@ class HyperpriorLatentCodec(LatentCodec):
             "y_hat": y_out["y_hat"],
         }
 
-    def decompress(self, strings: list[list[bytes]], shape: Any, **kwargs: Any) -> dict[str, Any]:
+    def decompress(
+        self,
+        strings: list[list[bytes]],
+        shape: Any,
+        *,
+        stream_chunks: int | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         owner = type(self).__name__
         y_strings, z_strings = split_hyper_strings(strings, owner)
         y_shape, hyper_shape = split_hyper_shape(shape, owner)
-        hyper_out = self.hyper.decompress([z_strings], hyper_shape)
-        y_out = self.y.decompress(y_strings, y_shape, hyper_out["params"])
+        chunks = chunks_option(stream_chunks)
+        hyper_out = self.hyper.decompress([z_strings], hyper_shape, **chunks)
+        y_out = self.y.decompress(y_strings, y_shape, hyper_out["params"], **chunks)
         return {"y_hat": y_out["y_hat"]}
 
-    def compress_fixed(self, y: Tensor, *, networks: FixedNetworks) -> dict[str, Any]:
+    def compress_fixed(
+        self, y: Tensor, *, networks: FixedNetworks, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         """:meth:`compress` with integer entropy parameters (both parts' fixed paths)."""
-        hyper_out = self.hyper.compress_fixed(y, networks=networks)
-        y_out = self.y.compress_fixed(y, hyper_out["params"], networks=networks)
+        chunks = chunks_option(stream_chunks)
+        hyper_out = self.hyper.compress_fixed(y, networks=networks, **chunks)
+        y_out = self.y.compress_fixed(y, hyper_out["params"], networks=networks, **chunks)
         (z_strings,) = hyper_out["strings"]
         return {
             "strings": [*y_out["strings"], z_strings],
@@ -119,11 +131,21 @@ class HyperpriorLatentCodec(LatentCodec):
         }
 
     def decompress_fixed(
-        self, strings: list[list[bytes]], shape: Any, *, networks: FixedNetworks
+        self,
+        strings: list[list[bytes]],
+        shape: Any,
+        *,
+        networks: FixedNetworks,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         owner = type(self).__name__
         y_strings, z_strings = split_hyper_strings(strings, owner)
         y_shape, hyper_shape = split_hyper_shape(shape, owner)
-        hyper_out = self.hyper.decompress_fixed([z_strings], hyper_shape, networks=networks)
-        y_out = self.y.decompress_fixed(y_strings, y_shape, hyper_out["params"], networks=networks)
+        chunks = chunks_option(stream_chunks)
+        hyper_out = self.hyper.decompress_fixed(
+            [z_strings], hyper_shape, networks=networks, **chunks
+        )
+        y_out = self.y.decompress_fixed(
+            y_strings, y_shape, hyper_out["params"], networks=networks, **chunks
+        )
         return {"y_hat": y_out["y_hat"]}

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianConditional
+from tinify.entropy_models.base import check_stream_chunks
 from tinify.latent_codecs.base import LatentCodec, check_strings
 from tinify.registry.torch import register_module
 
@@ -39,7 +40,9 @@ class RasterScanLatentCodec(LatentCodec):
     are CompressAI's byte for byte; ``"wavefront"`` codes every anti-diagonal front in one step
     (the same symbols, other order, far fewer steps). The decoder must use the encoder's order.
 
-    ``entropy_parameters`` must consist of 1x1 convolutions and element-wise layers.
+    ``entropy_parameters`` must consist of 1x1 convolutions and element-wise layers. The
+    ``stream_chunks`` option is checked but has no effect: the loop writes one stream per item
+    (as :class:`~tinify.models.JointAutoregressiveHierarchicalPriors` does for ``y``).
     ``compress`` returns ``{"strings": [y_strings], "shape": (H, W), "y_hat"}``.
 
     Args:
@@ -87,9 +90,13 @@ class RasterScanLatentCodec(LatentCodec):
         ep = self.entropy_parameters
         return ep if isinstance(ep, nn.Sequential) else nn.Sequential(ep)
 
-    def compress(self, y: Tensor, ctx_params: Tensor) -> dict[str, Any]:
+    def compress(
+        self, y: Tensor, ctx_params: Tensor, *, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         from tinify.models.image.wavefront import compress_latent
 
+        if stream_chunks is not None:
+            check_stream_chunks(stream_chunks)
         y_strings, y_hat = compress_latent(
             y,
             ctx_params,
@@ -105,10 +112,14 @@ class RasterScanLatentCodec(LatentCodec):
         strings: list[list[bytes]],
         shape: Sequence[int],
         ctx_params: Tensor,
+        *,
+        stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         from tinify.models.image.wavefront import decompress_latent
 
+        if stream_chunks is not None:
+            check_stream_chunks(stream_chunks)
         check_strings(strings, 1, type(self).__name__)
         if tuple(ctx_params.shape[-2:]) != tuple(int(s) for s in shape):
             raise ValueError(

@@ -4,8 +4,10 @@
 Every image model derives from :class:`CompressionModel` and follows one contract:
 
 - ``forward(x)`` returns ``{"x_hat": ..., "likelihoods": {"y": ..., ["z": ...]}}``;
-- ``compress(x)`` returns ``{"strings": [...], "shape": ..., "x_size": (H, W)}``;
-- ``decompress(strings, shape, x_size=None)`` returns ``{"x_hat": ...}``.
+- ``compress(x, *, entropy_path=None, stream_chunks=None)`` returns ``{"strings": [...],
+  "shape": ..., "x_size": (H, W)}``;
+- ``decompress(strings, shape, x_size=None, *, entropy_path=None, stream_chunks=None)``
+  returns ``{"x_hat": ...}``.
 
 ``strings`` and ``shape`` are exactly CompressAI's (latent strings first, then hyper-latent
 strings; ``shape`` is the spatial size of the last latent). ``x_size`` is tinify's addition: the
@@ -14,6 +16,21 @@ input's original height and width. :meth:`CompressionModel.compress` pads any im
 :meth:`CompressionModel.decompress` crops back when given ``x_size`` (``model.decompress(**out)``
 does), and otherwise returns the padded size, as CompressAI would. For inputs that are already a
 multiple of the factor nothing is padded, so streams are CompressAI's byte for byte.
+
+**Coding options** are keyword-only arguments of every ``compress`` / ``decompress`` (models,
+and ``stream_chunks`` also of the entropy models), never state to mutate, so threads may share
+one model and code with different options at once (the coder releases the GIL):
+
+- ``entropy_path``: ``"float"`` (CompressAI's arithmetic) or ``"fixed"`` (the deterministic
+  integer networks of :mod:`tinify.models.fixed`). This is the one name of the choice in the
+  Python API; the ``.tfy`` header stores it as its coding mode (0 / 1) and ``tinify encode``
+  spells it ``--coding float|fixed``.
+- ``stream_chunks``: streams per latent and item (1: CompressAI's format).
+
+``None`` (the default) takes the module attribute: :attr:`CompressionModel.entropy_path` and each
+entropy model's ``stream_chunks``, so code that sets them keeps working. A decoder must be given
+the encoder's options. Subclasses receive them resolved, as a :class:`CodingOptions`, in
+``_compress(x, options)`` / ``_decompress(strings, shape, options)``.
 """
 
 from __future__ import annotations
@@ -22,21 +39,26 @@ import math
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
+from tinify.entropy_models.base import check_stream_chunks
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.latent_codecs import LatentCodec
+from tinify.latent_codecs.base import chunks_option
+from tinify.models.fixed import check_entropy_path, quantize_network
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
     "SCALES_LEVELS",
     "SCALES_MAX",
     "SCALES_MIN",
+    "CodingOptions",
     "CompressionModel",
     "SimpleVAECompressionModel",
     "check_image",
@@ -196,6 +218,29 @@ def check_shape(shape: Any) -> tuple[int, int]:
     return h, w
 
 
+# -- coding options -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodingOptions:
+    """The options of one ``compress`` / ``decompress`` call, resolved and checked.
+
+    Attributes:
+        entropy_path: ``"float"`` or ``"fixed"`` (see :data:`tinify.models.fixed.ENTROPY_PATHS`).
+        stream_chunks: streams per latent and item, or None for each entropy model's own
+            ``stream_chunks`` attribute. Pass it on as
+            ``entropy_model.compress(..., stream_chunks=options.stream_chunks)``.
+    """
+
+    entropy_path: str = "float"
+    stream_chunks: int | None = None
+
+    @property
+    def fixed(self) -> bool:
+        """True on the ``"fixed"`` entropy path."""
+        return self.entropy_path == "fixed"
+
+
 # -- the base class -----------------------------------------------------------------------------
 
 
@@ -203,10 +248,11 @@ class CompressionModel(nn.Module):
     """Base class of the learned image codecs.
 
     Subclasses build their transforms and entropy models in ``__init__`` and implement
-    ``forward``, ``_compress`` (padded input -> ``{"strings", "shape"}``), ``_decompress``
-    (-> padded ``x_hat``) and :meth:`_config_from_state_dict`. This class provides the input
-    checks and padding, :meth:`aux_loss`, :meth:`update`, legacy-key renaming on load and
-    :meth:`from_state_dict`.
+    ``forward``, ``_compress(x, options)`` (padded input -> ``{"strings", "shape"}``),
+    ``_decompress(strings, shape, options)`` (-> padded ``x_hat``; ``options`` is the call's
+    :class:`CodingOptions`, to pass on to every entropy model) and
+    :meth:`_config_from_state_dict`. This class provides the input checks and padding,
+    :meth:`aux_loss`, :meth:`update`, legacy-key renaming on load and :meth:`from_state_dict`.
 
     Class attributes:
         latent_names: names of the coded latents, in ``strings`` order.
@@ -214,9 +260,11 @@ class CompressionModel(nn.Module):
 
     latent_names: tuple[str, ...] = ("y", "z")
     _downsampling_factor: int = 64
+    #: The default of the ``entropy_path`` option of :meth:`compress` / :meth:`decompress`:
     #: ``"float"`` (CompressAI's arithmetic, the default) or ``"fixed"``: entropy parameters from
     #: the deterministic integer networks of :mod:`tinify.models.fixed`, which decode bit-exactly
-    #: on any device. A stream must be decoded with the path it was encoded with.
+    #: on any device. A stream must be decoded with the path it was encoded with. Pass the option
+    #: per call rather than setting this attribute when a model is shared between threads.
     entropy_path: str = "float"
     _fixed_networks: dict[str, Any]
 
@@ -295,12 +343,15 @@ class CompressionModel(nn.Module):
         entropy-parameter network, such as the factorized prior)."""
         return {}
 
-    def _build_fixed_networks(self) -> None:
-        """Quantize :meth:`_fixed_network_modules` (plain attributes, not state-dict entries)."""
-        from tinify.models.fixed import quantize_network
+    def _quantize_fixed_networks(self) -> dict[str, Any]:
+        """The quantized networks by name: :meth:`_fixed_network_modules`, quantized
+        (subclasses with other integer networks add them here)."""
+        return {name: quantize_network(m) for name, m in self._fixed_network_modules().items()}
 
-        nets = {name: quantize_network(m) for name, m in self._fixed_network_modules().items()}
-        self._fixed_networks = nets
+    def _build_fixed_networks(self) -> None:
+        """Build the quantized networks (plain attributes, not state-dict entries). The dict is
+        complete before it is assigned, so threads that share the model never see half of it."""
+        self._fixed_networks = self._quantize_fixed_networks()
 
     def fixed_network(self, name: str) -> Any:
         """The quantized network ``name`` (a ``tinify._core.FixedNetwork``), built on first use
@@ -311,10 +362,19 @@ class CompressionModel(nn.Module):
             nets = self.__dict__["_fixed_networks"]
         return nets[name]
 
-    def _fixed_path(self) -> bool:
-        from tinify.models.fixed import check_entropy_path
+    def coding_options(
+        self, entropy_path: str | None = None, stream_chunks: int | None = None
+    ) -> CodingOptions:
+        """The options of one call, checked; ``None`` takes the default (:attr:`entropy_path`,
+        and each entropy model's ``stream_chunks``).
 
-        return check_entropy_path(self.entropy_path) == "fixed"
+        Raises:
+            tinify.ParameterError: (a ValueError) an unknown ``entropy_path`` or a
+                ``stream_chunks`` outside 1..65536.
+        """
+        path = check_entropy_path(self.entropy_path if entropy_path is None else entropy_path)
+        chunks = None if stream_chunks is None else check_stream_chunks(stream_chunks)
+        return CodingOptions(path, chunks)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -353,42 +413,55 @@ class CompressionModel(nn.Module):
 
     # -- coding -------------------------------------------------------------------------------
 
-    def compress(self, x: Tensor) -> dict[str, Any]:
+    def compress(
+        self, x: Tensor, *, entropy_path: str | None = None, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         """Encode images ``x`` (N, 3, H, W) in [0, 1], H and W >= 64.
 
         The batch is padded (centred zeros) to a multiple of :attr:`downsampling_factor`.
+
+        Args:
+            x: the images.
+            entropy_path: ``"float"`` or ``"fixed"`` (default: :attr:`entropy_path`).
+            stream_chunks: streams per latent and item (default: each entropy model's
+                ``stream_chunks``; 1 is CompressAI's format).
 
         Returns:
             ``{"strings": [per-latent lists of bytes, one per image], "shape": torch.Size of the
             last latent, "x_size": (H, W)}``.
 
         Raises:
-            TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`).
+            TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`),
+                or an option is invalid.
         """
-        return self._compress_image(x, self._compress)
+        options = self.coding_options(entropy_path, stream_chunks)
+        return self._compress_with(x, options)
 
-    def _compress_image(
-        self, x: Tensor, code: Callable[[Tensor], dict[str, Any]]
-    ) -> dict[str, Any]:
-        """:meth:`compress` with ``code`` (padded images -> ``{"strings", "shape"}``) in place
-        of :meth:`_compress`: the checks, the padding and ``x_size``. A subclass whose coding
-        takes per-call arguments (a rate, say) passes them in ``code`` rather than storing
-        them on the model, so threads may share it."""
+    def _compress_with(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
+        """:meth:`compress` with resolved ``options``: the checks, the padding, :meth:`_compress`
+        and ``x_size``. A subclass with more per-call choices (a variable-rate model's rate)
+        passes a :class:`CodingOptions` subclass carrying them, never state on the model."""
         check_image(x)
         weight = next(self.parameters(), None)
         if weight is not None and x.dtype != weight.dtype:
-            raise TypeError(
+            raise ParameterTypeError(
                 f"x has dtype {x.dtype} but the model's weights are {weight.dtype}; convert one "
                 f"to the other (x.to({weight.dtype}) or model.to({x.dtype}))"
             )
         height, width = (int(s) for s in x.shape[-2:])
         padded, _ = pad_to_multiple(x, self.downsampling_factor)
-        out = code(padded)
+        out = self._compress(padded, options)
         out["x_size"] = (height, width)
         return out
 
     def decompress(
-        self, strings: Sequence[Sequence[bytes]], shape: Sequence[int], x_size: Any = None
+        self,
+        strings: Sequence[Sequence[bytes]],
+        shape: Sequence[int],
+        x_size: Any = None,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress`.
 
@@ -397,6 +470,7 @@ class CompressionModel(nn.Module):
             shape: ``out["shape"]``.
             x_size: ``out["x_size"]``; when given, the padding added by :meth:`compress` is
                 cropped off. Without it the padded image is returned (CompressAI's behaviour).
+            entropy_path, stream_chunks: the encoder's options (see :meth:`compress`).
 
         Returns:
             ``{"x_hat": (N, 3, H, W) tensor clamped to [0, 1]}``.
@@ -405,20 +479,20 @@ class CompressionModel(nn.Module):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        return self._decompress_image(strings, shape, x_size, self._decompress)
+        options = self.coding_options(entropy_path, stream_chunks)
+        return self._decompress_with(strings, shape, x_size, options)
 
-    def _decompress_image(
+    def _decompress_with(
         self,
         strings: Sequence[Sequence[bytes]],
         shape: Sequence[int],
         x_size: Any,
-        code: Callable[[Sequence[Sequence[bytes]], tuple[int, int]], Tensor],
+        options: CodingOptions,
     ) -> dict[str, Tensor]:
-        """:meth:`decompress` with ``code`` (strings, latent shape -> padded ``x_hat``) in
-        place of :meth:`_decompress` (see :meth:`_compress_image`)."""
+        """:meth:`decompress` with resolved ``options`` (see :meth:`_compress_with`)."""
         check_strings(strings, len(self.latent_names))
         latent_shape = check_shape(shape)
-        x_hat = code(strings, latent_shape)
+        x_hat = self._decompress(strings, latent_shape, options)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}
@@ -449,10 +523,12 @@ class CompressionModel(nn.Module):
             y_hat = y_hat.contiguous(memory_format=torch.channels_last)
         return g_s(y_hat).clamp_(0, 1).contiguous()
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
+    ) -> Tensor:
         raise NotImplementedError
 
 
@@ -469,7 +545,7 @@ def last_latent_size(shape: Any) -> tuple[int, ...]:
     """
     while isinstance(shape, Mapping):
         if "hyper" not in shape:
-            raise ValueError(f"cannot tell the last latent's size from shape {shape!r}")
+            raise ParameterError(f"cannot tell the last latent's size from shape {shape!r}")
         shape = shape["hyper"]
     return tuple(int(s) for s in shape)
 
@@ -486,11 +562,14 @@ class SimpleVAECompressionModel(CompressionModel):
     :class:`~tinify.latent_codecs.LatentCodec`) in ``__init__``; ``model["y"]`` indexes into the
     latent codec. ``compress(x)`` pads ``x`` as every tinify model does and returns the latent
     codec's output (``"strings"``, ``"shape"`` in the codec's structure, ``"y_hat"``) plus
-    ``"x_size"``; ``decompress(strings, shape, x_size=None)`` decodes it. With
-    ``entropy_path = "fixed"`` the latent codecs' ``compress_fixed`` / ``decompress_fixed`` run
+    ``"x_size"``; ``decompress(strings, shape, x_size=None)`` decodes it. Both take the
+    keyword-only coding options of every model (see :mod:`tinify.models.base`). With
+    ``entropy_path="fixed"`` the latent codecs' ``compress_fixed`` / ``decompress_fixed`` run
     every network that derives entropy parameters in integers (the hyperprior's ``h_s``,
     checkerboard contexts and parameter networks, channel contexts): streams then decode
-    bit-exactly on any device (see :mod:`tinify.models.fixed`).
+    bit-exactly on any device (see :mod:`tinify.models.fixed`). ``stream_chunks`` is passed on
+    to the latent codec (only when given, so a CompressAI-style codec without the keyword
+    still works with the defaults).
     """
 
     g_a: nn.Module
@@ -521,38 +600,38 @@ class SimpleVAECompressionModel(CompressionModel):
         names = {id(m): name for name, m in self.latent_codec.named_modules()}
         return lambda codec, key: self.fixed_network(f"{names[id(codec)]}:{key}")
 
-    def _build_fixed_networks(self) -> None:
+    def _quantize_fixed_networks(self) -> dict[str, Any]:
         """Quantize what can be: a custom network with a layer that has no integer version
         (say GDN) must not stop ``update()``; the fixed path then refuses to code instead."""
-        from tinify.models.fixed import quantize_network
-
         nets = {}
         for name, module in self._fixed_network_modules().items():
             try:
                 nets[name] = quantize_network(module)
             except (TypeError, ValueError):
                 continue
-        self._fixed_networks = nets
+        return nets
 
-    def _coding_fixed(self) -> bool:
-        """True on the fixed-point path (with networks to run in integers: a codec without
-        any, such as a lone entropy bottleneck, codes the same either way).
+    def _coding_fixed(self, options: CodingOptions) -> bool:
+        """True on the fixed-point path of ``options`` (with networks to run in integers: a
+        codec without any, such as a lone entropy bottleneck, codes the same either way).
 
         Raises:
             tinify.ParameterError: a network has no fixed-point version.
         """
-        if not self._fixed_path():
+        if not options.fixed:
             return False
         modules = self._fixed_network_modules()
         if not modules:
             return False
-        if self.__dict__.get("_fixed_networks") is None:
+        nets = self.__dict__.get("_fixed_networks")
+        if nets is None:
             self._build_fixed_networks()
-        missing = sorted(set(modules) - set(self.__dict__["_fixed_networks"]))
+            nets = self.__dict__["_fixed_networks"]
+        missing = sorted(set(modules) - set(nets))
         if missing:
             raise ParameterError(
                 f"{type(self).__name__} has no fixed-point version of {', '.join(missing)}: use "
-                "entropy_path = 'float' (tinify encode --coding float)"
+                "entropy_path='float' (tinify encode --coding float)"
             )
         return True
 
@@ -562,15 +641,24 @@ class SimpleVAECompressionModel(CompressionModel):
         a hyperprior override this."""
         return torch.Size(size)
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         y = self.g_a(x)
-        if self._coding_fixed():
-            out = self.latent_codec.compress_fixed(y, networks=self._fixed_networks_of_codecs())
+        chunks = chunks_option(options.stream_chunks)
+        if self._coding_fixed(options):
+            networks = self._fixed_networks_of_codecs()
+            out = self.latent_codec.compress_fixed(y, networks=networks, **chunks)
             return {k: v for k, v in out.items() if k != "y_int"}
-        return dict(self.latent_codec.compress(y))
+        return dict(self.latent_codec.compress(y, **chunks))
 
     def decompress(  # type: ignore[override]
-        self, strings: Any, shape: Any, x_size: Any = None, **kwargs: Any
+        self,
+        strings: Any,
+        shape: Any,
+        x_size: Any = None,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+        **kwargs: Any,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress`.
 
@@ -578,6 +666,8 @@ class SimpleVAECompressionModel(CompressionModel):
             strings: ``out["strings"]``.
             shape: ``out["shape"]``, or the last latent's ``(h, w)`` (see :meth:`latent_shape`).
             x_size: ``out["x_size"]``: crop off the padding added by :meth:`compress`.
+            entropy_path, stream_chunks: the encoder's options (see
+                :meth:`CompressionModel.compress`), keyword-only.
             **kwargs: more arguments of the latent codec's ``decompress``; ``y_hat`` (an entry
                 of ``compress``'s output) is ignored.
 
@@ -585,6 +675,7 @@ class SimpleVAECompressionModel(CompressionModel):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
+        options = self.coding_options(entropy_path, stream_chunks)
         kwargs.pop("y_hat", None)
         if (
             not isinstance(shape, Mapping)
@@ -592,7 +683,8 @@ class SimpleVAECompressionModel(CompressionModel):
             and not isinstance(shape[0], Sequence)
         ):
             shape = self.latent_shape(check_shape(shape))
-        if self._coding_fixed():
+        kwargs.update(chunks_option(options.stream_chunks))
+        if self._coding_fixed(options):
             networks = self._fixed_networks_of_codecs()
             out = self.latent_codec.decompress_fixed(strings, shape, **kwargs, networks=networks)
             y_hat = out["y_hat"].to(next(self.g_s.parameters()))  # g_s's device and dtype

@@ -41,7 +41,6 @@ __all__ = [
     "ENTROPY_PATHS",
     "FRAC_BITS",
     "check_entropy_path",
-    "context_network",
     "from_fixed",
     "quantize_network",
     "run_network",
@@ -52,16 +51,25 @@ __all__ = [
 #: Fractional bits of the fixed-point activations.
 FRAC_BITS: int = int(_core.FIXED_FRAC_BITS)
 
-#: Entropy-parameter paths: ``"float"`` (CompressAI's, the default) or ``"fixed"`` (integer).
+#: Entropy-parameter paths, the values of the ``entropy_path`` option of ``compress`` /
+#: ``decompress``: ``"float"`` (CompressAI's, the default) or ``"fixed"`` (integer). The ``.tfy``
+#: header stores the same choice as its coding mode (0, 1), ``tinify encode`` as ``--coding``.
 ENTROPY_PATHS = ("float", "fixed")
 
 _I32 = (-(2**31), 2**31 - 1)
 
 
 def check_entropy_path(path: str) -> str:
-    """Return ``path`` if it is one of :data:`ENTROPY_PATHS`, else raise ValueError."""
+    """Return ``path`` if it is one of :data:`ENTROPY_PATHS`.
+
+    Raises:
+        tinify.ParameterError: (a ValueError) any other value.
+    """
     if path not in ENTROPY_PATHS:
-        raise ParameterError(f"entropy_path must be one of {ENTROPY_PATHS}, got {path!r}")
+        raise ParameterError(
+            f"entropy_path must be one of {ENTROPY_PATHS} (the .tfy coding modes 0 and 1), "
+            f"got {path!r}"
+        )
     return path
 
 
@@ -134,28 +142,6 @@ def quantize_network(module: nn.Module) -> _core.FixedNetwork:
         tinify.ParameterError: a weight or bias cannot be represented (non-finite, >= 2^15).
     """
     return _core.FixedNetwork(list(_layers(module)))
-
-
-@torch.no_grad()
-def context_network(
-    context_prediction: nn.Conv2d, taps: list[tuple[int, int]]
-) -> _core.FixedNetwork:
-    """The masked context convolution as one linear layer on gathered taps.
-
-    Input rows hold ``taps * M`` values, tap-major (``t * M + c``, as
-    :class:`~tinify.models.image.wavefront.ContextCoder` gathers them); output ``C_ctx``.
-    """
-    weight = context_prediction.weight.detach()
-    mask = getattr(context_prediction, "mask", None)
-    if isinstance(mask, Tensor):
-        weight = weight * mask
-    kh, kw = context_prediction.kernel_size
-    rows = torch.tensor([dh + kh // 2 for dh, _ in taps])
-    cols = torch.tensor([dw + kw // 2 for _, dw in taps])
-    # (C_ctx, M, taps) -> (C_ctx, taps, M) -> (C_ctx, taps * M, 1, 1)
-    linear = weight[:, :, rows, cols].permute(0, 2, 1).reshape(weight.size(0), -1, 1, 1)
-    layer = _core.FixedLayer.conv2d(to_numpy(linear, np.float32), _bias(context_prediction), 1, 0)
-    return _core.FixedNetwork([layer])
 
 
 def saturate(t: Tensor) -> Tensor:

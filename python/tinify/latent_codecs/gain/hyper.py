@@ -49,16 +49,25 @@ class GainHyperLatentCodec(LatentCodec):
         z_hat, z_likelihoods = self.entropy_bottleneck(z)
         return {"likelihoods": {"z": z_likelihoods}, "params": self.h_s(z_hat * gain_inv)}
 
-    def compress(self, y: Tensor, gain: Tensor, gain_inv: Tensor) -> dict[str, Any]:
+    def compress(
+        self, y: Tensor, gain: Tensor, gain_inv: Tensor, *, stream_chunks: int | None = None
+    ) -> dict[str, Any]:
         z = self.h_a(y) * gain
         shape = z.size()[-2:]
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, shape)
+        z_strings = self.entropy_bottleneck.compress(z, stream_chunks=stream_chunks)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, shape, stream_chunks=stream_chunks)
         return {"strings": [z_strings], "shape": shape, "params": self.h_s(z_hat * gain_inv)}
 
     def decompress(
-        self, strings: list[list[bytes]], shape: Sequence[int], gain_inv: Tensor, **kwargs: Any
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        gain_inv: Tensor,
+        *,
+        stream_chunks: int | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         check_strings(strings, 1, type(self).__name__)
-        z_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
+        eb = self.entropy_bottleneck
+        z_hat = eb.decompress(list(strings[0]), shape, stream_chunks=stream_chunks)
         return {"params": self.h_s(z_hat * gain_inv)}

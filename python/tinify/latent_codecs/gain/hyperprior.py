@@ -7,6 +7,7 @@ from typing import Any
 
 from torch import Tensor
 
+from tinify.latent_codecs.base import chunks_option
 from tinify.latent_codecs.hyperprior import (
     HyperpriorLatentCodec,
     split_hyper_shape,
@@ -51,10 +52,18 @@ class GainHyperpriorLatentCodec(HyperpriorLatentCodec):
         }
 
     def compress(  # type: ignore[override]
-        self, y: Tensor, y_gain: Tensor, z_gain: Tensor, y_gain_inv: Tensor, z_gain_inv: Tensor
+        self,
+        y: Tensor,
+        y_gain: Tensor,
+        z_gain: Tensor,
+        y_gain_inv: Tensor,
+        z_gain_inv: Tensor,
+        *,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
-        hyper_out = self.hyper.compress(y, z_gain, z_gain_inv)
-        y_out = self.y.compress(y * y_gain, hyper_out["params"])
+        chunks = chunks_option(stream_chunks)
+        hyper_out = self.hyper.compress(y, z_gain, z_gain_inv, **chunks)
+        y_out = self.y.compress(y * y_gain, hyper_out["params"], **chunks)
         return {
             "strings": [*y_out["strings"], *hyper_out["strings"]],
             "shape": {"y": y_out["shape"], "hyper": hyper_out["shape"]},
@@ -67,11 +76,14 @@ class GainHyperpriorLatentCodec(HyperpriorLatentCodec):
         shape: Any,
         y_gain_inv: Tensor,
         z_gain_inv: Tensor,
+        *,
+        stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         owner = type(self).__name__
         y_strings, z_strings = split_hyper_strings(strings, owner)
         y_shape, hyper_shape = split_hyper_shape(shape, owner)
-        hyper_out = self.hyper.decompress([z_strings], hyper_shape, z_gain_inv)
-        y_out = self.y.decompress(y_strings, y_shape, hyper_out["params"])
+        chunks = chunks_option(stream_chunks)
+        hyper_out = self.hyper.decompress([z_strings], hyper_shape, z_gain_inv, **chunks)
+        y_out = self.y.decompress(y_strings, y_shape, hyper_out["params"], **chunks)
         return {"y_hat": y_out["y_hat"] * y_gain_inv}

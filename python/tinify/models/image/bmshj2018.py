@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import GDN, IGDN, conv, deconv
-from tinify.models.base import CompressionModel
+from tinify.models.base import CodingOptions, CompressionModel
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
 from tinify.registry.torch import register_model
 
@@ -86,13 +86,17 @@ class FactorizedPrior(CompressionModel):
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods}}
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         y = self.g_a(x)
-        y_strings = self.entropy_bottleneck.compress(y)
+        y_strings = self.entropy_bottleneck.compress(y, stream_chunks=options.stream_chunks)
         return {"strings": [y_strings], "shape": y.size()[-2:]}
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
-        y_hat = self.entropy_bottleneck.decompress(list(strings[0]), shape)
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
+    ) -> Tensor:
+        y_hat = self.entropy_bottleneck.decompress(
+            list(strings[0]), shape, stream_chunks=options.stream_chunks
+        )
         return self._synthesize(y_hat)
 
 
@@ -150,7 +154,7 @@ class ScaleHyperprior(CompressionModel):
                     └─────┘     └───┘  EB   └─────┘
 
     ``compress`` returns ``{"strings": [y_strings, z_strings], "shape": z size (H/64, W/64),
-    "x_size"}``. With ``entropy_path = "fixed"`` the scales come from an integer ``h_s``
+    "x_size"}``. With ``entropy_path="fixed"`` the scales come from an integer ``h_s``
     (:mod:`tinify.models.fixed`), so streams decode bit-exactly on any device.
 
     Args:
@@ -210,13 +214,13 @@ class ScaleHyperprior(CompressionModel):
         """``h_s(z_hat)`` in the integer path: int32 (N, C, H, W) with ``FRAC_BITS`` bits."""
         return run_network(self.fixed_network("h_s"), to_fixed(z_hat))
 
-    def _coding_params(self, z_hat: Tensor) -> tuple[Tensor, Tensor | None]:
+    def _coding_params(self, z_hat: Tensor, options: CodingOptions) -> tuple[Tensor, Tensor | None]:
         """``(indexes, means)`` of ``y`` for coding, from the float or the fixed path.
 
         Fixed: ``h_s`` in integers; scales map to rows on integers and means are
         ``m_int * 2^-F`` in float32, so both are identical on every machine.
         """
-        if not self._fixed_path():
+        if not options.fixed:
             scales, means = self._gaussian_params(z_hat)
             return self.gaussian_conditional.build_indexes(scales), means
         scales_int, means_int = self._split_params(self._hyper_params_fixed(z_hat))
@@ -242,20 +246,31 @@ class ScaleHyperprior(CompressionModel):
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
+    def _compress_z(self, z: Tensor, options: CodingOptions) -> tuple[list[bytes], Tensor]:
+        """Code the hyper-latent; return its streams and the decoder's ``z_hat`` (decoded, so
+        both sides derive the same entropy parameters of ``y``)."""
+        chunks = options.stream_chunks
+        z_strings = self.entropy_bottleneck.compress(z, stream_chunks=chunks)
+        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:], stream_chunks=chunks)
+        return z_strings, z_hat
+
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         y = self.g_a(x)
         z = self.h_a(self._hyper_input(y))
-        z_strings = self.entropy_bottleneck.compress(z)
-        # The decoder's z_hat, so both sides derive the same scales.
-        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
-        indexes, means = self._coding_params(z_hat)
-        y_strings = self.gaussian_conditional.compress(y, indexes, means=means)
+        z_strings, z_hat = self._compress_z(z, options)
+        indexes, means = self._coding_params(z_hat, options)
+        y_strings = self.gaussian_conditional.compress(
+            y, indexes, means=means, stream_chunks=options.stream_chunks
+        )
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
-        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
-        indexes, means = self._coding_params(z_hat)
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
+    ) -> Tensor:
+        chunks = options.stream_chunks
+        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape, stream_chunks=chunks)
+        indexes, means = self._coding_params(z_hat, options)
         y_hat = self.gaussian_conditional.decompress(
-            list(strings[0]), indexes, z_hat.dtype, means=means
+            list(strings[0]), indexes, z_hat.dtype, means=means, stream_chunks=chunks
         )
         return self._synthesize(y_hat)

@@ -12,16 +12,18 @@ from torch import Tensor, nn
 from tinify.entropy_models import GaussianMixtureConditional
 from tinify.exceptions import ParameterError
 from tinify.layers import MaskedConv2d, conv, deconv
-from tinify.models.fixed import context_network, from_fixed
+from tinify.models.base import CodingOptions
 from tinify.models.image.bmshj2018 import ScaleHyperprior
 from tinify.models.image.wavefront import (
     CONTEXT_ORDERS,
-    causal_taps,
+    FixedArithmetic,
+    FloatArithmetic,
+    FrontArithmetic,
     compress_latent,
+    context_network,
     decompress_latent,
     split_mixture,
 )
-from tinify.models.image.wavefront_fixed import compress_latent_fixed, decompress_latent_fixed
 from tinify.registry.torch import register_model
 
 __all__ = ["JointAutoregressiveHierarchicalPriors", "MeanScaleHyperprior"]
@@ -157,14 +159,17 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
     def _fixed_network_modules(self) -> dict[str, nn.Module]:
         return {"h_s": self.h_s, "entropy_parameters": self.entropy_parameters}
 
-    def _build_fixed_networks(self) -> None:
-        super()._build_fixed_networks()
-        taps = causal_taps(self.context_prediction)
-        self._fixed_networks["context"] = context_network(self.context_prediction, taps)
+    def _quantize_fixed_networks(self) -> dict[str, Any]:
+        nets = super()._quantize_fixed_networks()
+        nets["context"] = context_network(self.context_prediction)
+        return nets
 
-    def _fixed_ar_networks(self) -> tuple[Any, Any]:
-        """``(context, entropy_parameters)`` quantized networks of the fixed path."""
-        return self.fixed_network("context"), self.fixed_network("entropy_parameters")
+    def _front_arithmetic(self, options: CodingOptions) -> FrontArithmetic:
+        """The arithmetic of the wavefront loop on ``options.entropy_path``."""
+        if options.fixed:
+            nets = self.fixed_network("context"), self.fixed_network("entropy_parameters")
+            return FixedArithmetic(*nets)
+        return FloatArithmetic(self.context_prediction, self.entropy_parameters)
 
     @property
     def mixture(self) -> bool:
@@ -193,28 +198,20 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
         x_hat = self.g_s(y_hat)
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods, "z": z_likelihoods}}
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
+    def _hyper_params(self, z_hat: Tensor, options: CodingOptions) -> Tensor:
+        """``h_s(z_hat)``: float, or int32 fixed-point on the ``"fixed"`` path."""
+        return self._hyper_params_fixed(z_hat) if options.fixed else self.h_s(z_hat)
+
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         y = self.g_a(x)
         z = self.h_a(y)
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
-        fixed = self._fixed_path()
-        params = self._hyper_params_fixed(z_hat) if fixed else self.h_s(z_hat)
+        z_strings, z_hat = self._compress_z(z, options)
+        params = self._hyper_params(z_hat, options)
         if params.shape[-2:] != y.shape[-2:]:
             raise ParameterError(
                 f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
                 f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
             )
-        if fixed:
-            y_strings, _ = compress_latent_fixed(
-                y,
-                params,
-                (self.context_prediction, self.entropy_parameters),
-                self._fixed_ar_networks(),
-                self.gaussian_conditional,
-                self.context_order,
-            )
-            return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
         y_strings, _ = compress_latent(
             y,
             params,
@@ -222,31 +219,27 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
             self.entropy_parameters,
             self.gaussian_conditional,
             self.context_order,
+            arithmetic=self._front_arithmetic(options),
         )
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
-        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
-        if self._fixed_path():
-            y_int = decompress_latent_fixed(
-                list(strings[0]),
-                self._hyper_params_fixed(z_hat),
-                (self.context_prediction, self.entropy_parameters),
-                self._fixed_ar_networks(),
-                self.gaussian_conditional,
-                self.context_order,
-            )
-            return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device))
-        params = self.h_s(z_hat)
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
+    ) -> Tensor:
+        z_hat = self.entropy_bottleneck.decompress(
+            list(strings[1]), shape, stream_chunks=options.stream_chunks
+        )
+        arithmetic = self._front_arithmetic(options)
         y_hat = decompress_latent(
             list(strings[0]),
-            params,
+            self._hyper_params(z_hat, options),
             self.context_prediction,
             self.entropy_parameters,
             self.gaussian_conditional,
             self.context_order,
+            arithmetic=arithmetic,
         )
-        return self._synthesize(y_hat)
+        return self._synthesize(arithmetic.latent(y_hat, z_hat))
 
 
 def entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ CompressAI's stream layout.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Union
 
 import numpy as np
@@ -38,15 +39,15 @@ from tinify import _core
 from tinify.ans import RansDecoder
 from tinify.entropy_models import EntropyBottleneck, EntropyBottleneckVbr
 from tinify.exceptions import ParameterError
-from tinify.models.base import get_scale_table
+from tinify.models.base import CodingOptions, get_scale_table
 from tinify.models.image.bmshj2018 import ScaleHyperprior
 from tinify.models.image.mbt2018 import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior
 from tinify.models.image.wavefront import (
     ContextCoder,
+    FloatArithmetic,
     causal_taps,
     coding_fronts,
-    decode_items,
-    encode_items,
+    single_intra_op_thread,
     wavefront_slope,
 )
 from tinify.ops import LowerBound, quantize_ste
@@ -59,6 +60,7 @@ __all__ = [
     "JointAutoregressiveHierarchicalPriorsVbr",
     "MeanScaleHyperpriorVbr",
     "ScaleHyperpriorVbr",
+    "VbrCodingOptions",
     "quant_step_to_scale",
 ]
 
@@ -70,6 +72,20 @@ GAINS = (0.10000, 0.13944, 0.19293, 0.26874, 0.37268, 0.51801, 0.71957, 1.00000)
 Scale = Union[float, Tensor]
 #: The rate of one coding call: ``(stage, scale)``.
 Rate = tuple[int, Tensor]
+
+
+@dataclass(frozen=True)
+class VbrCodingOptions(CodingOptions):
+    """The :class:`~tinify.models.base.CodingOptions` of one variable-rate ``compress`` /
+    ``decompress`` call, with its rate (built by :meth:`ScaleHyperpriorVbr.vbr_options`).
+
+    Attributes:
+        stage: 1 (the plain model) or 2 (variable rate).
+        scale: the latent's scale ``inputscale`` (``1 / quantization step``), a 0-d tensor.
+    """
+
+    stage: int = 2
+    scale: Tensor | None = field(default=None, compare=False)
 
 
 def quant_step_to_scale(quant_step: float) -> Tensor:
@@ -183,11 +199,6 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         if not 0 <= int(s) < self.levels:
             raise ParameterError(f"s must be in 0..{self.levels - 1}, got {s!r}")
         return self.Gain[int(s)].detach().abs()
-
-    def _coding_rate(self, stage: int, s: int, inputscale: Scale) -> Rate:
-        """The rate of one ``compress`` / ``decompress`` call; it travels with the call (never
-        stored on the model, so threads may share it at different rates)."""
-        return int(stage), self._coding_scale(stage, s, inputscale)
 
     def _z_step(self, scale: Tensor) -> Tensor | None:
         """The hyper-latent's quantization step, shape (1,) (None without ``vr_entbttlnck``)."""
@@ -323,12 +334,15 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         inputscale: Scale = 0,
         *,
         quant_step: float | None = None,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`; or at
-        ``quant_step``, the keyword the codec uses); decode with the same rate. Returns
-        ``{"strings": [y, z], "shape", "x_size"}``."""
-        rate = self._coding_rate(stage, s, self._inputscale(inputscale, quant_step))
-        return self._compress_image(x, lambda padded: self._compress_at(padded, rate))
+        ``quant_step``, the keyword the codec uses); decode with the same rate and options.
+        ``entropy_path`` and ``stream_chunks`` are :class:`CompressionModel`'s (stage 2 codes
+        on the float path only). Returns ``{"strings": [y, z], "shape", "x_size"}``."""
+        options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
+        return self._compress_with(x, options)
 
     def decompress(  # type: ignore[override]
         self,
@@ -340,79 +354,107 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         x_size: Any = None,
         *,
         quant_step: float | None = None,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale`` or
-        ``quant_step``)."""
-        rate = self._coding_rate(stage, s, self._inputscale(inputscale, quant_step))
-        return self._decompress_image(
-            strings, shape, x_size, lambda st, sh: self._decompress_at(st, sh, rate)
-        )
+        ``quant_step``, same options)."""
+        options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
+        return self._decompress_with(strings, shape, x_size, options)
 
-    def _check_float_path(self) -> None:
-        if self._fixed_path():
+    def vbr_options(
+        self,
+        stage: int = 2,
+        s: int = 1,
+        inputscale: Scale = 0,
+        quant_step: float | None = None,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+    ) -> VbrCodingOptions:
+        """The checked options of one ``compress`` / ``decompress`` call, its rate included
+        (the rate travels with the call: nothing is stored on the model).
+
+        Raises:
+            tinify.ParameterError: an invalid rate or option, or ``entropy_path="fixed"`` at
+                stage 2 (no fixed-point path).
+        """
+        base = self.coding_options(entropy_path, stream_chunks)
+        scale = self._coding_scale(stage, s, self._inputscale(inputscale, quant_step))
+        if base.fixed and stage == 2:
             raise ParameterError(
                 f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
                 "entropy_path='float' (tinify: --coding float)"
             )
+        return VbrCodingOptions(base.entropy_path, base.stream_chunks, int(stage), scale)
 
-    def _compress_z(self, z: Tensor, step: Tensor | None) -> tuple[list[bytes], Tensor]:
-        eb = self.entropy_bottleneck
+    def _rate(self, options: CodingOptions) -> Rate:
+        """``(stage, scale)`` of a call: from :class:`VbrCodingOptions`, else stage 2 at
+        ``|Gain[1]|`` (CompressAI's defaults)."""
+        if isinstance(options, VbrCodingOptions) and options.scale is not None:
+            return options.stage, options.scale
+        if options.fixed:
+            raise ParameterError(
+                f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
+                "entropy_path='float' (tinify: --coding float)"
+            )
+        return 2, self._coding_scale(2, 1, 0)
+
+    def _compress_z(self, z: Tensor, options: CodingOptions) -> tuple[list[bytes], Tensor]:
+        stage, scale = self._rate(options)
+        step = self._z_step(scale) if stage == 2 else None
         if step is None:
-            strings = eb.compress(z)
-            return strings, eb.decompress(strings, z.size()[-2:])
-        assert isinstance(eb, EntropyBottleneckVbr)
-        strings = eb.compress(z, qs=step[0])
-        return strings, eb.decompress(strings, z.size()[-2:], qs=step[0])
-
-    def _decompress_z(self, strings: Sequence[bytes], shape: Any, step: Tensor | None) -> Tensor:
+            return super()._compress_z(z, options)
         eb = self.entropy_bottleneck
-        if step is None:
-            return eb.decompress(list(strings), shape)
         assert isinstance(eb, EntropyBottleneckVbr)
-        return eb.decompress(list(strings), shape, qs=step[0])
+        chunks = options.stream_chunks
+        strings = eb.compress(z, qs=step[0], stream_chunks=chunks)
+        return strings, eb.decompress(strings, z.size()[-2:], qs=step[0], stream_chunks=chunks)
 
-    def _default_rate(self) -> Rate:
-        return self._coding_rate(2, 1, 0)
+    def _decompress_z(self, strings: Sequence[bytes], shape: Any, options: CodingOptions) -> Tensor:
+        stage, scale = self._rate(options)
+        step = self._z_step(scale) if stage == 2 else None
+        eb = self.entropy_bottleneck
+        chunks = options.stream_chunks
+        if step is None:
+            return eb.decompress(list(strings), shape, stream_chunks=chunks)
+        assert isinstance(eb, EntropyBottleneckVbr)
+        return eb.decompress(list(strings), shape, qs=step[0], stream_chunks=chunks)
 
-    def _compress(self, x: Tensor) -> dict[str, Any]:
-        return self._compress_at(x, self._default_rate())
-
-    def _decompress(self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int]) -> Tensor:
-        return self._decompress_at(strings, shape, self._default_rate())
-
-    def _compress_at(self, x: Tensor, rate: Rate) -> dict[str, Any]:
-        """:meth:`_compress` at ``rate`` (stage, scale)."""
-        stage, scale = rate
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
+        stage, scale = self._rate(options)
         if stage == 1:
-            return super()._compress(x)
-        self._check_float_path()
+            return super()._compress(x, options)
         y = self.g_a(x)
         z = self.h_a(self._hyper_input(y))
-        z_strings, z_hat = self._compress_z(z, self._z_step(scale))
+        z_strings, z_hat = self._compress_z(z, options)
         scales, means = self._gaussian_params(z_hat)
         indexes = self.gaussian_conditional.build_indexes(scales * scale)
         y_strings = self.gaussian_conditional.compress(
-            y * scale, indexes, means=None if means is None else means * scale
+            y * scale,
+            indexes,
+            means=None if means is None else means * scale,
+            stream_chunks=options.stream_chunks,
         )
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def _decompress_at(
-        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], rate: Rate
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
     ) -> Tensor:
-        """:meth:`_decompress` at ``rate`` (stage, scale)."""
-        stage, scale = rate
+        stage, scale = self._rate(options)
         if stage == 1:
-            return super()._decompress(strings, shape)
-        self._check_float_path()
-        z_hat = self._decompress_z(strings[1], shape, self._z_step(scale))
+            return super()._decompress(strings, shape, options)
+        z_hat = self._decompress_z(strings[1], shape, options)
         scales, means = self._gaussian_params(z_hat)
         gc = self.gaussian_conditional
         indexes = gc.build_indexes(scales * scale)
+        chunks = options.stream_chunks
         if self.no_quantoffset:
             scaled_means = None if means is None else means * scale
-            y_hat = gc.decompress(list(strings[0]), indexes, means=scaled_means) * (1.0 / scale)
+            y_hat = gc.decompress(
+                list(strings[0]), indexes, means=scaled_means, stream_chunks=chunks
+            ) * (1.0 / scale)
         else:
-            q = gc.decompress(list(strings[0]), indexes)
+            q = gc.decompress(list(strings[0]), indexes, stream_chunks=chunks)
             y_hat = self._reconstruct(q.abs(), torch.sign(q), scales * scale, scale, means)
         return self._synthesize(y_hat)
 
@@ -532,56 +574,66 @@ class JointAutoregressiveHierarchicalPriorsVbr(
 
     # -- coding -------------------------------------------------------------------------------
 
-    def _compress_at(self, x: Tensor, rate: Rate) -> dict[str, Any]:
-        stage, scale = rate
-        if stage == 1 and self._fixed_path():
-            return JointAutoregressiveHierarchicalPriors._compress(self, x)
-        self._check_float_path()
+    def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
+        stage, scale = self._rate(options)
+        if stage == 1 and options.fixed:
+            return JointAutoregressiveHierarchicalPriors._compress(self, x, options)
         y = self.g_a(x)
         z = self.h_a(y)
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
+        z_strings, z_hat = self._compress_z(z, options)
         params = self.h_s(z_hat)
         if params.shape[-2:] != y.shape[-2:]:
             raise ParameterError(
                 f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
                 f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
             )
-        with torch.no_grad():
-            y_strings, _ = encode_items(
-                y,
-                lambda b: self._coder(params[b : b + 1], scale, stage),
-                lambda coder, item: self._compress_item(coder, item, scale, stage),
-            )
+        arithmetic = self._arithmetic(scale, stage)
+        y_strings = []
+        with torch.no_grad(), single_intra_op_thread():
+            for b in range(y.size(0)):
+                coder = self._coder(params[b : b + 1], arithmetic)
+                y_strings.append(self._compress_item(coder, y[b : b + 1], scale, stage))
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
-    def _decompress_at(
-        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], rate: Rate
+    def _decompress(
+        self, strings: Sequence[Sequence[bytes]], shape: tuple[int, int], options: CodingOptions
     ) -> Tensor:
-        stage, scale = rate
-        if stage == 1 and self._fixed_path():
-            return JointAutoregressiveHierarchicalPriors._decompress(self, strings, shape)
-        self._check_float_path()
-        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
+        stage, scale = self._rate(options)
+        if stage == 1 and options.fixed:
+            return JointAutoregressiveHierarchicalPriors._decompress(self, strings, shape, options)
+        z_hat = self._decompress_z(strings[1], shape, options)
         params = self.h_s(z_hat)
         if len(strings[0]) != params.size(0):
             raise ParameterError(f"{len(strings[0])} streams for a batch of {params.size(0)}")
-        with torch.no_grad():
-            y_hat = decode_items(
-                list(strings[0]),
-                lambda b: self._coder(params[b : b + 1], scale, stage),
-                lambda coder, decoder: self._decompress_item(coder, decoder, scale, stage),
-            )
-        return self._synthesize(y_hat)
+        arithmetic = self._arithmetic(scale, stage)
+        latents = []
+        with torch.no_grad(), single_intra_op_thread():
+            for b, stream in enumerate(strings[0]):
+                coder = self._coder(params[b : b + 1], arithmetic)
+                decoder = RansDecoder()
+                decoder.set_stream(bytes(stream))
+                self._decompress_item(coder, decoder, scale, stage)
+                decoder.finish()
+                latents.append(coder.latent())
+        return self._synthesize(torch.cat(latents))
 
-    def _coder(self, params: Tensor, scale: Tensor, stage: int) -> ContextCoder:
-        coder = ContextCoder(
-            self.context_prediction, self.entropy_parameters, params, self.context_order
-        )
+    def _arithmetic(self, scale: Tensor, stage: int) -> FloatArithmetic:
+        """The float front arithmetic at this call's rate: the context bias gets
+        ``scale_to_context(scale)`` at stage 2 (built per call, never stored on the model)."""
+        arithmetic = FloatArithmetic(self.context_prediction, self.entropy_parameters)
         shift = self._context_shift(scale, stage)
         if shift is not None:
-            coder.ctx_bias = coder.ctx_bias + shift.detach()
-        return coder
+            arithmetic.ctx_bias = (arithmetic.ctx_bias + shift.detach()).contiguous()
+        return arithmetic
+
+    def _coder(self, params: Tensor, arithmetic: FloatArithmetic) -> ContextCoder:
+        return ContextCoder(
+            self.context_prediction,
+            self.entropy_parameters,
+            params,
+            self.context_order,
+            arithmetic=arithmetic,
+        )
 
     def _dequantized(
         self, q: Tensor, scales: Tensor, means: Tensor, scale: Tensor, stage: int

@@ -9,14 +9,21 @@ fronts ``t = 0, 1, ..., 3*(H-1) + W - 1`` are coded in order. For a 32x48 latent
 steps instead of CompressAI's 1,536 per-pixel steps. (The slope 3 is derived from the mask:
 the smallest ``a`` with ``a*dh + dw < 0`` for every tap ``(dh, dw)``.)
 
-For every front both the encoder and the decoder run the *same* batched operations on the same
-shapes, so their entropy parameters are bit-identical:
+One loop codes every front, for both entropy paths and both entropy models; encoder and decoder
+run the *same* operations on the same shapes, so they derive bit-identical parameters:
 
-1. gather the causal taps of the front's P positions from the (padded, channels-last) ``y_hat``
-   buffer: (P, taps*M);
-2. context = one matmul with the masked kernel arranged as (taps*M, 2M), plus bias;
-3. ``entropy_parameters`` (1x1 convolutions) as matmuls on ``cat(hyper params, context)``;
-4. quantize (encoder) or decode (decoder) the front's symbols and write ``y_hat`` back.
+1. :class:`ContextCoder` gathers the causal taps of the front's P positions from the (padded,
+   channels-last) ``y_hat`` buffer: (P, taps*M), and the hyper parameters of those positions;
+2. an *arithmetic* turns them into the front's entropy parameters: :class:`FloatArithmetic`
+   (``entropy_path="float"``: CompressAI's float networks, as torch matmuls) or
+   :class:`FixedArithmetic` (``"fixed"``: the integer networks of :mod:`tinify.models.fixed`,
+   in Rust, so every machine derives the same parameters);
+3. the conditional's *coding model* (:func:`front_coding`: a Gaussian with a table row per
+   element, or a per-element Gaussian mixture) asks the arithmetic for its coding parameters
+   and codes the front's symbols with one coder interface, ``tinify._core.RansEncoder`` /
+   ``RansDecoder`` (puts and gets in front order on one stream per item);
+4. the arithmetic's context values of the symbols are written back into ``y_hat``: the decoded
+   values (float), or ``symbol * 2^F + m_int`` saturated to int32 (fixed).
 
 **Symbol order** of each batch item's single rANS stream: fronts in increasing ``t``; within a
 front, positions by increasing row ``h``; for each position the M channels in order (position-
@@ -26,7 +33,7 @@ in raster order, which is exactly CompressAI 1.2.8's stream layout (slower; for 
 Batch items are coded one after the other, each with its own stream: the arithmetic behind an
 item never depends on the rest of the batch, so an item decodes alone exactly as in its batch.
 Nor does it depend on ``torch.set_num_threads``: the loops run on one intra-op thread (see
-``_single_intra_op_thread``).
+``single_intra_op_thread``).
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import contextlib
 import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import NamedTuple, Protocol, Union
 
 import numpy as np
 import torch
@@ -43,20 +50,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tinify import _core
-from tinify.ans import RansDecoder, encode_mixture
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
+from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, saturate
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
     "CONTEXT_ORDERS",
     "ContextCoder",
+    "FixedArithmetic",
+    "FloatArithmetic",
+    "FrontArithmetic",
+    "FrontParams",
     "causal_taps",
     "coding_fronts",
     "compress_latent",
-    "decode_items",
+    "context_matrix",
+    "context_network",
     "decompress_latent",
-    "encode_items",
+    "front_coding",
+    "single_intra_op_thread",
     "split_mixture",
     "wavefront_slope",
 ]
@@ -130,108 +143,36 @@ def coding_fronts(height: int, width: int, slope: int, order: str = "wavefront")
     return list(ordered.split(counts.tolist()))
 
 
-class ContextCoder:
-    """The decoded latent ``y_hat`` being built front by front, and the parameter network.
+def context_matrix(context_prediction: nn.Conv2d, taps: Sequence[tuple[int, int]]) -> Tensor:
+    """The masked context kernel on gathered taps: (C_ctx, taps * M), detached.
 
-    Args:
-        context_prediction: the masked context convolution (M -> C_ctx channels).
-        entropy_parameters: ``nn.Sequential`` of 1x1 convolutions and element-wise layers.
-        params: hyper-decoder output (B, C_hyp, H, W), concatenated before the context.
-        order: ``"wavefront"`` or ``"raster"`` (see the module docstring).
+    Column ``t * M + c`` multiplies tap ``t`` (of ``taps``) of channel ``c``, the layout in
+    which :class:`ContextCoder` gathers a position's taps.
     """
+    weight = context_prediction.weight.detach()
+    mask = getattr(context_prediction, "mask", None)
+    if isinstance(mask, Tensor):
+        weight = weight * mask
+    kh, kw = context_prediction.kernel_size
+    rows = torch.tensor([dh + kh // 2 for dh, _ in taps])
+    cols = torch.tensor([dw + kw // 2 for _, dw in taps])
+    # (C_ctx, M, taps) -> (C_ctx, taps, M) -> (C_ctx, taps * M)
+    return weight[:, :, rows, cols].permute(0, 2, 1).reshape(weight.size(0), -1)
 
-    def __init__(
-        self,
-        context_prediction: nn.Conv2d,
-        entropy_parameters: nn.Sequential,
-        params: Tensor,
-        order: str = "wavefront",
-    ) -> None:
-        batch, _, height, width = params.shape
-        channels = context_prediction.in_channels
-        taps = causal_taps(context_prediction)
-        kh, kw = context_prediction.kernel_size
-        self.pad_h, self.pad_w = kh // 2, kw // 2
-        self.shape = (batch, channels, height, width)
-        self.fronts = coding_fronts(height, width, wavefront_slope(taps), order)
 
-        weight = context_prediction.weight.detach()
-        mask = getattr(context_prediction, "mask", None)
-        if isinstance(mask, Tensor):
-            weight = weight * mask
-        rows = torch.tensor([dh + self.pad_h for dh, _ in taps])
-        cols = torch.tensor([dw + self.pad_w for _, dw in taps])
-        # (C_ctx, M, taps) -> (taps * M, C_ctx): row t * M + c multiplies tap t of channel c.
-        self.ctx_weight = weight[:, :, rows, cols].permute(2, 1, 0).reshape(-1, weight.size(0))
-        bias = context_prediction.bias
-        self.ctx_bias = (
-            bias.detach() if bias is not None else weight.new_zeros(weight.size(0))
-        ).contiguous()
-        self.layers = _as_matmuls(entropy_parameters)
-
-        device = params.device
-        self.padded_width = width + 2 * self.pad_w
-        self.tap_offsets = torch.tensor(
-            [dh * self.padded_width + dw for dh, dw in taps], device=device
-        )
-        padded = (height + 2 * self.pad_h) * self.padded_width
-        self.y_hat = params.new_zeros(batch, padded, channels)  # channels-last, zero border
-        self.params = params.detach().flatten(2).transpose(1, 2)  # (B, H*W, C_hyp)
-        self.fronts = [f.to(device) for f in self.fronts]
-        # Index work done once for all fronts rather than per step: each front's rows of
-        # ``y_hat`` (its centres and, flattened, its causal taps) and its hyper parameters,
-        # gathered in coding order and split into per-front views. Same values as
-        # entropy_params(pos) / write(pos) compute, so the arithmetic is unchanged.
-        sizes = [f.numel() for f in self.fronts]
-        positions = torch.cat(self.fronts)
-        centres = self._centres(positions)
-        taps_flat = (centres[:, None] + self.tap_offsets[None, :]).reshape(-1)
-        self.front_centres = list(centres.split(sizes))
-        self.front_taps = list(taps_flat.split([n * len(taps) for n in sizes]))
-        hyper = self.params.index_select(1, positions)  # (B, H*W, C_hyp) in coding order
-        self.front_hyper = [p.reshape(-1, p.size(-1)) for p in hyper.split(sizes, dim=1)]
-
-    def _centres(self, pos: Tensor) -> Tensor:
-        width = self.shape[3]
-        return (pos // width + self.pad_h) * self.padded_width + pos % width + self.pad_w
-
-    def entropy_params(self, pos: Tensor) -> Tensor:
-        """Entropy parameters of the positions ``pos`` (P,) of every item: (B*P, C_out)."""
-        taps = self._centres(pos)[:, None] + self.tap_offsets[None, :]  # (P, taps)
-        hyper = self.params.index_select(1, pos).reshape(-1, self.params.size(-1))
-        return self._entropy_params(taps.reshape(-1), hyper)
-
-    def front_params(self, i: int) -> Tensor:
-        """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
-        return self._entropy_params(self.front_taps[i], self.front_hyper[i])
-
-    def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
-        # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
-        context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
-        context = torch.addmm(self.ctx_bias, context_in, self.ctx_weight)
-        h = torch.cat([hyper, context], dim=1)
-        for layer in self.layers:
-            h = layer(h)
-        return h
-
-    def write(self, pos: Tensor, values: Tensor) -> None:
-        """Store decoded values (B*P, M) at positions ``pos`` (P,)."""
-        self._write(self._centres(pos), values)
-
-    def write_front(self, i: int, values: Tensor) -> None:
-        """Store the decoded values (B*P, M) of front ``i``."""
-        self._write(self.front_centres[i], values)
-
-    def _write(self, centres: Tensor, values: Tensor) -> None:
-        batch, channels = self.shape[:2]
-        self.y_hat.index_copy_(1, centres, values.reshape(batch, -1, channels))
-
-    def latent(self) -> Tensor:
-        """The decoded latent (B, M, H, W)."""
-        batch, channels, height, width = self.shape
-        grid = self.y_hat.reshape(batch, height + 2 * self.pad_h, self.padded_width, channels)
-        inner = grid[:, self.pad_h : self.pad_h + height, self.pad_w : self.pad_w + width]
-        return inner.permute(0, 3, 1, 2).contiguous()
+@torch.no_grad()
+def context_network(context_prediction: nn.Conv2d) -> _core.FixedNetwork:
+    """The masked context convolution of the ``"fixed"`` path: one quantized linear layer
+    (a 1x1 convolution) on the gathered taps (see :func:`context_matrix`), output ``C_ctx``."""
+    matrix = context_matrix(context_prediction, causal_taps(context_prediction))
+    bias = context_prediction.bias
+    # skip_init: no random initialisation (nor use of torch's global generator) to overwrite.
+    linear = nn.utils.skip_init(nn.Conv2d, matrix.size(1), matrix.size(0), 1, bias=bias is not None)
+    linear.weight.copy_(matrix[:, :, None, None])
+    if bias is not None:
+        assert linear.bias is not None
+        linear.bias.copy_(bias.detach())
+    return quantize_network(linear)
 
 
 def _as_matmuls(entropy_parameters: nn.Sequential) -> list[Callable[[Tensor], Tensor]]:
@@ -266,6 +207,306 @@ def per_element(p: Tensor, k: int) -> Tensor:
     return p.reshape(rows, k, km // k).transpose(1, 2).reshape(-1, k)
 
 
+# -- the arithmetic: entropy parameters of a front, float or fixed-point ------------------------
+
+
+class FrontParams(NamedTuple):
+    """What an arithmetic derives from a front's entropy parameters (P positions, M channels).
+
+    Attributes:
+        coding: the coder's parameters, flat per element in symbol order: ``(indexes,)``
+            int32 (P*M,) for a Gaussian; ``(weights, means, scales)`` float64 (P*M, K) for a
+            mixture.
+        means: float (P, M) means to quantize against (``round(y - means)``), or None.
+        context_means: what :meth:`FrontArithmetic.context_values` adds to the symbols (the
+            float means, or the fixed path's ``m_int``), or None.
+    """
+
+    coding: tuple[np.ndarray, ...]
+    means: Tensor | None
+    context_means: Tensor | None
+
+
+class FrontArithmetic(Protocol):
+    """How the entropy parameters of a front are computed (:class:`FloatArithmetic` or
+    :class:`FixedArithmetic`); both sides of a stream must use the same one."""
+
+    def hyper(self, params: Tensor) -> Tensor:
+        """The hyper parameters (B, C_hyp, H, W) as this arithmetic consumes them."""
+        ...
+
+    def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
+        """Entropy parameters (rows, C_out) of gathered taps (rows, taps*M) and hyper rows."""
+        ...
+
+    def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
+        """Table rows and means of a Gaussian front from its entropy parameters (P, 2M)."""
+        ...
+
+    def mixture(self, out: Tensor, k: int) -> FrontParams:
+        """Per-element mixture parameters of a front from its entropy parameters (P, 3KM)."""
+        ...
+
+    def context_values(self, symbols: Tensor, context_means: Tensor | None) -> Tensor:
+        """What ``y_hat`` holds for decoded ``symbols`` (P, M): the context's input."""
+        ...
+
+    def latent(self, y_hat: Tensor, like: Tensor) -> Tensor:
+        """``y_hat`` as decoded float values, in the dtype and on the device of ``like``."""
+        ...
+
+
+class FloatArithmetic:
+    """``entropy_path="float"``: CompressAI's arithmetic. The masked context convolution is one
+    matmul on the gathered taps, ``entropy_parameters`` (1x1 convolutions) run as matmuls, in the
+    hyper parameters' dtype and on their device; ``y_hat`` holds the decoded values.
+
+    Raises:
+        ParameterError: ``entropy_parameters`` holds a layer that is not a 1x1 convolution or an
+            element-wise module, or ``context_prediction`` is not a causal "same" convolution.
+    """
+
+    def __init__(self, context_prediction: nn.Conv2d, entropy_parameters: nn.Sequential) -> None:
+        matrix = context_matrix(context_prediction, causal_taps(context_prediction))
+        # (taps * M, C_ctx): row t * M + c multiplies tap t of channel c.
+        self.ctx_weight = matrix.t().contiguous()
+        bias = context_prediction.bias
+        self.ctx_bias = (
+            bias.detach() if bias is not None else matrix.new_zeros(matrix.size(0))
+        ).contiguous()
+        self.layers = _as_matmuls(entropy_parameters)
+
+    def hyper(self, params: Tensor) -> Tensor:
+        return params
+
+    def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
+        context = torch.addmm(self.ctx_bias, context_in, self.ctx_weight)
+        h = torch.cat([hyper, context], dim=1)
+        for layer in self.layers:
+            h = layer(h)
+        return h
+
+    def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
+        scales, means = out.chunk(2, dim=1)
+        indexes = to_numpy(conditional.build_indexes(scales).reshape(-1), np.int32)
+        return FrontParams((indexes,), means, means)
+
+    def mixture(self, out: Tensor, k: int) -> FrontParams:
+        coding = tuple(to_numpy(per_element(p, k), np.float64) for p in split_mixture(out, k))
+        return FrontParams(coding, None, None)
+
+    def context_values(self, symbols: Tensor, context_means: Tensor | None) -> Tensor:
+        if context_means is None:
+            return symbols  # ContextCoder casts to y_hat's dtype and device
+        return GaussianConditional.dequantize(symbols.to(context_means.device), context_means)
+
+    def latent(self, y_hat: Tensor, like: Tensor) -> Tensor:
+        return y_hat
+
+
+class FixedArithmetic:
+    """``entropy_path="fixed"``: the quantized networks of :mod:`tinify.models.fixed`, in Rust,
+    on the CPU; every step is integer or exactly-defined arithmetic, so the decoder reproduces
+    the encoder's parameters on any CPU or GPU, for any thread count.
+
+    - ``y_hat`` is int32: ``symbol * 2^F + m_int`` (``symbol * 2^F`` for the mixture, whose
+      values carry no mean), saturated to int32;
+    - Gaussian: scales -> table rows on integers, means ``m_int * 2^-F`` in float32, symbols
+      ``round(y - m)``;
+    - mixture: softmax of the integer logits in Rust (f64, pure-Rust ``exp``), means and scales
+      ``x_int * 2^-F`` in float64, symbols ``round(y)``.
+
+    Args:
+        context_net: the context convolution as a linear layer (:func:`context_network`).
+        parameter_net: the quantized ``entropy_parameters``.
+    """
+
+    def __init__(self, context_net: _core.FixedNetwork, parameter_net: _core.FixedNetwork) -> None:
+        for net in (context_net, parameter_net):
+            if not isinstance(net, _core.FixedNetwork):
+                raise ParameterTypeError(
+                    f"expected a tinify._core.FixedNetwork, got {type(net).__name__}"
+                )
+        self.context_net = context_net
+        self.parameter_net = parameter_net
+
+    def hyper(self, params: Tensor) -> Tensor:
+        if params.dtype != torch.int32:
+            raise ParameterError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
+        return params.cpu()
+
+    def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
+        context = torch.from_numpy(self.context_net.forward_rows(to_numpy(context_in)))
+        rows = torch.cat([hyper, context], dim=1)
+        return torch.from_numpy(self.parameter_net.forward_rows(to_numpy(rows)))
+
+    def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
+        scales_int, means_int = out.chunk(2, dim=1)
+        indexes = conditional.build_indexes_fixed(scales_int, FRAC_BITS).reshape(-1)
+        return FrontParams((to_numpy(indexes, np.int32),), from_fixed(means_int), means_int)
+
+    def mixture(self, out: Tensor, k: int) -> FrontParams:
+        logits, means, scales = (per_element(p, k) for p in out.chunk(3, dim=1))
+        weights = _core.fixed_softmax(to_numpy(logits))
+        as_f64 = (to_numpy(from_fixed(p, torch.float64)) for p in (means, scales))
+        return FrontParams((weights, *as_f64), None, None)
+
+    def context_values(self, symbols: Tensor, context_means: Tensor | None) -> Tensor:
+        values = symbols.cpu().to(torch.int64) * (1 << FRAC_BITS)
+        if context_means is not None:
+            values = values + context_means.to(torch.int64)
+        return saturate(values)
+
+    def latent(self, y_hat: Tensor, like: Tensor) -> Tensor:
+        return from_fixed(y_hat, like.dtype).to(like.device)
+
+
+# -- the coding model of the conditional: one coder interface -----------------------------------
+
+
+class _GaussianCoding:
+    """A Gaussian conditional: each element coded with its table row."""
+
+    def __init__(self, conditional: GaussianConditional) -> None:
+        self.conditional = conditional
+        self.table = conditional.cdf_table()
+
+    def front(self, arithmetic: FrontArithmetic, out: Tensor) -> FrontParams:
+        return arithmetic.gaussian(out, self.conditional)
+
+    def put(self, encoder: _core.RansEncoder, symbols: np.ndarray, front: FrontParams) -> None:
+        encoder.put_with_indexes(symbols, front.coding[0], self.table)
+
+    def get(self, decoder: _core.RansDecoder, front: FrontParams) -> np.ndarray:
+        return decoder.get_with_indexes(front.coding[0], self.table)
+
+
+class _MixtureCoding:
+    """A Gaussian mixture: each element coded with its own mixture CDF, built in Rust."""
+
+    def __init__(self, conditional: GaussianMixtureConditional) -> None:
+        self.conditional = conditional
+        self.k = conditional.K
+
+    def front(self, arithmetic: FrontArithmetic, out: Tensor) -> FrontParams:
+        return arithmetic.mixture(out, self.k)
+
+    def put(self, encoder: _core.RansEncoder, symbols: np.ndarray, front: FrontParams) -> None:
+        encoder.put_mixture(symbols, *front.coding)
+
+    def get(self, decoder: _core.RansDecoder, front: FrontParams) -> np.ndarray:
+        return decoder.get_mixture(*front.coding)
+
+
+FrontCoding = Union[_GaussianCoding, _MixtureCoding]
+
+
+def front_coding(conditional: GaussianConditional) -> FrontCoding:
+    """The coding model of ``conditional`` for :func:`compress_latent` (the tables are
+    validated here, once per call)."""
+    if isinstance(conditional, GaussianMixtureConditional):
+        return _MixtureCoding(conditional)
+    return _GaussianCoding(conditional)
+
+
+# -- the decoded latent and the gathers ---------------------------------------------------------
+
+
+class ContextCoder:
+    """The decoded latent ``y_hat`` being built front by front, and its arithmetic.
+
+    Args:
+        context_prediction: the masked context convolution (M -> C_ctx channels).
+        entropy_parameters: ``nn.Sequential`` of 1x1 convolutions and element-wise layers
+            (used when no ``arithmetic`` is given).
+        params: hyper-decoder output (B, C_hyp, H, W), concatenated before the context.
+        order: ``"wavefront"`` or ``"raster"`` (see the module docstring).
+        arithmetic: the entropy path's arithmetic (default: :class:`FloatArithmetic` of the
+            two modules).
+    """
+
+    def __init__(
+        self,
+        context_prediction: nn.Conv2d,
+        entropy_parameters: nn.Sequential,
+        params: Tensor,
+        order: str = "wavefront",
+        *,
+        arithmetic: FrontArithmetic | None = None,
+    ) -> None:
+        if arithmetic is None:
+            arithmetic = FloatArithmetic(context_prediction, entropy_parameters)
+        self.arithmetic = arithmetic
+        params = arithmetic.hyper(params)
+        batch, _, height, width = params.shape
+        channels = context_prediction.in_channels
+        taps = causal_taps(context_prediction)
+        kh, kw = context_prediction.kernel_size
+        self.pad_h, self.pad_w = kh // 2, kw // 2
+        self.shape = (batch, channels, height, width)
+        device = params.device
+        self.fronts = [
+            f.to(device) for f in coding_fronts(height, width, wavefront_slope(taps), order)
+        ]
+        self.padded_width = width + 2 * self.pad_w
+        self.tap_offsets = torch.tensor(
+            [dh * self.padded_width + dw for dh, dw in taps], device=device
+        )
+        padded = (height + 2 * self.pad_h) * self.padded_width
+        self.y_hat = params.new_zeros(batch, padded, channels)  # channels-last, zero border
+        self.params = params.detach().flatten(2).transpose(1, 2)  # (B, H*W, C_hyp)
+        # Index work done once for all fronts rather than per step: each front's rows of
+        # ``y_hat`` (its centres and, flattened, its causal taps) and its hyper parameters,
+        # gathered in coding order and split into per-front views. Same values as
+        # entropy_params(pos) / write(pos) compute, so the arithmetic is unchanged.
+        sizes = [f.numel() for f in self.fronts]
+        positions = torch.cat(self.fronts)
+        centres = self._centres(positions)
+        taps_flat = (centres[:, None] + self.tap_offsets[None, :]).reshape(-1)
+        self.front_centres = list(centres.split(sizes))
+        self.front_taps = list(taps_flat.split([n * len(taps) for n in sizes]))
+        hyper = self.params.index_select(1, positions)  # (B, H*W, C_hyp) in coding order
+        self.front_hyper = [p.reshape(-1, p.size(-1)) for p in hyper.split(sizes, dim=1)]
+
+    def _centres(self, pos: Tensor) -> Tensor:
+        width = self.shape[3]
+        return (pos // width + self.pad_h) * self.padded_width + pos % width + self.pad_w
+
+    def entropy_params(self, pos: Tensor) -> Tensor:
+        """Entropy parameters of the positions ``pos`` (P,) of every item: (B*P, C_out)."""
+        taps = self._centres(pos)[:, None] + self.tap_offsets[None, :]  # (P, taps)
+        hyper = self.params.index_select(1, pos).reshape(-1, self.params.size(-1))
+        return self._entropy_params(taps.reshape(-1), hyper)
+
+    def front_params(self, i: int) -> Tensor:
+        """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
+        return self._entropy_params(self.front_taps[i], self.front_hyper[i])
+
+    def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
+        # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
+        context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
+        return self.arithmetic.params(context_in, hyper)
+
+    def write(self, pos: Tensor, values: Tensor) -> None:
+        """Store decoded values (B*P, M) at positions ``pos`` (P,)."""
+        self._write(self._centres(pos), values)
+
+    def write_front(self, i: int, values: Tensor) -> None:
+        """Store the decoded values (B*P, M) of front ``i``."""
+        self._write(self.front_centres[i], values)
+
+    def _write(self, centres: Tensor, values: Tensor) -> None:
+        batch, channels = self.shape[:2]
+        self.y_hat.index_copy_(1, centres, values.to(self.y_hat).reshape(batch, -1, channels))
+
+    def latent(self) -> Tensor:
+        """The decoded latent (B, M, H, W), in the arithmetic's representation."""
+        batch, channels, height, width = self.shape
+        grid = self.y_hat.reshape(batch, height + 2 * self.pad_h, self.padded_width, channels)
+        inner = grid[:, self.pad_h : self.pad_h + height, self.pad_w : self.pad_w + width]
+        return inner.permute(0, 3, 1, 2).contiguous()
+
+
 # The front loops run on one intra-op torch thread, whatever the caller set:
 # - Determinism. A multi-threaded BLAS may split a matmul's sums differently, so the entropy
 #   parameters depended on torch.set_num_threads: an mbt2018-sized latent (192x32x48) encoded
@@ -282,7 +523,9 @@ _threads_saved = 0
 
 
 @contextlib.contextmanager
-def _single_intra_op_thread() -> Iterator[None]:
+def single_intra_op_thread() -> Iterator[None]:
+    """Run a front loop on one intra-op torch thread (see above); nests and may be entered
+    from several threads at once."""
     global _threads_users, _threads_saved
     with _threads_lock:
         if _threads_users == 0:
@@ -299,45 +542,50 @@ def _single_intra_op_thread() -> Iterator[None]:
                 torch.set_num_threads(_threads_saved)
 
 
-_Coder = TypeVar("_Coder", bound="ContextCoder")
+# -- the loop -----------------------------------------------------------------------------------
 
 
-def encode_items(
-    y: Tensor, make_coder: Callable[[int], _Coder], encode_item: Callable[[_Coder, Tensor], bytes]
-) -> tuple[list[bytes], Tensor]:
-    """Code each item ``y[b : b + 1]`` with its own coder ``make_coder(b)``, on one intra-op
-    thread; return the streams and the latents the decoder will reproduce (``coder.latent()``).
-    """
-    strings, latents = [], []
-    with _single_intra_op_thread():
-        for b in range(y.size(0)):
-            coder = make_coder(b)
-            strings.append(encode_item(coder, y[b : b + 1]))
-            latents.append(coder.latent())
-    return strings, torch.cat(latents)
+def _encode_item(coder: ContextCoder, coding: FrontCoding, y: Tensor) -> bytes:
+    """Code one item ``y`` (1, M, H, W) front by front into one stream."""
+    arithmetic, channels = coder.arithmetic, y.size(1)
+    # y's rows (positions) in coding order, one view per front.
+    y_rows = y.detach().to(coder.y_hat.device).flatten(2).transpose(1, 2)
+    y_rows = y_rows.index_select(1, torch.cat(coder.fronts)).reshape(-1, channels)
+    encoder = _core.RansEncoder()
+    for i, values in enumerate(y_rows.split([f.numel() for f in coder.fronts])):
+        front = coding.front(arithmetic, coder.front_params(i))
+        symbols = coding.conditional.quantize(values, "symbols", front.means)
+        coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
+        coding.put(encoder, to_numpy(symbols.reshape(-1), np.int32), front)
+    return encoder.flush()
 
 
-def decode_items(
-    strings: Sequence[bytes],
-    make_coder: Callable[[int], _Coder],
-    decode_item: Callable[[_Coder, RansDecoder], None],
-) -> Tensor:
-    """Decode stream ``b`` with ``decode_item(make_coder(b), decoder)`` on one intra-op thread,
-    check that it was consumed exactly, and return the items' latents concatenated.
+def _decode_item(coder: ContextCoder, coding: FrontCoding, stream: bytes) -> None:
+    """Decode one item's stream front by front into ``coder.y_hat``; check it was consumed."""
+    arithmetic, channels = coder.arithmetic, coder.shape[1]
+    decoder = _core.RansDecoder(bytes(stream))
+    for i in range(len(coder.fronts)):
+        front = coding.front(arithmetic, coder.front_params(i))
+        symbols = torch.from_numpy(coding.get(decoder, front)).reshape(-1, channels)
+        coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
+    decoder.finish()
 
-    Raises:
-        tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
-    """
-    latents = []
-    with _single_intra_op_thread():
-        for b, stream in enumerate(strings):
-            coder = make_coder(b)
-            decoder = RansDecoder()
-            decoder.set_stream(bytes(stream))
-            decode_item(coder, decoder)
-            decoder.finish()
-            latents.append(coder.latent())
-    return torch.cat(latents)
+
+def _coders(
+    params: Tensor,
+    context_prediction: nn.Conv2d,
+    entropy_parameters: nn.Sequential,
+    order: str,
+    arithmetic: FrontArithmetic | None,
+) -> Iterator[ContextCoder]:
+    """One :class:`ContextCoder` per batch item of ``params``, sharing one arithmetic."""
+    if arithmetic is None:
+        arithmetic = FloatArithmetic(context_prediction, entropy_parameters)
+    for b in range(params.size(0)):
+        item = params[b : b + 1]
+        yield ContextCoder(
+            context_prediction, entropy_parameters, item, order, arithmetic=arithmetic
+        )
 
 
 @torch.no_grad()
@@ -348,49 +596,32 @@ def compress_latent(
     entropy_parameters: nn.Sequential,
     conditional: GaussianConditional,
     order: str = "wavefront",
+    *,
+    arithmetic: FrontArithmetic | None = None,
 ) -> tuple[list[bytes], Tensor]:
     """Code ``y`` (B, M, H, W) given the hyper parameters (B, C, H, W).
 
-    Items are coded one after the other, so an item's stream (and the arithmetic behind it)
-    does not depend on the rest of the batch.
+    Items are coded one after the other, on one intra-op thread, so an item's stream (and the
+    arithmetic behind it) does not depend on the rest of the batch.
+
+    Args:
+        arithmetic: :class:`FloatArithmetic` (the default, built from the two modules) or
+            :class:`FixedArithmetic` (then ``params`` are the int32 output of the fixed ``h_s``).
 
     Returns:
-        One stream per item, and the decoded latent ``y_hat`` the decoder will reproduce.
+        One stream per item, and the latent ``y_hat`` the decoder will reproduce, in the
+        arithmetic's representation (float values; int32 ``symbol * 2^F + m_int`` when fixed).
     """
     if y.shape[0] != params.shape[0] or y.shape[-2:] != params.shape[-2:]:
         raise ParameterError(f"y {tuple(y.shape)} and params {tuple(params.shape)} do not match")
-    return encode_items(
-        y,
-        lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
-        lambda coder, item: _compress_item(coder, item, conditional),
-    )
-
-
-def _compress_item(coder: ContextCoder, y: Tensor, conditional: GaussianConditional) -> bytes:
-    channels = y.size(1)
-    # y's rows (positions) in coding order, one view per front.
-    y_rows = y.detach().flatten(2).transpose(1, 2).index_select(1, torch.cat(coder.fronts))
-    fronts = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
-    symbols, params = [], []
-    for i, values in enumerate(fronts):
-        out = coder.front_params(i)
-        if isinstance(conditional, GaussianMixtureConditional):
-            weights, means, scales = split_mixture(out, conditional.K)
-            q = conditional.quantize(values, "symbols")
-            coder.write_front(i, conditional.dequantize(q, None, values.dtype))
-            params.append([per_element(p, conditional.K) for p in (weights, means, scales)])
-        else:
-            scales, means = out.chunk(2, dim=1)
-            q = conditional.quantize(values, "symbols", means)
-            coder.write_front(i, conditional.dequantize(q, means))
-            params.append([conditional.build_indexes(scales).reshape(-1)])
-        symbols.append(q.reshape(-1))
-    sym = to_numpy(torch.cat(symbols), np.int32)
-    if isinstance(conditional, GaussianMixtureConditional):
-        w, m, s = (to_numpy(torch.cat([p[i] for p in params]), np.float64) for i in range(3))
-        return encode_mixture(sym, w, m, s)
-    indexes = to_numpy(torch.cat([p[0] for p in params]), np.int32)
-    return _core.encode_with_indexes(sym, indexes, conditional.cdf_table())
+    coding = front_coding(conditional)
+    coders = _coders(params, context_prediction, entropy_parameters, order, arithmetic)
+    strings, latents = [], []
+    with single_intra_op_thread():
+        for b, coder in enumerate(coders):
+            strings.append(_encode_item(coder, coding, y[b : b + 1]))
+            latents.append(coder.latent())
+    return strings, torch.cat(latents)
 
 
 @torch.no_grad()
@@ -401,40 +632,22 @@ def decompress_latent(
     entropy_parameters: nn.Sequential,
     conditional: GaussianConditional,
     order: str = "wavefront",
+    *,
+    arithmetic: FrontArithmetic | None = None,
 ) -> Tensor:
-    """Decode the streams of :func:`compress_latent`; returns ``y_hat`` (B, M, H, W).
+    """Decode the streams of :func:`compress_latent` (same ``arithmetic``); returns ``y_hat``
+    (B, M, H, W) in the arithmetic's representation (``arithmetic.latent`` gives values).
 
     Raises:
         tinify.BitstreamError: a stream is corrupt, truncated or has data left over.
     """
     if len(strings) != params.size(0):
         raise ParameterError(f"{len(strings)} streams for a batch of {params.size(0)}")
-    return decode_items(
-        strings,
-        lambda b: ContextCoder(context_prediction, entropy_parameters, params[b : b + 1], order),
-        lambda coder, decoder: _decompress_item(coder, decoder, conditional),
-    )
-
-
-def _decompress_item(
-    coder: ContextCoder, decoder: RansDecoder, conditional: GaussianConditional
-) -> None:
-    channels = coder.shape[1]
-    table = None
-    for i in range(len(coder.fronts)):
-        out = coder.front_params(i)
-        if isinstance(conditional, GaussianMixtureConditional):
-            weights, means, scales = split_mixture(out, conditional.K)
-            w, m, s = (
-                to_numpy(per_element(p, conditional.K), np.float64)
-                for p in (weights, means, scales)
-            )
-            q = torch.from_numpy(decoder.decode_mixture_stream(w, m, s))
-            values = conditional.dequantize(q.reshape(-1, channels).to(out.device), None, out.dtype)
-        else:
-            scales, means = out.chunk(2, dim=1)
-            table = table or conditional.cdf_table()
-            indexes = to_numpy(conditional.build_indexes(scales).reshape(-1), np.int32)
-            q = torch.from_numpy(decoder.decode_stream(indexes, table))
-            values = conditional.dequantize(q.reshape(-1, channels).to(out.device), means)
-        coder.write_front(i, values)
+    coding = front_coding(conditional)
+    coders = _coders(params, context_prediction, entropy_parameters, order, arithmetic)
+    latents = []
+    with single_intra_op_thread():
+        for coder, stream in zip(coders, strings):
+            _decode_item(coder, coding, stream)
+            latents.append(coder.latent())
+    return torch.cat(latents)

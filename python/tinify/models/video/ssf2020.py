@@ -11,6 +11,7 @@ published weights load with ``strict=True`` and ``forward`` reproduces its outpu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +22,13 @@ from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.layers import conv, deconv
 from tinify.layers.qrelu import qrelu
-from tinify.models.base import CompressionModel, check_image, check_shape, check_strings
+from tinify.models.base import (
+    CodingOptions,
+    CompressionModel,
+    check_image,
+    check_shape,
+    check_strings,
+)
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
 from tinify.ops import crop, pad_to_multiple, quantize_ste
 from tinify.registry.torch import register_model
@@ -190,30 +197,43 @@ class Hyperprior(CompressionModel):
         y_hat = quantize_ste(y - means) + means
         return y_hat, {"y": y_likelihoods, "z": z_likelihoods}
 
-    def compress(self, y: Tensor) -> tuple[Tensor, dict[str, Any]]:  # type: ignore[override]
+    def compress(  # type: ignore[override]
+        self, y: Tensor, *, entropy_path: str | None = None, stream_chunks: int | None = None
+    ) -> tuple[Tensor, dict[str, Any]]:
         """Code ``y``; return ``(y_hat, {"strings": [y_strings, z_strings], "shape": z size})``.
 
-        ``y_hat`` is exactly what :meth:`decompress` returns for these strings.
+        ``y_hat`` is exactly what :meth:`decompress` returns for these strings. Options as
+        :meth:`ScaleSpaceFlow.compress`.
         """
+        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
         z = self.hyper_encoder(_nhwc(y))
-        z_strings = self.entropy_bottleneck.compress(z)
+        z_strings = self.entropy_bottleneck.compress(z, stream_chunks=chunks)
         # round(z - median) + median is bit-for-bit the decoder's z_hat: no need to decode.
         medians = self.entropy_bottleneck._get_medians().detach()
         z_hat = self.entropy_bottleneck.quantize(z, "dequantize", medians)
         scales, means = self._params(z_hat)
         indexes = self.gaussian_conditional.build_indexes(scales)
-        y_strings = self.gaussian_conditional.compress(y, indexes, means)
+        y_strings = self.gaussian_conditional.compress(y, indexes, means, stream_chunks=chunks)
         y_hat = self.gaussian_conditional.quantize(y, "dequantize", means)
         return y_hat, {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
     def decompress(  # type: ignore[override]
-        self, strings: Sequence[Sequence[bytes]], shape: Sequence[int]
+        self,
+        strings: Sequence[Sequence[bytes]],
+        shape: Sequence[int],
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> Tensor:
-        """Decode ``y_hat`` (N, C, 8h, 8w) from ``[y_strings, z_strings]`` and z ``shape``."""
-        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape)
+        """Decode ``y_hat`` (N, C, 8h, 8w) from ``[y_strings, z_strings]`` and z ``shape``
+        (with the encoder's options)."""
+        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
+        z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape, stream_chunks=chunks)
         scales, means = self._params(z_hat)
         indexes = self.gaussian_conditional.build_indexes(scales)
-        return self.gaussian_conditional.decompress(list(strings[0]), indexes, z_hat.dtype, means)
+        return self.gaussian_conditional.decompress(
+            list(strings[0]), indexes, z_hat.dtype, means, stream_chunks=chunks
+        )
 
 
 # -- the video model ----------------------------------------------------------------------------
@@ -250,8 +270,19 @@ class CompressedVideo(tuple[list[Any], list[Any]]):
         return self[1]
 
 
-def _code(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Any]]:
-    return hyperprior.compress(y)
+def _float_only(options: CodingOptions) -> CodingOptions:
+    """``options``, which must be on the float entropy path (ssf2020 has no fixed-point one)."""
+    if options.fixed:
+        raise ParameterError(
+            "ssf2020 has no fixed-point entropy path: code video with entropy_path='float'"
+        )
+    return options
+
+
+def _code(
+    hyperprior: Hyperprior, y: Tensor, stream_chunks: int | None = None
+) -> tuple[Tensor, dict[str, Any]]:
+    return hyperprior.compress(y, stream_chunks=stream_chunks)
 
 
 def _estimate(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -408,38 +439,72 @@ class ScaleSpaceFlow(CompressionModel):
 
     # -- coding building blocks (unclamped, CompressAI's) -------------------------------------
 
-    def encode_keyframe(self, x: Tensor) -> tuple[Tensor, dict[str, Any]]:
+    # ``stream_chunks``: streams per latent and item (None: each entropy model's attribute).
+
+    def encode_keyframe(
+        self, x: Tensor, *, stream_chunks: int | None = None
+    ) -> tuple[Tensor, dict[str, Any]]:
         """Code an I-frame: ``(x_hat, {"strings": [y_strings, z_strings], "shape": z size})``."""
-        y_hat, out = self.img_hyperprior.compress(self.img_encoder(_nhwc(x)))
+        y = self.img_encoder(_nhwc(x))
+        y_hat, out = self.img_hyperprior.compress(y, stream_chunks=stream_chunks)
         return self.img_decoder(_nhwc(y_hat)).contiguous(), out
 
-    def encode_inter(self, x_cur: Tensor, x_ref: Tensor) -> tuple[Tensor, dict[str, Any]]:
+    def encode_inter(
+        self, x_cur: Tensor, x_ref: Tensor, *, stream_chunks: int | None = None
+    ) -> tuple[Tensor, dict[str, Any]]:
         """Code a P-frame: ``(x_rec, {"strings": {"motion", "residual"}, "shape": {...}})``."""
-        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x_cur, x_ref, _code)
+        code = functools.partial(_code, stream_chunks=stream_chunks)
+        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x_cur, x_ref, code)
         return self._reconstruct(x_pred, y_motion_hat, y_res_hat), _inter_out(motion, res)
 
-    def decode_keyframe(self, strings: Sequence[Sequence[bytes]], shape: Sequence[int]) -> Tensor:
+    def decode_keyframe(
+        self,
+        strings: Sequence[Sequence[bytes]],
+        shape: Sequence[int],
+        *,
+        stream_chunks: int | None = None,
+    ) -> Tensor:
         """Decode an I-frame from ``[y_strings, z_strings]`` and its z ``shape``."""
-        y_hat = self.img_hyperprior.decompress(strings, shape)
+        y_hat = self.img_hyperprior.decompress(strings, shape, stream_chunks=stream_chunks)
         return self.img_decoder(_nhwc(y_hat)).contiguous()
 
     def decode_inter(
-        self, x_ref: Tensor, strings: Mapping[str, Any], shapes: Mapping[str, Any]
+        self,
+        x_ref: Tensor,
+        strings: Mapping[str, Any],
+        shapes: Mapping[str, Any],
+        *,
+        stream_chunks: int | None = None,
     ) -> Tensor:
         """Decode a P-frame from ``{"motion", "residual"}`` strings and shapes."""
-        y_motion_hat = self.motion_hyperprior.decompress(strings["motion"], shapes["motion"])
-        x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(y_motion_hat)))
-        y_res_hat = self.res_hyperprior.decompress(strings["residual"], shapes["residual"])
-        return self._reconstruct(x_pred, y_motion_hat, y_res_hat)
+        chunks = stream_chunks
+        motion = self.motion_hyperprior.decompress(
+            strings["motion"], shapes["motion"], stream_chunks=chunks
+        )
+        x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(motion)))
+        residual = self.res_hyperprior.decompress(
+            strings["residual"], shapes["residual"], stream_chunks=chunks
+        )
+        return self._reconstruct(x_pred, motion, residual)
 
     # -- whole sequences ----------------------------------------------------------------------
 
     @torch.no_grad()
-    def compress(self, frames: Sequence[Tensor]) -> CompressedVideo:  # type: ignore[override]
+    def compress(  # type: ignore[override]
+        self,
+        frames: Sequence[Tensor],
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+    ) -> CompressedVideo:
         """Code a clip: frames (N, 3, H, W) in [0, 1], all the same size, any H and W.
 
         Frames are padded (centred zeros) to a multiple of 128; references are clamped to
         [0, 1] (see the class docstring). The last frame is not reconstructed (nothing uses it).
+
+        Options (keyword-only, see :mod:`tinify.models.base`): ``entropy_path`` must be
+        ``"float"`` (ssf2020 has no fixed-point path; ``"fixed"`` raises ParameterError);
+        ``stream_chunks``: streams per latent and item (default: each entropy model's own).
 
         Returns:
             ``(frame_strings, shape_infos)`` with ``x_size = (H, W)`` attached
@@ -449,17 +514,20 @@ class ScaleSpaceFlow(CompressionModel):
             TypeError, ValueError: ``frames`` is not a non-empty list of equally sized image
                 batches in [0, 1].
         """
+        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
         _check_frames(frames)
         height, width = (int(s) for s in frames[0].shape[-2:])
         padded = [pad_to_multiple(x, self.downsampling_factor)[0] for x in frames]
         last = len(padded) - 1
-        y_hat, out = self.img_hyperprior.compress(self.img_encoder(_nhwc(padded[0])))
+        y = self.img_encoder(_nhwc(padded[0]))
+        y_hat, out = self.img_hyperprior.compress(y, stream_chunks=chunks)
         frame_strings, shape_infos = [out["strings"]], [out["shape"]]
         if last == 0:
             return CompressedVideo(frame_strings, shape_infos, (height, width))
         x_ref = self.img_decoder(_nhwc(y_hat)).contiguous().clamp_(0, 1)
+        code = functools.partial(_code, stream_chunks=chunks)
         for i, x in enumerate(padded[1:], start=1):
-            x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, _code)
+            x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, code)
             out = _inter_out(motion, res)
             frame_strings.append(out["strings"])
             shape_infos.append(out["shape"])
@@ -469,7 +537,13 @@ class ScaleSpaceFlow(CompressionModel):
 
     @torch.no_grad()
     def decompress(  # type: ignore[override]
-        self, strings: Sequence[Any], shapes: Sequence[Any], x_size: Any = None
+        self,
+        strings: Sequence[Any],
+        shapes: Sequence[Any],
+        x_size: Any = None,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> list[Tensor]:
         """Decode the output of :meth:`compress`.
 
@@ -478,6 +552,7 @@ class ScaleSpaceFlow(CompressionModel):
             shapes: ``shape_infos``.
             x_size: ``out.x_size``; when given, the padding added by :meth:`compress` is cropped
                 off. Without it the frames keep the padded size (CompressAI's behaviour).
+            entropy_path, stream_chunks: the encoder's options (see :meth:`compress`).
 
         Returns:
             One (N, 3, H, W) tensor per frame, clamped to [0, 1].
@@ -486,11 +561,13 @@ class ScaleSpaceFlow(CompressionModel):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
+        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
         _check_streams(strings, shapes)
-        x_ref = self.decode_keyframe(strings[0], shapes[0]).clamp_(0, 1)
+        x_ref = self.decode_keyframe(strings[0], shapes[0], stream_chunks=chunks).clamp_(0, 1)
         decoded = [x_ref]
         for frame_strings, frame_shapes in zip(strings[1:], shapes[1:]):
-            x_ref = self.decode_inter(x_ref, frame_strings, frame_shapes).clamp_(0, 1)
+            x_ref = self.decode_inter(x_ref, frame_strings, frame_shapes, stream_chunks=chunks)
+            x_ref = x_ref.clamp_(0, 1)
             decoded.append(x_ref)
         if x_size is None:
             return decoded

@@ -58,8 +58,9 @@ __all__ = [
     "setup_args",
 ]
 
-#: The coding mode of this command: CompressAI's float arithmetic and streams.
-CODING = "float"
+#: The ``entropy_path`` of this command (coding mode 0): CompressAI's float arithmetic and
+#: streams.
+ENTROPY_PATH = "float"
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, max_val: int = 255) -> float:
@@ -115,7 +116,7 @@ def inference(
     """Compress and decompress one image ((3, H, W) or (1, 3, H, W) in [0, 1]); return its
     ``psnr-rgb``, ``ms-ssim-rgb``, ``bpp``, ``bpp-file``, ``encoding_time``, ``decoding_time``."""
     _refuse_vbr(vbr_stage, vbr_scale)
-    return evaluate_image(_loaded(model), _batch(x), coding=CODING)
+    return evaluate_image(_loaded(model), _batch(x), entropy_path=ENTROPY_PATH)
 
 
 def inference_entropy_estimation(
@@ -169,7 +170,7 @@ def eval_model(
         device=str(device),
         estimate=entropy_estimation,
         progress=False,
-        coding=CODING,
+        entropy_path=ENTROPY_PATH,
         ctx=ctx,
     )
     if args.get("per_image") and outputdir and (ctx is None or ctx.is_main):
