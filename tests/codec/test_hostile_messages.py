@@ -125,3 +125,30 @@ def test_info_imports_neither_torch_nor_cuda(tmp_path: Path, hyperprior: LoadedM
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "heavy: []" in result.stdout and "bmshj2018-hyperprior" in result.stdout
+
+
+def test_a_closed_pipe_on_standard_output_is_not_an_error(tmp_path: Path) -> None:
+    """``tinify info F | head -1``: the reader leaves early; tinify stops without a message."""
+    from tinify.codec.format import TfyHeader, pack
+
+    header = TfyHeader(
+        model="bmshj2018-factorized",
+        quality=1,
+        metric="mse",
+        source="zoo",
+        weights_id=bytes(8),
+        height=64,
+        width=64,
+    )
+    path = tmp_path / "a.tfy"
+    path.write_bytes(pack(header, [b"\x00" * 8]))
+    code = f"import sys; from tinify.codec.cli import main; sys.exit(main(['info', {str(path)!r}]))"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before tinify writes anything
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "error" not in err and "Broken pipe" not in err

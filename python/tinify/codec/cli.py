@@ -821,6 +821,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = signal.Signals(stop.signum).name
         print(f"{command}: stopped by {name}; no partial output is left", file=sys.stderr)
         return 128 + stop.signum
+    except BrokenPipeError:
+        # The reader of standard output went away (`tinify info F | head`): as cat and ls do,
+        # stop quietly. Point stdout at devnull so the interpreter's final flush cannot fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by SIGPIPE
     except (TinifyError, OSError, ValueError, RuntimeError, MemoryError) as err:
         if os.environ.get("TINIFY_DEBUG"):
             raise
