@@ -8,24 +8,30 @@ from typing import Any
 
 from torch import Tensor
 
+from tinify.exceptions import ParameterError
 from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
 from tinify.registry.torch import register_module
 
-__all__ = ["HyperpriorLatentCodec", "split_hyper_shape", "split_hyper_strings"]
+__all__ = [
+    "HyperpriorLatentCodec",
+    "join_hyper_outputs",
+    "split_hyper_shape",
+    "split_hyper_strings",
+]
 
 
 def split_hyper_strings(strings: Any, owner: str) -> tuple[list[Any], Any]:
     """``(y strings, z strings)`` of a hyperprior's ``strings`` (``[*y_strings, z_strings]``).
 
     Raises:
-        ValueError: not a list of at least two lists, or lists of different lengths.
+        ParameterError: not a list of at least two lists, or lists of different lengths.
     """
     if not isinstance(strings, (list, tuple)) or len(strings) < 2:
-        raise ValueError(f"{owner}: strings must be [*y_strings, z_strings] (2 lists or more)")
+        raise ParameterError(f"{owner}: strings must be [*y_strings, z_strings] (2 lists or more)")
     *y_strings, z_strings = strings
     for group in y_strings:
         if not isinstance(group, (list, tuple)) or len(group) != len(z_strings):
-            raise ValueError(f"{owner}: every list of strings must have one entry per item")
+            raise ParameterError(f"{owner}: every list of strings must have one entry per item")
     return list(y_strings), z_strings
 
 
@@ -33,11 +39,23 @@ def split_hyper_shape(shape: Any, owner: str) -> tuple[Any, Any]:
     """``(shape["y"], shape["hyper"])`` of a hyperprior's ``shape``.
 
     Raises:
-        ValueError: ``shape`` is not a mapping with both keys.
+        ParameterError: ``shape`` is not a mapping with both keys.
     """
     if not isinstance(shape, Mapping) or "y" not in shape or "hyper" not in shape:
-        raise ValueError(f'{owner}: shape must be {{"y": ..., "hyper": ...}}, got {shape!r}')
+        raise ParameterError(f'{owner}: shape must be {{"y": ..., "hyper": ...}}, got {shape!r}')
     return shape["y"], shape["hyper"]
+
+
+def join_hyper_outputs(y_out: Mapping[str, Any], hyper_out: Mapping[str, Any]) -> dict[str, Any]:
+    """A hyperprior's ``compress`` output from its two parts' (the inverse of
+    :func:`split_hyper_strings` and :func:`split_hyper_shape`): ``strings`` is
+    ``[*y_strings, z_strings]``, ``shape`` is ``{"y": ..., "hyper": ...}``, ``y_hat`` is y's."""
+    (z_strings,) = hyper_out["strings"]
+    return {
+        "strings": [*y_out["strings"], z_strings],
+        "shape": {"y": y_out["shape"], "hyper": hyper_out["shape"]},
+        "y_hat": y_out["y_hat"],
+    }
 
 
 @register_module("HyperpriorLatentCodec")
@@ -93,12 +111,7 @@ class HyperpriorLatentCodec(LatentCodec):
         chunks = chunks_option(stream_chunks)
         hyper_out = self.hyper.compress(y, **chunks)
         y_out = self.y.compress(y, hyper_out["params"], **chunks)
-        (z_strings,) = hyper_out["strings"]
-        return {
-            "strings": [*y_out["strings"], z_strings],
-            "shape": {"y": y_out["shape"], "hyper": hyper_out["shape"]},
-            "y_hat": y_out["y_hat"],
-        }
+        return join_hyper_outputs(y_out, hyper_out)
 
     def decompress(
         self,
@@ -123,12 +136,7 @@ class HyperpriorLatentCodec(LatentCodec):
         chunks = chunks_option(stream_chunks)
         hyper_out = self.hyper.compress_fixed(y, networks=networks, **chunks)
         y_out = self.y.compress_fixed(y, hyper_out["params"], networks=networks, **chunks)
-        (z_strings,) = hyper_out["strings"]
-        return {
-            "strings": [*y_out["strings"], z_strings],
-            "shape": {"y": y_out["shape"], "hyper": hyper_out["shape"]},
-            "y_hat": y_out["y_hat"],
-        }
+        return join_hyper_outputs(y_out, hyper_out)
 
     def decompress_fixed(
         self,

@@ -10,6 +10,7 @@ from torch import Tensor
 from tinify.latent_codecs.base import chunks_option
 from tinify.latent_codecs.hyperprior import (
     HyperpriorLatentCodec,
+    join_hyper_outputs,
     split_hyper_shape,
     split_hyper_strings,
 )
@@ -64,11 +65,9 @@ class GainHyperpriorLatentCodec(HyperpriorLatentCodec):
         chunks = chunks_option(stream_chunks)
         hyper_out = self.hyper.compress(y, z_gain, z_gain_inv, **chunks)
         y_out = self.y.compress(y * y_gain, hyper_out["params"], **chunks)
-        return {
-            "strings": [*y_out["strings"], *hyper_out["strings"]],
-            "shape": {"y": y_out["shape"], "hyper": hyper_out["shape"]},
-            "y_hat": y_out["y_hat"] * y_gain_inv,
-        }
+        out = join_hyper_outputs(y_out, hyper_out)
+        out["y_hat"] = out["y_hat"] * y_gain_inv
+        return out
 
     def decompress(  # type: ignore[override]
         self,
