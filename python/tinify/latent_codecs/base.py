@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 
 __all__ = ["FixedNetworks", "LatentCodec", "check_strings", "chunks_option"]
 
@@ -87,20 +87,20 @@ def check_strings(strings: Any, count: int, owner: str) -> int:
     """Check that ``strings`` is ``count`` lists of bytes of one common length; return it.
 
     Raises:
-        ValueError: wrong structure or lengths that disagree.
-        TypeError: an entry is not bytes.
+        ParameterError: wrong structure or lengths that disagree.
+        ParameterTypeError: an entry is not bytes.
     """
     if not isinstance(strings, Sequence) or isinstance(strings, (bytes, str)):
-        raise ValueError(f"{owner}: strings must be a list of {count} lists of bytes")
+        raise ParameterError(f"{owner}: strings must be a list of {count} lists of bytes")
     if len(strings) != count:
-        raise ValueError(f"{owner}: expected {count} lists of strings, got {len(strings)}")
+        raise ParameterError(f"{owner}: expected {count} lists of strings, got {len(strings)}")
     batch = -1
     for i, group in enumerate(strings):
         if not isinstance(group, Sequence) or isinstance(group, (bytes, str)) or not group:
-            raise ValueError(f"{owner}: strings[{i}] must be a non-empty list of bytes")
+            raise ParameterError(f"{owner}: strings[{i}] must be a non-empty list of bytes")
         if not all(isinstance(s, (bytes, bytearray)) for s in group):
-            raise TypeError(f"{owner}: strings[{i}] must hold bytes objects")
+            raise ParameterTypeError(f"{owner}: strings[{i}] must hold bytes objects")
         if batch >= 0 and len(group) != batch:
-            raise ValueError(f"{owner}: strings[{i}] has {len(group)} streams, not {batch}")
+            raise ParameterError(f"{owner}: strings[{i}] has {len(group)} streams, not {batch}")
         batch = len(group)
     return batch

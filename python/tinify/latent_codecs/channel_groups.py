@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from tinify.exceptions import ParameterError
 from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
 from tinify.registry.torch import register_module
 
@@ -56,10 +57,10 @@ class ChannelGroupsLatentCodec(LatentCodec):
     ) -> None:
         super().__init__()
         if context_groups not in CONTEXT_GROUPS:
-            raise ValueError(f"context_groups must be one of {CONTEXT_GROUPS}")
+            raise ParameterError(f"context_groups must be one of {CONTEXT_GROUPS}")
         self.groups = [int(g) for g in groups]
         if not self.groups or min(self.groups) < 1:
-            raise ValueError(f"groups must be positive channel counts, got {list(groups)}")
+            raise ParameterError(f"groups must be positive channel counts, got {list(groups)}")
         self.groups_acc = list(accumulate(self.groups, initial=0))
         self.context_groups = context_groups
         self.channel_context = nn.ModuleDict(channel_context)
@@ -67,7 +68,7 @@ class ChannelGroupsLatentCodec(LatentCodec):
         missing = [f"y{k}" for k in range(len(self.groups)) if f"y{k}" not in self.latent_codec]
         missing += [f"y{k}" for k in range(1, len(self.groups)) if f"y{k}" not in channel_context]
         if missing:
-            raise ValueError(f"no latent codec or channel context for groups {missing}")
+            raise ParameterError(f"no latent codec or channel context for groups {missing}")
 
     def __getitem__(self, key: str) -> LatentCodec:
         codec = self.latent_codec[key]
@@ -121,12 +122,12 @@ class ChannelGroupsLatentCodec(LatentCodec):
         owner = type(self).__name__
         count = len(self.groups)
         if not isinstance(strings, (list, tuple)) or not strings or len(strings) % count:
-            raise ValueError(f"{owner}: expected a multiple of {count} lists of strings")
+            raise ParameterError(f"{owner}: expected a multiple of {count} lists of strings")
         if not isinstance(shape, (list, tuple)) or len(shape) != count:
-            raise ValueError(f"{owner}: shape must hold one shape per group ({count})")
+            raise ParameterError(f"{owner}: shape must hold one shape per group ({count})")
         n = len(strings[0])
         if any(not isinstance(s, (list, tuple)) or len(s) != n for s in strings):
-            raise ValueError(f"{owner}: every list of strings must have one entry per item")
+            raise ParameterError(f"{owner}: every list of strings must have one entry per item")
         return len(strings) // count
 
     def decompress(

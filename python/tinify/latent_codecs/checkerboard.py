@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tinify.exceptions import ParameterError
+from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
 from tinify.latent_codecs.gaussian_conditional import GaussianConditionalLatentCodec
 from tinify.layers.masked_conv import checkerboard_mask
@@ -70,13 +70,15 @@ class CheckerboardLatentCodec(LatentCodec):
     ) -> None:
         super().__init__()
         if anchor_parity not in ("even", "odd"):
-            raise ValueError(f'anchor_parity must be "even" or "odd", got {anchor_parity!r}')
+            raise ParameterError(f'anchor_parity must be "even" or "odd", got {anchor_parity!r}')
         if forward_method not in FORWARD_METHODS:
-            raise ValueError(f"forward_method must be one of {FORWARD_METHODS}")
+            raise ParameterError(f"forward_method must be one of {FORWARD_METHODS}")
         conv = context_prediction
         kh, kw = conv.kernel_size
         if conv.stride != (1, 1) or conv.padding != (kh // 2, kw // 2) or kh % 2 == 0:
-            raise ValueError("context_prediction must be an odd-sized stride-1 'same' convolution")
+            raise ParameterError(
+                "context_prediction must be an odd-sized stride-1 'same' convolution"
+            )
         self._kwargs = kwargs
         self.anchor_parity = anchor_parity
         self.non_anchor_parity = "odd" if anchor_parity == "even" else "even"
@@ -143,13 +145,13 @@ class CheckerboardLatentCodec(LatentCodec):
 
     def _gaussian_codec(self) -> GaussianConditionalLatentCodec:
         if not isinstance(self.y, GaussianConditionalLatentCodec):
-            raise TypeError('the "y" codec must be a GaussianConditionalLatentCodec')
+            raise ParameterTypeError('the "y" codec must be a GaussianConditionalLatentCodec')
         return self.y
 
     def _means(self, params: Tensor) -> Tensor:
         _, means = self._gaussian_codec().split_params(params)
         if means is None:
-            raise ValueError('the "y" codec predicts no means; use forward_method="onepass"')
+            raise ParameterError('the "y" codec predicts no means; use forward_method="onepass"')
         return means
 
     # -- training / estimation -------------------------------------------------------------------
@@ -217,7 +219,7 @@ class CheckerboardLatentCodec(LatentCodec):
     ) -> dict[str, Any]:
         n, c, h, w = y.shape
         if w % 2:
-            raise ValueError(f"the latent width must be even for checkerboard coding, got {w}")
+            raise ParameterError(f"the latent width must be even for checkerboard coding, got {w}")
         y_hat_ = side_params.new_zeros((2, n, c, h, w // 2))
         side_ = self.unembed(side_params)
         y_ = self.unembed(y)
@@ -235,14 +237,14 @@ class CheckerboardLatentCodec(LatentCodec):
         """``(N, C, H, W)`` of a decode, after checking its arguments."""
         owner = type(self).__name__
         if not isinstance(strings, (list, tuple)) or len(strings) != 2:
-            raise ValueError(f"{owner}: strings must be [anchor strings, non-anchor strings]")
+            raise ParameterError(f"{owner}: strings must be [anchor strings, non-anchor strings]")
         try:
             c, h, w = (int(s) for s in shape)
         except (TypeError, ValueError):
-            raise ValueError(f"{owner}: shape must be (C, H, W), got {shape!r}") from None
+            raise ParameterError(f"{owner}: shape must be (C, H, W), got {shape!r}") from None
         n = len(strings[0])
         if side_params.shape[0] != n or tuple(side_params.shape[-2:]) != (h, w) or w % 2:
-            raise ValueError(
+            raise ParameterError(
                 f"{owner}: side parameters {tuple(side_params.shape)} do not fit {n} streams "
                 f"of shape {(c, h, w)} (the width must be even)"
             )
@@ -333,7 +335,7 @@ class CheckerboardLatentCodec(LatentCodec):
 
         n, c, h, w = y.shape
         if w % 2:
-            raise ValueError(f"the latent width must be even for checkerboard coding, got {w}")
+            raise ParameterError(f"the latent width must be even for checkerboard coding, got {w}")
         gc = self._gaussian_codec().gaussian_conditional
         y_ = self.unembed(y)
         side_ = self.unembed(side_params)

@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianConditional
+from tinify.exceptions import ParameterError
 from tinify.latent_codecs.base import LatentCodec, check_strings
 from tinify.ops import quantize_ste
 from tinify.registry.torch import register_module
@@ -65,9 +66,9 @@ class GaussianConditionalLatentCodec(LatentCodec):
     ) -> None:
         super().__init__()
         if quantizer not in QUANTIZERS:
-            raise ValueError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
+            raise ParameterError(f"quantizer must be one of {QUANTIZERS}, got {quantizer!r}")
         if tuple(chunks) not in _CHUNKS:
-            raise ValueError(f"chunks must be one of {_CHUNKS}, got {tuple(chunks)!r}")
+            raise ParameterError(f"chunks must be one of {_CHUNKS}, got {tuple(chunks)!r}")
         self.quantizer = quantizer
         self.gaussian_conditional = gaussian_conditional or GaussianConditional(
             scale_table, **kwargs
@@ -85,7 +86,7 @@ class GaussianConditionalLatentCodec(LatentCodec):
     def _params(self, ctx_params: Tensor) -> tuple[Tensor, Tensor | None]:
         scales, means = self._chunk(self.entropy_parameters(ctx_params))
         if scales is None:
-            raise ValueError('a codec without "scales" in its chunks cannot code')
+            raise ParameterError('a codec without "scales" in its chunks cannot code')
         return scales, means
 
     def forward(self, y: Tensor, ctx_params: Tensor) -> dict[str, Any]:
@@ -124,7 +125,7 @@ class GaussianConditionalLatentCodec(LatentCodec):
             list(strings[0]), indexes, ctx_params.dtype, means=means, stream_chunks=stream_chunks
         )
         if tuple(y_hat.shape[2:4]) != tuple(int(s) for s in shape):
-            raise ValueError(
+            raise ParameterError(
                 f"shape {tuple(shape)} does not match the parameters' {tuple(y_hat.shape[2:4])}"
             )
         return {"y_hat": y_hat}

@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck
+from tinify.exceptions import ParameterError
 from tinify.latent_codecs.base import FixedNetworks, LatentCodec, check_strings
 from tinify.ops import quantize_ste
 from tinify.registry.torch import register_module
@@ -48,7 +49,7 @@ class HyperLatentCodec(LatentCodec):
     ) -> None:
         super().__init__()
         if quantizer not in ("noise", "ste"):
-            raise ValueError(f'quantizer must be "noise" or "ste", got {quantizer!r}')
+            raise ParameterError(f'quantizer must be "noise" or "ste", got {quantizer!r}')
         self.entropy_bottleneck = entropy_bottleneck
         self.h_a = h_a
         self.h_s = h_s

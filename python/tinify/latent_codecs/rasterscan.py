@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianConditional
 from tinify.entropy_models.base import check_stream_chunks
+from tinify.exceptions import ParameterError
 from tinify.latent_codecs.base import LatentCodec, check_strings
 from tinify.registry.torch import register_module
 
@@ -64,7 +65,7 @@ class RasterScanLatentCodec(LatentCodec):
         super().__init__()
         kh, kw = context_prediction.kernel_size
         if kh != kw:
-            raise ValueError("context_prediction must have a square kernel")
+            raise ParameterError("context_prediction must have a square kernel")
         self.gaussian_conditional = gaussian_conditional
         self.entropy_parameters = entropy_parameters
         self.context_prediction = context_prediction
@@ -122,7 +123,7 @@ class RasterScanLatentCodec(LatentCodec):
             check_stream_chunks(stream_chunks)
         check_strings(strings, 1, type(self).__name__)
         if tuple(ctx_params.shape[-2:]) != tuple(int(s) for s in shape):
-            raise ValueError(
+            raise ParameterError(
                 f"shape {tuple(shape)} does not match the parameters' {tuple(ctx_params.shape)}"
             )
         y_hat = decompress_latent(

@@ -15,6 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from tinify.exceptions import ParameterError, ParameterTypeError
+
 __all__ = ["conv", "conv1x1", "conv3x3", "deconv", "sequential_channel_ramp", "subpel_conv3x3"]
 
 
@@ -153,17 +155,17 @@ def sequential_channel_ramp(
         An ``nn.Sequential``.
 
     Raises:
-        ValueError: unknown ``interp``.
-        TypeError: ``make_layer`` or ``make_act`` is missing.
+        ParameterError: unknown ``interp``.
+        ParameterTypeError: ``make_layer`` or ``make_act`` is missing.
     """
     if interp == "linear":
         points = torch.linspace(in_ch, out_ch, num_layers + 1)
     elif interp == "log":
         points = torch.logspace(math.log10(in_ch), math.log10(out_ch), num_layers + 1)
     else:
-        raise ValueError(f'interp must be "linear" or "log", got {interp!r}')
+        raise ParameterError(f'interp must be "linear" or "log", got {interp!r}')
     if make_layer is None or make_act is None:
-        raise TypeError("sequential_channel_ramp needs make_layer and make_act callables")
+        raise ParameterTypeError("sequential_channel_ramp needs make_layer and make_act callables")
     channels = points.floor().int()
     channels[1:-1] = channels[1:-1].clip(min=min_ch)
     counts = [int(c) for c in channels.tolist()]

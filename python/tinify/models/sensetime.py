@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck
+from tinify.exceptions import ParameterError
 from tinify.latent_codecs import (
     ChannelGroupsLatentCodec,
     CheckerboardLatentCodec,
@@ -207,10 +208,12 @@ def _checked_groups(groups: Sequence[int] | None, M: int) -> list[int]:
     """``groups``, or the default ``[16, 16, 32, 64, M - 128]``, checked to sum to ``M``."""
     if groups is None:
         if M <= 128:
-            raise ValueError(f"the default groups [16, 16, 32, 64, M - 128] need M > 128, got {M}")
+            raise ParameterError(
+                f"the default groups [16, 16, 32, 64, M - 128] need M > 128, got {M}"
+            )
         groups = [16, 16, 32, 64, M - 128]
     if sum(groups) != M:
-        raise ValueError(f"groups {list(groups)} must sum to M={M}")
+        raise ParameterError(f"groups {list(groups)} must sum to M={M}")
     return [int(g) for g in groups]
 
 

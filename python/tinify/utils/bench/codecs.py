@@ -33,6 +33,7 @@ from tinify.codec.external import (
     run_command,
 )
 from tinify.codec.external import vtm_binary as _vtm_binary
+from tinify.exceptions import ParameterError
 from tinify.io.image import image_to_tensor
 from tinify.io.image import read_image as _read_rgb
 
@@ -64,10 +65,10 @@ def filesize(filepath: str) -> int:
     """Size of a file in bytes.
 
     Raises:
-        ValueError: not a file.
+        ParameterError: not a file.
     """
     if not Path(filepath).is_file():
-        raise ValueError(f'Invalid file "{filepath}".')
+        raise ParameterError(f'Invalid file "{filepath}".')
     return Path(filepath).stat().st_size
 
 

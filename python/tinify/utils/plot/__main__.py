@@ -22,7 +22,7 @@ from typing import Any
 
 from tinify.codec.plot import Series, curve, draw_matplotlib, draw_plotly
 from tinify.codec.results import load_results
-from tinify.exceptions import TinifyError
+from tinify.exceptions import ParameterError, TinifyError
 
 __all__ = ["main", "matplotlib_plt", "parse_json_file", "plotly_plt", "setup_args"]
 
@@ -36,19 +36,19 @@ def parse_json_file(filepath: str | Path, metric: str, rate_key: str = "bpp") ->
     values sorted by rate (MS-SSIM in dB; ``psnr`` and ``ms-ssim`` mean the RGB metrics).
 
     Raises:
-        ValueError: not a results file, or no ``metric`` values in it.
+        ParameterError: not a results file, or no ``metric`` values in it.
     """
     if metric in ("psnr", "ms-ssim"):
         metric = f"{metric}-rgb"
     doc = load_results(filepath, rate_key)
     results = doc["results"]
     if metric not in results and not (metric == "ms-ssim-rgb" and "ms-ssim-db-rgb" in results):
-        raise ValueError(
+        raise ParameterError(
             f'Error: metric "{metric}" not available. Available metrics: {", ".join(results)}'
         )
     points = curve(doc, metric, rate_key)
     if points is None:
-        raise ValueError(f"{filepath}: no {metric} values against {rate_key}")
+        raise ParameterError(f"{filepath}: no {metric} values against {rate_key}")
     return {"name": doc["name"], "xs": points[0], "ys": points[1]}
 
 
