@@ -14,13 +14,17 @@
     tinify eval kodak/ --model mbt2018-vbr --quant-step 8 4 2 1 -o mbt2018-vbr.json
     torchrun --nproc_per_node 4 -m tinify.codec.cli eval kodak/ ...  # images split over ranks
     tinify codecs kodak/ --codec jpeg webp -o baselines.json
+    tinify eval sequences/ --model ssf2020 --checkpoint ssf.pth.tar --gop 32 -o ssf.json
+    tinify codecs sequences/ --codec x264 x265 -q 22 27 32 37 -o anchors.json  # ffmpeg
     tinify plot hyperprior.json baselines-*.json -o rd.png --anchor baselines-jpeg.json
     tinify update runs/q3/last.pt -o weights/ --model bmshj2018-hyperprior
     tinify train ...                                       # see tinify.training.cli
 
 Every failure prints one line, ``tinify <command>: error: <what is wrong and what to do>``, on
-stderr and exits with status 1 (2 for a malformed command line). Output files are written to a
-temporary file in the target folder and renamed at the end, so a failed run leaves none.
+stderr and exits with status 1 (2 for a malformed command line; 3 when ``tinify codecs`` could
+run none of the codecs asked for because a program is missing, e.g. x264 without ffmpeg).
+Output files are written to a temporary file in the target folder and renamed at the end, so a
+failed run leaves none; an existing output file is only replaced with ``-f/--force``.
 Set ``TINIFY_DEBUG=1`` to see the traceback of an unexpected error.
 """
 
@@ -135,6 +139,30 @@ def _add_force(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_sequence_options(p: argparse.ArgumentParser, what: str) -> argparse._ArgumentGroup:
+    """The options of a folder of video sequences (``eval`` with a video model, ``codecs``
+    with x264/x265); return the group for more."""
+    group = p.add_argument_group(f"video sequences ({what})")
+    group.add_argument("--frames", type=int, metavar="N", help="code the first N frames only")
+    group.add_argument(
+        "--gop",
+        type=int,
+        metavar="N",
+        help="intra period: an I-frame every N frames (default: one I-frame at the start for "
+        "the learned models, as CompressAI's evaluation; the encoders' own for x264/x265)",
+    )
+    group.add_argument(
+        "--size", metavar="WxH", help="frame size of raw .yuv files (default: from Name_WxH.yuv)"
+    )
+    group.add_argument(
+        "--fps",
+        metavar="RATE",
+        help="frame rate, e.g. 25 or 30000/1001 (default: the .y4m header's, the .yuv name's "
+        "(Name_WxH_FPS.yuv), else 25)",
+    )
+    return group
+
+
 def _add_coding(p: argparse.ArgumentParser) -> None:
     # ``--coding`` is the CLI spelling of the Python API's ``entropy_path`` option (and of the
     # .tfy header's coding mode): one choice, stored in ``args.entropy_path``.
@@ -216,9 +244,14 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("eval", help="rate and distortion of a learned codec on a dataset")
-    p.add_argument("dataset", help="folder of images (or one image)")
+    p.add_argument(
+        "dataset",
+        help="folder of images (or one image); for a video model (ssf2020) a folder of "
+        "sequences: .y4m, raw 4:2:0 .yuv and folders of PNG frames (or one sequence)",
+    )
     _add_model_options(p, many=True)
     p.add_argument("-o", "--output", help="results JSON file (default: print)")
+    _add_force(p)
     p.add_argument("--estimate", action="store_true", help="entropy estimate, no real coding")
     p.add_argument("--name", help="results name (default: MODEL-METRIC)")
     p.add_argument("--per-image", action="store_true", help="also store per-image values")
@@ -226,21 +259,62 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     _add_quant_step(p, many=True)
     _add_chunks(p)
     _add_coding(p)
+    _add_sequence_options(p, "video models")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("codecs", help="classical codecs through Pillow on a dataset")
-    p.add_argument("dataset", help="folder of images (or one image)")
-    p.add_argument("--codec", nargs="+", default=["jpeg"], help="jpeg jpeg444 webp avif jpeg2000")
-    p.add_argument("-q", "--quality", type=int, nargs="+", help="settings (default: per codec)")
+    p = sub.add_parser(
+        "codecs", help="classical codecs on a dataset: images through Pillow, video through ffmpeg"
+    )
+    p.add_argument(
+        "dataset",
+        help="folder of images (or one image); for x264/x265 a folder of sequences (.y4m, raw "
+        "4:2:0 .yuv, folders of PNG frames) or one sequence",
+    )
+    p.add_argument(
+        "--codec",
+        nargs="+",
+        default=["jpeg"],
+        help="images: jpeg jpeg444 webp avif jpeg2000; video: x264 x265 (through ffmpeg; a "
+        "missing ffmpeg or encoder skips the codec with a note, exit status 3 if none ran)",
+    )
+    p.add_argument(
+        "-q",
+        "--quality",
+        type=int,
+        nargs="+",
+        help="settings (default: per codec; x264/x265: CRF 22 27 32 37)",
+    )
     p.add_argument("-o", "--output", help="results JSON (several codecs: OUT-<codec>.json)")
+    _add_force(p)
     p.add_argument("--per-image", action="store_true", help="also store per-image values")
     p.add_argument("--no-progress", dest="progress", action="store_false")
+    video = _add_sequence_options(p, "x264, x265")
+    video.add_argument("--preset", default="medium", help="x264/x265 preset (default: medium)")
+    video.add_argument(
+        "--tune",
+        default="zerolatency",
+        help="x264/x265 tune (default: zerolatency, the low-delay anchors: no B-frames, no "
+        "lookahead; psnr or ssim for other comparisons)",
+    )
+    video.add_argument("--ffmpeg", default="ffmpeg", help="the ffmpeg program (default: on PATH)")
     p.set_defaults(func=_cmd_codecs)
 
     p = sub.add_parser("plot", help="rate-distortion curves and BD-rates from results files")
     p.add_argument("files", nargs="+", help="results JSON files")
     p.add_argument("-o", "--output", default="rd.png", help="figure (.png/.pdf/.svg)")
-    p.add_argument("--metric", choices=("psnr-rgb", "ms-ssim-rgb"), default="psnr-rgb")
+    _add_force(p)
+    p.add_argument(
+        "--metric",
+        choices=("psnr-rgb", "ms-ssim-rgb", "psnr-yuv", "psnr-y"),
+        default="psnr-rgb",
+        help="quality axis (psnr-yuv, psnr-y: video results)",
+    )
+    p.add_argument(
+        "--rate",
+        choices=("bpp", "bitrate"),
+        help="rate axis: bits per pixel, or kbit/s (video); default bpp when every file has it, "
+        "else bitrate",
+    )
     p.add_argument("--anchor", metavar="FILE", help="print BD-rate and BD-PSNR against this")
     p.add_argument("--title", help="figure title")
     p.add_argument("--figsize", type=float, nargs=2, default=[9.0, 6.0], metavar=("W", "H"))
@@ -250,6 +324,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="training checkpoint or state dict")
     p.add_argument("-m", "--model", help="zoo architecture (default: from the checkpoint)")
     p.add_argument("-o", "--output", default=".", help="folder or NAME (default: .)")
+    _add_force(p)
     p.set_defaults(func=_cmd_update)
 
     _add_train(sub, load_train)
@@ -651,6 +726,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from tinify.exceptions import InputError
     from tinify.io.image import list_images
     from tinify.utils.distributed import finish_distributed, init_distributed
+    from tinify.zoo import video_models
     from tinify.zoo.pretrained import is_variable_rate
 
     _check_model_options(args)
@@ -658,7 +734,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     check_device(args.device)
     if args.checkpoint and args.quality:
         raise InputError("give either --quality (zoo weights) or --checkpoint files, not both")
-    _refuse_video_model(args.model, "tinify eval measures image models")
+    _check_results_output(args.output, args.force, [args.dataset, *(args.checkpoint or [])])
+    model = args.model
+    if model is None and args.checkpoint:  # a training checkpoint names its architecture
+        model = _checkpoint_model(args.checkpoint[0])
+    if model in video_models:
+        return _eval_video(args)
+    _refuse_sequence_options(args, "only for video models (ssf2020)")
     images = list_images(args.dataset)
     if args.device.startswith("cuda"):
         import torch
@@ -723,6 +805,116 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_results_output(output: str | None, force: bool, inputs: Sequence[Any]) -> None:
+    """Refuse a results file ``-o`` that exists (without ``-f``) or is an input, before any
+    work (:func:`tinify.io.image.check_output`, the check of ``encode`` and ``decode``)."""
+    from tinify.io.image import check_output
+
+    if output is not None:
+        check_output(output, force=force, inputs=inputs)
+
+
+def _refuse_sequence_options(args: argparse.Namespace, why: str) -> None:
+    """Raise :class:`InputError` when a video-sequence option is given; ``why`` ends the
+    message (``"--gop: <why>"``)."""
+    from tinify.exceptions import InputError
+
+    given = [f"--{k}" for k in ("frames", "gop", "size", "fps") if getattr(args, k) is not None]
+    if given:
+        raise InputError(f"{', '.join(given)}: {why}")
+
+
+def _sequence_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``max_frames``, ``size`` and ``fps`` of the video-sequence options, checked."""
+    from tinify.exceptions import InputError
+
+    for option in ("frames", "gop"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            raise InputError(f"--{option} must be at least 1, got {value}")
+    return {
+        "max_frames": args.frames,
+        "size": _parse_size(args.size) if args.size else None,
+        "fps": _parse_fps(args.fps) if args.fps else None,
+    }
+
+
+def _checkpoint_model(path: str) -> str | None:
+    """The architecture a checkpoint's training configuration names (``None``: none, or an
+    unreadable file, which loading it reports)."""
+    from tinify.utils.checkpoint import read_state_dict
+
+    try:
+        name = read_state_dict(path).config.get("model")
+    except TinifyError:
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _eval_video(args: argparse.Namespace) -> int:
+    """``tinify eval`` of a video model on a folder of sequences
+    (:func:`tinify.codec.video_evaluate.evaluate_video_model`, the code of
+    ``python -m tinify.utils.video.eval_model``)."""
+    from tinify.codec.loading import load_model
+    from tinify.codec.results import results_json, write_results
+    from tinify.codec.video_evaluate import evaluate_video_model, find_sequences
+    from tinify.exceptions import InputError
+
+    if args.quant_step is not None:
+        raise InputError("--quant-step is for the variable-rate image models (*-vbr)")
+    if args.entropy_path == "fixed":
+        raise InputError("video models have no fixed-point path yet: drop --coding fixed")
+    if args.stream_chunks != 1:
+        raise InputError("--stream-chunks is for image models")
+    options = _sequence_options(args)
+    sequences = find_sequences(args.dataset)
+    if args.checkpoint:
+        jobs: list[dict[str, Any]] = [{"checkpoint": c} for c in args.checkpoint]
+    else:
+        jobs = [{"quality": q} for q in (args.quality or [3])]
+    points, per_sequence = [], {}
+    name = args.name
+    for job in jobs:
+        loaded = load_model(
+            args.model, job.get("quality"), args.metric, job.get("checkpoint"), args.device
+        )
+        if "checkpoint" in job:
+            from tinify.codec.update import strip_suffixes
+
+            label: Any = strip_suffixes(Path(job["checkpoint"]).name)
+        else:
+            label = loaded.quality
+        point, records = evaluate_video_model(
+            loaded, sequences, args.device, args.estimate, gop=args.gop, **options
+        )
+        points.append({"q": label, **point})
+        per_sequence[str(label)] = records
+        if args.progress:
+            _video_summary(f"{loaded.name} {label}", point)
+        name = name or f"{loaded.name}-{loaded.metric}"
+    description = "Inference (entropy estimation)" if args.estimate else "Inference (ans)"
+    doc = results_json(name or "", description, points, keys=("q",))
+    doc["per-sequence"] = per_sequence
+    text = write_results(doc, args.output)
+    if args.output is None:
+        print(text, end="")
+    return 0
+
+
+def _video_summary(label: str, point: dict[str, Any]) -> None:
+    def fmt(key: str, spec: str) -> str:
+        value = point.get(key)
+        return "n/a" if value is None else format(value, spec)
+
+    print(
+        f"{label}: {fmt('bitrate', '.1f')} kbit/s, {fmt('bpp', '.4f')} bpp, "
+        f"{fmt('psnr-rgb', '.3f')} dB RGB, {fmt('psnr-yuv', '.3f')} dB YUV, MS-SSIM "
+        f"{fmt('ms-ssim-rgb', '.4f')}, enc {fmt('encoding_fps', '.2f')} fps, dec "
+        f"{fmt('decoding_fps', '.2f')} fps",
+        file=sys.stderr,
+    )
+
+
 def _summary(label: str, point: dict[str, Any]) -> None:
     def fmt(key: str, spec: str) -> str:
         value = point.get(key)
@@ -736,21 +928,94 @@ def _summary(label: str, point: dict[str, Any]) -> None:
     )
 
 
+#: The ``tinify codecs`` keys of the video codecs (x264 and x265 through ffmpeg).
+VIDEO_CODECS = ("x264", "x265")
+#: Exit status of ``tinify codecs`` when no codec asked for could run (a missing program).
+EXIT_SKIPPED = 3
+
+
+def _codec_outputs(
+    output: str | None, keys: Sequence[str], force: bool, inputs: list[Any]
+) -> list[Path | None]:
+    """Where each codec's results go (several codecs: ``OUT-<codec>.json``), checked."""
+    if not output:
+        return [None] * len(keys)
+    out = Path(output)
+    paths: list[Path | None] = []
+    for key in keys:
+        path = out.with_name(f"{out.stem}-{key}{out.suffix or '.json'}") if len(keys) > 1 else out
+        _check_results_output(str(path), force, inputs)
+        paths.append(path)
+    return paths
+
+
 def _cmd_codecs(args: argparse.Namespace) -> int:
-    from tinify.codec.baselines import get_codec, read_pictures, run_codec
     from tinify.codec.results import write_results
+    from tinify.exceptions import InputError
+
+    keys = list(dict.fromkeys(args.codec))
+    video = [k for k in keys if k in VIDEO_CODECS]
+    if video and len(video) != len(keys):
+        raise InputError(
+            f"{' and '.join(video)} code video sequences, the others images: run them separately"
+        )
+    if video:
+        return _codecs_video(args, keys)
+    from tinify.codec.baselines import get_codec, read_pictures, run_codec
     from tinify.io.image import list_images
 
-    codecs = [get_codec(key) for key in dict.fromkeys(args.codec)]
+    _refuse_sequence_options(args, "only for the video codecs (x264, x265)")
+    codecs = [get_codec(key) for key in keys]
+    outputs = _codec_outputs(args.output, keys, args.force, [args.dataset])
     pictures = read_pictures(list_images(args.dataset), _note)
     docs = []
-    for codec in codecs:
+    for codec, out in zip(codecs, outputs):
         doc = run_codec(codec, pictures, args.quality, args.progress, args.per_image)
         docs.append(doc)
-        if args.output:
-            out = Path(args.output)
-            if len(codecs) > 1:
-                out = out.with_name(f"{out.stem}-{codec.key}{out.suffix or '.json'}")
+        if out is not None:
+            write_results(doc, out)
+            print(f"{codec.key}: wrote {out}", file=sys.stderr)
+    if not args.output:
+        print(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2))
+    return 0
+
+
+def _codecs_video(args: argparse.Namespace, keys: Sequence[str]) -> int:
+    """``tinify codecs`` with x264/x265 on a folder of sequences
+    (:func:`tinify.codec.video_baselines.run_video_codec`); a codec whose program is missing is
+    skipped with a note, and the command exits with :data:`EXIT_SKIPPED` when none ran."""
+    from tinify.codec.external import ToolNotFoundError
+    from tinify.codec.results import write_results
+    from tinify.codec.video_baselines import X264Codec, X265Codec, run_video_codec
+    from tinify.codec.video_evaluate import find_sequences
+
+    options = _sequence_options(args)
+    outputs = _codec_outputs(args.output, keys, args.force, [args.dataset])
+    sequences = find_sequences(args.dataset)
+    runnable, skipped = [], []
+    for key, out in zip(keys, outputs):
+        kind = X264Codec if key == "x264" else X265Codec
+        codec = kind(args.preset, args.tune, args.ffmpeg, args.gop)
+        try:
+            codec.check()
+        except ToolNotFoundError as err:
+            skipped.append(f"{key} skipped: {_one_line(err)}")
+            continue
+        runnable.append((codec, out))
+    if not runnable:
+        print(f"tinify codecs: {'; '.join(skipped)}", file=sys.stderr)
+        return EXIT_SKIPPED
+    for line in skipped:
+        _note(line)
+    docs = []
+    for codec, out in runnable:
+        doc = run_video_codec(codec, sequences, args.quality, **options)
+        docs.append(doc)
+        if args.progress:
+            for i, qp in enumerate(doc["results"]["qp"]):
+                point = {k: v[i] for k, v in doc["results"].items()}
+                _video_summary(f"{codec.key} crf {qp}", point)
+        if out is not None:
             write_results(doc, out)
             print(f"{codec.key}: wrote {out}", file=sys.stderr)
     if not args.output:
@@ -761,13 +1026,26 @@ def _cmd_codecs(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from tinify.codec.plot import bd_table, format_bd_table, labels_for, plot_curves
     from tinify.codec.results import load_results
+    from tinify.exceptions import InputError
 
     files = list(dict.fromkeys(args.files))
     if args.anchor and not any(_same_file(f, args.anchor) for f in files):
         files.insert(0, args.anchor)
-    docs = [load_results(f) for f in files]
+    _check_results_output(args.output, args.force, files)
+    docs = [load_results(f, args.rate) for f in files]
+    rate = args.rate
+    if rate is None:
+        rate = "bpp" if all(isinstance(d["results"].get("bpp"), list) for d in docs) else "bitrate"
+        for f, d in zip(files, docs):
+            if not isinstance(d["results"].get(rate), list):
+                raise InputError(
+                    f"{f}: has no {rate} values while another file has no bpp values: plot "
+                    "image (bpp) and video (bitrate) results separately"
+                )
     labels = labels_for(docs, files)
-    skipped = plot_curves(docs, args.output, args.metric, args.title, args.figsize, labels)
+    skipped = plot_curves(
+        docs, args.output, args.metric, args.title, args.figsize, labels, rate_key=rate
+    )
     for label in skipped:
         _note(f"{label} has no {args.metric} values; not plotted")
     print(f"wrote {args.output}", file=sys.stderr)
@@ -775,7 +1053,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         i = next(i for i, f in enumerate(files) if _same_file(f, args.anchor))
         others = [k for k in range(len(docs)) if k != i]
         rows = bd_table(
-            [docs[k] for k in others], docs[i], args.metric, [labels[k] for k in others]
+            [docs[k] for k in others],
+            docs[i],
+            args.metric,
+            [labels[k] for k in others],
+            rate_key=rate,
         )
         print(format_bd_table(rows, labels[i], args.metric))
     return 0
@@ -788,7 +1070,7 @@ def _same_file(a: str, b: str) -> bool:
 def _cmd_update(args: argparse.Namespace) -> int:
     from tinify.codec.update import update_checkpoint
 
-    path = update_checkpoint(args.checkpoint, args.output, args.model)
+    path = update_checkpoint(args.checkpoint, args.output, args.model, force=args.force)
     print(path)
     return 0
 

@@ -25,6 +25,7 @@ from tinify.utils.bdrate import bd_psnr, bd_rate
 
 __all__ = [
     "METRICS",
+    "RATE_LABELS",
     "Series",
     "bd_table",
     "curve",
@@ -40,7 +41,14 @@ PathLike = Union[str, Path]
 Series = tuple[str, Sequence[float], Sequence[float]]
 
 #: ``--metric`` choices and their axis labels.
-METRICS = {"psnr-rgb": "PSNR-RGB (dB)", "ms-ssim-rgb": "MS-SSIM-RGB (dB)"}
+METRICS = {
+    "psnr-rgb": "PSNR-RGB (dB)",
+    "ms-ssim-rgb": "MS-SSIM-RGB (dB)",
+    "psnr-yuv": "PSNR-YUV (dB), (4 Y + U + V) / 6",
+    "psnr-y": "PSNR-Y (dB)",
+}
+#: Rate keys and their axis labels.
+RATE_LABELS = {"bpp": "bits per pixel", "bitrate": "bit rate (kbit/s)"}
 
 
 def curve(
@@ -83,11 +91,13 @@ def plot_curves(
     title: str | None = None,
     figsize: Sequence[float] = (9.0, 6.0),
     labels: Sequence[str] | None = None,
+    rate_key: str = "bpp",
 ) -> list[str]:
     """Draw every document that has ``metric`` into ``output`` (written atomically).
 
     Args:
         labels: legend entries, one per document (default: their names).
+        rate_key: the x axis, ``"bpp"`` or ``"bitrate"`` (kbit/s, video results).
 
     Returns:
         The labels of the documents left out (no values for ``metric``).
@@ -99,14 +109,15 @@ def plot_curves(
     series: list[Series] = []
     skipped = []
     for doc, label in zip(docs, labels):
-        points = curve(doc, metric)
+        points = curve(doc, metric, rate_key)
         if points is None:
             skipped.append(label)
         else:
             series.append((label, *points))
     if not series:
         raise InputError(f"no results file has values for {metric}")
-    draw_matplotlib(series, output, "bits per pixel", METRICS.get(metric, metric), title, figsize)
+    xlabel = RATE_LABELS.get(rate_key, rate_key)
+    draw_matplotlib(series, output, xlabel, METRICS.get(metric, metric), title, figsize)
     return skipped
 
 
@@ -215,6 +226,7 @@ def bd_table(
     anchor: Mapping[str, Any],
     metric: str = "psnr-rgb",
     labels: Sequence[str] | None = None,
+    rate_key: str = "bpp",
 ) -> list[tuple[str, float | None, float | None]]:
     """BD-rate (%) and BD-quality (dB) of every document against ``anchor``.
 
@@ -225,13 +237,13 @@ def bd_table(
     Raises:
         InputError: the anchor has no values for ``metric``.
     """
-    base = curve(anchor, metric)
+    base = curve(anchor, metric, rate_key)
     if base is None:
         raise InputError(f"the anchor {anchor['name']} has no values for {metric}")
     labels = list(labels) if labels is not None else [str(d["name"]) for d in docs]
     rows: list[tuple[str, float | None, float | None]] = []
     for doc, label in zip(docs, labels):
-        points = curve(doc, metric)
+        points = curve(doc, metric, rate_key)
         rate: float | None = None
         quality: float | None = None
         if points is not None:

@@ -84,9 +84,9 @@ def write_results(doc: Mapping[str, Any], path: PathLike | None) -> str:
     return text
 
 
-def load_results(path: PathLike, rate_key: str = "bpp") -> dict[str, Any]:
+def load_results(path: PathLike, rate_key: str | None = "bpp") -> dict[str, Any]:
     """Read a results file and check its layout (``name`` and a ``results`` mapping with a
-    ``rate_key`` list: ``bpp`` for images, ``bitrate`` for videos).
+    ``rate_key`` list: ``bpp`` for images, ``bitrate`` for videos; ``None``: either).
 
     Raises:
         InputError: missing file, invalid JSON, or another layout.
@@ -99,8 +99,10 @@ def load_results(path: PathLike, rate_key: str = "bpp") -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(f"{path}: not a readable JSON file ({err})") from None
     results = doc.get("results") if isinstance(doc, dict) else None
-    if not isinstance(results, dict) or not isinstance(results.get(rate_key), list):
-        raise InputError(f"{path}: not a results file (needs 'results' with a '{rate_key}' list)")
+    keys = ("bpp", "bitrate") if rate_key is None else (rate_key,)
+    if not isinstance(results, dict) or not any(isinstance(results.get(k), list) for k in keys):
+        wanted = " or ".join(f"'{k}'" for k in keys)
+        raise InputError(f"{path}: not a results file (needs 'results' with a {wanted} list)")
     lengths = {len(v) for v in results.values() if isinstance(v, list)}
     if len(lengths) != 1:
         raise InputError(f"{path}: the result lists have different lengths {sorted(lengths)}")

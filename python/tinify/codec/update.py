@@ -37,6 +37,8 @@ def update_checkpoint(
     model: str | None = None,
     update: bool = True,
     suffix: str = ".pth.tar",
+    *,
+    force: bool = True,
 ) -> Path:
     """Write the updated state dict of ``checkpoint``.
 
@@ -48,18 +50,16 @@ def update_checkpoint(
         update: rebuild the coding tables (``False``: keep the checkpoint's, CompressAI's
             ``--no-update``; tables are still built for a state dict that has none).
         suffix: the file suffix (``python -m tinify.utils.update_model`` keeps the input's).
+        force: replace an existing file of that name (``tinify update`` passes ``-f``; the
+            name holds the hash of the contents, so an existing file holds the same weights).
 
     Returns:
         The written file.
 
     Raises:
         InputError: unreadable checkpoint, unknown architecture, weights that do not fit it, or
-            a missing output folder.
+            a missing output folder, or an existing output without ``force``.
     """
-    loaded = load_model_from_checkpoint(checkpoint, model)
-    net = loaded.model
-    if update:
-        net.update(force=True)
     out = Path(output)
     if out.is_dir() or str(output).endswith(("/", os.sep)):
         folder, stem = out, strip_suffixes(Path(checkpoint).name)
@@ -69,4 +69,9 @@ def update_checkpoint(
         raise InputError(f"{output}: give a file name or a folder")
     if not folder.is_dir():
         raise InputError(f"{output}: folder {folder} does not exist")
-    return save_hashed_state_dict(net.state_dict(), folder, stem, suffix)
+    net = load_model_from_checkpoint(checkpoint, model).model
+    if update:
+        net.update(force=True)
+    return save_hashed_state_dict(
+        net.state_dict(), folder, stem, suffix, force=force, inputs=[checkpoint]
+    )

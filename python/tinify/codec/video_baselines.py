@@ -3,7 +3,10 @@
 them: x264 and x265 through an ``ffmpeg`` binary, VTM and HM through their reference encoders.
 
 Input sequences are raw 8-bit 4:2:0 files named ``Name_WxH_FPS.yuv`` (and, for the ffmpeg
-codecs, ``.y4m`` files). Each sequence is encoded at each QP into ``OUTDIR/<folder>/
+codecs, ``.y4m`` files and folders of PNG frames, which are handed to ffmpeg as a temporary
+``.y4m`` of their 4:2:0 planes, :func:`tinify.io.video.rgb_to_yuv`). They are read by
+:func:`tinify.codec.video_evaluate.read_sequence`, the reader of the learned codecs'
+evaluation. Each sequence is encoded at each QP into ``OUTDIR/<folder>/
 <name>_<codec>_..._qpQP.<ext>`` (kept, and reused unless forced), decoded to a temporary raw
 file, and measured against the source planes:
 
@@ -11,7 +14,21 @@ file, and measured against the source planes:
   bicubic chroma upsampling and BT.709), and MS-SSIM on that RGB (``None`` under 161x161);
 - per sequence (CompressAI's ``bench`` convention): ``psnr-y/u/v/rgb`` from the mean MSE over
   frames, ``psnr-yuv = (4 Y + U + V) / 6``, the mean MS-SSIM, and ``bitrate`` = file bytes x 8 x
-  fps / (frames x 1000) in kbit/s.
+  fps / (frames x 1000) in kbit/s, ``bpp`` = file bytes x 8 / (frames x pixels), the encoder's
+  and decoder's wall times (``encoding_time``, ``decoding_time``, seconds: the whole ffmpeg
+  runs, reading and writing included) and ``encoding_fps`` / ``decoding_fps``.
+
+x264 and x265 run through ffmpeg's ``libx264`` / ``libx265`` encoders with CRF rate control
+(``-crf QP``, 0-51, lower is better), ``-preset`` (medium) and ``-tune``; the low-delay
+configuration of CompressAI's published anchors (``x264-medium-tune-zerolatency``) is
+``tune="zerolatency"``, which ``tinify codecs`` uses by default: no B-frames and no lookahead
+(every frame is coded in display order and sent at once, like the learned P-frame codec it is
+compared with; x264: ``bframes=0``, ``rc-lookahead=0``, ``sync-lookahead=0``, no mbtree,
+sliced threads; x265: ``bframes=0``, ``b-adapt=0``, ``rc-lookahead=0``, no scene-cut, one frame
+thread). B-frames are also turned off explicitly (x264 ``-bf 0``, x265 ``-x265-params
+bframes=0``) whatever the tune, as CompressAI does. ``gop`` sets the intra period (``-g N``: an
+I-frame every N frames; default: the encoders' own, 250 frames), ``frames`` codes the first N
+frames only (``-frames:v N``).
 
 Missing programs raise :class:`~tinify.codec.external.ToolNotFoundError` saying what to install.
 """
@@ -22,6 +39,7 @@ import math
 import os
 import platform
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -31,11 +49,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from tinify.codec.external import ToolError, ffmpeg_version, find_tool, run_command
-from tinify.codec.results import mean
-from tinify.io.image import DEFAULT_FPS, InputError
-from tinify.io.video import YUVFrame, read_y4m, read_yuv420, yuv_name_format, yuv_to_rgb
+from tinify.codec.external import (
+    ToolError,
+    ToolNotFoundError,
+    ffmpeg_version,
+    find_tool,
+    run_command,
+)
+from tinify.codec.results import mean, results_json
+from tinify.codec.video_evaluate import read_sequence
+from tinify.io.image import InputError
+from tinify.io.video import YUVFrame, read_yuv420, write_y4m, yuv_to_rgb
 from tinify.utils.metrics import ms_ssim, ms_ssim_min_size, to_8bit
+from tinify.utils.progress import report
 
 __all__ = [
     "HMVideoCodec",
@@ -49,15 +75,24 @@ __all__ = [
     "frame_errors",
     "measure_decoded",
     "read_raw_sequence",
+    "run_sequence",
+    "run_video_codec",
     "sequence_errors",
 ]
 
+#: The CRF values ``tinify codecs`` runs x264 and x265 at by default (the common test
+#: conditions' four QPs).
+DEFAULT_CRFS = (22, 27, 32, 37)
 FFMPEG_HINT = "install ffmpeg (e.g. apt-get install ffmpeg) or give its path with --ffmpeg"
 
 
 @dataclass
 class RawSequence:
-    """A source sequence: its planes, size and frame rate."""
+    """A source sequence: its planes, size and frame rate.
+
+    ``path`` is what the encoder reads: the sequence file, or a temporary ``.y4m`` written by
+    :func:`run_sequence` for a folder of PNG frames.
+    """
 
     path: Path
     planes: list[YUVFrame]
@@ -73,26 +108,21 @@ def collect_raw_sequences(root: str | Path, suffixes: Sequence[str] = (".yuv",))
     return sorted(p for p in found if p.is_file())
 
 
-def read_raw_sequence(path: str | Path) -> RawSequence:
-    """Read a ``Name_WxH_FPS.yuv`` (8-bit 4:2:0) or ``.y4m`` sequence.
+def read_raw_sequence(
+    path: str | Path,
+    max_frames: int | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+) -> RawSequence:
+    """Read a ``Name_WxH_FPS.yuv`` (8-bit 4:2:0), ``.y4m`` or PNG-folder sequence with
+    :func:`tinify.codec.video_evaluate.read_sequence` (the same options).
 
     Raises:
-        InputError: a name without a size, or a malformed file.
+        InputError: a raw file without a size, or a malformed file.
     """
-    p = Path(path)
-    try:
-        if p.suffix.lower() == ".y4m":
-            planes, header = read_y4m(p)
-            return RawSequence(p, planes, header.width, header.height, Fraction(*header.fps))
-        fmt = yuv_name_format(p.name)
-        if fmt is None:
-            raise InputError(f"{p}: name a raw 4:2:0 file like Name_832x480_30.yuv")
-        width, height, fps = fmt
-        return RawSequence(p, read_yuv420(p, width, height), width, height, fps or DEFAULT_FPS)
-    except (ValueError, OSError) as err:
-        if isinstance(err, InputError):
-            raise
-        raise InputError(f"{p}: {err}") from None
+    seq = read_sequence(path, max_frames, size=size, fps=fps, rgb=False)
+    return RawSequence(seq.path, seq.planes, seq.width, seq.height, seq.fps)
 
 
 def _rgb8(frame: YUVFrame) -> torch.Tensor:
@@ -184,27 +214,49 @@ class VideoCodec:
 
 
 class X264Codec(VideoCodec):
-    """H.264 with x264 through ffmpeg (``-crf QP``, no B-frames, low delay)."""
+    """H.264 with x264 through ffmpeg's libx264 (``-crf QP``, no B-frames; see the module
+    docstring for the low-delay settings)."""
 
     key = "x264"
     suffix = ".mp4"
-    encoder = "h264"
+    encoder = "libx264"
 
-    def __init__(self, preset: str = "medium", tune: str = "psnr", ffmpeg: str = "ffmpeg") -> None:
-        self.preset, self.tune, self.ffmpeg = preset, tune, ffmpeg
+    def __init__(
+        self,
+        preset: str = "medium",
+        tune: str = "psnr",
+        ffmpeg: str = "ffmpeg",
+        gop: int | None = None,
+    ) -> None:
+        if gop is not None and gop < 1:
+            raise InputError(f"the intra period must be at least 1 frame, got {gop}")
+        self.preset, self.tune, self.ffmpeg, self.gop = preset, tune, ffmpeg, gop
 
     def programs(self) -> list[tuple[str, str]]:
         return [(self.ffmpeg, FFMPEG_HINT)]
 
+    def check(self) -> None:
+        """Raise :class:`~tinify.codec.external.ToolNotFoundError` unless ffmpeg is there and
+        has the encoder."""
+        path = find_tool(self.ffmpeg, FFMPEG_HINT)
+        listing = run_command([path, "-hide_banner", "-encoders"])
+        if not any(line.split()[1:2] == [self.encoder] for line in listing.splitlines()):
+            raise ToolNotFoundError(
+                f"{path} has no {self.encoder} encoder: install an ffmpeg built with it (Debian's "
+                "ffmpeg package has libx264 and libx265) or give its path with --ffmpeg"
+            )
+
     def name_config(self) -> str:
-        return f"{self.key}-{self.preset}-tune-{self.tune}"
+        gop = "" if self.gop is None else f"-gop{self.gop}"
+        return f"{self.key}-{self.preset}-tune-{self.tune}{gop}"
 
     def description(self) -> str:
         version = ffmpeg_version(self.ffmpeg)
-        return f"{self.key} {self.preset}, {self.tune}, ffmpeg version {version}"
+        gop = "" if self.gop is None else f", intra period {self.gop}"
+        return f"{self.key} {self.preset}, {self.tune}{gop}, ffmpeg version {version}"
 
     def accepts(self, path: Path) -> bool:
-        return path.suffix.lower() in (".yuv", ".y4m")
+        return path.is_dir() or path.suffix.lower() in (".yuv", ".y4m")
 
     def _input(self, seq: RawSequence) -> list[Any]:
         if seq.path.suffix.lower() == ".y4m":
@@ -216,8 +268,10 @@ class X264Codec(VideoCodec):
         return ["-bf", 0]
 
     def encode_cmd(self, seq: RawSequence, qp: int, out: Path) -> list[Any]:
-        return [self.ffmpeg, "-y", "-loglevel", "error", *self._input(seq), "-c:v", self.encoder,
-                "-crf", qp, "-preset", self.preset, *self.codec_options(), "-tune", self.tune,
+        gop = [] if self.gop is None else ["-g", self.gop]
+        return [self.ffmpeg, "-y", "-loglevel", "error", *self._input(seq),
+                "-frames:v", len(seq.planes), "-c:v", self.encoder, "-crf", qp,
+                "-preset", self.preset, *self.codec_options(), "-tune", self.tune, *gop,
                 "-pix_fmt", "yuv420p", "-threads", "4", out]  # fmt: skip
 
     def decode_cmd(self, out: Path, dec: Path, seq: RawSequence) -> list[Any]:
@@ -226,13 +280,13 @@ class X264Codec(VideoCodec):
 
 
 class X265Codec(X264Codec):
-    """HEVC with x265 through ffmpeg (``-crf QP``, no B-frames)."""
+    """HEVC with x265 through ffmpeg's libx265 (``-crf QP``, no B-frames)."""
 
     key = "x265"
-    encoder = "hevc"
+    encoder = "libx265"
 
     def codec_options(self) -> list[Any]:
-        return ["-x265-params", "bframes=0"]
+        return ["-x265-params", "bframes=0:log-level=error"]
 
 
 class VTMVideoCodec(VideoCodec):
@@ -303,9 +357,14 @@ def bench_sequence(
     outdir: Path,
     inputdir: Path,
     force: bool = False,
+    *,
+    max_frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
 ) -> dict[str, Any]:
     """Encode (or reuse the kept bitstream), decode and measure one sequence at ``qp``; the
-    bitstream is :meth:`VideoCodec.bin_path`.
+    bitstream is :meth:`VideoCodec.bin_path`. ``max_frames``, ``size`` and ``fps`` are the
+    options of :func:`read_raw_sequence`.
 
     Raises:
         ToolNotFoundError: a program is missing.
@@ -313,26 +372,95 @@ def bench_sequence(
         InputError: an unreadable sequence, or a decoded one of another shape.
     """
     codec.check()
-    seq = read_raw_sequence(path)
+    seq = read_raw_sequence(path, max_frames, size=size, fps=fps)
     binpath = codec.bin_path(path, qp, outdir, inputdir)
     binpath.parent.mkdir(parents=True, exist_ok=True)
-    if force or not binpath.is_file():
-        run_command(codec.encode_cmd(seq, qp, binpath))
+    return run_sequence(codec, seq, qp, binpath, reuse=not force)
+
+
+def run_sequence(
+    codec: VideoCodec, seq: RawSequence, qp: int, binpath: Path, reuse: bool = False
+) -> dict[str, Any]:
+    """Encode ``seq`` at ``qp`` into ``binpath`` (kept; an existing one is used as it is when
+    ``reuse``), decode it to a temporary raw file and measure it (:func:`measure_decoded`, with
+    the encoder's and decoder's wall times)."""
     with tempfile.TemporaryDirectory(prefix="tinify-video-") as folder:
+        if seq.path.is_dir():  # PNG frames: the encoders read their 4:2:0 planes as a .y4m
+            source = Path(folder) / "source.y4m"
+            write_y4m(source, seq.planes, (seq.fps.numerator, seq.fps.denominator))
+            seq = RawSequence(source, seq.planes, seq.width, seq.height, seq.fps)
+        encoding = 0.0
+        if not (reuse and binpath.is_file()):
+            start = time.perf_counter()
+            run_command(codec.encode_cmd(seq, qp, binpath))
+            encoding = time.perf_counter() - start
         dec = Path(folder) / "dec.yuv"
+        start = time.perf_counter()
         run_command(codec.decode_cmd(binpath, dec, seq))
+        decoding = time.perf_counter() - start
         if not dec.is_file():
             raise ToolError(f"the decoder wrote no {dec.name}")
-        return measure_decoded(seq, dec, binpath)
+        out = measure_decoded(seq, dec, binpath)
+    count = len(seq.planes)
+    if encoding:
+        out.update(encoding_time=encoding, encoding_fps=count / encoding)
+    out.update(decoding_time=decoding, decoding_fps=count / decoding if decoding else None)
+    return out
 
 
 def measure_decoded(seq: RawSequence, dec: Path, binpath: Path) -> dict[str, Any]:
     """:func:`sequence_errors` of the raw 4:2:0 file ``dec`` against ``seq``, and the
-    ``bitrate`` of the bitstream ``binpath``."""
+    ``bitrate`` (kbit/s) and ``bpp`` of the bitstream ``binpath``."""
     try:
         decoded = read_yuv420(dec, seq.width, seq.height)
     except ValueError as err:
         raise InputError(f"{dec}: {err}") from None
     out = sequence_errors(seq.planes, decoded)
-    out["bitrate"] = binpath.stat().st_size * 8 * float(seq.fps) / (len(seq.planes) * 1000)
+    bits = binpath.stat().st_size * 8
+    count = len(seq.planes)
+    out["frames"] = count
+    out["bpp"] = bits / (count * seq.width * seq.height)
+    out["bitrate"] = bits * float(seq.fps) / (count * 1000)
     return out
+
+
+def run_video_codec(
+    codec: VideoCodec,
+    sequences: Sequence[Path],
+    qps: Sequence[int] | None = None,
+    *,
+    max_frames: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+) -> dict[str, Any]:
+    """Run ``codec`` on every sequence at every QP (default :data:`DEFAULT_CRFS`), bitstreams in
+    a temporary folder; ``max_frames``, ``size``, ``fps``: see :func:`read_raw_sequence`.
+
+    Returns:
+        A results document in CompressAI's video layout: ``{"name", "description", "results":
+        {"qp": [...], <the means over sequences of every key of :func:`run_sequence`>},
+        "per-sequence": {"<qp>": [{"sequence": name, ...}, ...]}}``.
+
+    Raises:
+        ToolNotFoundError, ToolError, InputError: see :func:`bench_sequence`.
+    """
+    codec.check()
+    qps = list(qps or DEFAULT_CRFS)
+    rows: dict[int, list[dict[str, Any]]] = {q: [] for q in qps}
+    with tempfile.TemporaryDirectory(prefix="tinify-codecs-") as folder:
+        for i, path in enumerate(sequences):
+            seq = read_raw_sequence(path, max_frames, size=size, fps=fps)
+            for q in qps:
+                binpath = Path(folder) / f"seq{i}_qp{q}{codec.suffix}"
+                rows[q].append(
+                    {"sequence": Path(path).name, **run_sequence(codec, seq, q, binpath)}
+                )
+                binpath.unlink()
+            report("sequences", i + 1, len(sequences))
+    points = []
+    for q in qps:
+        keys = [k for k in rows[q][0] if k != "sequence"]
+        points.append({"qp": q, **{k: mean([r[k] for r in rows[q]]) for k in keys}})
+    doc = results_json(codec.name_config(), codec.description(), points, keys=("qp",))
+    doc["per-sequence"] = {str(q): rows[q] for q in qps}
+    return doc

@@ -5,19 +5,25 @@ The protocol is CompressAI 1.2.8's ``utils.video.eval_model``, with real coding 
 ``.tfy`` container:
 
 - a sequence is a ``.y4m`` file, a raw 8-bit 4:2:0 ``.yuv`` file named ``Name_WxH_FPS.yuv``
-  (the frame rate defaults to 25 when the name has none), or a folder of PNG frames (25 fps);
+  (the frame rate defaults to 25 when the name has none; ``size`` and ``fps`` options override
+  the name), or a folder of PNG frames (25 fps unless ``fps`` is given);
 - YUV input is converted to RGB with bicubic chroma upsampling and BT.709 (full range), the
   conversion CompressAI's evaluation uses; PNG frames are the RGB input and their YUV planes
   come from :func:`tinify.io.video.rgb_to_yuv`;
 - the clip is padded (centred zeros) to multiples of 128, coded with :func:`encode_video` into
-  one ``.tfy`` file, decoded with :func:`decode_video`, and cropped back;
+  one ``.tfy`` file per group of pictures (``gop`` frames, the first an I-frame; by default the
+  whole clip is one group, as CompressAI's evaluation codes it: one I-frame, then P-frames),
+  decoded with :func:`decode_video`, and cropped back (all in :func:`code_clip`);
 - per frame: PSNR of the Y, U and V planes of the reconstruction converted back to 8-bit 4:2:0
   against the source planes, ``psnr-yuv = (4 Y + U + V) / 6``, and PSNR, MSE and MS-SSIM on
   8-bit RGB against the RGB-converted source (MS-SSIM ``None`` under 161x161); ``bpp`` is the
   frame's entropy-coded bytes x 8 / pixels;
 - per sequence: the means of the per-frame values, ``bitrate`` = file bytes x 8 x fps /
-  (frames x 1000) in kbit/s (the whole ``.tfy`` file, as CompressAI counts its own file), and
-  ``bpp`` = payload bits / (frames x pixels).
+  (frames x 1000) in kbit/s (the whole ``.tfy`` files, as CompressAI counts its own file),
+  ``bpp`` = payload bits / (frames x pixels), ``bpp-file`` = file bits / (frames x pixels), the
+  coding times in seconds (``encoding_time``: ``encode_video`` of every group; ``decoding_time``:
+  ``decode_video``; reading the sequence and the metrics are not timed) and the frame rates
+  ``encoding_fps`` / ``decoding_fps`` = frames / time.
 
 ``estimate=True`` runs ``forward_keyframe`` / ``forward_inter`` frame by frame instead (each
 reconstruction clamped to [0, 1] before it is the next reference, as CompressAI's estimation
@@ -26,8 +32,10 @@ does), with the bits ``-sum(log2 likelihoods)``.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -53,12 +61,17 @@ from tinify.io.video import (
 )
 from tinify.ops import crop
 from tinify.utils.metrics import ms_ssim, ms_ssim_min_size, psnr, to_8bit
+from tinify.utils.progress import report
 
 __all__ = [
     "SEQUENCE_SUFFIXES",
+    "CodedClip",
     "VideoSequence",
+    "code_clip",
     "collect_sequences",
     "evaluate_sequence",
+    "evaluate_video_model",
+    "find_sequences",
     "frame_metrics",
     "likelihood_bits",
     "read_sequence",
@@ -73,14 +86,27 @@ class VideoSequence:
     """A sequence read by :func:`read_sequence`.
 
     Attributes:
-        frames: RGB frames (1, 3, H, W) in [0, 1], the model's input.
+        frames: RGB frames (1, 3, H, W) in [0, 1], the model's input (empty when read with
+            ``rgb=False`` from a YUV file).
         planes: the 8-bit YUV planes the PSNR-Y/U/V are measured against.
         fps: the frame rate.
+        path: the file or folder read.
     """
 
     frames: list[Tensor]
     planes: list[YUVFrame]
     fps: Fraction
+    path: Path = field(default_factory=Path)
+
+    @property
+    def width(self) -> int:
+        """Frame width in pixels."""
+        return int(self.planes[0].y.shape[1])
+
+    @property
+    def height(self) -> int:
+        """Frame height in pixels."""
+        return int(self.planes[0].y.shape[0])
 
 
 def collect_sequences(root: str | Path) -> list[Path]:
@@ -94,39 +120,79 @@ def collect_sequences(root: str | Path) -> list[Path]:
     return sorted(found + list(folders))
 
 
-def read_sequence(path: str | Path, max_frames: int | None = None) -> VideoSequence:
-    """Read a sequence (see the module docstring for the formats).
+def find_sequences(source: str | Path) -> list[Path]:
+    """The sequences of a dataset: :func:`collect_sequences` of a folder, or one sequence file.
 
     Raises:
-        InputError: an unknown format, a ``.yuv`` name without a size, or a malformed file.
+        InputError: a missing path, or one holding no sequence.
+    """
+    path = Path(source)
+    if path.is_file():
+        if path.suffix.lower() not in SEQUENCE_SUFFIXES:
+            raise InputError(f"{path}: not a sequence (.y4m, .yuv or a folder of .png frames)")
+        return [path]
+    if not path.is_dir():
+        raise InputError(f"{path}: no such file or folder")
+    found = collect_sequences(path)
+    if not found:
+        raise InputError(
+            f"{path}: no sequences (.y4m files, raw 4:2:0 .yuv files or folders of .png frames)"
+        )
+    return found
+
+
+def read_sequence(
+    path: str | Path,
+    max_frames: int | None = None,
+    *,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+    rgb: bool = True,
+) -> VideoSequence:
+    """Read a sequence (see the module docstring for the formats).
+
+    Args:
+        max_frames: read the first frames only.
+        size: ``(width, height)`` of a raw ``.yuv`` file (default: from its name).
+        fps: the frame rate (default: the ``.y4m`` header's, the ``.yuv`` name's, else 25).
+        rgb: also convert YUV input to RGB frames (the model's input; metrics-only callers such
+            as the classical codecs skip it).
+
+    Raises:
+        InputError: an unknown format, a ``.yuv`` file without a size, or a malformed file.
     """
     p = Path(path)
     try:
         if p.is_dir():
             frames = read_png_frames(p, count=max_frames)
             planes = [rgb_to_yuv(x) for x in frames]
-            fps = DEFAULT_FPS
+            rate = DEFAULT_FPS
         elif p.suffix.lower() == ".y4m":
             planes, header = read_y4m(p, max_frames)
-            fps = Fraction(*header.fps)
-            frames = [yuv_to_rgb(f, "bicubic") for f in planes]
+            rate = Fraction(*header.fps)
+            frames = []
         elif p.suffix.lower() == ".yuv":
             fmt = yuv_name_format(p.name)
-            if fmt is None:
-                raise InputError(f"{p}: name a raw 4:2:0 file like Name_832x480_30.yuv")
-            width, height, rate = fmt
+            if size is None and fmt is None:
+                raise InputError(
+                    f"{p}: give the frame size of a raw 4:2:0 file (--size WxH) or name it like "
+                    "Name_832x480_30.yuv"
+                )
+            width, height = size if size is not None else fmt[:2]  # type: ignore[index]
             planes = read_yuv420(p, width, height, max_frames)
-            fps = rate or DEFAULT_FPS
-            frames = [yuv_to_rgb(f, "bicubic") for f in planes]
+            rate = (fmt[2] if fmt is not None else None) or DEFAULT_FPS
+            frames = []
         else:
             raise InputError(f"{p}: not a sequence (.y4m, .yuv or a folder of .png frames)")
     except (ValueError, OSError) as err:
         if isinstance(err, InputError):
             raise
         raise InputError(f"{p}: {err}") from None
-    if not frames:
+    if not planes:
         raise InputError(f"{p}: holds no frames")
-    return VideoSequence(frames, planes, fps)
+    if rgb and not frames:
+        frames = [yuv_to_rgb(f, "bicubic") for f in planes]
+    return VideoSequence(frames, planes, fps or rate, p)
 
 
 def frame_metrics(org: YUVFrame, org_rgb: Tensor, rec: Tensor) -> dict[str, float | None]:
@@ -174,6 +240,67 @@ def likelihood_bits(likelihoods: Any) -> float:
     return sum(likelihood_bits(v) for v in values)
 
 
+@dataclass
+class CodedClip:
+    """What :func:`code_clip` returns.
+
+    Attributes:
+        recs: the decoded frames (1, 3, H, W), cropped to the source size.
+        frame_bits: the entropy-coded bits of each frame.
+        files: the ``.tfy`` files, one per group of pictures.
+        encoding_time: seconds in ``encode_video``.
+        decoding_time: seconds in ``decode_video``.
+    """
+
+    recs: list[Tensor]
+    frame_bits: list[float]
+    files: list[bytes]
+    encoding_time: float
+    decoding_time: float
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def code_clip(
+    loaded: LoadedModel, frames: Sequence[Tensor], fps: Fraction, gop: int | None = None
+) -> CodedClip:
+    """Code ``frames`` with :func:`encode_video` and decode them with :func:`decode_video`, one
+    ``.tfy`` file per group of ``gop`` frames (``None``: one group, the whole clip).
+
+    This is the only place the evaluation calls the video coder.
+    """
+    count = len(frames)
+    size = count if gop is None else gop
+    if size < 1:
+        raise InputError(f"the intra period must be at least 1 frame, got {size}")
+    recs: list[Tensor] = []
+    frame_bits: list[float] = []
+    files: list[bytes] = []
+    encoding = decoding = 0.0
+    device = frames[0].device
+    for start in range(0, count, size):
+        group = list(frames[start : start + size])
+        _sync(device)
+        t0 = time.perf_counter()
+        data = encode_video(loaded, group, fps)
+        _sync(device)
+        t1 = time.perf_counter()
+        decoded = decode_video(data, loaded)
+        _sync(device)
+        t2 = time.perf_counter()
+        encoding += t1 - t0
+        decoding += t2 - t1
+        lengths = decoded.header.stream_lengths
+        frame_bits += [8.0 * sum(lengths[i] for i in r) for r in frame_streams(decoded.header)]
+        recs += decoded.frames
+        files.append(data)
+        report("frames", start + len(group), count)
+    return CodedClip(recs, frame_bits, files, encoding, decoding)
+
+
 def evaluate_sequence(
     loaded: LoadedModel,
     path: str | Path,
@@ -181,21 +308,26 @@ def evaluate_sequence(
     estimate: bool = False,
     max_frames: int | None = None,
     binary: str | Path | None = None,
+    *,
+    gop: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
 ) -> dict[str, Any]:
     """Code (or estimate) one sequence with the video model ``loaded``.
 
     Args:
-        binary: also write the ``.tfy`` file there (CompressAI's ``--keep_binaries``).
+        binary: also write the ``.tfy`` file there (CompressAI's ``--keep_binaries``); with
+            several groups of pictures, ``NAME-g0.tfy``, ``NAME-g1.tfy``, ... beside it.
+        gop: the intra period in frames (``None``: one I-frame, at the start).
+        size, fps: see :func:`read_sequence`.
 
     Returns:
         ``{"results": sequence means, "frames": per-frame records}``; the means have the keys
-        of :func:`frame_metrics` plus ``bpp``, ``bitrate`` (kbit/s), and for real coding
-        ``bpp-file``, ``encoding_time``, ``decoding_time``; every frame record has ``frame``,
-        ``bits`` and ``bpp``.
+        of :func:`frame_metrics` plus ``frames``, ``bpp``, ``bitrate`` (kbit/s), and for real
+        coding ``bpp-file``, ``encoding_time``, ``decoding_time``, ``encoding_fps``,
+        ``decoding_fps``; every frame record has ``frame``, ``bits`` and ``bpp``.
     """
-    import time
-
-    seq = read_sequence(path, max_frames)
+    seq = read_sequence(path, max_frames, size=size, fps=fps)
     frames = [x.to(device) for x in seq.frames]
     count = len(frames)
     pixels = frames[0].shape[-2] * frames[0].shape[-1]
@@ -204,30 +336,64 @@ def evaluate_sequence(
         recs, bits = _estimate(loaded, frames)
         total_bits = sum(bits)
     else:
-        start = time.perf_counter()
-        data = encode_video(loaded, frames, seq.fps)
-        middle = time.perf_counter()
-        decoded = decode_video(data, loaded)
-        end = time.perf_counter()
-        recs = decoded.frames
-        lengths = decoded.header.stream_lengths
-        bits = [8.0 * sum(lengths[i] for i in r) for r in frame_streams(decoded.header)]
-        total_bits = 8.0 * len(data)
+        coded = code_clip(loaded, frames, seq.fps, gop)
+        recs, bits = coded.recs, coded.frame_bits
+        total_bits = 8.0 * sum(len(d) for d in coded.files)
         extra = {
             "bpp-file": total_bits / (count * pixels),
-            "encoding_time": middle - start,
-            "decoding_time": end - middle,
+            "encoding_time": coded.encoding_time,
+            "decoding_time": coded.decoding_time,
+            "encoding_fps": count / coded.encoding_time if coded.encoding_time else math.inf,
+            "decoding_fps": count / coded.decoding_time if coded.decoding_time else math.inf,
         }
         if binary is not None:
             from tinify.io.image import write_bytes
 
-            write_bytes(binary, data)
+            target = Path(binary)
+            for i, data in enumerate(coded.files):
+                name = target if len(coded.files) == 1 else _group_path(target, i)
+                write_bytes(name, data)
     rows = []
     for i, (org, org_rgb, rec, b) in enumerate(zip(seq.planes, seq.frames, recs, bits)):
         rows.append({"frame": i, **frame_metrics(org, org_rgb, rec), "bits": b, "bpp": b / pixels})
     keys = [k for k in rows[0] if k not in ("frame", "bits")]
     results: dict[str, Any] = {k: mean([r[k] for r in rows]) for k in keys}
+    results["frames"] = count
     results["bpp"] = sum(bits) / (count * pixels)
     results["bitrate"] = total_bits * float(seq.fps) / (count * 1000)
     results.update(extra)
     return {"results": results, "frames": rows}
+
+
+def _group_path(target: Path, index: int) -> Path:
+    return target.with_name(f"{target.stem}-g{index}{target.suffix}")
+
+
+def evaluate_video_model(
+    loaded: LoadedModel,
+    sequences: Sequence[Path],
+    device: str = "cpu",
+    estimate: bool = False,
+    max_frames: int | None = None,
+    *,
+    gop: int | None = None,
+    size: tuple[int, int] | None = None,
+    fps: Fraction | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`evaluate_sequence` on every sequence.
+
+    Returns:
+        ``(point, per_sequence)``: the means over sequences of every key of the sequence
+        results, and one record per sequence ``{"sequence": name, "results": {...}, "frames":
+        [...]}``, in the order of ``sequences``.
+    """
+    records = []
+    for i, path in enumerate(sequences):
+        out = evaluate_sequence(
+            loaded, path, device, estimate, max_frames, gop=gop, size=size, fps=fps
+        )
+        records.append({"sequence": Path(path).name, **out})
+        report("sequences", i + 1, len(sequences))
+    keys = list(records[0]["results"]) if records else []
+    point = {k: mean([r["results"][k] for r in records]) for k in keys}
+    return point, records

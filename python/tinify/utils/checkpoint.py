@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, Union
 
@@ -152,19 +152,33 @@ def save_checkpoint(obj: Mapping[str, Any], path: PathLike) -> Path:
 
 
 def save_hashed_state_dict(
-    state: Mapping[str, torch.Tensor], folder: PathLike, stem: str, suffix: str = ".pth.tar"
+    state: Mapping[str, torch.Tensor],
+    folder: PathLike,
+    stem: str,
+    suffix: str = ".pth.tar",
+    *,
+    force: bool = True,
+    inputs: Sequence[PathLike] = (),
 ) -> Path:
     """Save ``state`` (tensors detached, copied to the CPU) as
     ``<folder>/<stem>-<sha256[:8]><suffix>``, atomically; return the path.
 
     The hash is over the saved bytes, which are serialized before anything is written, so the
-    name alone verifies the file. ``folder`` must exist.
+    name alone verifies the file. ``folder`` must exist. The path is checked by
+    :func:`tinify.io.image.check_output` (never one of ``inputs``, a folder or a device; an
+    existing file is replaced only when ``force``).
+
+    Raises:
+        InputError: the path cannot be written (see above).
     """
+    from tinify.io.image import check_output
+
     tensors = {k: v.detach().to("cpu").clone() for k, v in state.items()}
     buffer = io.BytesIO()
     torch.save(tensors, buffer)
     data = buffer.getvalue()
     final = Path(folder) / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
+    check_output(final, force=force, inputs=inputs)
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
     return final
