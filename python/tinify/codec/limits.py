@@ -14,6 +14,18 @@ is allocated, and refused with a message that says how to raise the limit:
 
 Both limits are the same for encoding and decoding, so whatever a default ``tinify encode``
 writes, a default ``tinify decode`` reads.
+
+A model built from a checkpoint's tensor shapes (``from_state_dict``, every checkpoint
+``tinify`` loads) is bounded before anything is allocated:
+
+- every channel count read from the shapes is at most :data:`MAX_CHANNELS` (4096; the zoo's
+  models use at most 320);
+- the model the shapes describe, built first on PyTorch's ``meta`` device (shapes, no memory),
+  has at most :data:`DEFAULT_MAX_MODEL_PARAMETERS` parameters and buffers (2^28, 1 GiB as
+  float32; the largest zoo model, ssf2020, has 34 million; ``TINIFY_MAX_MODEL_PARAMETERS``
+  raises it), and each of its parameters is in the checkpoint with the same shape, so what is
+  allocated is what the file holds (whose declared sizes are checked against the file's
+  length by :func:`tinify.utils.checkpoint.check_state_dict`).
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from tinify.exceptions import InputError, LimitError
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",
+    "DEFAULT_MAX_MODEL_PARAMETERS",
+    "MAX_CHANNELS",
     "DEFAULT_MAX_PIXELS",
     "MIN_STREAM_BYTES",
     "LimitError",
@@ -33,6 +47,7 @@ __all__ = [
     "check_size",
     "check_streams",
     "max_frames",
+    "max_model_parameters",
     "max_pixels",
 ]
 
@@ -43,7 +58,13 @@ DEFAULT_MAX_FRAMES = 2048
 #: The shortest entropy-coded stream tinify writes (the rANS coder flushes a 64-bit state).
 MIN_STREAM_BYTES = 8
 
+#: The largest channel count (layer width) a checkpoint's shapes may give a model.
+MAX_CHANNELS = 4096
+#: Default limit of parameters and buffers (elements) of a model built from a checkpoint.
+DEFAULT_MAX_MODEL_PARAMETERS = 1 << 28
+
 _PIXELS_ENV = "TINIFY_MAX_PIXELS"
+_PARAMETERS_ENV = "TINIFY_MAX_MODEL_PARAMETERS"
 _FRAMES_ENV = "TINIFY_MAX_FRAMES"
 
 
@@ -72,6 +93,16 @@ def max_pixels(value: int | None = None) -> int:
         TinifyError: ``value`` or the environment variable is not a positive integer.
     """
     return _limit(value, _PIXELS_ENV, DEFAULT_MAX_PIXELS, "pixel")
+
+
+def max_model_parameters(value: int | None = None) -> int:
+    """The model-size limit: ``value`` if given, else ``TINIFY_MAX_MODEL_PARAMETERS``, else the
+    default.
+
+    Raises:
+        TinifyError: ``value`` or the environment variable is not a positive integer.
+    """
+    return _limit(value, _PARAMETERS_ENV, DEFAULT_MAX_MODEL_PARAMETERS, "model parameter")
 
 
 def max_frames(value: int | None = None) -> int:

@@ -18,7 +18,7 @@ from typing import Union
 import torch
 
 from tinify.entropy_models.base import EntropyModel
-from tinify.exceptions import InputError, WeightsMismatchError, first_line
+from tinify.exceptions import InputError, LimitError, WeightsMismatchError, first_line
 from tinify.models import CompressionModel
 from tinify.utils.arrays import to_numpy
 from tinify.utils.checkpoint import read_state_dict
@@ -101,6 +101,8 @@ def load_model_from_checkpoint(
         raise InputError(f"unknown model {name!r}; choose from {', '.join(list_models())}")
     try:
         model = model_architectures[name].from_state_dict(state)
+    except LimitError as err:  # a model beyond the limits: refused before it was built
+        raise LimitError(f"{path}: {err}") from None
     except (ValueError, RuntimeError, KeyError, TypeError) as err:
         raise InputError(
             f"{path}: the weights do not fit model {name} ({first_line(err)})"

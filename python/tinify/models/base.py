@@ -62,6 +62,7 @@ __all__ = [
     "CompressionModel",
     "SimpleVAECompressionModel",
     "check_image",
+    "check_model_config",
     "check_shape",
     "check_strings",
     "get_scale_table",
@@ -76,6 +77,66 @@ SCALES_LEVELS = 64
 
 #: Smallest height and width :meth:`CompressionModel.compress` accepts.
 MIN_INPUT_SIZE = 64
+
+
+def _tensor_with(state_dict: Mapping[str, Any], size: int) -> str:
+    """The name of the first tensor with a dimension of ``size`` (for messages)."""
+    for key, value in state_dict.items():
+        if isinstance(value, Tensor) and size in tuple(value.shape):
+            return key
+    return "?"
+
+
+def check_model_config(
+    cls: type[nn.Module], config: Mapping[str, Any], state_dict: Mapping[str, Any]
+) -> None:
+    """Check the model ``cls(**config)`` that ``state_dict``'s shapes describe, before it is
+    built: channel counts at most :data:`~tinify.codec.limits.MAX_CHANNELS`; then, built on
+    the ``meta`` device (shapes only, nothing allocated), at most
+    :func:`~tinify.codec.limits.max_model_parameters` elements, and every parameter present in
+    ``state_dict`` with the same shape. (A constructor that cannot run on the meta device skips
+    the second part; the channel bound still holds.)
+
+    Raises:
+        LimitError: a channel count or the model size is beyond its limit.
+        ParameterError: a parameter is missing or has another shape.
+    """
+    from tinify.codec.limits import MAX_CHANNELS, max_model_parameters
+    from tinify.exceptions import LimitError
+
+    what = "crafted, damaged or not for this architecture"
+    for key, value in config.items():
+        for v in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(v, int) and not isinstance(v, bool) and v > MAX_CHANNELS:
+                raise LimitError(
+                    f"tensor {_tensor_with(state_dict, v)} gives {cls.__name__} {key}={v}, more "
+                    f"than the {MAX_CHANNELS} channels tinify builds (the zoo's models use at most "
+                    f"320): the checkpoint is {what}"
+                )
+    try:
+        with torch.device("meta"):
+            probe = cls(**config)
+    except Exception:  # noqa: BLE001 (a constructor that computes values needs real memory)
+        return
+    limit = max_model_parameters()
+    total = sum(t.numel() for t in probe.state_dict().values())
+    if total > limit:
+        raise LimitError(
+            f"the checkpoint describes a {cls.__name__} of {total} parameters, more than the "
+            f"limit of {limit} (TINIFY_MAX_MODEL_PARAMETERS raises it; the largest zoo model has "
+            "34 million)"
+        )
+    for key, param in probe.named_parameters():
+        found = state_dict.get(key)
+        if not isinstance(found, Tensor):
+            raise ParameterError(
+                f"the checkpoint has no tensor {key}, which {cls.__name__} needs: it is {what}"
+            )
+        if tuple(found.shape) != tuple(param.shape):
+            raise ParameterError(
+                f"tensor {key} has shape {tuple(found.shape)}, but the {cls.__name__} its other "
+                f"shapes describe needs {tuple(param.shape)}: the checkpoint is {what}"
+            )
 
 
 def get_scale_table(
@@ -398,7 +459,12 @@ class CompressionModel(nn.Module):
     def from_state_dict(cls, state_dict: Mapping[str, Any], **kwargs: Any) -> CompressionModel:
         """Build a model sized for ``state_dict`` (old key names accepted) and load it strictly.
 
-        The channel counts are read from tensor shapes; ``kwargs`` go to the constructor.
+        The channel counts are read from tensor shapes; ``kwargs`` go to the constructor. The
+        model is checked by :func:`check_model_config` before it is built.
+
+        Raises:
+            ParameterError: the state dict does not fit the architecture.
+            LimitError: it describes a model beyond the limits of :mod:`tinify.codec.limits`.
         """
         renamed = remap_legacy_keys(state_dict)
         try:
@@ -407,7 +473,9 @@ class CompressionModel(nn.Module):
             raise ParameterError(
                 f"state dict does not look like a {cls.__name__} checkpoint: no key {err}"
             ) from None
-        model = cls(**{**config, **kwargs})
+        config = {**config, **kwargs}
+        check_model_config(cls, config, renamed)
+        model = cls(**config)
         model.load_state_dict(renamed)
         return model
 
