@@ -503,23 +503,26 @@ def read_yuv420(
 ) -> list[YUVFrame]:
     """Read a raw planar 8-bit YUV 4:2:0 (I420) file of ``width`` x ``height`` frames.
 
+    The file is read by :class:`tinify.datasets.RawVideoSequence` (memory-mapped, format
+    ``yuv420``, 8 bits); the first ``max_frames`` frames are copied out as planes.
+
     Raises:
         ParameterError: a size outside 1..:data:`MAX_DIMENSION`.
         VideoFormatError: the file size is not a whole number of frames.
+        FileNotFoundError: no such file (a :class:`~tinify.exceptions.DatasetNotFoundError`).
     """
+    from tinify.datasets.rawvideo import RawVideoSequence
+
     width, height = _check_size(width, height)
-    size = _frame_bytes(width, height, "420")
-    total = os.path.getsize(path)
-    if total % size:
-        raise VideoFormatError(
-            f"{path}: {total} bytes is not a whole number of {width}x{height} 4:2:0 frames "
-            f"({size} bytes each): the last frame is truncated or the size is wrong"
-        )
-    count = total // size if max_frames is None else min(total // size, max_frames)
-    frames = []
-    with open(path, "rb") as f:
-        for _ in range(count):
-            frames.append(_split_planes(f.read(size), width, height, "420"))
+    try:
+        seq = RawVideoSequence.from_file(path, width, height, 8, "yuv420")
+    except VideoFormatError as err:
+        message = str(err)
+        text = message if message.startswith(str(path)) else f"{path}: {message}"
+        raise VideoFormatError(text) from None
+    count = len(seq) if max_frames is None else min(len(seq), max_frames)
+    frames = [YUVFrame(*(np.array(f[c]) for c in "yuv")) for f in seq[:count]]
+    seq.close()
     return frames
 
 
