@@ -257,3 +257,20 @@ def test_codecs_and_update_refuse_existing_outputs(
     assert main(args) == 1
     assert "exists; pass -f/--force" in capsys.readouterr().err
     assert main([*args, "-f"]) == 0 and list(folder.iterdir()) == written
+
+
+def test_estimate_restarts_each_group(seqdir: Path, ssf_checkpoint: Path) -> None:
+    """``estimate=True`` with ``gop=1``: frame 1's bits are those of ``forward_keyframe`` on it
+    (the likelihoods of the hand-run network), not of an inter frame."""
+    from tinify.codec.coding import padding_for
+    from tinify.codec.video_evaluate import likelihood_bits
+
+    loaded = load_model_from_checkpoint(ssf_checkpoint)
+    frames = read_sequence(seqdir / "wave.y4m", 2).frames
+    _, records = evaluate_video_model(
+        loaded, [seqdir / "wave.y4m"], estimate=True, max_frames=2, gop=1
+    )
+    pad = padding_for(64, 64, loaded.model.downsampling_factor)
+    with torch.no_grad():
+        _, lik = loaded.model.forward_keyframe(torch.nn.functional.pad(frames[1], pad))
+    assert records[0]["frames"][1]["bits"] == pytest.approx(likelihood_bits(lik), rel=1e-6)

@@ -27,7 +27,8 @@ The protocol is CompressAI 1.2.8's ``utils.video.eval_model``, with real coding 
 
 ``estimate=True`` runs ``forward_keyframe`` / ``forward_inter`` frame by frame instead (each
 reconstruction clamped to [0, 1] before it is the next reference, as CompressAI's estimation
-does), with the bits ``-sum(log2 likelihoods)``.
+does; ``forward_keyframe`` again at the start of every group of pictures), with the bits
+``-sum(log2 likelihoods)``.
 """
 
 from __future__ import annotations
@@ -213,16 +214,18 @@ def frame_metrics(org: YUVFrame, org_rgb: Tensor, rec: Tensor) -> dict[str, floa
     return out
 
 
-def _estimate(loaded: LoadedModel, frames: Sequence[Tensor]) -> tuple[list[Tensor], list[float]]:
+def _estimate(
+    loaded: LoadedModel, frames: Sequence[Tensor], gop: int | None = None
+) -> tuple[list[Tensor], list[float]]:
     net = loaded.model
     height, width = frames[0].shape[-2:]
     pad = padding_for(height, width, net.downsampling_factor)
     recs, bits = [], []
     ref: Tensor | None = None
     with torch.no_grad():
-        for x in frames:
+        for i, x in enumerate(frames):
             xp = F.pad(x, pad)
-            if ref is None:
+            if ref is None or (gop is not None and i % gop == 0):
                 x_rec, lik = net.forward_keyframe(xp)  # type: ignore[operator]
             else:
                 x_rec, lik = net.forward_inter(xp, ref)  # type: ignore[operator]
@@ -333,7 +336,9 @@ def evaluate_sequence(
     pixels = frames[0].shape[-2] * frames[0].shape[-1]
     extra: dict[str, float] = {}
     if estimate:
-        recs, bits = _estimate(loaded, frames)
+        if gop is not None and gop < 1:
+            raise InputError(f"the intra period must be at least 1 frame, got {gop}")
+        recs, bits = _estimate(loaded, frames, gop)
         total_bits = sum(bits)
     else:
         coded = code_clip(loaded, frames, seq.fps, gop)

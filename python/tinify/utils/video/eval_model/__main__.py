@@ -14,7 +14,9 @@ sequence ``OUT/<folder>/<name>-<model>.json`` holds ``{"source", "name", "descri
 ``-f``); the means over sequences are printed and written to ``OUT/<-o NAME or
 ssf2020-ans>.json``: ``{"name": "ssf2020-mse", "description": "Inference (ans)", "results":
 {"q": [...], "psnr-y": [...], ..., "bitrate": [...]}}``. ``OUT`` is ``-d DIR`` when given, else
-the positional output folder. ``--frames N`` (tinify's) codes the first N frames only.
+the positional output folder. ``--frames N`` (tinify's) codes the first N frames only, and
+``--gop N`` (tinify's) puts an I-frame every N frames (default: the first frame only, as
+CompressAI). ``tinify eval SEQDIR -m ssf2020 ...`` runs the same evaluation.
 """
 
 from __future__ import annotations
@@ -206,14 +208,16 @@ def _device(net: nn.Module) -> str:
 def eval_model(
     net: nn.Module, sequence: Path, binpath: Path, keep_binaries: bool = False, **kwargs: Any
 ) -> dict[str, Any]:
-    """Code one sequence; its means (``kwargs["frames"]`` limits the frames; the per-frame
-    values are in ``kwargs["per_frame"]`` when a list is given)."""
+    """Code one sequence; its means (``kwargs["frames"]`` limits the frames, ``kwargs["gop"]``
+    is the intra period; the per-frame values are in ``kwargs["per_frame"]`` when a list is
+    given)."""
     out = evaluate_sequence(
         wrap_model(net, "ssf2020"),
         sequence,
         _device(net),
         max_frames=kwargs.get("frames"),
         binary=binpath if keep_binaries else None,
+        gop=kwargs.get("gop"),
     )
     if isinstance(kwargs.get("per_frame"), list):
         kwargs["per_frame"].extend(out["frames"])
@@ -258,7 +262,7 @@ def run_inference(
         if path.is_file():
             continue
         frames: list[dict[str, Any]] = []
-        options = {"frames": args.get("frames"), "per_frame": frames}
+        options = {"frames": args.get("frames"), "per_frame": frames, "gop": args.get("gop")}
         if entropy_estimation:
             metrics = eval_model_entropy_estimation(net, filepath, **options)
         else:
@@ -297,6 +301,7 @@ def create_parser() -> argparse.ArgumentParser:
     parent.add_argument("-d", "--output_directory", type=str, default="", help="JSON folder")
     parent.add_argument("-o", "--output-file", type=str, default="", help="JSON name")
     parent.add_argument("--frames", type=int, default=None, help="code the first N frames")
+    parent.add_argument("--gop", type=int, default=None, help="an I-frame every N frames")
     sub = parser.add_subparsers(help="model source", dest="source")
     sub.required = True
     p = sub.add_parser("pretrained", parents=[parent])
