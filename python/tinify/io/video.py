@@ -515,7 +515,7 @@ def read_yuv420(
 
     width, height = _check_size(width, height)
     try:
-        seq = RawVideoSequence.from_file(path, width, height, 8, "yuv420")
+        seq = RawVideoSequence.from_file(Path(path), width, height, 8, "yuv420")
     except VideoFormatError as err:
         message = str(err)
         text = message if message.startswith(str(path)) else f"{path}: {message}"

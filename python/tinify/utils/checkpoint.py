@@ -178,7 +178,7 @@ def save_hashed_state_dict(
     torch.save(tensors, buffer)
     data = buffer.getvalue()
     final = Path(folder) / f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}{suffix}"
-    check_output(final, force=force, inputs=inputs)
+    check_output(final, force=force, inputs=[Path(p) for p in inputs])
     with atomic_path(final) as tmp:
         tmp.write_bytes(data)
     return final
