@@ -110,6 +110,24 @@ def scale_ssf_weights(model: Any) -> None:
         model.motion_decoder[6].weight.mul_(5)
 
 
+def moving_frames(count: int, size: int = 64, phase: float = 0.0) -> list[Any]:
+    """``count`` RGB frames (1, 3, size, size) of a smooth pattern (sines) moving 2 pixels to
+    the left per frame: a tiny video sequence."""
+    import torch
+
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size + 2 * count), indexing="ij")
+    base = torch.stack(
+        [0.5 + 0.4 * torch.sin(0.11 * xx + 0.07 * yy + c + phase) for c in (0, 1, 2)]
+    )
+    return [base[None, :, :, 2 * t : 2 * t + size].contiguous() for t in range(count)]
+
+
+@pytest.fixture(scope="session")
+def frames_moving() -> Callable[..., list[Any]]:
+    """:func:`moving_frames`, for tests that write small sequences."""
+    return moving_frames
+
+
 @pytest.fixture(scope="session")
 def scale_ssf() -> Callable[[Any], None]:
     """:func:`scale_ssf_weights`, for tests that build their own model."""

@@ -24,49 +24,37 @@ from tinify.codec.coding import decode_video, encode_video
 from tinify.codec.loading import load_model_from_checkpoint
 from tinify.codec.video_evaluate import code_clip, evaluate_video_model, read_sequence
 from tinify.io.video import write_png_frames, write_y4m
-from tinify.models.video import ScaleSpaceFlow
 
 FFMPEG = shutil.which("ffmpeg")
 
 
-def _frames(count: int, size: int = 64, phase: float = 0.0) -> list[torch.Tensor]:
-    """A smooth moving pattern: frame t is frame 0 shifted by 2t pixels."""
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size + 2 * count), indexing="ij")
-    base = torch.stack(
-        [0.5 + 0.4 * torch.sin(0.11 * xx + 0.07 * yy + c + phase) for c in (0, 1, 2)]
-    )
-    return [base[None, :, :, 2 * t : 2 * t + size].contiguous() for t in range(count)]
-
-
 @pytest.fixture(scope="module")
-def seqdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seqdir(
+    tmp_path_factory: pytest.TempPathFactory, frames_moving: Callable[..., list[torch.Tensor]]
+) -> Path:
     """Two sequences: ``wave.y4m`` (3 frames, 30 fps) and ``pngs/`` (2 PNG frames, 25 fps)."""
     root = tmp_path_factory.mktemp("seqs")
-    write_y4m(root / "wave.y4m", _frames(3), (30, 1))
-    write_png_frames(_frames(2, phase=1.0), root / "pngs")
+    write_y4m(root / "wave.y4m", frames_moving(3), (30, 1))
+    write_png_frames(frames_moving(2, phase=1.0), root / "pngs")
     return root
 
 
 @pytest.fixture(scope="module")
-def ssf_checkpoint(
-    tmp_path_factory: pytest.TempPathFactory, scale_ssf: Callable[[Any], None]
-) -> Path:
-    """A training checkpoint naming its architecture (so ``--model`` may be left out)."""
-    torch.manual_seed(0)
-    net = ScaleSpaceFlow()
-    scale_ssf(net)
-    net.update(force=True)
+def ssf_train(tmp_path_factory: pytest.TempPathFactory, ssf_checkpoint: Path) -> Path:
+    """The random ssf2020 of ``ssf_checkpoint`` as a training checkpoint naming its
+    architecture (so ``--model`` may be left out)."""
+    state = torch.load(ssf_checkpoint, weights_only=True)
     path = tmp_path_factory.mktemp("ssf") / "ssf-random.pth.tar"
-    torch.save({"model": net.state_dict(), "config": {"model": "ssf2020", "quality": 3}}, path)
+    torch.save({"model": state, "config": {"model": "ssf2020", "quality": 3}}, path)
     return path
 
 
 @pytest.fixture(scope="module")
 def eval_doc(
-    seqdir: Path, ssf_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+    seqdir: Path, ssf_train: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("eval") / "ssf.json"
-    code = main(["eval", str(seqdir), "--checkpoint", str(ssf_checkpoint), "--frames", "2",
+    code = main(["eval", str(seqdir), "--checkpoint", str(ssf_train), "--frames", "2",
                  "-o", str(out), "--no-progress"])  # fmt: skip
     assert code == 0
     return json.loads(out.read_text()), out
@@ -79,7 +67,7 @@ def _psnr8(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_eval_video_layout_and_values(
-    eval_doc: tuple[dict[str, Any], Path], seqdir: Path, ssf_checkpoint: Path
+    eval_doc: tuple[dict[str, Any], Path], seqdir: Path, ssf_train: Path
 ) -> None:
     doc, _ = eval_doc
     assert doc["name"] == "ssf2020-mse" and doc["description"] == "Inference (ans)"
@@ -94,7 +82,7 @@ def test_eval_video_layout_and_values(
     assert [len(r["frames"]) for r in records] == [2, 2]
     # Recompute the PNG sequence by hand: the coder is deterministic on the CPU, so coding the
     # same frames again gives the same file.
-    loaded = load_model_from_checkpoint(ssf_checkpoint)
+    loaded = load_model_from_checkpoint(ssf_train)
     frames = read_sequence(seqdir / "pngs").frames
     red = np.asarray(Image.open(seqdir / "pngs" / "00001.png"))[..., 0].astype(np.float32)
     assert torch.equal((frames[1][0, 0] * 255).round(), torch.from_numpy(red))
@@ -121,10 +109,10 @@ def test_eval_video_layout_and_values(
     assert seq["encoding_fps"] == pytest.approx(2 / seq["encoding_time"])
 
 
-def test_gop_restarts_with_an_intra_frame(seqdir: Path, ssf_checkpoint: Path) -> None:
+def test_gop_restarts_with_an_intra_frame(seqdir: Path, ssf_train: Path) -> None:
     """``gop=1``: every frame is coded alone as an I-frame, so frame 1 costs what coding it
     as a one-frame clip costs."""
-    loaded = load_model_from_checkpoint(ssf_checkpoint)
+    loaded = load_model_from_checkpoint(ssf_train)
     point, records = evaluate_video_model(loaded, [seqdir / "wave.y4m"], max_frames=2, gop=1)
     frames = read_sequence(seqdir / "wave.y4m", 2).frames
     alone = code_clip(loaded, frames[1:], 30)
@@ -135,11 +123,11 @@ def test_gop_restarts_with_an_intra_frame(seqdir: Path, ssf_checkpoint: Path) ->
 
 
 def test_eval_refuses_an_existing_output_without_force(
-    seqdir: Path, ssf_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    seqdir: Path, ssf_train: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "old.json"
     out.write_text("keep me")
-    args = ["eval", str(seqdir), "--checkpoint", str(ssf_checkpoint), "-o", str(out)]
+    args = ["eval", str(seqdir), "--checkpoint", str(ssf_train), "-o", str(out)]
     assert main(args) == 1  # refused before any coding
     assert "exists; pass -f/--force" in capsys.readouterr().err
     assert out.read_text() == "keep me"
@@ -259,13 +247,13 @@ def test_codecs_and_update_refuse_existing_outputs(
     assert main([*args, "-f"]) == 0 and list(folder.iterdir()) == written
 
 
-def test_estimate_restarts_each_group(seqdir: Path, ssf_checkpoint: Path) -> None:
+def test_estimate_restarts_each_group(seqdir: Path, ssf_train: Path) -> None:
     """``estimate=True`` with ``gop=1``: frame 1's bits are those of ``forward_keyframe`` on it
     (the likelihoods of the hand-run network), not of an inter frame."""
     from tinify.codec.coding import padding_for
     from tinify.codec.video_evaluate import likelihood_bits
 
-    loaded = load_model_from_checkpoint(ssf_checkpoint)
+    loaded = load_model_from_checkpoint(ssf_train)
     frames = read_sequence(seqdir / "wave.y4m", 2).frames
     _, records = evaluate_video_model(
         loaded, [seqdir / "wave.y4m"], estimate=True, max_frames=2, gop=1

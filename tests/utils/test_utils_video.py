@@ -27,18 +27,13 @@ from tinify.utils.video.eval_model import __main__ as veval
 FFMPEG = shutil.which("ffmpeg")
 
 
-def _frames(count: int, size: int = 64) -> list[torch.Tensor]:
-    """A smooth moving pattern: frame t is frame 0 shifted by 2t pixels."""
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size + 2 * count), indexing="ij")
-    base = torch.stack([0.5 + 0.4 * torch.sin(0.11 * xx + 0.07 * yy + c) for c in (0, 1, 2)])
-    return [base[None, :, :, 2 * t : 2 * t + size].contiguous() for t in range(count)]
-
-
 @pytest.fixture(scope="module")
-def sequences(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sequences(
+    tmp_path_factory: pytest.TempPathFactory, frames_moving: Callable[..., list[torch.Tensor]]
+) -> Path:
     """The same 3 frames as a .y4m, a raw Name_WxH_FPS.yuv, and a PNG folder."""
     root = tmp_path_factory.mktemp("sequences")
-    frames = _frames(3)
+    frames = frames_moving(3)
     write_y4m(root / "wave.y4m", frames, (30, 1))
     (root / "raw").mkdir()
     write_yuv420(root / "raw" / "wave_64x64_50.yuv", frames)

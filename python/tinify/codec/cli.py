@@ -901,31 +901,37 @@ def _eval_video(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``(before, key, format, after)`` of each part of a ``tinify eval``/``codecs`` summary line.
+SummaryParts = Sequence[tuple[str, str, str, str]]
+_VIDEO_SUMMARY: SummaryParts = (
+    ("", "bitrate", ".1f", " kbit/s"),
+    ("", "bpp", ".4f", " bpp"),
+    ("", "psnr-rgb", ".3f", " dB RGB"),
+    ("", "psnr-yuv", ".3f", " dB YUV"),
+    ("MS-SSIM ", "ms-ssim-rgb", ".4f", ""),
+    ("enc ", "encoding_fps", ".2f", " fps"),
+    ("dec ", "decoding_fps", ".2f", " fps"),
+)
+_IMAGE_SUMMARY: SummaryParts = (
+    ("", "bpp", ".4f", " bpp"),
+    ("", "psnr-rgb", ".3f", " dB"),
+    ("MS-SSIM ", "ms-ssim-rgb", ".4f", ""),
+    ("enc ", "encoding_time", ".3f", " s"),
+    ("dec ", "decoding_time", ".3f", " s"),
+)
+
+
 def _video_summary(label: str, point: dict[str, Any]) -> None:
-    def fmt(key: str, spec: str) -> str:
+    _summary(label, point, _VIDEO_SUMMARY)
+
+
+def _summary(label: str, point: dict[str, Any], parts: SummaryParts = _IMAGE_SUMMARY) -> None:
+    """Print ``label: <parts>`` on stderr (``n/a`` for a missing value)."""
+    texts = []
+    for before, key, spec, after in parts:
         value = point.get(key)
-        return "n/a" if value is None else format(value, spec)
-
-    print(
-        f"{label}: {fmt('bitrate', '.1f')} kbit/s, {fmt('bpp', '.4f')} bpp, "
-        f"{fmt('psnr-rgb', '.3f')} dB RGB, {fmt('psnr-yuv', '.3f')} dB YUV, MS-SSIM "
-        f"{fmt('ms-ssim-rgb', '.4f')}, enc {fmt('encoding_fps', '.2f')} fps, dec "
-        f"{fmt('decoding_fps', '.2f')} fps",
-        file=sys.stderr,
-    )
-
-
-def _summary(label: str, point: dict[str, Any]) -> None:
-    def fmt(key: str, spec: str) -> str:
-        value = point.get(key)
-        return "n/a" if value is None else format(value, spec)
-
-    print(
-        f"{label}: {fmt('bpp', '.4f')} bpp, {fmt('psnr-rgb', '.3f')} dB, MS-SSIM "
-        f"{fmt('ms-ssim-rgb', '.4f')}, enc {fmt('encoding_time', '.3f')} s, dec "
-        f"{fmt('decoding_time', '.3f')} s",
-        file=sys.stderr,
-    )
+        texts.append(f"{before}{'n/a' if value is None else format(value, spec)}{after}")
+    print(f"{label}: {', '.join(texts)}", file=sys.stderr)
 
 
 #: The ``tinify codecs`` keys of the video codecs (x264 and x265 through ffmpeg).
