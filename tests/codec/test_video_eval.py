@@ -262,3 +262,30 @@ def test_estimate_restarts_each_group(seqdir: Path, ssf_train: Path) -> None:
     with torch.no_grad():
         _, lik = loaded.model.forward_keyframe(torch.nn.functional.pad(frames[1], pad))
     assert records[0]["frames"][1]["bits"] == pytest.approx(likelihood_bits(lik), rel=1e-6)
+
+
+def test_raw_yuv_size_and_rate_from_options(seqdir: Path, tmp_path: Path) -> None:
+    """A raw .yuv whose name gives no size takes ``size``/``fps`` (``--size``/``--fps``);
+    without them the error says what to give."""
+    from fractions import Fraction
+
+    from tinify.codec.video_evaluate import find_sequences
+    from tinify.exceptions import InputError
+    from tinify.io.video import write_yuv420
+
+    planes = read_sequence(seqdir / "wave.y4m").planes
+    raw = tmp_path / "clip.yuv"
+    write_yuv420(raw, planes)
+    seq = read_sequence(raw, size=(64, 64), fps=Fraction(50), rgb=False)
+    assert (len(seq.planes), seq.width, seq.height, seq.fps, seq.frames) == (3, 64, 64, 50, [])
+    assert all(np.array_equal(a.v, b.v) for a, b in zip(seq.planes, planes))
+    with pytest.raises(InputError, match=r"--size WxH\) or name it like Name_832x480_30.yuv"):
+        read_sequence(raw)
+    assert find_sequences(raw) == [raw] and find_sequences(seqdir) == [
+        seqdir / "pngs",
+        seqdir / "wave.y4m",
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no sequences"):
+        find_sequences(empty)
