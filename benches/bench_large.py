@@ -363,8 +363,8 @@ def compressai_child(op: str, name: str, quality: int, checkpoint: str, src: str
 def _cell(run: Run | None) -> tuple[str, str]:
     if run is None:
         return "-", "-"
-    if run.status != "ok":
-        return run.status, "-"
+    if run.status != "ok":  # the peak it had reached when it stopped
+        return run.status, f"{run.peak / 2**30:.2f} at stop" if run.peak else "-"
     job = "" if run.job is None else f" ({run.job:.1f})"
     return f"{run.seconds:.1f}{job}", f"{run.peak / 2**30:.2f}"
 
@@ -499,11 +499,12 @@ def main(argv: list[str] | None = None) -> int:
                     ckpt_arg = None if name == DEFAULT else ckpt
                     enc, dec, out = tinify_commands(row, image, ckpt_arg, work / "out")
                 for _ in range(args.repeat):
-                    log = work / "out" / "child.log"
+                    log = out.with_suffix(".encode.log")  # the child's stderr, kept
                     row.encode.append(run_child(enc, args.timeout, mem_limit, log))
                     if row.encode[-1].status != "ok":
                         break
                     row.bytes = _coded_bytes(out, library)
+                    log = out.with_suffix(".decode.log")
                     row.decode.append(run_child(dec, args.timeout, mem_limit, log))
                     if row.decode[-1].status != "ok":
                         break

@@ -133,7 +133,7 @@ def test_sizes_photos_and_table(benches: None, tmp_path: Path) -> None:
     row.bytes = 1_000_000
     (line,) = _table(bench_large.table([row]))
     assert line["encode s (job)"] == "29.0" and line["encode GiB"] == "3.00"  # best, max peak
-    assert line["decode s (job)"] == "out of memory" and line["decode GiB"] == "-"
+    assert line["decode s (job)"] == "out of memory" and line["decode GiB"] == "1.00 at stop"
     assert line["bpp"] == f"{8e6 / (4032 * 3024):.3f}"
     summary = row.summary()
     assert summary["encode"]["seconds"] == 29.0 and summary["decode"]["status"] == "out of memory"
