@@ -72,7 +72,7 @@ class ProgressBars:
                 total=total or None,
                 initial=0,
                 desc=stage,
-                unit="",
+                unit=stage.split()[-1].rstrip("s"),  # "wavefront", "tile", "frame"
                 file=self.file,
                 leave=False,
                 dynamic_ncols=True,
