@@ -304,11 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_check: no CUDA device here; run with --device cpu to check on the CPU")
         return 2
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    unknown = [m for m in models if m not in MODELS]
+    timing = [m.strip() for m in args.timing_models.split(",") if m.strip() not in ("", "none")]
+    unknown = [m for m in models + timing if m not in MODELS]
     if unknown:
         print(f"gpu_check: unknown models {unknown}; choose from {', '.join(MODELS)}")
         return 2
-    timing = [m.strip() for m in args.timing_models.split(",") if m.strip() not in ("", "none")]
     count = max(args.images, args.timing_images if timing else 0)
     images, source = load_images(args.kodak, count, args.size)
     has_cai = importlib.util.find_spec("compressai") is not None
@@ -335,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
         results, note = check_model(sides, probes, images[:wanted], deadline)
         for probe in probes.values():
             probe.handle.remove()
+        if wanted < len(images[: args.images]) and not note:
+            note = f"first {wanted} images (autoregressive: --ar-images)"
         row = {"model": name, "weights": weights, "note": note}
         for (enc_dev, dec_dev), result in results.items():
             row[f"{enc_dev}->{dec_dev}"] = result.cell()
@@ -353,9 +355,9 @@ def main(argv: list[str] | None = None) -> int:
         net = clone(built[name], device)
         sample = images[: args.timing_images]
         cells = {}
-        for label in ("fixed", "float"):
-            enc, dec = time_codec(net, sample, device, entropy_path=label)
-            cells[label] = f"{enc:.0f} / {dec:.0f}"
+        for path in ("fixed", "float"):
+            enc, dec = time_codec(net, sample, device, entropy_path=path)
+            cells[path] = f"{enc:.0f} / {dec:.0f}"
         reference = compressai_model(built[name]) if has_cai else None
         if reference is None:
             cells["compressai"] = "absent"
