@@ -56,19 +56,6 @@ KODAK = REPO / ".." / "shared" / "data" / "kodak"
 #: Megapixel label -> (width, height).
 SIZES = {12: (4032, 3024), 24: (6000, 4000), 50: (8192, 6144)}
 DEFAULT = "default"  # what `tinify encode` uses without --model
-MODELS = (
-    "bmshj2018-factorized",
-    "bmshj2018-factorized-relu",
-    "bmshj2018-hyperprior",
-    "mbt2018-mean",
-    "mbt2018",
-    "cheng2020-anchor",
-    "cheng2020-attn",
-    "bmshj2018-hyperprior-vbr",
-    "mbt2018-mean-vbr",
-    "mbt2018-vbr",
-    DEFAULT,
-)
 #: The quantization step of the variable-rate models' highest quality (CompressAI's are 10 ... 1).
 VBR_STEP = 1.0
 CAI = "CompressAI 1.2.8"
@@ -113,6 +100,14 @@ def make_photo(kodak: Path, width: int, height: int, dest: Path) -> Path:
 
 
 # -- weights ------------------------------------------------------------------------------------
+
+
+def all_models() -> list[str]:
+    """Every zoo image model, then the default model (imported late: the CompressAI child
+    must not load tinify, whose memory would count in its peak)."""
+    from tinify.zoo import image_models
+
+    return [*image_models, DEFAULT]
 
 
 def highest_quality(name: str) -> int:
@@ -406,8 +401,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "--models",
-        default=",".join(MODELS),
-        help=f"comma-separated zoo names and/or {DEFAULT!r} (default: all)",
+        help=f"comma-separated zoo image models and/or {DEFAULT!r} (default: all of them)",
     )
     p.add_argument(
         "--sizes",
@@ -449,10 +443,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    models = _csv(args.models)
-    unknown = [m for m in models if m not in MODELS]
+    known = all_models()
+    models = _csv(args.models) if args.models else known
+    unknown = [m for m in models if m not in known]
     if unknown:
-        raise SystemExit(f"unknown models {unknown}; choose from {', '.join(MODELS)}")
+        raise SystemExit(f"unknown models {unknown}; choose from {', '.join(known)}")
     sizes = [parse_size(s) for s in _csv(args.sizes)]
     paths = _csv(args.paths)
     if any(p not in ("float", "fixed") for p in paths):
