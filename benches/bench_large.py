@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import pickle
 import re
@@ -235,6 +236,7 @@ class Row:
     encode: list[Run] = field(default_factory=list)
     decode: list[Run] = field(default_factory=list)
     bytes: int = 0
+    psnr: float | None = None  # of the decoded image against the photograph, dB
 
     def best(self, op: str) -> Run | None:
         runs = getattr(self, op)
@@ -368,17 +370,18 @@ def table(rows: list[Row]) -> str:
     """The results as a markdown table."""
     lines = [
         "| model | q | MP | library | path | tile | encode s (job) | encode GiB "
-        "| decode s (job) | decode GiB | bpp |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| decode s (job) | decode GiB | bpp | PSNR dB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         enc_s, enc_m = _cell(r.best("encode"))
         dec_s, dec_m = _cell(r.best("decode"))
         bpp = f"{8 * r.bytes / (r.width * r.height):.3f}" if r.bytes else "-"
         q = f"step {VBR_STEP:g}" if "vbr" in r.model else str(r.quality)
+        psnr = "-" if r.psnr is None else f"{r.psnr:.2f}"
         lines.append(
             f"| {r.model} | {q} | {r.megapixels} | {r.library} | {r.path} | {r.tile} | {enc_s} "
-            f"| {enc_m} | {dec_s} | {dec_m} | {bpp} |"
+            f"| {enc_m} | {dec_s} | {dec_m} | {bpp} | {psnr} |"
         )
     return "\n".join(lines)
 
@@ -503,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
                     row.decode.append(run_child(dec, args.timeout, mem_limit, log))
                     if row.decode[-1].status != "ok":
                         break
+                if row.decode and row.decode[-1].status == "ok":
+                    row.psnr = decoded_psnr(image, out.with_suffix(".png"))
                 rows.append(row)
                 last = table([row]).splitlines()[-1]
                 print(last, file=sys.stderr, flush=True)
@@ -519,6 +524,25 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.json}", file=sys.stderr)
     return 0
+
+
+def decoded_psnr(original: Path, decoded: Path, band: int = 512) -> float:
+    """PSNR (8-bit) of ``decoded`` against ``original``, ``band`` rows at a time (a 50 MP
+    photograph in float64 at once would take gigabytes in this parent process)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from tinify.utils.metrics import psnr
+
+    with Image.open(original) as a_im, Image.open(decoded) as b_im:
+        a, b = np.array(a_im.convert("RGB")), np.array(b_im.convert("RGB"))  # writable
+    total = 0.0
+    for top in range(0, a.shape[0], band):
+        x, y = (torch.from_numpy(v[top : top + band]) for v in (a, b))
+        db = psnr(x, y)
+        total += 0.0 if math.isinf(db) else x.numel() * 255**2 / 10 ** (db / 10)
+    return math.inf if total == 0 else 10 * math.log10(255**2 * a.size / total)
 
 
 def _coded_bytes(out: Path, library: str) -> int:

@@ -127,6 +127,21 @@ def test_sizes_photos_and_table(benches: None, tmp_path: Path) -> None:
         with Image.open(path) as im, Image.open(KODAK / "kodim01.png") as k1:
             assert im.size == (1000, 600)
             assert im.crop((0, 0, 768, 512)).tobytes() == k1.convert("RGB").tobytes()
+    # PSNR by bands of rows equals the whole image's
+    import numpy as np
+    from PIL import Image
+
+    from tinify.utils.metrics import psnr
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (300, 200, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-9, 10, a.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    banded = bench_large.decoded_psnr(tmp_path / "a.png", tmp_path / "b.png", band=64)
+    assert banded == pytest.approx(psnr(torch.from_numpy(a), torch.from_numpy(b)), abs=1e-9)
+    assert bench_large.decoded_psnr(tmp_path / "a.png", tmp_path / "a.png") == float("inf")
+
     row = bench_large.Row("default", 6, 12.2, 4032, 3024, "tinify", "fixed", "auto")
     row.encode = [bench_large.Run(30.0, 3 << 30, "ok", 28.0), bench_large.Run(29.0, 2 << 30, "ok")]
     row.decode = [bench_large.Run(5.0, 1 << 30, "out of memory")]
@@ -134,6 +149,6 @@ def test_sizes_photos_and_table(benches: None, tmp_path: Path) -> None:
     (line,) = _table(bench_large.table([row]))
     assert line["encode s (job)"] == "29.0" and line["encode GiB"] == "3.00"  # best, max peak
     assert line["decode s (job)"] == "out of memory" and line["decode GiB"] == "1.00 at stop"
-    assert line["bpp"] == f"{8e6 / (4032 * 3024):.3f}"
+    assert line["bpp"] == f"{8e6 / (4032 * 3024):.3f}" and line["PSNR dB"] == "-"
     summary = row.summary()
     assert summary["encode"]["seconds"] == 29.0 and summary["decode"]["status"] == "out of memory"
