@@ -31,6 +31,7 @@ Set ``TINIFY_DEBUG=1`` to see the traceback of an unexpected error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import json
@@ -177,6 +178,28 @@ def _add_coding(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_feedback(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print nothing on stderr but an error (no progress bar, notes or summary line)",
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="after the job, print its wall and CPU time and the peak memory of the process",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bars of long stages (tiles, wavefronts, frames) on stderr; default: "
+        "when stderr is a terminal and tqdm is installed",
+    )
+
+
 def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     """The ``tinify`` argument parser with every subcommand.
 
@@ -215,6 +238,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
     _add_coding(p)
     _add_limits(p)
+    _add_feedback(p)
     p.set_defaults(func=_cmd_encode)
 
     p = sub.add_parser("decode", help="decompress a .tfy file into an image or a video")
@@ -236,6 +260,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     _add_device(p)
     _add_limits(p)
+    _add_feedback(p)
     p.set_defaults(func=_cmd_decode)
 
     p = sub.add_parser("info", help="print the header of a .tfy file")
@@ -1101,7 +1126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = f"tinify {args.command}"
     previous = _catch_termination()
     try:
-        return int(args.func(args) or 0)
+        with _feedback(command, args):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print(f"{command}: interrupted", file=sys.stderr)
         return 130
@@ -1122,6 +1148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _feedback(command: str, args: argparse.Namespace) -> Any:
+    """``--quiet``, ``-v`` and the progress bars of the commands that have them (encode,
+    decode); nothing for the others."""
+    if not hasattr(args, "quiet"):
+        return contextlib.nullcontext()
+    from tinify.codec.feedback import job_feedback
+
+    return job_feedback(command, quiet=args.quiet, verbose=args.verbose, progress=args.progress)
 
 
 class Terminated(BaseException):

@@ -54,6 +54,7 @@ from tinify.entropy_models import GaussianConditional, GaussianMixtureConditiona
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, saturate
 from tinify.utils.arrays import to_numpy
+from tinify.utils.progress import report
 
 __all__ = [
     "CONTEXT_ORDERS",
@@ -557,6 +558,7 @@ def _encode_item(coder: ContextCoder, coding: FrontCoding, y: Tensor) -> bytes:
         symbols = coding.conditional.quantize(values, "symbols", front.means)
         coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
         coding.put(encoder, to_numpy(symbols.reshape(-1), np.int32), front)
+        report("wavefronts", i + 1, len(coder.fronts))
     return encoder.flush()
 
 
@@ -568,6 +570,7 @@ def _decode_item(coder: ContextCoder, coding: FrontCoding, stream: bytes) -> Non
         front = coding.front(arithmetic, coder.front_params(i))
         symbols = torch.from_numpy(coding.get(decoder, front)).reshape(-1, channels)
         coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
+        report("wavefronts", i + 1, len(coder.fronts))
     decoder.finish()
 
 
