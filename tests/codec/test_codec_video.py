@@ -94,6 +94,7 @@ def test_folder_round_trip_subprocess(
     data = tfy.read_bytes()
     header, streams = unpack(data)
     assert (header.kind, header.model, header.source) == ("video", "ssf2020", "checkpoint")
+    assert header.coding_mode == 1  # the default, as for images: bit-exact latents anywhere
     assert (header.frames, header.fps, header.yuv444) == (3, Fraction(25), False)
     assert (header.height, header.width, header.padding) == (128, 128, (0, 0, 0, 0))
     assert header.shapes == ((1, 1),) and len(streams) == 10
@@ -118,10 +119,11 @@ def test_y4m_444_round_trip_subprocess(
     src, tfy, out = tmp_path / "in.y4m", tmp_path / "in.tfy", tmp_path / "out.y4m"
     write_y4m(src, moving_frames(3, 96, 112, seed=1), (30000, 1001), "444")
     args = ("encode", src, "-o", tfy, "--checkpoint", ssf_checkpoint, "--frames", "2")
-    result = run_cli(*args)
+    result = run_cli(*args, "--coding", "float")
     assert result.returncode == 0, result.stderr
     data = tfy.read_bytes()
     header, _ = unpack(data)
+    assert header.coding_mode == 0
     assert (header.frames, header.fps, header.yuv444) == (2, Fraction(30000, 1001), True)
     assert (header.height, header.width, header.padding) == (96, 112, (8, 8, 16, 16))
 
