@@ -176,3 +176,29 @@ def test_fixed_networks_follow_the_weights(ssf: ScaleSpaceFlow, clip: list[Tenso
     second = model.compress(clip[:1], entropy_path="fixed")
     assert second.strings != first.strings
     assert second.strings == other.eval().compress(clip[:1], entropy_path="fixed").strings
+
+
+def test_integer_hyper_decoders_match_the_float_ones(ssf: ScaleSpaceFlow) -> None:
+    """The integer mean and scale decoders compute the float ones (QReLU clamp included) to
+    within the fixed-point rounding, and pick the same table rows almost everywhere."""
+    from tinify.models.base import CodingOptions
+    from tinify.models.fixed import from_fixed, to_fixed
+
+    hyper = copy_of(ssf).motion_hyperprior
+    with torch.no_grad():  # some channels above QReLU's 255, some below 0
+        hyper.hyper_decoder_scale.deconv3.bias[:4] = 300
+        hyper.hyper_decoder_scale.deconv3.bias[4:8] = -300
+    g = torch.Generator().manual_seed(3)
+    z_hat = torch.randint(-6, 7, (2, 192, 2, 3), generator=g).float() * 4 + 0.25
+    with torch.no_grad():
+        scales, means = hyper._params(z_hat)
+        nets = {k: hyper.fixed_network(f"scale.{k}") for k in ("deconv1", "deconv2", "deconv3")}
+        scales_fixed = from_fixed(hyper.hyper_decoder_scale.forward_fixed(to_fixed(z_hat), nets))
+        indexes, means_fixed = hyper._coding_params(z_hat, CodingOptions("fixed"))
+    assert scales_fixed.shape == scales.shape == (2, 192, 16, 24)
+    assert float(scales.max()) == 255 and float(scales_fixed.max()) == 255  # the clamp
+    assert float(scales_fixed.min()) == 0
+    assert (scales_fixed - scales).abs().max() < 0.05
+    assert (means_fixed - means).abs().max() < 0.05
+    float_rows = hyper.gaussian_conditional.build_indexes(scales)
+    assert (indexes == float_rows).float().mean() > 0.99
