@@ -16,25 +16,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from _common import set_threads
+from bench_video import stream_bytes
 from tinify.io.video import read_png_frames
 from tinify.models.video import ScaleSpaceFlow
 from tinify.utils.checkpoint import read_state_dict
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "video"
-
-
-def stream_bytes(strings: list[Any]) -> int:
-    total = 0
-    for frame in strings:
-        groups = frame.values() if isinstance(frame, dict) else [frame]
-        total += sum(len(s) for group in groups for latent in group for s in latent)
-    return total
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
