@@ -16,7 +16,7 @@ from PIL import Image
 
 from tinify.codec.cli import main
 from tinify.codec.coding import decode_image, decode_video, encode_video
-from tinify.codec.format import FormatError, TfyHeader, frame_streams, unpack
+from tinify.codec.format import CODING_MODES, FormatError, TfyHeader, frame_streams, unpack
 from tinify.codec.loading import LoadedModel
 from tinify.io.video import (
     read_png_frames,
@@ -54,7 +54,10 @@ def reference_frames(loaded: LoadedModel, data: bytes) -> list[torch.Tensor]:
         s = streams[2 + 4 * (i - 1) : 2 + 4 * i]
         strings.append({"motion": [[s[0]], [s[1]]], "residual": [[s[2]], [s[3]]]})
         shapes.append({"motion": shape, "residual": shape})
-    frames = ssf_net(loaded).decompress(strings, shapes, x_size=(header.height, header.width))
+    path = CODING_MODES[header.coding_mode]
+    frames = ssf_net(loaded).decompress(
+        strings, shapes, x_size=(header.height, header.width), entropy_path=path
+    )
     left, _, top, _ = header.padding
     assert (left, top) == (
         (header.padded_size[1] - header.width) // 2,
@@ -91,6 +94,7 @@ def test_folder_round_trip_subprocess(
     data = tfy.read_bytes()
     header, streams = unpack(data)
     assert (header.kind, header.model, header.source) == ("video", "ssf2020", "checkpoint")
+    assert header.coding_mode == 1  # the default, as for images: bit-exact latents anywhere
     assert (header.frames, header.fps, header.yuv444) == (3, Fraction(25), False)
     assert (header.height, header.width, header.padding) == (128, 128, (0, 0, 0, 0))
     assert header.shapes == ((1, 1),) and len(streams) == 10
@@ -115,10 +119,11 @@ def test_y4m_444_round_trip_subprocess(
     src, tfy, out = tmp_path / "in.y4m", tmp_path / "in.tfy", tmp_path / "out.y4m"
     write_y4m(src, moving_frames(3, 96, 112, seed=1), (30000, 1001), "444")
     args = ("encode", src, "-o", tfy, "--checkpoint", ssf_checkpoint, "--frames", "2")
-    result = run_cli(*args)
+    result = run_cli(*args, "--coding", "float")
     assert result.returncode == 0, result.stderr
     data = tfy.read_bytes()
     header, _ = unpack(data)
+    assert header.coding_mode == 0
     assert (header.frames, header.fps, header.yuv444) == (2, Fraction(30000, 1001), True)
     assert (header.height, header.width, header.padding) == (96, 112, (8, 8, 16, 16))
 
@@ -194,21 +199,24 @@ def test_encode_video_is_model_compress(
     moving_frames: Frames,
 ) -> None:
     """The container adds nothing: the streams are ``model.compress``'s, in the documented
-    order, and decoding gives ``model.decompress``'s frames (odd size, so padded)."""
+    order, and decoding gives ``model.decompress``'s frames (odd size, so padded), in both
+    coding modes (the default is mode 1, ``"fixed"``, as for images)."""
     frames = moving_frames(2, 72, 100, seed=3)
-    data = encode_video(ssf_loaded, frames, Fraction(25))
-    header, streams = unpack(data)
     model = ssf_net(ssf_loaded)
-    out = model.compress(frames)
-    expected = [out[0][0][0][0], out[0][0][1][0]]
-    for frame in out[0][1:]:
-        expected += [frame[k][j][0] for k in ("motion", "residual") for j in (0, 1)]
-    assert streams == expected
-    decoded = decode_video(data, ssf_loaded)
-    direct = model.decompress(*out, x_size=out.x_size)
-    assert len(decoded.frames) == 2
-    for a, b in zip(decoded.frames, direct):
-        assert a.shape == (1, 3, 72, 100) and torch.equal(a, b)
+    for path, given in (("fixed", None), ("float", "float"), ("fixed", "fixed")):
+        data = encode_video(ssf_loaded, frames, Fraction(25), entropy_path=given)
+        header, streams = unpack(data)
+        assert CODING_MODES[header.coding_mode] == path
+        out = model.compress(frames, entropy_path=path)
+        expected = [out[0][0][0][0], out[0][0][1][0]]
+        for frame in out[0][1:]:
+            expected += [frame[k][j][0] for k in ("motion", "residual") for j in (0, 1)]
+        assert streams == expected
+        decoded = decode_video(data, ssf_loaded)
+        direct = model.decompress(*out, x_size=out.x_size, entropy_path=path)
+        assert len(decoded.frames) == 2
+        for a, b in zip(decoded.frames, direct):
+            assert a.shape == (1, 3, 72, 100) and torch.equal(a, b)
     with pytest.raises(FormatError, match="holds a video"):
         decode_image(data, ssf_loaded)
 
@@ -302,7 +310,6 @@ def test_failed_folder_write_leaves_nothing(
         (["encode", "{img}", "--checkpoint", "{hyper}", "--frames", "2"], "is for video input"),
         (["encode", "{clip}", "--checkpoint", "{hyper}"], "do not fit model ssf2020"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--frames", "0"], "--frames must be"),
-        (["encode", "{clip}", "--checkpoint", "{ssf}", "--coding", "fixed"], "no fixed-point"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--fps", "x"], "--fps must be"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--fps", "-2"], "--fps must be"),
         (["encode", "{y4m}", "--checkpoint", "{ssf}", "--size", "8x8"], "only for raw .yuv"),
@@ -409,7 +416,6 @@ def test_video_header_semantics() -> None:
         ({"frames": 2}, 10, "has 6 streams"),
         ({"kind": "image"}, 10, "exactly one frame"),
         ({"kind": "image", "frames": 1, "fps": None, "yuv444": True}, 10, "4:4:4"),
-        ({"coding_mode": 1}, 10, "coding mode 0"),
     ]:
         with pytest.raises(FormatError, match=message):
             pack(replace(base, **change), streams[:count])  # type: ignore[arg-type]

@@ -92,12 +92,15 @@ def test_options_are_keyword_only_and_checked() -> None:
 
 @pytest.mark.slow
 def test_video_model_takes_the_options() -> None:
-    """ssf2020 has no fixed path: "fixed" is refused; stream_chunks reaches every latent."""
+    """ssf2020 takes both entropy paths; stream_chunks reaches every latent."""
     model = ScaleSpaceFlow()
     model.update(force=True)
     frames = [image(1, 3, 64, 64, seed=s) for s in range(2)]
-    with pytest.raises(ValueError, match="no fixed-point"):
-        model.compress(frames, entropy_path="fixed")
+    fixed = model.compress(frames, entropy_path="fixed", stream_chunks=2)
+    decoded = model.decompress(*fixed, x_size=fixed.x_size, entropy_path="fixed", stream_chunks=2)
+    assert [x.shape for x in decoded] == [(1, 3, 64, 64)] * 2
+    with pytest.raises(ValueError, match="entropy_path"):
+        model.compress(frames, entropy_path="integer")
     out = model.compress(frames, stream_chunks=2)
     assert out.strings != model.compress(frames).strings
     decoded = model.decompress(*out, x_size=out.x_size, stream_chunks=2)

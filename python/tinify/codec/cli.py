@@ -173,8 +173,8 @@ def _add_coding(p: argparse.ArgumentParser) -> None:
         choices=("fixed", "float"),
         default=None,
         help="fixed = entropy parameters in integer arithmetic, decodable bit-exactly on any "
-        "device (default for images; coding mode 1); float = CompressAI's arithmetic and "
-        "streams (mode 0; the only mode of video and variable-rate models)",
+        "device (default for images and video; coding mode 1); float = CompressAI's arithmetic "
+        "and streams (mode 0; the only mode of the variable-rate models)",
     )
 
 
@@ -403,11 +403,6 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
         return
     if args.quant_step is not None:
         raise InputError("--quant-step is for the variable-rate image models (*-vbr)")
-    if args.entropy_path == "fixed":
-        raise InputError(
-            "video models have no fixed-point path yet: drop --coding fixed (videos are coded "
-            "with --coding float)"
-        )
     if args.model in image_models:
         raise InputError(
             f"{args.model} is an image model; {args.input} is a video: use a video model "
@@ -554,6 +549,7 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
         frames,
         rate,
         clip.yuv444,
+        entropy_path=args.entropy_path,
         stream_chunks=args.stream_chunks,
         max_pixels=args.max_pixels,
         max_frames=args.max_frames,

@@ -15,8 +15,10 @@ file decodes bit-exactly on any device.
 
 A video's streams are those of ``model.compress(frames)`` (a :class:`ScaleSpaceFlow`), flattened
 in the order of :func:`tinify.codec.format.frame_streams`: ``y, z`` of the I-frame, then
-``motion y, motion z, residual y, residual z`` of each P-frame. Videos are coded with
-``entropy_path="float"`` (mode 0): ssf2020 has no fixed-point path yet.
+``motion y, motion z, residual y, residual z`` of each P-frame. Videos take the same
+``entropy_path`` choice and default as images: ``"fixed"`` (mode 1) runs ssf2020's three
+hyper-decoders in integers, so every frame's latents decode bit-exactly on any device;
+``"float"`` (mode 0) gives CompressAI's streams.
 
 A variable-rate model (``bmshj2018-hyperprior-vbr``, ``mbt2018-mean-vbr``, ``mbt2018-vbr``)
 codes at any quantization step, a per-call ``quant_step`` option like the others (its
@@ -236,7 +238,7 @@ class DecodedImage:
 
 def _options(header: TfyHeader) -> dict[str, Any]:
     """The ``compress`` options a file was coded with, for ``decompress``: its coding mode is
-    the ``entropy_path`` (mode 0 for every video), ``stream_chunks`` is stored as is, and so is
+    the ``entropy_path``, ``stream_chunks`` is stored as is, and so is
     a variable-rate model's ``quant_step``."""
     return {
         "entropy_path": CODING_MODES[header.coding_mode],
@@ -335,6 +337,7 @@ def encode_video(
     fps: Fraction,
     yuv444: bool = False,
     *,
+    entropy_path: str | None = None,
     stream_chunks: int = 1,
     max_pixels: int | None = None,
     max_frames: int | None = None,
@@ -346,6 +349,8 @@ def encode_video(
         frames: (1, 3, H, W) float tensors in [0, 1], all of one size, on the model's device.
         fps: the frame rate to record.
         yuv444: the source was 4:4:4 YUV (recorded so that decoding to Y4M keeps it).
+        entropy_path: ``"fixed"`` (coding mode 1, the default as for images: bit-exact
+            latents on any device) or ``"float"`` (mode 0, CompressAI's streams).
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
         max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
         max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
@@ -364,10 +369,11 @@ def encode_video(
     pad = padding_for(height, width, model.downsampling_factor)
     check_size(width, height, pad, max_pixels, "a frame")
     check_frames(len(frames), max_frames)
+    options = model.coding_options(entropy_path or default_entropy_path(model), stream_chunks)
     with torch.no_grad():
         strings, shapes = model.compress(
             [F.pad(x, pad) if any(pad) else x for x in frames],
-            entropy_path="float",
+            entropy_path=options.entropy_path,
             stream_chunks=stream_chunks,
         )
     streams = [strings[0][0][0], strings[0][1][0]]
@@ -387,6 +393,7 @@ def encode_video(
         fps=Fraction(fps),
         on_cuda=frames[0].is_cuda,
         yuv444=yuv444,
+        coding_mode={name: mode for mode, name in CODING_MODES.items()}[options.entropy_path],
     )
     return pack(header, streams)
 

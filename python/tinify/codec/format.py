@@ -312,10 +312,6 @@ def _validate(h: TfyHeader) -> None:
     if h.fps is not None and h.fps <= 0:
         raise FormatError(f"frame rate must be positive, got {h.fps}")
     if h.kind == "video":
-        if h.coding_mode != 0:
-            raise FormatError(
-                "a video must use coding mode 0 (video models have no fixed-point path)"
-            )
         _validate_video(h)
     if h.bit_depth != 8:
         raise FormatError(f"bit depth {h.bit_depth} is not supported (only 8)")

@@ -29,6 +29,7 @@ from tinify.models.base import (
     check_shape,
     check_strings,
 )
+from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
 from tinify.ops import crop, pad_to_multiple, quantize_ste
 from tinify.registry.torch import register_model
@@ -132,11 +133,36 @@ class HyperScaleDecoder(nn.Module):
         self.deconv2 = deconv(mid_planes, mid_planes)
         self.deconv3 = deconv(mid_planes, out_planes)
 
+    #: Largest output of :func:`qrelu` (its default 8-bit depth).
+    max_value = 255
+
     def forward(self, x: Tensor) -> Tensor:
         """(N, in, h, w) -> (N, out, 8h, 8w)."""
         x = qrelu(self.deconv1(x))
         x = qrelu(self.deconv2(x))
         return qrelu(self.deconv3(x))
+
+    def layers(self) -> dict[str, nn.Module]:
+        """The three transposed convolutions by name, for the fixed-point path (each
+        :func:`qrelu` is an integer clamp between them, see :meth:`forward_fixed`)."""
+        return {"deconv1": self.deconv1, "deconv2": self.deconv2, "deconv3": self.deconv3}
+
+    def forward_fixed(self, x: Tensor, networks: Mapping[str, Any]) -> Tensor:
+        """:meth:`forward` on the integer path of :mod:`tinify.models.fixed`.
+
+        Args:
+            x: int32 (N, in, h, w) holding ``x * 2^FRAC_BITS``.
+            networks: :meth:`layers`, each quantized by
+                :func:`~tinify.models.fixed.quantize_network`.
+
+        Returns:
+            int32 (N, out, 8h, 8w) scales times ``2^FRAC_BITS``; :func:`qrelu` is the exact clamp
+            to ``[0, 255 * 2^FRAC_BITS]``.
+        """
+        top = self.max_value << FRAC_BITS
+        for name in ("deconv1", "deconv2", "deconv3"):
+            x = run_network(networks[name], x).clamp_(0, top)
+        return x
 
 
 class Hyperprior(CompressionModel):
@@ -152,6 +178,13 @@ class Hyperprior(CompressionModel):
     models this is a *latent* codec: its input and output are latents, and :meth:`compress`
     returns ``(y_hat, {"strings": [y_strings, z_strings], "shape": z size})`` so the caller can
     reconstruct without decoding.
+
+    With ``entropy_path="fixed"`` both hyper-decoders run in integers
+    (:mod:`tinify.models.fixed`): ``z_hat`` enters as ``rint(z_hat * 2^F)``, the scale branch's
+    :func:`qrelu` is an integer clamp, scales pick their table rows on integers and the means are
+    ``m_int * 2^-F``. The entropy parameters of ``y`` are then a pure function of the decoded
+    ``z_hat``, identical on every machine, thread count, device and float precision, so ``y_hat``
+    decodes bit-exactly wherever the stream goes.
 
     Args:
         planes: channels of ``y`` and ``z``.
@@ -184,6 +217,26 @@ class Hyperprior(CompressionModel):
         z_hat = _nhwc(z_hat)
         return self.hyper_decoder_scale(z_hat), self.hyper_decoder_mean(z_hat)
 
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        scale = {f"scale.{k}": m for k, m in self.hyper_decoder_scale.layers().items()}
+        return {"mean": self.hyper_decoder_mean, **scale}
+
+    def _coding_params(self, z_hat: Tensor, options: CodingOptions) -> tuple[Tensor, Tensor]:
+        """``(indexes, means)`` of ``y`` from the decoded hyper-latent, on the call's path.
+
+        Fixed: the hyper-decoders in integers; rows chosen on integer scales, means
+        ``m_int * 2^-F`` in ``z_hat``'s dtype, both on ``z_hat``'s device.
+        """
+        if not options.fixed:
+            scales, means = self._params(z_hat)
+            return self.gaussian_conditional.build_indexes(scales), means
+        z_int = to_fixed(z_hat)
+        nets = {k: self.fixed_network(f"scale.{k}") for k in ("deconv1", "deconv2", "deconv3")}
+        scales_int = self.hyper_decoder_scale.forward_fixed(z_int, nets)
+        indexes = self.gaussian_conditional.build_indexes_fixed(scales_int, FRAC_BITS)
+        means = from_fixed(run_network(self.fixed_network("mean"), z_int), z_hat.dtype)
+        return indexes.to(z_hat.device), means.to(z_hat.device)
+
     def forward(self, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:  # type: ignore[override]
         """Return ``(y_hat, {"y": y_likelihoods, "z": z_likelihoods})`` for ``y`` (N, C, h, w).
 
@@ -205,14 +258,14 @@ class Hyperprior(CompressionModel):
         ``y_hat`` is exactly what :meth:`decompress` returns for these strings. Options as
         :meth:`ScaleSpaceFlow.compress`.
         """
-        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
+        options = self.coding_options(entropy_path, stream_chunks)
+        chunks = options.stream_chunks
         z = self.hyper_encoder(_nhwc(y))
         z_strings = self.entropy_bottleneck.compress(z, stream_chunks=chunks)
         # round(z - median) + median is bit-for-bit the decoder's z_hat: no need to decode.
         medians = self.entropy_bottleneck._get_medians().detach()
         z_hat = self.entropy_bottleneck.quantize(z, "dequantize", medians)
-        scales, means = self._params(z_hat)
-        indexes = self.gaussian_conditional.build_indexes(scales)
+        indexes, means = self._coding_params(z_hat, options)
         y_strings = self.gaussian_conditional.compress(y, indexes, means, stream_chunks=chunks)
         y_hat = self.gaussian_conditional.quantize(y, "dequantize", means)
         return y_hat, {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
@@ -227,10 +280,10 @@ class Hyperprior(CompressionModel):
     ) -> Tensor:
         """Decode ``y_hat`` (N, C, 8h, 8w) from ``[y_strings, z_strings]`` and z ``shape``
         (with the encoder's options)."""
-        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
+        options = self.coding_options(entropy_path, stream_chunks)
+        chunks = options.stream_chunks
         z_hat = self.entropy_bottleneck.decompress(list(strings[1]), shape, stream_chunks=chunks)
-        scales, means = self._params(z_hat)
-        indexes = self.gaussian_conditional.build_indexes(scales)
+        indexes, means = self._coding_params(z_hat, options)
         return self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means, stream_chunks=chunks
         )
@@ -270,19 +323,18 @@ class CompressedVideo(tuple[list[Any], list[Any]]):
         return self[1]
 
 
-def _float_only(options: CodingOptions) -> CodingOptions:
-    """``options``, which must be on the float entropy path (ssf2020 has no fixed-point one)."""
-    if options.fixed:
-        raise ParameterError(
-            "ssf2020 has no fixed-point entropy path: code video with entropy_path='float'"
-        )
-    return options
-
-
 def _code(
-    hyperprior: Hyperprior, y: Tensor, stream_chunks: int | None = None
+    hyperprior: Hyperprior, y: Tensor, options: CodingOptions
 ) -> tuple[Tensor, dict[str, Any]]:
-    return hyperprior.compress(y, stream_chunks=stream_chunks)
+    return hyperprior.compress(
+        y, entropy_path=options.entropy_path, stream_chunks=options.stream_chunks
+    )
+
+
+def _decode(hyperprior: Hyperprior, strings: Any, shape: Any, options: CodingOptions) -> Tensor:
+    return hyperprior.decompress(
+        strings, shape, entropy_path=options.entropy_path, stream_chunks=options.stream_chunks
+    )
 
 
 def _estimate(hyperprior: Hyperprior, y: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
@@ -358,6 +410,26 @@ class ScaleSpaceFlow(CompressionModel):
         self.sigma0 = float(sigma0)
         self.num_levels = int(num_levels)
         self.scale_field_shift = float(scale_field_shift)
+
+    def _hyperpriors(self) -> tuple[Hyperprior, Hyperprior, Hyperprior]:
+        return self.img_hyperprior, self.motion_hyperprior, self.res_hyperprior
+
+    def _build_fixed_networks(self) -> None:
+        """Quantize the three hyperpriors' decoders (:meth:`update` calls this), so the fixed
+        path always runs the integers of the current float weights."""
+        super()._build_fixed_networks()
+        for hyperprior in self._hyperpriors():
+            hyperprior._build_fixed_networks()
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """:meth:`CompressionModel.load_state_dict`; the hyperpriors' integer networks are
+        dropped (stale) and re-derived on next use."""
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        for hyperprior in self._hyperpriors():
+            hyperprior.__dict__.pop("_fixed_networks", None)
+        return result
 
     @classmethod
     def _config_from_state_dict(cls, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
@@ -439,21 +511,33 @@ class ScaleSpaceFlow(CompressionModel):
 
     # -- coding building blocks (unclamped, CompressAI's) -------------------------------------
 
-    # ``stream_chunks``: streams per latent and item (None: each entropy model's attribute).
+    # Options as in :meth:`compress`: ``entropy_path`` (None: :attr:`entropy_path`) and
+    # ``stream_chunks`` (streams per latent and item; None: each entropy model's attribute).
 
     def encode_keyframe(
-        self, x: Tensor, *, stream_chunks: int | None = None
+        self,
+        x: Tensor,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> tuple[Tensor, dict[str, Any]]:
         """Code an I-frame: ``(x_hat, {"strings": [y_strings, z_strings], "shape": z size})``."""
+        options = self.coding_options(entropy_path, stream_chunks)
         y = self.img_encoder(_nhwc(x))
-        y_hat, out = self.img_hyperprior.compress(y, stream_chunks=stream_chunks)
+        y_hat, out = _code(self.img_hyperprior, y, options)
         return self.img_decoder(_nhwc(y_hat)).contiguous(), out
 
     def encode_inter(
-        self, x_cur: Tensor, x_ref: Tensor, *, stream_chunks: int | None = None
+        self,
+        x_cur: Tensor,
+        x_ref: Tensor,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
     ) -> tuple[Tensor, dict[str, Any]]:
         """Code a P-frame: ``(x_rec, {"strings": {"motion", "residual"}, "shape": {...}})``."""
-        code = functools.partial(_code, stream_chunks=stream_chunks)
+        options = self.coding_options(entropy_path, stream_chunks)
+        code = functools.partial(_code, options=options)
         x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x_cur, x_ref, code)
         return self._reconstruct(x_pred, y_motion_hat, y_res_hat), _inter_out(motion, res)
 
@@ -462,10 +546,12 @@ class ScaleSpaceFlow(CompressionModel):
         strings: Sequence[Sequence[bytes]],
         shape: Sequence[int],
         *,
+        entropy_path: str | None = None,
         stream_chunks: int | None = None,
     ) -> Tensor:
         """Decode an I-frame from ``[y_strings, z_strings]`` and its z ``shape``."""
-        y_hat = self.img_hyperprior.decompress(strings, shape, stream_chunks=stream_chunks)
+        options = self.coding_options(entropy_path, stream_chunks)
+        y_hat = _decode(self.img_hyperprior, strings, shape, options)
         return self.img_decoder(_nhwc(y_hat)).contiguous()
 
     def decode_inter(
@@ -474,17 +560,14 @@ class ScaleSpaceFlow(CompressionModel):
         strings: Mapping[str, Any],
         shapes: Mapping[str, Any],
         *,
+        entropy_path: str | None = None,
         stream_chunks: int | None = None,
     ) -> Tensor:
         """Decode a P-frame from ``{"motion", "residual"}`` strings and shapes."""
-        chunks = stream_chunks
-        motion = self.motion_hyperprior.decompress(
-            strings["motion"], shapes["motion"], stream_chunks=chunks
-        )
+        options = self.coding_options(entropy_path, stream_chunks)
+        motion = _decode(self.motion_hyperprior, strings["motion"], shapes["motion"], options)
         x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(motion)))
-        residual = self.res_hyperprior.decompress(
-            strings["residual"], shapes["residual"], stream_chunks=chunks
-        )
+        residual = _decode(self.res_hyperprior, strings["residual"], shapes["residual"], options)
         return self._reconstruct(x_pred, motion, residual)
 
     # -- whole sequences ----------------------------------------------------------------------
@@ -502,9 +585,12 @@ class ScaleSpaceFlow(CompressionModel):
         Frames are padded (centred zeros) to a multiple of 128; references are clamped to
         [0, 1] (see the class docstring). The last frame is not reconstructed (nothing uses it).
 
-        Options (keyword-only, see :mod:`tinify.models.base`): ``entropy_path`` must be
-        ``"float"`` (ssf2020 has no fixed-point path; ``"fixed"`` raises ParameterError);
-        ``stream_chunks``: streams per latent and item (default: each entropy model's own).
+        Options (keyword-only, see :mod:`tinify.models.base`): ``entropy_path``: ``"float"``
+        (CompressAI's arithmetic and streams) or ``"fixed"`` (the three hyperpriors' decoders
+        in integers, see :class:`Hyperprior`: every frame's latents decode bit-exactly on any
+        machine; only the float reconstructions differ by rounding), default
+        :attr:`entropy_path`; ``stream_chunks``: streams per latent and item (default: each
+        entropy model's own).
 
         Returns:
             ``(frame_strings, shape_infos)`` with ``x_size = (H, W)`` attached
@@ -514,18 +600,18 @@ class ScaleSpaceFlow(CompressionModel):
             TypeError, ValueError: ``frames`` is not a non-empty list of equally sized image
                 batches in [0, 1].
         """
-        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
+        options = self.coding_options(entropy_path, stream_chunks)
         _check_frames(frames)
         height, width = (int(s) for s in frames[0].shape[-2:])
         padded = [pad_to_multiple(x, self.downsampling_factor)[0] for x in frames]
         last = len(padded) - 1
         y = self.img_encoder(_nhwc(padded[0]))
-        y_hat, out = self.img_hyperprior.compress(y, stream_chunks=chunks)
+        y_hat, out = _code(self.img_hyperprior, y, options)
         frame_strings, shape_infos = [out["strings"]], [out["shape"]]
         if last == 0:
             return CompressedVideo(frame_strings, shape_infos, (height, width))
         x_ref = self.img_decoder(_nhwc(y_hat)).contiguous().clamp_(0, 1)
-        code = functools.partial(_code, stream_chunks=chunks)
+        code = functools.partial(_code, options=options)
         for i, x in enumerate(padded[1:], start=1):
             x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, code)
             out = _inter_out(motion, res)
@@ -561,12 +647,13 @@ class ScaleSpaceFlow(CompressionModel):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        chunks = _float_only(self.coding_options(entropy_path, stream_chunks)).stream_chunks
+        options = self.coding_options(entropy_path, stream_chunks)
+        kwargs = {"entropy_path": options.entropy_path, "stream_chunks": options.stream_chunks}
         _check_streams(strings, shapes)
-        x_ref = self.decode_keyframe(strings[0], shapes[0], stream_chunks=chunks).clamp_(0, 1)
+        x_ref = self.decode_keyframe(strings[0], shapes[0], **kwargs).clamp_(0, 1)
         decoded = [x_ref]
         for frame_strings, frame_shapes in zip(strings[1:], shapes[1:]):
-            x_ref = self.decode_inter(x_ref, frame_strings, frame_shapes, stream_chunks=chunks)
+            x_ref = self.decode_inter(x_ref, frame_strings, frame_shapes, **kwargs)
             x_ref = x_ref.clamp_(0, 1)
             decoded.append(x_ref)
         if x_size is None:
