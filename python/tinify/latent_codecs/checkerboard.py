@@ -101,7 +101,7 @@ class CheckerboardLatentCodec(LatentCodec):
     def unembed(self, y: Tensor) -> Tensor:
         """(N, C, H, W) -> (2, N, C, H, W/2): the anchors' values, then the non-anchors'."""
         n, c, h, w = y.shape
-        out = y.new_zeros((2, n, c, h, w // 2))
+        out = y.new_empty((2, n, c, h, w // 2))  # every element is written below
         for i, step in enumerate(("anchor", "non_anchor")):
             even, odd = self._columns(step)
             out[i, ..., 0::2, :] = y[..., 0::2, even::2]
@@ -111,7 +111,7 @@ class CheckerboardLatentCodec(LatentCodec):
     def embed(self, y_: Tensor) -> Tensor:
         """The inverse of :meth:`unembed`: (2, N, C, H, W/2) -> (N, C, H, W)."""
         _, n, c, h, half = y_.shape
-        y = y_.new_zeros((n, c, h, 2 * half))
+        y = y_.new_empty((n, c, h, 2 * half))  # every element is written below
         for i, step in enumerate(("anchor", "non_anchor")):
             even, odd = self._columns(step)
             y[..., 0::2, even::2] = y_[i, ..., 0::2, :]
