@@ -5,7 +5,9 @@ calibrated random weights in both libraries (see ``bench_models.py``), on ``kodi
 CompressAI decodes the 32x48 latent one position at a time (1,536 steps); tinify by wavefronts
 (141 steps, ``tinify.models.image.wavefront``). A second table splits tinify's decode into its
 stages (z decode + ``h_s``, the wavefront loop, ``g_s``) and gives CompressAI's loop by
-difference (its decode minus its own z decode + ``h_s`` and ``g_s``, timed alone).
+difference (its decode minus its own z decode + ``h_s`` and ``g_s``, timed alone), and tinify's
+whole decode on the float path (coding mode 0) and on the fixed-point path (mode 1) over its own
+``g_s`` (issue 14's goal: at most 1.1x and 1.25x).
 
 Run: ``python benches/bench_autoregressive.py [--configs mbt2018:3,cheng2020_attn:3]
 [--threads 2] [--repeat 1] [--stage-repeat 3]``.
@@ -72,6 +74,16 @@ def compressai_stages(reference: nn.Module, out: dict[str, Any], repeat: int) ->
     }
 
 
+@torch.no_grad()
+def fixed_decode(model: nn.Module, x: torch.Tensor, repeat: int) -> float:
+    """Seconds of tinify's whole decode on the fixed-point path (coding mode 1), best of
+    ``repeat`` after a warm-up."""
+    out = model.compress(x, entropy_path="fixed")
+    return best_time(
+        lambda: model.decompress(out["strings"], out["shape"], entropy_path="fixed"), repeat
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", default=CONFIGS, help="model:quality,...")
@@ -106,10 +118,12 @@ def main() -> None:
         ts = tinify_stages(model, outs["tinify"], args.stage_repeat)
         cs = compressai_stages(reference, outs[CAI], args.stage_repeat)
         cai_loop = best[CAI]["decode"] - cs["hyper"] - cs["g_s"]
+        fixed = fixed_decode(model, x, args.stage_repeat)
         stages.append(
             f"| {name} | {quality} | {ts['hyper'] * 1e3:.0f} | {ts['loop'] * 1e3:.0f} "
             f"| {ts['g_s'] * 1e3:.0f} | {cs['g_s'] * 1e3:.0f} | {cai_loop * 1e3:.0f} "
-            f"| {cai_loop / ts['loop']:.1f}x |"
+            f"| {cai_loop / ts['loop']:.1f}x | {best['tinify']['decode'] / ts['g_s']:.2f} "
+            f"| {fixed * 1e3:.0f} | {fixed / ts['g_s']:.2f} |"
         )
         print(rows[-1], file=sys.stderr, flush=True)
     threads = f"{args.threads} thread{'s' if args.threads != 1 else ''}"
@@ -123,9 +137,10 @@ def main() -> None:
     print("\n### Where tinify's decode time goes (ms, best of --stage-repeat)\n")
     print(
         "| model | quality | z + h_s | wavefront loop | g_s (channels-last) | CompressAI g_s "
-        "| CompressAI loop (by difference) | loop speed-up |"
+        "| CompressAI loop (by difference) | loop speed-up | float decode / g_s "
+        "| fixed decode ms | fixed decode / g_s |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(stages))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import torch
 
+import tinify
 from tinify.entropy_models import EntropyBottleneckVbr
 from tinify.exceptions import TinifyError
 from tinify.models import (
@@ -228,10 +229,112 @@ def test_bad_rate_arguments() -> None:
             model.compress(x, inputscale=-0.5)
         with pytest.raises(TinifyError, match="stage"):
             model(x, stage=0)
-        model.entropy_path = "fixed"
+        # The fixed path takes scales in 2^-16 .. 2^15 (the integer scale is 16-bit fixed).
         with pytest.raises(TinifyError, match="fixed-point"):
-            model.compress(x)
+            model.compress(x, inputscale=2.0**15, entropy_path="fixed")
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(TinifyError, match="quantization step"):
             quant_step_to_scale(bad)
     assert float(quant_step_to_scale(4.0)) == 0.25
+
+
+# -- the fixed-point entropy path (coding mode 1) ----------------------------------------------
+
+#: (zoo name, vr_entbttlnck): every VBR architecture on the fixed path.
+FIXED_VARIANTS = [
+    ("bmshj2018-hyperprior-vbr", True),
+    ("mbt2018-mean-vbr", True),
+    ("mbt2018-vbr", False),
+]
+
+
+def _tiny_vbr(name: str, vr: bool, seed: int = 0) -> Any:
+    """A small seeded tinify VBR model whose latents code many symbols."""
+    torch.manual_seed(seed)
+    cls = CLASSES[name]
+    net = cls(16, 24) if name == "mbt2018-vbr" else cls(16, 24, vr_entbttlnck=vr)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+        net.g_a[6].weight.mul_(40.0)
+        net.h_a[4].weight.mul_(4.0)
+    net.update(force=True)
+    return net.eval()
+
+
+def _fixed_latent(net: Any, out: dict[str, Any], step: float) -> torch.Tensor:
+    """The decoder's ``y_hat`` (the input of ``g_s``) on the fixed path, float32 on the CPU."""
+    seen: list[torch.Tensor] = []
+    handle = net.g_s.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    try:
+        with torch.no_grad():
+            net.decompress(out["strings"], out["shape"], quant_step=step, entropy_path="fixed")
+    finally:
+        handle.remove()
+    return seen[0].to("cpu", torch.float32).contiguous()
+
+
+@pytest.mark.parametrize(("name", "vr"), FIXED_VARIANTS)
+def test_fixed_path_decodes_identical_latents(name: str, vr: bool) -> None:
+    """Coding mode 1: the latents decode bit-identically whatever the float parts do (threads,
+    float64, noise in the synthesis, poisoned float entropy networks), near ``y``, and the rate
+    follows the step."""
+    x = _image(64, 64, seed=3)
+    net = _tiny_vbr(name, vr)
+    sizes = {}
+    for step in (6.0, 1.7):
+        with torch.no_grad():
+            out = net.compress(x, quant_step=step, entropy_path="fixed")
+            y = net.g_a(x)
+        sizes[step] = sum(len(s) for group in out["strings"] for s in group)
+        reference = _fixed_latent(net, out, step)
+        # round((y - m) / step) * step + m, moved by the learned offsets: within a step of y.
+        assert float((reference - y).abs().max()) <= step
+        assert float((reference - y).abs().mean()) <= step / 2
+
+        saved_torch, saved_rust = torch.get_num_threads(), tinify.get_num_threads()
+        try:
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                tinify.set_num_threads(threads)
+                assert torch.equal(_fixed_latent(net, out, step), reference)
+        finally:
+            torch.set_num_threads(saved_torch)
+            tinify.set_num_threads(saved_rust)
+
+        assert torch.equal(_fixed_latent(_tiny_vbr(name, vr).double(), out, step), reference)
+
+        poisoned = _tiny_vbr(name, vr)
+        for key in poisoned._fixed_network_modules():
+            poisoned.fixed_network(key)  # built from the clean weights
+        with torch.no_grad():
+            for module in (poisoned.h_s, poisoned.QuantABCD):
+                for p in module.parameters():
+                    p.fill_(float("nan"))
+            if name == "mbt2018-vbr":
+                for module in (poisoned.entropy_parameters, poisoned.scale_to_context):
+                    for p in module.parameters():
+                        p.fill_(float("nan"))
+            for p in poisoned.g_s.parameters():
+                p.add_(torch.randn_like(p) * 1e-3)
+        assert torch.equal(_fixed_latent(poisoned, out, step), reference)
+    assert sizes[6.0] < sizes[1.7]
+
+
+def test_fixed_rate_integers() -> None:
+    """The integer rate of the fixed path: exact 16-bit scale, floor-scaled sigmas, the
+    reconstruction ``(|q| * 2^F + delta) * 2^16 / scale_int + m`` rounded, 0 offsets at q = 0."""
+    from tinify.models.fixed import FRAC_BITS
+    from tinify.models.image.vbr import SCALE_BITS, FixedRate
+
+    rate = FixedRate(torch.tensor(0.25), 0.11, None)
+    assert rate.scale_int == 2**SCALE_BITS // 4 and rate.feature == 2**FRAC_BITS // 4
+    assert rate.bound == 451  # rint(float32(0.11) * 4096)
+    sigma = torch.tensor([4096, 4097, -4097, 2**31 - 1], dtype=torch.int32)
+    assert rate.sigma(sigma).tolist() == [1024, 1024, -1025, (2**31 - 1) // 4]
+    q = torch.tensor([0, 1, -2, 3], dtype=torch.int32)
+    m = torch.tensor([5, 5, 5, -7], dtype=torch.int32)
+    # q / 0.25 = 4q, in F bits, plus m.
+    assert rate.values(q, sigma, m).tolist() == [5, 4 * 4096 + 5, -8 * 4096 + 5, 12 * 4096 - 7]
+    with pytest.raises(TinifyError, match="range"):
+        FixedRate(torch.tensor(2.0**-17), 0.11, None)

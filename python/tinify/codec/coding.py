@@ -23,7 +23,8 @@ hyper-decoders in integers, so every frame's latents decode bit-exactly on any d
 A variable-rate model (``bmshj2018-hyperprior-vbr``, ``mbt2018-mean-vbr``, ``mbt2018-vbr``)
 codes at any quantization step, a per-call ``quant_step`` option like the others (its
 ``inputscale`` is ``float32(1 / quant_step)``), which the header records, so one network serves
-every rate. These models code with ``entropy_path="float"`` (mode 0).
+every rate. These models code with ``entropy_path="float"`` (mode 0) unless ``"fixed"`` (mode 1)
+is asked for.
 """
 
 from __future__ import annotations
@@ -85,13 +86,15 @@ DEFAULT_QUANT_STEP = 5.1832
 
 
 def is_variable_rate_model(model: Any) -> bool:
-    """True for the variable-rate models (coded at a quantization step, float path only)."""
+    """True for the variable-rate models (coded at a quantization step)."""
     return isinstance(model, ScaleHyperpriorVbr)
 
 
 def default_entropy_path(model: Any) -> str:
     """The ``entropy_path`` used when none is asked for: :data:`DEFAULT_ENTROPY_PATH`, or
-    ``"float"`` for the variable-rate models (they have no fixed-point path)."""
+    ``"float"`` for the variable-rate models (their fixed-point path, ``--coding fixed``, codes
+    the hyper-latent at unit step, see :mod:`tinify.models.image.vbr`, so the float path stays
+    their default until its rate cost is measured with the published weights)."""
     return "float" if is_variable_rate_model(model) else DEFAULT_ENTROPY_PATH
 
 
@@ -175,10 +178,6 @@ def encode_image(
     model = loaded.model
     options = model.coding_options(entropy_path or default_entropy_path(model), stream_chunks)
     if is_variable_rate_model(model):
-        if options.fixed:
-            raise ParameterError(
-                f"{loaded.name} has no fixed-point path: code it with --coding float (mode 0)"
-            )
         quant_step = DEFAULT_QUANT_STEP if quant_step is None else float(quant_step)
     rate = rate_options(model, quant_step)
     height, width = (int(s) for s in x.shape[-2:])

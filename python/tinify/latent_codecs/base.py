@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError, ParameterTypeError
 
-__all__ = ["FixedNetworks", "LatentCodec", "check_strings", "chunks_option"]
+__all__ = [
+    "FLOAT_CODING",
+    "CodecArithmetic",
+    "FixedNetworks",
+    "LatentCodec",
+    "check_strings",
+    "chunks_option",
+]
 
 #: ``networks(codec, key)``: the quantized network (``tinify._core.FixedNetwork``) that the
 #: model built for ``codec.fixed_network_modules()[key]`` (see ``SimpleVAECompressionModel``).
@@ -74,6 +81,69 @@ class LatentCodec(nn.Module):
         raise ParameterError(
             f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
         )
+
+
+class CodecArithmetic:
+    """The entropy path of one coding call, for codecs that nest codecs and run networks: the
+    float path (``networks=None``: CompressAI's networks, nested codecs'
+    ``compress``/``decompress``) or the fixed-point path (the model's quantized ``networks``,
+    nested codecs' ``compress_fixed``/``decompress_fixed``), so that each codec writes its coding
+    once (as the wavefront loop does with its ``FloatArithmetic``/``FixedArithmetic``).
+
+    Args:
+        networks: the quantized networks (a :data:`FixedNetworks`), or None for float.
+    """
+
+    def __init__(self, networks: FixedNetworks | None = None) -> None:
+        self.networks = networks
+
+    @property
+    def fixed(self) -> bool:
+        """True on the fixed-point path."""
+        return self.networks is not None
+
+    def compress(self, codec: LatentCodec, y: Tensor, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """``codec.compress`` (float) or ``codec.compress_fixed`` with the networks."""
+        if self.networks is None:
+            return codec.compress(y, *args, **kwargs)
+        return codec.compress_fixed(y, *args, networks=self.networks, **kwargs)
+
+    def decompress(
+        self, codec: LatentCodec, strings: Any, shape: Any, *args: Any, **kwargs: Any
+    ) -> dict[str, Any]:
+        """``codec.decompress`` (float) or ``codec.decompress_fixed`` with the networks."""
+        if self.networks is None:
+            return codec.decompress(strings, shape, *args, **kwargs)
+        return codec.decompress_fixed(strings, shape, *args, networks=self.networks, **kwargs)
+
+    def entry(self, x: Tensor) -> Tensor:
+        """A decoded float tensor (an exactly reproducible ``z_hat``) as a network input: as is,
+        or ``to_fixed(x)`` (int32, ``FRAC_BITS`` fractional bits)."""
+        if self.networks is None:
+            return x
+        from tinify.models.fixed import to_fixed
+
+        return to_fixed(x)
+
+    def run(
+        self, codec: LatentCodec, key: str, module: Callable[[Tensor], Tensor], x: Tensor
+    ) -> Tensor:
+        """``module(x)``, or on the fixed path the quantized network ``codec`` declared under
+        ``key`` in :meth:`LatentCodec.fixed_network_modules`, on int32 ``x``."""
+        if self.networks is None:
+            return module(x)
+        from tinify.models.fixed import run_network
+
+        return run_network(self.networks(codec, key), x)
+
+    def decoded(self, out: Mapping[str, Any]) -> Tensor:
+        """What later networks see of a codec's output: ``"y_hat"``, or ``"y_int"`` (the fixed
+        path's ``symbol * 2^F + m_int``)."""
+        return out["y_int"] if self.networks is not None else out["y_hat"]
+
+
+#: The float path's :class:`CodecArithmetic`.
+FLOAT_CODING = CodecArithmetic()
 
 
 def chunks_option(stream_chunks: int | None) -> dict[str, int]:

@@ -11,7 +11,13 @@ import torch
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
+from tinify.latent_codecs.base import (
+    FLOAT_CODING,
+    CodecArithmetic,
+    FixedNetworks,
+    LatentCodec,
+    chunks_option,
+)
 from tinify.registry.torch import register_module
 
 __all__ = ["CONTEXT_GROUPS", "ChannelGroupsLatentCodec"]
@@ -85,9 +91,19 @@ class ChannelGroupsLatentCodec(LatentCodec):
         return torch.cat(args, dim=1)
 
     def _get_ctx_params(self, k: int, side_params: Tensor, y_hat_: Sequence[Tensor]) -> Tensor:
+        return self._ctx_params(k, side_params, y_hat_, FLOAT_CODING)
+
+    def _ctx_params(
+        self, k: int, side_params: Tensor, decoded: Sequence[Tensor], arithmetic: CodecArithmetic
+    ) -> Tensor:
+        """``cat(channel context of the groups before k, side params)`` (group 0: the side
+        params), float or (int32 ``decoded`` and side params) with the quantized contexts."""
         if k == 0:
             return side_params
-        context = self.channel_context[f"y{k}"](self.merge_y(*y_hat_[:k]))
+        key = f"y{k}"
+        context = arithmetic.run(
+            self, f"channel_context.{key}", self.channel_context[key], self.merge_y(*decoded[:k])
+        )
         return self.merge_params(context, side_params)
 
     def forward(self, y: Tensor, side_params: Tensor) -> dict[str, Any]:
@@ -105,17 +121,31 @@ class ChannelGroupsLatentCodec(LatentCodec):
     def compress(
         self, y: Tensor, side_params: Tensor, *, stream_chunks: int | None = None
     ) -> dict[str, Any]:
+        return self._compress(y, side_params, FLOAT_CODING, stream_chunks)
+
+    def _compress(
+        self,
+        y: Tensor,
+        side_params: Tensor,
+        arithmetic: CodecArithmetic,
+        stream_chunks: int | None,
+    ) -> dict[str, Any]:
+        decoded: list[Tensor] = []
         y_hat_: list[Tensor] = []
         strings: list[Any] = []
         shapes = []
         chunks = chunks_option(stream_chunks)
         for k, y_k in enumerate(y.split(self.groups, dim=1)):
-            params = self._get_ctx_params(k, side_params, y_hat_)
-            out = self[f"y{k}"].compress(y_k, params, **chunks)
+            params = self._ctx_params(k, side_params, decoded, arithmetic)
+            out = arithmetic.compress(self[f"y{k}"], y_k, params, **chunks)
+            decoded.append(arithmetic.decoded(out))
             y_hat_.append(out["y_hat"])
             strings.extend(out["strings"])
             shapes.append(out["shape"])
-        return {"strings": strings, "shape": shapes, "y_hat": torch.cat(y_hat_, dim=1)}
+        result = {"strings": strings, "shape": shapes, "y_hat": torch.cat(y_hat_, dim=1)}
+        if arithmetic.fixed:
+            result["y_int"] = torch.cat(decoded, dim=1)
+        return result
 
     def _strings_per_group(self, strings: Any, shape: Any) -> int:
         """Check the arguments of a decode; return how many lists of strings each group has."""
@@ -139,30 +169,35 @@ class ChannelGroupsLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        return self._decompress(strings, shape, side_params, FLOAT_CODING, stream_chunks)
+
+    def _decompress(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[Sequence[int]],
+        side_params: Tensor,
+        arithmetic: CodecArithmetic,
+        stream_chunks: int | None,
+    ) -> dict[str, Any]:
         per_group = self._strings_per_group(strings, shape)
+        decoded: list[Tensor] = []
         y_hat_: list[Tensor] = []
         chunks = chunks_option(stream_chunks)
         for k in range(len(self.groups)):
-            params = self._get_ctx_params(k, side_params, y_hat_)
+            params = self._ctx_params(k, side_params, decoded, arithmetic)
             group_strings = list(strings[per_group * k : per_group * (k + 1)])
-            out = self[f"y{k}"].decompress(group_strings, shape[k], params, **chunks)
+            out = arithmetic.decompress(self[f"y{k}"], group_strings, shape[k], params, **chunks)
+            decoded.append(arithmetic.decoded(out))
             y_hat_.append(out["y_hat"])
-        return {"y_hat": torch.cat(y_hat_, dim=1)}
+        result = {"y_hat": torch.cat(y_hat_, dim=1)}
+        if arithmetic.fixed:
+            result["y_int"] = torch.cat(decoded, dim=1)
+        return result
 
     # -- the fixed-point entropy path -------------------------------------------------------------
 
     def fixed_network_modules(self) -> dict[str, nn.Module]:
         return {f"channel_context.{k}": m for k, m in self.channel_context.items()}
-
-    def _ctx_params_fixed(
-        self, k: int, side_params: Tensor, y_int_: Sequence[Tensor], networks: FixedNetworks
-    ) -> Tensor:
-        from tinify.models.fixed import run_network
-
-        if k == 0:
-            return side_params
-        net = networks(self, f"channel_context.y{k}")
-        return torch.cat([run_network(net, self.merge_y(*y_int_[:k])), side_params], dim=1)
 
     def compress_fixed(
         self,
@@ -173,25 +208,8 @@ class ChannelGroupsLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer networks (``side_params`` int32, fixed point); the
-        channel contexts see the groups' ``"y_int"``."""
-        y_int_: list[Tensor] = []
-        y_hat_: list[Tensor] = []
-        strings: list[Any] = []
-        shapes = []
-        chunks = chunks_option(stream_chunks)
-        for k, y_k in enumerate(y.split(self.groups, dim=1)):
-            params = self._ctx_params_fixed(k, side_params, y_int_, networks)
-            out = self[f"y{k}"].compress_fixed(y_k, params, networks=networks, **chunks)
-            y_int_.append(out["y_int"])
-            y_hat_.append(out["y_hat"])
-            strings.extend(out["strings"])
-            shapes.append(out["shape"])
-        return {
-            "strings": strings,
-            "shape": shapes,
-            "y_hat": torch.cat(y_hat_, dim=1),
-            "y_int": torch.cat(y_int_, dim=1),
-        }
+        channel contexts see the groups' ``"y_int"``, returned too."""
+        return self._compress(y, side_params, CodecArithmetic(networks), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -202,16 +220,6 @@ class ChannelGroupsLatentCodec(LatentCodec):
         networks: FixedNetworks,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
-        per_group = self._strings_per_group(strings, shape)
-        y_int_: list[Tensor] = []
-        y_hat_: list[Tensor] = []
-        chunks = chunks_option(stream_chunks)
-        for k in range(len(self.groups)):
-            params = self._ctx_params_fixed(k, side_params, y_int_, networks)
-            group_strings = list(strings[per_group * k : per_group * (k + 1)])
-            out = self[f"y{k}"].decompress_fixed(
-                group_strings, shape[k], params, networks=networks, **chunks
-            )
-            y_int_.append(out["y_int"])
-            y_hat_.append(out["y_hat"])
-        return {"y_hat": torch.cat(y_hat_, dim=1), "y_int": torch.cat(y_int_, dim=1)}
+        return self._decompress(
+            strings, shape, side_params, CodecArithmetic(networks), stream_chunks
+        )

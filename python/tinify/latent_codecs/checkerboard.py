@@ -11,7 +11,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError, ParameterTypeError
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
+from tinify.latent_codecs.base import (
+    FLOAT_CODING,
+    CodecArithmetic,
+    FixedNetworks,
+    LatentCodec,
+    chunks_option,
+)
 from tinify.latent_codecs.gaussian_conditional import GaussianConditionalLatentCodec
 from tinify.layers.masked_conv import checkerboard_mask
 from tinify.ops import quantize_ste
@@ -101,7 +107,7 @@ class CheckerboardLatentCodec(LatentCodec):
     def unembed(self, y: Tensor) -> Tensor:
         """(N, C, H, W) -> (2, N, C, H, W/2): the anchors' values, then the non-anchors'."""
         n, c, h, w = y.shape
-        out = y.new_zeros((2, n, c, h, w // 2))
+        out = y.new_empty((2, n, c, h, w // 2))  # every element is written below
         for i, step in enumerate(("anchor", "non_anchor")):
             even, odd = self._columns(step)
             out[i, ..., 0::2, :] = y[..., 0::2, even::2]
@@ -111,7 +117,7 @@ class CheckerboardLatentCodec(LatentCodec):
     def embed(self, y_: Tensor) -> Tensor:
         """The inverse of :meth:`unembed`: (2, N, C, H, W/2) -> (N, C, H, W)."""
         _, n, c, h, half = y_.shape
-        y = y_.new_zeros((n, c, h, 2 * half))
+        y = y_.new_empty((n, c, h, 2 * half))  # every element is written below
         for i, step in enumerate(("anchor", "non_anchor")):
             even, odd = self._columns(step)
             y[..., 0::2, even::2] = y_[i, ..., 0::2, :]
@@ -205,31 +211,51 @@ class CheckerboardLatentCodec(LatentCodec):
 
     # -- coding ---------------------------------------------------------------------------------
 
-    def _pass_params(self, i: int, y_hat_: Tensor, side_: Tensor) -> Tensor:
-        """Parameters of pass ``i`` (0 anchors, 1 non-anchors) on the half-width tensors."""
+    def _pass_params(
+        self, i: int, decoded_: Tensor, side_: Tensor, arithmetic: CodecArithmetic = FLOAT_CODING
+    ) -> Tensor:
+        """Parameters of pass ``i`` (0 anchors, 1 non-anchors) on the half-width tensors, from
+        what the networks see of the decoded anchors (``y_hat``, or ``y_int`` when fixed)."""
         if i == 0:
-            _, n, _, h, half = y_hat_.shape
-            context = y_hat_.new_zeros((n, self.context_prediction.out_channels, h, half))
+            _, n, _, h, half = decoded_.shape
+            context = decoded_.new_zeros((n, self.context_prediction.out_channels, h, half))
         else:
-            context = self.unembed(self.context(self.embed(y_hat_)))[1]
-        return self._params(context, side_[i])
+            full = arithmetic.run(self, "context_prediction", self.context, self.embed(decoded_))
+            context = self.unembed(full)[1]
+        merged = self.merge(context, side_[i])
+        return arithmetic.run(self, "entropy_parameters", self.entropy_parameters, merged)
 
     def compress(
         self, y: Tensor, side_params: Tensor, *, stream_chunks: int | None = None
     ) -> dict[str, Any]:
+        return self._compress(y, side_params, FLOAT_CODING, stream_chunks)
+
+    def _compress(
+        self,
+        y: Tensor,
+        side_params: Tensor,
+        arithmetic: CodecArithmetic,
+        stream_chunks: int | None,
+    ) -> dict[str, Any]:
         n, c, h, w = y.shape
         if w % 2:
             raise ParameterError(f"the latent width must be even for checkerboard coding, got {w}")
-        y_hat_ = side_params.new_zeros((2, n, c, h, w // 2))
+        decoded_ = side_params.new_zeros((2, n, c, h, w // 2))
+        y_hat_ = y.new_zeros((2, n, c, h, w // 2)) if arithmetic.fixed else decoded_
         side_ = self.unembed(side_params)
         y_ = self.unembed(y)
         strings = []
         for i in range(2):
-            params = self._pass_params(i, y_hat_, side_)
-            out = self.y.compress(y_[i], params, **chunks_option(stream_chunks))
-            y_hat_[i] = out["y_hat"]
+            params = self._pass_params(i, decoded_, side_, arithmetic)
+            out = arithmetic.compress(self.y, y_[i], params, **chunks_option(stream_chunks))
+            decoded_[i] = arithmetic.decoded(out)
+            if arithmetic.fixed:
+                y_hat_[i] = out["y_hat"]
             strings.extend(out["strings"])
-        return {"strings": strings, "shape": torch.Size((c, h, w)), "y_hat": self.embed(y_hat_)}
+        result = {"strings": strings, "shape": torch.Size((c, h, w)), "y_hat": self.embed(y_hat_)}
+        if arithmetic.fixed:
+            result["y_int"] = self.embed(decoded_)
+        return result
 
     def _check_decode(
         self, strings: Any, shape: Sequence[int], side_params: Tensor
@@ -259,14 +285,33 @@ class CheckerboardLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
+        return self._decompress(strings, shape, side_params, FLOAT_CODING, stream_chunks)
+
+    def _decompress(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        side_params: Tensor,
+        arithmetic: CodecArithmetic,
+        stream_chunks: int | None,
+    ) -> dict[str, Any]:
         n, c, h, w = self._check_decode(strings, shape, side_params)
-        y_hat_ = side_params.new_zeros((2, n, c, h, w // 2))
+        decoded_ = side_params.new_zeros((2, n, c, h, w // 2))
+        y_hat_ = decoded_
+        if arithmetic.fixed:
+            y_hat_ = side_params.new_zeros((2, n, c, h, w // 2), dtype=torch.float32)
         side_ = self.unembed(side_params)
         chunks = chunks_option(stream_chunks)
         for i in range(2):
-            params = self._pass_params(i, y_hat_, side_)
-            y_hat_[i] = self.y.decompress([strings[i]], (h, w // 2), params, **chunks)["y_hat"]
-        return {"y_hat": self.embed(y_hat_)}
+            params = self._pass_params(i, decoded_, side_, arithmetic)
+            out = arithmetic.decompress(self.y, [strings[i]], (h, w // 2), params, **chunks)
+            decoded_[i] = arithmetic.decoded(out)
+            if arithmetic.fixed:
+                y_hat_[i] = out["y_hat"]
+        result = {"y_hat": self.embed(y_hat_)}
+        if arithmetic.fixed:
+            result["y_int"] = self.embed(decoded_)
+        return result
 
     # -- the fixed-point entropy path -------------------------------------------------------------
 
@@ -293,31 +338,6 @@ class CheckerboardLatentCodec(LatentCodec):
             "context_prediction": self.masked_context(),
         }
 
-    def _pass_fixed(
-        self, i: int, y_int_: Tensor, side_: Tensor, networks: FixedNetworks
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """``(indexes, m_int, means)`` of pass ``i`` in the fixed path: integer context and
-        parameters, table rows decided on integers, means ``m_int * 2^-F`` in float32."""
-        from tinify.models.fixed import FRAC_BITS, from_fixed, run_network
-
-        codec = self._gaussian_codec()
-        if not isinstance(codec.entropy_parameters, nn.Identity):
-            raise ParameterError("the fixed path needs the Gaussian codec's own EP to be Identity")
-        if i == 0:
-            _, n, _, h, half = y_int_.shape
-            context = y_int_.new_zeros((n, self.context_prediction.out_channels, h, half))
-        else:
-            full = run_network(networks(self, "context_prediction"), self.embed(y_int_))
-            context = self.unembed(full)[1]
-        params = run_network(
-            networks(self, "entropy_parameters"), torch.cat([context, side_[i]], 1)
-        )
-        scales, m_int = codec.split_params(params)
-        if scales is None or m_int is None:
-            raise ParameterError("the fixed path needs both scales and means")
-        gc = codec.gaussian_conditional
-        return gc.build_indexes_fixed(scales.contiguous(), FRAC_BITS), m_int, from_fixed(m_int)
-
     def compress_fixed(
         self,
         y: Tensor,
@@ -331,32 +351,7 @@ class CheckerboardLatentCodec(LatentCodec):
         Returns also ``"y_int"``: ``symbol * 2^F + m_int`` (saturated int32), the values the
         integer networks of later stages see.
         """
-        from tinify.models.fixed import FRAC_BITS, saturate
-
-        n, c, h, w = y.shape
-        if w % 2:
-            raise ParameterError(f"the latent width must be even for checkerboard coding, got {w}")
-        gc = self._gaussian_codec().gaussian_conditional
-        y_ = self.unembed(y)
-        side_ = self.unembed(side_params)
-        y_int_ = side_params.new_zeros((2, n, c, h, w // 2))
-        y_hat_ = y.new_zeros((2, n, c, h, w // 2))
-        strings = []
-        for i in range(2):
-            indexes, m_int, means = self._pass_fixed(i, y_int_, side_, networks)
-            means = means.to(y.device)
-            symbols = gc.quantize(y_[i], "symbols", means)
-            strings.append(
-                gc.compress(y_[i], indexes.to(y.device), means, stream_chunks=stream_chunks)
-            )
-            y_int_[i] = saturate(symbols.cpu().long() * 2**FRAC_BITS + m_int.long())
-            y_hat_[i] = gc.dequantize(symbols, means)
-        return {
-            "strings": strings,
-            "shape": torch.Size((c, h, w)),
-            "y_hat": self.embed(y_hat_),
-            "y_int": self.embed(y_int_),
-        }
+        return self._compress(y, side_params, CodecArithmetic(networks), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -368,18 +363,6 @@ class CheckerboardLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""
-        from tinify.models.fixed import FRAC_BITS, saturate
-
-        n, c, h, w = self._check_decode(strings, shape, side_params)
-        gc = self._gaussian_codec().gaussian_conditional
-        side_ = self.unembed(side_params)
-        y_int_ = side_params.new_zeros((2, n, c, h, w // 2))
-        y_hat_ = torch.zeros((2, n, c, h, w // 2))
-        for i in range(2):
-            indexes, m_int, means = self._pass_fixed(i, y_int_, side_, networks)
-            symbols = gc.decompress(
-                list(strings[i]), indexes, torch.int32, stream_chunks=stream_chunks
-            )
-            y_int_[i] = saturate(symbols.long() * 2**FRAC_BITS + m_int.long())
-            y_hat_[i] = gc.dequantize(symbols, means)
-        return {"y_hat": self.embed(y_hat_), "y_int": self.embed(y_int_)}
+        return self._decompress(
+            strings, shape, side_params, CodecArithmetic(networks), stream_chunks
+        )

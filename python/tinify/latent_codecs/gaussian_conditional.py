@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianConditional
 from tinify.exceptions import ParameterError
-from tinify.latent_codecs.base import LatentCodec, check_strings
+from tinify.latent_codecs.base import FixedNetworks, LatentCodec, check_strings
 from tinify.ops import quantize_ste
 from tinify.registry.torch import register_module
 
@@ -129,3 +130,69 @@ class GaussianConditionalLatentCodec(LatentCodec):
                 f"shape {tuple(shape)} does not match the parameters' {tuple(y_hat.shape[2:4])}"
             )
         return {"y_hat": y_hat}
+
+    # -- the fixed-point entropy path -------------------------------------------------------------
+
+    def _fixed_params(self, ctx_params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(indexes, m_int, means)`` of int32 parameters: table rows decided on integers,
+        means ``m_int * 2^-F`` in float32."""
+        from tinify.models.fixed import FRAC_BITS, from_fixed
+
+        if not isinstance(self.entropy_parameters, nn.Identity):
+            raise ParameterError("the fixed path needs the Gaussian codec's own EP to be Identity")
+        scales, m_int = self.split_params(ctx_params)
+        if scales is None or m_int is None:
+            raise ParameterError("the fixed path needs both scales and means")
+        gc = self.gaussian_conditional
+        return gc.build_indexes_fixed(scales.contiguous(), FRAC_BITS), m_int, from_fixed(m_int)
+
+    def compress_fixed(
+        self,
+        y: Tensor,
+        ctx_params: Tensor,
+        *,
+        networks: FixedNetworks,
+        stream_chunks: int | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`compress` with int32 parameters (``FRAC_BITS`` fractional bits, from integer
+        networks); returns also ``"y_int"``: ``symbol * 2^F + m_int`` (saturated int32), the
+        values the integer networks of later steps see. (No network of its own: ``networks``
+        is accepted for the common interface.)"""
+        from tinify.models.fixed import FRAC_BITS, saturate
+
+        indexes, m_int, means = self._fixed_params(ctx_params)
+        gc = self.gaussian_conditional
+        means = means.to(y.device)
+        symbols = gc.quantize(y, "symbols", means)
+        y_strings = gc.compress(y, indexes.to(y.device), means, stream_chunks=stream_chunks)
+        return {
+            "strings": [y_strings],
+            "shape": y.shape[2:4],
+            "y_hat": gc.dequantize(symbols, means),
+            "y_int": saturate(symbols.cpu().long() * 2**FRAC_BITS + m_int.long()),
+        }
+
+    def decompress_fixed(
+        self,
+        strings: list[list[bytes]],
+        shape: Sequence[int],
+        ctx_params: Tensor,
+        *,
+        networks: FixedNetworks,
+        stream_chunks: int | None = None,
+    ) -> dict[str, Any]:
+        """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""
+        from tinify.models.fixed import FRAC_BITS, saturate
+
+        check_strings(strings, 1, type(self).__name__)
+        indexes, m_int, means = self._fixed_params(ctx_params)
+        gc = self.gaussian_conditional
+        symbols = gc.decompress(list(strings[0]), indexes, torch.int32, stream_chunks=stream_chunks)
+        if tuple(symbols.shape[2:4]) != tuple(int(s) for s in shape):
+            raise ParameterError(
+                f"shape {tuple(shape)} does not match the parameters' {tuple(symbols.shape[2:4])}"
+            )
+        return {
+            "y_hat": gc.dequantize(symbols, means),
+            "y_int": saturate(symbols.long() * 2**FRAC_BITS + m_int.long()),
+        }

@@ -10,7 +10,13 @@ from torch import Tensor, nn
 
 from tinify.entropy_models import EntropyBottleneck
 from tinify.exceptions import ParameterError
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec, check_strings
+from tinify.latent_codecs.base import (
+    FLOAT_CODING,
+    CodecArithmetic,
+    FixedNetworks,
+    LatentCodec,
+    check_strings,
+)
 from tinify.ops import quantize_ste
 from tinify.registry.torch import register_module
 
@@ -81,8 +87,7 @@ class HyperLatentCodec(LatentCodec):
         return eb.decompress(list(strings[0]), shape, stream_chunks=stream_chunks)
 
     def compress(self, y: Tensor, *, stream_chunks: int | None = None) -> dict[str, Any]:
-        z_strings, shape, z_hat = self._code_z(y, stream_chunks)
-        return {"strings": [z_strings], "shape": shape, "params": self.h_s(z_hat)}
+        return self._compress(y, FLOAT_CODING, stream_chunks)
 
     def decompress(
         self,
@@ -92,26 +97,16 @@ class HyperLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        return {"params": self.h_s(self._decode_z(strings, shape, stream_chunks))}
+        return {"params": self._params(self._decode_z(strings, shape, stream_chunks), FLOAT_CODING)}
 
     def fixed_network_modules(self) -> dict[str, nn.Module]:
         return {"h_s": self.h_s}
-
-    def _params_fixed(self, z_hat: Tensor, networks: FixedNetworks) -> Tensor:
-        from tinify.models.fixed import run_network, to_fixed
-
-        return run_network(networks(self, "h_s"), to_fixed(z_hat))
 
     def compress_fixed(
         self, y: Tensor, *, networks: FixedNetworks, stream_chunks: int | None = None
     ) -> dict[str, Any]:
         """:meth:`compress` with ``h_s`` in integers: ``"params"`` is int32 (fixed point)."""
-        z_strings, shape, z_hat = self._code_z(y, stream_chunks)
-        return {
-            "strings": [z_strings],
-            "shape": shape,
-            "params": self._params_fixed(z_hat, networks),
-        }
+        return self._compress(y, CodecArithmetic(networks), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -122,4 +117,14 @@ class HyperLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         z_hat = self._decode_z(strings, shape, stream_chunks)
-        return {"params": self._params_fixed(z_hat, networks)}
+        return {"params": self._params(z_hat, CodecArithmetic(networks))}
+
+    def _params(self, z_hat: Tensor, arithmetic: CodecArithmetic) -> Tensor:
+        """``h_s(z_hat)``: float, or int32 from the quantized ``h_s`` on ``to_fixed(z_hat)``."""
+        return arithmetic.run(self, "h_s", self.h_s, arithmetic.entry(z_hat))
+
+    def _compress(
+        self, y: Tensor, arithmetic: CodecArithmetic, stream_chunks: int | None
+    ) -> dict[str, Any]:
+        z_strings, shape, z_hat = self._code_z(y, stream_chunks)
+        return {"strings": [z_strings], "shape": shape, "params": self._params(z_hat, arithmetic)}

@@ -9,7 +9,13 @@ from typing import Any
 from torch import Tensor
 
 from tinify.exceptions import ParameterError
-from tinify.latent_codecs.base import FixedNetworks, LatentCodec, chunks_option
+from tinify.latent_codecs.base import (
+    FLOAT_CODING,
+    CodecArithmetic,
+    FixedNetworks,
+    LatentCodec,
+    chunks_option,
+)
 from tinify.registry.torch import register_module
 
 __all__ = [
@@ -108,10 +114,7 @@ class HyperpriorLatentCodec(LatentCodec):
         }
 
     def compress(self, y: Tensor, *, stream_chunks: int | None = None) -> dict[str, Any]:
-        chunks = chunks_option(stream_chunks)
-        hyper_out = self.hyper.compress(y, **chunks)
-        y_out = self.y.compress(y, hyper_out["params"], **chunks)
-        return join_hyper_outputs(y_out, hyper_out)
+        return self._compress(y, FLOAT_CODING, stream_chunks)
 
     def decompress(
         self,
@@ -121,22 +124,13 @@ class HyperpriorLatentCodec(LatentCodec):
         stream_chunks: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        owner = type(self).__name__
-        y_strings, z_strings = split_hyper_strings(strings, owner)
-        y_shape, hyper_shape = split_hyper_shape(shape, owner)
-        chunks = chunks_option(stream_chunks)
-        hyper_out = self.hyper.decompress([z_strings], hyper_shape, **chunks)
-        y_out = self.y.decompress(y_strings, y_shape, hyper_out["params"], **chunks)
-        return {"y_hat": y_out["y_hat"]}
+        return self._decompress(strings, shape, FLOAT_CODING, stream_chunks)
 
     def compress_fixed(
         self, y: Tensor, *, networks: FixedNetworks, stream_chunks: int | None = None
     ) -> dict[str, Any]:
         """:meth:`compress` with integer entropy parameters (both parts' fixed paths)."""
-        chunks = chunks_option(stream_chunks)
-        hyper_out = self.hyper.compress_fixed(y, networks=networks, **chunks)
-        y_out = self.y.compress_fixed(y, hyper_out["params"], networks=networks, **chunks)
-        return join_hyper_outputs(y_out, hyper_out)
+        return self._compress(y, CodecArithmetic(networks), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -146,14 +140,27 @@ class HyperpriorLatentCodec(LatentCodec):
         networks: FixedNetworks,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
+        return self._decompress(strings, shape, CodecArithmetic(networks), stream_chunks)
+
+    def _compress(
+        self, y: Tensor, arithmetic: CodecArithmetic, stream_chunks: int | None
+    ) -> dict[str, Any]:
+        chunks = chunks_option(stream_chunks)
+        hyper_out = arithmetic.compress(self.hyper, y, **chunks)
+        y_out = arithmetic.compress(self.y, y, hyper_out["params"], **chunks)
+        return join_hyper_outputs(y_out, hyper_out)
+
+    def _decompress(
+        self,
+        strings: list[list[bytes]],
+        shape: Any,
+        arithmetic: CodecArithmetic,
+        stream_chunks: int | None,
+    ) -> dict[str, Any]:
         owner = type(self).__name__
         y_strings, z_strings = split_hyper_strings(strings, owner)
         y_shape, hyper_shape = split_hyper_shape(shape, owner)
         chunks = chunks_option(stream_chunks)
-        hyper_out = self.hyper.decompress_fixed(
-            [z_strings], hyper_shape, networks=networks, **chunks
-        )
-        y_out = self.y.decompress_fixed(
-            y_strings, y_shape, hyper_out["params"], networks=networks, **chunks
-        )
+        hyper_out = arithmetic.decompress(self.hyper, [z_strings], hyper_shape, **chunks)
+        y_out = arithmetic.decompress(self.y, y_strings, y_shape, hyper_out["params"], **chunks)
         return {"y_hat": y_out["y_hat"]}

@@ -122,6 +122,11 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
             _square(module.stride, "stride"),
             _square(module.padding, "padding"),
         )
+    elif isinstance(module, nn.Linear):
+        # A linear layer is a 1x1 convolution on (rows, channels): run it with forward_rows.
+        yield _core.FixedLayer.conv2d(
+            to_numpy(module.weight.detach()[:, :, None, None], np.float32), _bias(module), 1, 0
+        )
     elif isinstance(module, nn.PixelShuffle):
         yield _core.FixedLayer.pixel_shuffle(int(module.upscale_factor))
     elif isinstance(module, nn.ReLU):
@@ -134,8 +139,9 @@ def _layers(module: nn.Module) -> Iterator[_core.FixedLayer]:
 
 @torch.no_grad()
 def quantize_network(module: nn.Module) -> _core.FixedNetwork:
-    """Quantize an ``nn.Sequential`` of convolutions, transposed convolutions, pixel shuffles,
-    ReLUs and LeakyReLUs (nested Sequentials allowed) into a :class:`tinify._core.FixedNetwork`.
+    """Quantize an ``nn.Sequential`` of convolutions, transposed convolutions, linear layers (as
+    1x1 convolutions, for ``forward_rows``), pixel shuffles, ReLUs and LeakyReLUs (nested
+    Sequentials allowed) into a :class:`tinify._core.FixedNetwork`.
 
     Raises:
         ParameterTypeError: a layer has no fixed-point version.

@@ -23,6 +23,33 @@ features.
 Names, state dicts and streams are CompressAI 1.2.8's. mbt2018-vbr codes with tinify's wavefront
 order by default (:mod:`tinify.models.image.wavefront`); ``context_order="raster"`` writes
 CompressAI's stream layout.
+
+**The fixed-point entropy path** (``entropy_path="fixed"``, coding mode 1; see
+:mod:`tinify.models.fixed`) at stage 2. Every number that decides a table row or a decoded
+latent is an integer, so the latents decode bit-identically on any machine:
+
+- the rate enters as ``scale_int = rint(float64(scale) * 2^16)`` (:data:`SCALE_BITS`; ``scale``
+  is the float32 ``inputscale``, e.g. ``float32(1 / quant_step)``, so the product is exact and
+  ties round to even); it must lie in ``1 .. 2^31 - 1``;
+- ``h_s`` (and for mbt2018-vbr the context and ``entropy_parameters``) run as the quantized
+  integer networks; the scaled Gaussian scale is ``floor(s_int * scale_int / 2^16)`` (int64,
+  saturated to int32) and picks its table row on integers, as the other models' fixed path;
+- symbols are ``round((y - m) * scale)`` with ``m = m_int * 2^-F`` (encoder only: any choice
+  of symbols decodes);
+- the reconstruction offset is the quantized ``QuantABCD`` (its linear layers as 1x1 integer
+  layers) on the rows ``(max(s_scaled_int, bound_int), scale_feature)``, with
+  ``bound_int = rint(0.11 * 2^F)`` and ``scale_feature = (scale_int + 8) >> 4`` (the scale with
+  F fractional bits), negated, and 0 where ``q = 0``;
+- the decoded value is ``floor((sign(q) * (|q| * 2^F + delta_int) * 2^16 + floor(scale_int / 2))
+  / scale_int) + m_int``, in int64 (``|q| * 2^F + delta`` is clamped to 2^46 first, beyond
+  which the value saturates anyway), saturated to int32: that is ``y_hat * 2^F``, what the
+  context of mbt2018-vbr sees and (times ``2^-F``) what ``g_s`` gets;
+- mbt2018-vbr's ``scale_to_context(scale)`` is the quantized linear layer on ``scale_feature``,
+  added to the integer context rows (saturated);
+- the hyper-latent is coded at unit step with the bottleneck's tables of :meth:`update` (those
+  of stage 1; a checkpoint carries them): the variable-step tables of
+  :class:`~tinify.entropy_models.EntropyBottleneckVbr` are built at coding time from float
+  density evaluations, which may differ between machines.
 """
 
 from __future__ import annotations
@@ -40,11 +67,14 @@ from tinify.ans import RansDecoder
 from tinify.entropy_models import EntropyBottleneck, EntropyBottleneckVbr
 from tinify.exceptions import ParameterError
 from tinify.models.base import CodingOptions, get_scale_table
+from tinify.models.fixed import FRAC_BITS, from_fixed, saturate
 from tinify.models.image.bmshj2018 import ScaleHyperprior
 from tinify.models.image.mbt2018 import JointAutoregressiveHierarchicalPriors, MeanScaleHyperprior
 from tinify.models.image.wavefront import (
     ContextCoder,
+    FixedArithmetic,
     FloatArithmetic,
+    FrontArithmetic,
     causal_taps,
     coding_fronts,
     single_intra_op_thread,
@@ -57,6 +87,8 @@ from tinify.utils.arrays import to_numpy
 __all__ = [
     "GAINS",
     "LAMBDAS",
+    "SCALE_BITS",
+    "FixedRate",
     "JointAutoregressiveHierarchicalPriorsVbr",
     "MeanScaleHyperpriorVbr",
     "ScaleHyperpriorVbr",
@@ -99,6 +131,64 @@ def quant_step_to_scale(quant_step: float) -> Tensor:
     if not (np.isfinite(step) and step > 0):
         raise ParameterError(f"the quantization step must be a positive number, got {quant_step!r}")
     return torch.tensor(1.0 / step, dtype=torch.float32)
+
+
+#: Fractional bits of the scale (``1 / quantization step``) on the fixed-point path.
+SCALE_BITS = 16
+
+
+class FixedRate:
+    """The rate of one fixed-point call in integers, and the integer reconstruction (see the
+    module docstring for the exact rules).
+
+    Args:
+        scale: the call's float32 scale (``inputscale``), a 0-d tensor.
+        bound: the Gaussian conditional's lower scale bound (float32, 0.11).
+        offsets: the quantized ``QuantABCD`` (None: no offsets, ``no_quantoffset``).
+
+    Raises:
+        tinify.ParameterError: the scale is out of the fixed path's range (``2^-16 .. 2^15``).
+    """
+
+    def __init__(self, scale: Tensor, bound: float, offsets: _core.FixedNetwork | None) -> None:
+        exact = float(scale.detach().to("cpu", torch.float32).reshape(()))  # float32 -> double
+        scale_int = round(exact * 2.0**SCALE_BITS)  # exact product; round() ties to even
+        if not 1 <= scale_int < 2**31:
+            raise ParameterError(
+                f"scale {exact!r} is out of the fixed-point path's range (2^-16 .. 2^15)"
+            )
+        self.scale = scale.detach()
+        self.scale_int = scale_int
+        shift = SCALE_BITS - FRAC_BITS
+        #: The scale with F fractional bits (rounded half up), the offsets' second input.
+        self.feature = (scale_int + (1 << (shift - 1))) >> shift
+        self.bound = round(float(np.float32(bound)) * 2.0**FRAC_BITS)
+        self.offsets = offsets
+
+    def sigma(self, scales_int: Tensor) -> Tensor:
+        """The scaled scales ``floor(s_int * scale_int / 2^16)``, int32 (saturated)."""
+        return saturate((scales_int.to(torch.int64) * self.scale_int) >> SCALE_BITS)
+
+    def values(self, q: Tensor, sigma: Tensor, m_int: Tensor | None) -> Tensor:
+        """``y_hat * 2^F`` (int32) of symbols ``q`` with scaled scales ``sigma`` and means
+        ``m_int`` (int32, or None for the scale-only model)."""
+        q = q.to("cpu", torch.int64)
+        num = q.abs() * (1 << FRAC_BITS)
+        if self.offsets is not None:
+            nonzero = torch.nonzero(q.reshape(-1)).reshape(-1)
+            if nonzero.numel():
+                stdev = sigma.reshape(-1).index_select(0, nonzero).clamp_min(self.bound)
+                rows = torch.stack((stdev, torch.full_like(stdev, self.feature)), dim=1)
+                delta = torch.from_numpy(self.offsets.forward_rows(to_numpy(rows, np.int32)))
+                flat = num.reshape(-1)
+                flat.index_add_(0, nonzero, -delta.reshape(-1).to(torch.int64))
+        num = num.clamp(-(2**46), 2**46) * torch.sign(q)
+        value = torch.div(
+            num * (1 << SCALE_BITS) + self.scale_int // 2, self.scale_int, rounding_mode="floor"
+        )
+        if m_int is not None:
+            value = value + m_int.to("cpu", torch.int64)
+        return saturate(value)
 
 
 def _is_zero(value: Scale) -> bool:
@@ -339,8 +429,9 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
     ) -> dict[str, Any]:
         """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`; or at
         ``quant_step``, the keyword the codec uses); decode with the same rate and options.
-        ``entropy_path`` and ``stream_chunks`` are :class:`CompressionModel`'s (stage 2 codes
-        on the float path only). Returns ``{"strings": [y, z], "shape", "x_size"}``."""
+        ``entropy_path`` and ``stream_chunks`` are :class:`CompressionModel`'s (the fixed path
+        at stage 2 is described in the module docstring). Returns ``{"strings": [y, z],
+        "shape", "x_size"}``."""
         options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
         return self._compress_with(x, options)
 
@@ -375,16 +466,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         (the rate travels with the call: nothing is stored on the model).
 
         Raises:
-            tinify.ParameterError: an invalid rate or option, or ``entropy_path="fixed"`` at
-                stage 2 (no fixed-point path).
+            tinify.ParameterError: an invalid rate or option (on the fixed path, a scale out of
+                ``2^-16 .. 2^15``).
         """
         base = self.coding_options(entropy_path, stream_chunks)
         scale = self._coding_scale(stage, s, self._inputscale(inputscale, quant_step))
         if base.fixed and stage == 2:
-            raise ParameterError(
-                f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
-                "entropy_path='float' (tinify: --coding float)"
-            )
+            self._fixed_rate(scale)  # checks the scale's range
         return VbrCodingOptions(base.entropy_path, base.stream_chunks, int(stage), scale)
 
     def _rate(self, options: CodingOptions) -> Rate:
@@ -392,16 +480,36 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         ``|Gain[1]|`` (CompressAI's defaults)."""
         if isinstance(options, VbrCodingOptions) and options.scale is not None:
             return options.stage, options.scale
-        if options.fixed:
-            raise ParameterError(
-                f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
-                "entropy_path='float' (tinify: --coding float)"
-            )
         return 2, self._coding_scale(2, 1, 0)
 
-    def _compress_z(self, z: Tensor, options: CodingOptions) -> tuple[list[bytes], Tensor]:
+    # -- the fixed-point path -------------------------------------------------------------------
+
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        modules = super()._fixed_network_modules()
+        modules["quant_offsets"] = self.QuantABCD
+        return modules
+
+    def _fixed_rate(self, scale: Tensor) -> FixedRate:
+        """The integer rate and reconstruction of a fixed-point call at ``scale``."""
+        bound = self.gaussian_conditional.scale_bound
+        assert bound is not None
+        offsets = None if self.no_quantoffset else self.fixed_network("quant_offsets")
+        return FixedRate(scale, float(bound.reshape(-1)[0]), offsets)
+
+    def _fixed_coding(self, z_hat: Tensor, rate: FixedRate) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``(indexes, scaled scales, m_int)`` of ``y`` from the integer ``h_s``."""
+        scales_int, m_int = self._split_params(self._hyper_params_fixed(z_hat))
+        sigma = rate.sigma(scales_int)
+        return self.gaussian_conditional.build_indexes_fixed(sigma, FRAC_BITS), sigma, m_int
+
+    def _hyper_step(self, options: CodingOptions) -> Tensor | None:
+        """The hyper-latent's step of a call: None (unit step, the tables of :meth:`update`)
+        at stage 1, on the fixed path, and without ``vr_entbttlnck``."""
         stage, scale = self._rate(options)
-        step = self._z_step(scale) if stage == 2 else None
+        return self._z_step(scale) if stage == 2 and not options.fixed else None
+
+    def _compress_z(self, z: Tensor, options: CodingOptions) -> tuple[list[bytes], Tensor]:
+        step = self._hyper_step(options)
         if step is None:
             return super()._compress_z(z, options)
         eb = self.entropy_bottleneck
@@ -411,8 +519,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         return strings, eb.decompress(strings, z.size()[-2:], qs=step[0], stream_chunks=chunks)
 
     def _decompress_z(self, strings: Sequence[bytes], shape: Any, options: CodingOptions) -> Tensor:
-        stage, scale = self._rate(options)
-        step = self._z_step(scale) if stage == 2 else None
+        step = self._hyper_step(options)
         eb = self.entropy_bottleneck
         chunks = options.stream_chunks
         if step is None:
@@ -427,6 +534,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         y = self.g_a(x)
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
+        if options.fixed:
+            indexes, _, m_int = self._fixed_coding(z_hat, self._fixed_rate(scale))
+            centred = y if m_int is None else y - from_fixed(m_int, y.dtype).to(y.device)
+            y_strings = self.gaussian_conditional.compress(
+                centred * scale, indexes.to(y.device), stream_chunks=options.stream_chunks
+            )
+            return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
         scales, means = self._gaussian_params(z_hat)
         indexes = self.gaussian_conditional.build_indexes(scales * scale)
         y_strings = self.gaussian_conditional.compress(
@@ -444,10 +558,16 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         if stage == 1:
             return super()._decompress(strings, shape, options)
         z_hat = self._decompress_z(strings[1], shape, options)
-        scales, means = self._gaussian_params(z_hat)
         gc = self.gaussian_conditional
-        indexes = gc.build_indexes(scales * scale)
         chunks = options.stream_chunks
+        if options.fixed:
+            rate = self._fixed_rate(scale)
+            indexes, sigma, m_int = self._fixed_coding(z_hat, rate)
+            q = gc.decompress(list(strings[0]), indexes, torch.int32, stream_chunks=chunks)
+            y_int = rate.values(q, sigma, m_int)
+            return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device))
+        scales, means = self._gaussian_params(z_hat)
+        indexes = gc.build_indexes(scales * scale)
         if self.no_quantoffset:
             scaled_means = None if means is None else means * scale
             y_hat = gc.decompress(
@@ -581,18 +701,18 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         y = self.g_a(x)
         z = self.h_a(y)
         z_strings, z_hat = self._compress_z(z, options)
-        params = self.h_s(z_hat)
+        params = self._hyper_params(z_hat, options)
         if params.shape[-2:] != y.shape[-2:]:
             raise ParameterError(
                 f"latent {tuple(y.shape[-2:])} is not 4x the hyper-latent "
                 f"{tuple(z.shape[-2:])}: the input must be a multiple of 64"
             )
-        arithmetic = self._arithmetic(scale, stage)
+        fronts = self._fronts(scale, stage, options)
         y_strings = []
         with torch.no_grad(), single_intra_op_thread():
             for b in range(y.size(0)):
-                coder = self._coder(params[b : b + 1], arithmetic)
-                y_strings.append(self._compress_item(coder, y[b : b + 1], scale, stage))
+                coder = self._coder(params[b : b + 1], fronts.arithmetic)
+                y_strings.append(self._compress_item(coder, y[b : b + 1], fronts))
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
 
     def _decompress(
@@ -602,31 +722,47 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         if stage == 1 and options.fixed:
             return JointAutoregressiveHierarchicalPriors._decompress(self, strings, shape, options)
         z_hat = self._decompress_z(strings[1], shape, options)
-        params = self.h_s(z_hat)
+        params = self._hyper_params(z_hat, options)
         if len(strings[0]) != params.size(0):
             raise ParameterError(f"{len(strings[0])} streams for a batch of {params.size(0)}")
-        arithmetic = self._arithmetic(scale, stage)
+        fronts = self._fronts(scale, stage, options)
         latents = []
         with torch.no_grad(), single_intra_op_thread():
             for b, stream in enumerate(strings[0]):
-                coder = self._coder(params[b : b + 1], arithmetic)
+                coder = self._coder(params[b : b + 1], fronts.arithmetic)
                 decoder = RansDecoder()
                 decoder.set_stream(bytes(stream))
-                self._decompress_item(coder, decoder, scale, stage)
+                self._decompress_item(coder, decoder, fronts)
                 decoder.finish()
                 latents.append(coder.latent())
-        return self._synthesize(torch.cat(latents))
+        y_hat = fronts.arithmetic.latent(torch.cat(latents), z_hat)
+        return self._synthesize(y_hat)
 
-    def _arithmetic(self, scale: Tensor, stage: int) -> FloatArithmetic:
-        """The float front arithmetic at this call's rate: the context bias gets
-        ``scale_to_context(scale)`` at stage 2 (built per call, never stored on the model)."""
-        arithmetic = FloatArithmetic(self.context_prediction, self.entropy_parameters)
-        shift = self._context_shift(scale, stage)
-        if shift is not None:
-            arithmetic.ctx_bias = (arithmetic.ctx_bias + shift.detach()).contiguous()
-        return arithmetic
+    def _fronts(self, scale: Tensor, stage: int, options: CodingOptions) -> _FrontRate:
+        """How this call's fronts derive table rows, symbols and decoded values: float
+        (CompressAI's arithmetic) or, at stage 2 on the fixed path, integer (see the module
+        docstring). Built per call, never stored on the model."""
+        if not options.fixed:
+            arithmetic = FloatArithmetic(self.context_prediction, self.entropy_parameters)
+            shift = self._context_shift(scale, stage)
+            if shift is not None:
+                arithmetic.ctx_bias = (arithmetic.ctx_bias + shift.detach()).contiguous()
+            return _FloatFronts(self, arithmetic, scale, stage)
+        rate = self._fixed_rate(scale)
+        shift_int = None
+        if self.scl2ctx:
+            row = np.array([[rate.feature]], dtype=np.int32)
+            shift = self.fixed_network("scale_to_context").forward_rows(row)
+            shift_int = torch.from_numpy(shift).reshape(-1)
+        nets = self.fixed_network("context"), self.fixed_network("entropy_parameters")
+        return _FixedFronts(self, FixedArithmetic(*nets, context_shift=shift_int), rate)
 
-    def _coder(self, params: Tensor, arithmetic: FloatArithmetic) -> ContextCoder:
+    def _fixed_network_modules(self) -> dict[str, nn.Module]:
+        modules = super()._fixed_network_modules()
+        modules["scale_to_context"] = self.scale_to_context
+        return modules
+
+    def _coder(self, params: Tensor, arithmetic: FrontArithmetic) -> ContextCoder:
         return ContextCoder(
             self.context_prediction,
             self.entropy_parameters,
@@ -647,36 +783,89 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         qf = q.to(means.dtype)
         return self._reconstruct(qf.abs(), torch.sign(qf), scales * scale, scale, means)
 
-    def _compress_item(self, coder: ContextCoder, y: Tensor, scale: Tensor, stage: int) -> bytes:
-        gc = self.gaussian_conditional
+    def _compress_item(self, coder: ContextCoder, y: Tensor, fronts: _FrontRate) -> bytes:
         channels = y.size(1)
         y_rows = y.detach().flatten(2).transpose(1, 2).index_select(1, torch.cat(coder.fronts))
-        fronts = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
+        values = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
         symbols, indexes = [], []
-        for i, values in enumerate(fronts):
-            scales, means = coder.front_params(i).chunk(2, dim=1)
-            if stage == 1:
-                q = gc.quantize(values, "symbols", means)
-            else:
-                q = gc.quantize((values - means) * scale, "symbols")
-            coder.write_front(i, self._dequantized(q, scales, means, scale, stage))
+        for i, front_values in enumerate(values):
+            rows, state = fronts.front(coder.front_params(i))
+            q = fronts.symbols(front_values, state)
+            coder.write_front(i, fronts.values(q, state))
             symbols.append(q.reshape(-1))
-            indexes.append(gc.build_indexes(scales * scale).reshape(-1))
+            indexes.append(rows)
         return _core.encode_with_indexes(
             to_numpy(torch.cat(symbols), np.int32),
-            to_numpy(torch.cat(indexes), np.int32),
-            gc.cdf_table(),
+            np.concatenate(indexes),
+            self.gaussian_conditional.cdf_table(),
         )
 
     def _decompress_item(
-        self, coder: ContextCoder, decoder: RansDecoder, scale: Tensor, stage: int
+        self, coder: ContextCoder, decoder: RansDecoder, fronts: _FrontRate
     ) -> None:
-        gc = self.gaussian_conditional
         channels = coder.shape[1]
-        table = gc.cdf_table()
+        table = self.gaussian_conditional.cdf_table()
         for i in range(len(coder.fronts)):
-            scales, means = coder.front_params(i).chunk(2, dim=1)
-            indexes = to_numpy(gc.build_indexes(scales * scale).reshape(-1), np.int32)
-            q = torch.from_numpy(decoder.decode_stream(indexes, table))
-            q = q.reshape(-1, channels).to(means.device)
-            coder.write_front(i, self._dequantized(q, scales, means, scale, stage))
+            rows, state = fronts.front(coder.front_params(i))
+            q = torch.from_numpy(decoder.decode_stream(rows, table)).reshape(-1, channels)
+            coder.write_front(i, fronts.values(q, state))
+
+
+class _FloatFronts:
+    """mbt2018-vbr's fronts on the float path: rows of ``sigma * scale``, symbols
+    ``round(y - mu)`` (stage 1) or ``round((y - mu) * scale)``, values with the float offsets."""
+
+    def __init__(
+        self,
+        model: JointAutoregressiveHierarchicalPriorsVbr,
+        arithmetic: FloatArithmetic,
+        scale: Tensor,
+        stage: int,
+    ) -> None:
+        self.model, self.arithmetic, self.scale, self.stage = model, arithmetic, scale, stage
+
+    def front(self, out: Tensor) -> tuple[np.ndarray, tuple[Tensor, Tensor]]:
+        scales, means = out.chunk(2, dim=1)
+        rows = self.model.gaussian_conditional.build_indexes(scales * self.scale)
+        return to_numpy(rows.reshape(-1), np.int32), (scales, means)
+
+    def symbols(self, values: Tensor, state: tuple[Tensor, Tensor]) -> Tensor:
+        gc, means = self.model.gaussian_conditional, state[1]
+        if self.stage == 1:
+            return gc.quantize(values, "symbols", means)
+        return gc.quantize((values - means) * self.scale, "symbols")
+
+    def values(self, q: Tensor, state: tuple[Tensor, Tensor]) -> Tensor:
+        scales, means = state
+        return self.model._dequantized(q.to(means.device), scales, means, self.scale, self.stage)
+
+
+class _FixedFronts:
+    """mbt2018-vbr's fronts on the fixed path (stage 2): integer networks, rows of the scaled
+    integer scales, decoded values ``y_hat * 2^F`` from :meth:`FixedRate.values`."""
+
+    def __init__(
+        self,
+        model: JointAutoregressiveHierarchicalPriorsVbr,
+        arithmetic: FixedArithmetic,
+        rate: FixedRate,
+    ) -> None:
+        self.model, self.arithmetic, self.rate = model, arithmetic, rate
+
+    def front(self, out: Tensor) -> tuple[np.ndarray, tuple[Tensor, Tensor]]:
+        scales_int, m_int = out.chunk(2, dim=1)
+        sigma = self.rate.sigma(scales_int)
+        rows = self.model.gaussian_conditional.build_indexes_fixed(sigma, FRAC_BITS)
+        return to_numpy(rows.reshape(-1), np.int32), (sigma, m_int)
+
+    def symbols(self, values: Tensor, state: tuple[Tensor, Tensor]) -> Tensor:
+        means = from_fixed(state[1], values.dtype).to(values.device)
+        scale = self.rate.scale.to(values)
+        return self.model.gaussian_conditional.quantize((values - means) * scale, "symbols")
+
+    def values(self, q: Tensor, state: tuple[Tensor, Tensor]) -> Tensor:
+        sigma, m_int = state
+        return self.rate.values(q, sigma, m_int)
+
+
+_FrontRate = Union[_FloatFronts, _FixedFronts]

@@ -320,16 +320,27 @@ class FixedArithmetic:
     Args:
         context_net: the context convolution as a linear layer (:func:`context_network`).
         parameter_net: the quantized ``entropy_parameters``.
+        context_shift: int32 (C_ctx,) added to every context row, saturated to int32 (the
+            variable-rate mbt2018's ``scale_to_context`` at the call's rate), or None.
     """
 
-    def __init__(self, context_net: _core.FixedNetwork, parameter_net: _core.FixedNetwork) -> None:
+    def __init__(
+        self,
+        context_net: _core.FixedNetwork,
+        parameter_net: _core.FixedNetwork,
+        *,
+        context_shift: Tensor | None = None,
+    ) -> None:
         for net in (context_net, parameter_net):
             if not isinstance(net, _core.FixedNetwork):
                 raise ParameterTypeError(
                     f"expected a tinify._core.FixedNetwork, got {type(net).__name__}"
                 )
+        if context_shift is not None and context_shift.dtype != torch.int32:
+            raise ParameterError(f"the context shift must be int32, got {context_shift.dtype}")
         self.context_net = context_net
         self.parameter_net = parameter_net
+        self.context_shift = None if context_shift is None else context_shift.cpu().to(torch.int64)
 
     def hyper(self, params: Tensor) -> Tensor:
         if params.dtype != torch.int32:
@@ -338,6 +349,8 @@ class FixedArithmetic:
 
     def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
         context = torch.from_numpy(self.context_net.forward_rows(to_numpy(context_in)))
+        if self.context_shift is not None:
+            context = saturate(context.to(torch.int64) + self.context_shift)
         rows = torch.cat([hyper, context], dim=1)
         return torch.from_numpy(self.parameter_net.forward_rows(to_numpy(rows)))
 
