@@ -27,10 +27,13 @@ from the float weights whenever :meth:`update` runs.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tinify import _core
@@ -40,9 +43,11 @@ from tinify.utils.arrays import to_numpy
 __all__ = [
     "ENTROPY_PATHS",
     "FRAC_BITS",
+    "ExactConv",
     "check_entropy_path",
     "from_fixed",
     "quantize_network",
+    "run_image",
     "run_network",
     "saturate",
     "to_fixed",
@@ -166,6 +171,164 @@ def from_fixed(x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     return (x.to(torch.float64) * 2.0**-FRAC_BITS).to(dtype)
 
 
+#: Every partial sum of a convolution whose inputs satisfy ``max|x_int| * max_o sum |w_int[o]|
+#: < 2^53`` is an integer that float64 represents exactly (see :class:`ExactConv`).
+_EXACT_F64 = 1 << 53
+
+#: Most float64 values in one band's im2col / column buffer (256 MiB): larger layers run in
+#: bands of output (convolution) or input (transposed convolution) rows.
+_BAND_VALUES = 1 << 25
+
+
+@dataclass(frozen=True)
+class ExactConv:
+    """A quantized (transposed) convolution evaluated exactly by torch's CPU float64 kernels.
+
+    **Why this is exact.** One output value is ``acc = b_int + sum_t w_t * x_t`` over the
+    layer's taps ``t`` (integers ``|w_t| <= 2^15``, ``|x_t| < 2^31``). Every *partial* sum that
+    any summation order, blocking, threading, FMA contraction or col2im scatter can form is
+    ``sum_{t in S} w_t * x_t`` for a subset ``S`` of the taps, so its magnitude is at most
+    ``max|x| * sum_t |w_t| <= max|x| * max_o sum |w_int[o, :]|`` (the row sum bounds the taps
+    of every output channel, including the subsets a transposed convolution's output positions
+    see). When that bound is below ``2^53``, every product and every partial sum is an integer
+    float64 represents exactly, so each float64 operation (a product, an add or a fused
+    multiply-add) is exact and the float64 result equals the integer sum whatever the
+    algorithm's order: the result is the same on every machine, BLAS and thread count. Only
+    product-of-sums algorithms (Winograd, FFT, Strassen) could break this; torch's CPU float64
+    convolutions are im2col/col2im with a dgemm (oneDNN and NNPACK take no float64), and the
+    inputs are forced to the CPU. The bias is added and the rounding shift applied in int64,
+    exactly as in Rust (``tinify-core``'s ``QuantizedConv::requantize``), and bands of rows are
+    summed in int64: the result equals the Rust integer path bit for bit. Above the bound the
+    layer runs in Rust's i64 arithmetic (the same rule decides the f64 path there).
+    """
+
+    layer: _core.FixedLayer
+    transposed: bool
+    weight: Tensor  # float64, torch's layout: (cout, cin, kh, kw) or (cin, cout, kh, kw)
+    bias: Tensor  # int64 (cout, 1, 1)
+    half: Tensor  # int64 (cout, 1, 1): 2^(shift - 1), or 0 for a zero shift
+    shift: Tensor  # int64 (cout, 1, 1)
+    cin: int
+    kernel: int
+    stride: int
+    padding: int
+    output_padding: int
+    row_sum: int
+
+    @classmethod
+    def of(cls, layer: _core.FixedLayer) -> ExactConv:
+        """The torch form of a convolution ``layer`` (copies its integers once)."""
+        quantized = layer.quantized()
+        geometry = layer.geometry
+        assert quantized is not None and geometry is not None
+        weight, shift, bias = quantized
+        cout, cin, kh, kw, stride, padding, output_padding, row_sum = geometry
+        w = torch.from_numpy(weight.astype(np.float64)).reshape(cout, cin, kh, kw)
+        transposed = layer.kind == "conv_transpose2d"
+        if transposed:
+            w = w.permute(1, 0, 2, 3).contiguous()
+        s = torch.from_numpy(shift.astype(np.int64)).reshape(-1, 1, 1)
+        return cls(
+            layer=layer,
+            transposed=transposed,
+            weight=w,
+            bias=torch.from_numpy(bias).reshape(-1, 1, 1),
+            half=torch.where(s > 0, torch.ones_like(s) << (s - 1).clamp(min=0), 0),
+            shift=s,
+            cin=cin,
+            kernel=kh,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            row_sum=int(row_sum),
+        )
+
+    def _output_size(self, n: int) -> int:
+        k, s, p = self.kernel, self.stride, self.padding
+        if self.transposed:
+            return (n - 1) * s + k + self.output_padding - 2 * p
+        return (n + 2 * p - k) // s + 1 if n + 2 * p >= k else 0
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The layer on one int32 (C, H, W) CPU image; int32 (C', H', W')."""
+        c, h, w = x.shape
+        ho, wo = self._output_size(h), self._output_size(w)
+        bound = max(int(x.max()), -int(x.min())) if x.numel() else 0
+        if (
+            c != self.cin
+            or min(h, w, ho, wo) <= 0
+            or max(ho, wo) > 1 << 20
+            or bound * self.row_sum >= _EXACT_F64
+        ):
+            # Rust: the i64 path above the bound, and its errors for bad shapes.
+            return torch.from_numpy(self.layer.forward(to_numpy(x)))
+        xd = x.to(torch.float64)
+        acc = self._transposed(xd, ho, wo) if self.transposed else self._direct(xd, ho, wo)
+        acc += self.bias
+        acc += self.half
+        acc >>= self.shift
+        return saturate(acc)
+
+    def _direct(self, x: Tensor, ho: int, wo: int) -> Tensor:
+        k, s, p = self.kernel, self.stride, self.padding
+        padded = F.pad(x, (p, p, p, p)) if p else x
+        rows = max(1, _BAND_VALUES // max(1, self.cin * k * k * wo))
+        acc = torch.empty((self.weight.shape[0], ho, wo), dtype=torch.int64)
+        for r0 in range(0, ho, rows):
+            r1 = min(ho, r0 + rows)
+            band = padded[None, :, r0 * s : (r1 - 1) * s + k]
+            acc[:, r0:r1] = F.conv2d(band, self.weight, stride=s)[0].to(torch.int64)
+        return acc
+
+    def _transposed(self, x: Tensor, ho: int, wo: int) -> Tensor:
+        # Unpadded output coordinates: input row y reaches rows y*s .. y*s + k - 1; the layer's
+        # output is the window [p, p + ho) x [p, p + wo) of that (zero where nothing lands).
+        k, s, p = self.kernel, self.stride, self.padding
+        c, h, w = x.shape
+        cout = self.weight.shape[1]
+        full = torch.zeros(
+            (cout, max((h - 1) * s + k, p + ho), max((w - 1) * s + k, p + wo)),
+            dtype=torch.int64,
+        )
+        rows = max(1, _BAND_VALUES // max(1, cout * k * k * w))
+        for r0 in range(0, h, rows):
+            r1 = min(h, r0 + rows)
+            part = F.conv_transpose2d(x[None, :, r0:r1], self.weight, stride=s)[0]
+            full[:, r0 * s : (r1 - 1) * s + k, : (w - 1) * s + k] += part.to(torch.int64)
+        return full[:, p : p + ho, p : p + wo]
+
+
+_PLANS: weakref.WeakKeyDictionary[_core.FixedNetwork, list[ExactConv | _core.FixedLayer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _plan(network: _core.FixedNetwork) -> list[ExactConv | _core.FixedLayer]:
+    plan = _PLANS.get(network)
+    if plan is None:
+        plan = [
+            ExactConv.of(layer) if layer.kind in ("conv2d", "conv_transpose2d") else layer
+            for layer in network.layers
+        ]
+        _PLANS[network] = plan
+    return plan
+
+
+def run_image(network: _core.FixedNetwork, x: Tensor) -> Tensor:
+    """Run ``network`` on one int32 (C, H, W) image; returns int32 (C', H', W').
+
+    Bit for bit ``network.forward``: convolutions whose bound allows it run as exact float64
+    products in torch (:class:`ExactConv`), everything else in Rust.
+    """
+    x = x.to("cpu").contiguous()
+    for step in _plan(network):
+        if isinstance(step, ExactConv):
+            x = step.forward(x)
+        else:
+            x = torch.from_numpy(step.forward(to_numpy(x)))
+    return x
+
+
 def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     """Run ``network`` on every item of an int32 batch (N, C, H, W); returns int32 (N, C', H', W').
 
@@ -175,5 +338,4 @@ def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
         raise ParameterError(
             f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}"
         )
-    items = [torch.from_numpy(network.forward(to_numpy(x[i]))) for i in range(x.size(0))]
-    return torch.stack(items)
+    return torch.stack([run_image(network, x[i]) for i in range(x.size(0))])
