@@ -41,6 +41,7 @@ from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
+    "BAND_VALUES",
     "ENTROPY_PATHS",
     "FRAC_BITS",
     "ExactConv",
@@ -175,9 +176,9 @@ def from_fixed(x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
 #: < 2^53`` is an integer that float64 represents exactly (see :class:`ExactConv`).
 _EXACT_F64 = 1 << 53
 
-#: Most float64 values in one band's im2col / column buffer (256 MiB): larger layers run in
-#: bands of output (convolution) or input (transposed convolution) rows.
-_BAND_VALUES = 1 << 25
+#: Default most float64 values in one band's im2col / column buffer (256 MiB): larger layers
+#: run in bands of output (convolution) or input (transposed convolution) rows.
+BAND_VALUES = 1 << 25
 
 
 @dataclass(frozen=True)
@@ -249,30 +250,41 @@ class ExactConv:
             return (n - 1) * s + k + self.output_padding - 2 * p
         return (n + 2 * p - k) // s + 1 if n + 2 * p >= k else 0
 
-    def forward(self, x: Tensor) -> Tensor:
-        """The layer on one int32 (C, H, W) CPU image; int32 (C', H', W')."""
+    def exact_f64(self, x: Tensor) -> bool:
+        """Whether ``max|x| * max_o sum |w_int[o]| < 2^53``: the float64 path is exact for ``x``."""
+        bound = max(int(x.max()), -int(x.min())) if x.numel() else 0
+        return bound * self.row_sum < _EXACT_F64
+
+    def forward(self, x: Tensor, band_values: int = BAND_VALUES) -> Tensor:
+        """The layer on one int32 (C, H, W) CPU image; int32 (C', H', W').
+
+        ``band_values`` bounds the float64 values of one band's column buffer (the result does
+        not depend on it).
+        """
         c, h, w = x.shape
         ho, wo = self._output_size(h), self._output_size(w)
-        bound = max(int(x.max()), -int(x.min())) if x.numel() else 0
         if (
             c != self.cin
             or min(h, w, ho, wo) <= 0
             or max(ho, wo) > 1 << 20
-            or bound * self.row_sum >= _EXACT_F64
+            or not self.exact_f64(x)
         ):
             # Rust: the i64 path above the bound, and its errors for bad shapes.
             return torch.from_numpy(self.layer.forward(to_numpy(x)))
         xd = x.to(torch.float64)
-        acc = self._transposed(xd, ho, wo) if self.transposed else self._direct(xd, ho, wo)
+        if self.transposed:
+            acc = self._transposed(xd, ho, wo, band_values)
+        else:
+            acc = self._direct(xd, ho, wo, band_values)
         acc += self.bias
         acc += self.half
         acc >>= self.shift
         return saturate(acc)
 
-    def _direct(self, x: Tensor, ho: int, wo: int) -> Tensor:
+    def _direct(self, x: Tensor, ho: int, wo: int, band_values: int) -> Tensor:
         k, s, p = self.kernel, self.stride, self.padding
         padded = F.pad(x, (p, p, p, p)) if p else x
-        rows = max(1, _BAND_VALUES // max(1, self.cin * k * k * wo))
+        rows = max(1, band_values // max(1, self.cin * k * k * wo))
         acc = torch.empty((self.weight.shape[0], ho, wo), dtype=torch.int64)
         for r0 in range(0, ho, rows):
             r1 = min(ho, r0 + rows)
@@ -280,7 +292,7 @@ class ExactConv:
             acc[:, r0:r1] = F.conv2d(band, self.weight, stride=s)[0].to(torch.int64)
         return acc
 
-    def _transposed(self, x: Tensor, ho: int, wo: int) -> Tensor:
+    def _transposed(self, x: Tensor, ho: int, wo: int, band_values: int) -> Tensor:
         # Unpadded output coordinates: input row y reaches rows y*s .. y*s + k - 1; the layer's
         # output is the window [p, p + ho) x [p, p + wo) of that (zero where nothing lands).
         k, s, p = self.kernel, self.stride, self.padding
@@ -290,7 +302,7 @@ class ExactConv:
             (cout, max((h - 1) * s + k, p + ho), max((w - 1) * s + k, p + wo)),
             dtype=torch.int64,
         )
-        rows = max(1, _BAND_VALUES // max(1, cout * k * k * w))
+        rows = max(1, band_values // max(1, cout * k * k * w))
         for r0 in range(0, h, rows):
             r1 = min(h, r0 + rows)
             part = F.conv_transpose2d(x[None, :, r0:r1], self.weight, stride=s)[0]
