@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import tinify
-from tinify.models.fixed import ExactConv, quantize_network, run_image, run_network
+from tinify.models.fixed import ExactConv, quantize_network, run_image, run_network, run_rows
 
 EDGE = (1 << 53) - 1
 
@@ -56,12 +56,12 @@ def reference(layer: ExactConv, x: np.ndarray) -> np.ndarray:
                         iy, ix = oy * s + i - p, ox * s + j - p
                         if 0 <= iy < h and 0 <= ix < wd:
                             acc[:, oy, ox] += w[:, :, i, j].dot(xs[:, iy, ix])
-    out = np.empty(acc.shape, dtype=np.int32)
-    for o in range(cout):
-        out[o] = np.vectorize(lambda a, o=o: _requantize(int(a), int(bias[o]), int(shift[o])))(
-            acc[o]
-        )
-    return out
+    out = [
+        _requantize(int(a), int(bias[o]), int(shift[o]))
+        for o in range(cout)
+        for a in acc[o].reshape(-1)
+    ]
+    return np.array(out, dtype=np.int32).reshape(acc.shape)
 
 
 @st.composite
@@ -142,3 +142,38 @@ def test_run_network_keeps_rust_errors() -> None:
         run_network(up, torch.zeros((1, 3, 1, 1), dtype=torch.int32))
     out = run_network(net, torch.ones((2, 3, 4, 4), dtype=torch.int32))
     assert out.shape == (2, 3, 4, 4) and out.dtype == torch.int32
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.integers(0, 7),
+    st.integers(0, 2**16),
+    st.sampled_from(["small", "edge", "over", "any"]),
+)
+def test_run_rows_matches_rust_and_wide_integers(
+    cin: int, hidden: int, rows: int, seed: int, mode: str
+) -> None:
+    """1x1 layers on rows (the autoregressive context and ``entropy_parameters``): the float64
+    product equals Rust's ``forward_rows`` and the Python-integer reference."""
+    torch.manual_seed(seed)
+    net = quantize_network(
+        nn.Sequential(nn.Conv2d(cin, hidden, 1), nn.LeakyReLU(0.2), nn.Conv2d(hidden, 3, 1))
+    )
+    first = ExactConv.of(net.layers[0])
+    rng = np.random.default_rng(seed)
+    if mode == "small":
+        x = rng.integers(-(2**17), 2**17, (rows, cin))
+    elif mode == "any":
+        x = rng.integers(-(2**31), 2**31, (rows, cin))
+    else:
+        edge = min(EDGE // first.row_sum + (mode == "over"), 2**31 - 1)
+        x = edge * rng.choice([-1, 1], (rows, cin))
+    x = x.astype(np.int32)
+    got = run_rows(net, torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(got, net.forward_rows(x))
+    expected = reference(first, x.T.reshape(cin, 1, rows))[:, 0, :].T
+    np.testing.assert_array_equal(first.rows(torch.from_numpy(x)).numpy(), expected)
+    with pytest.raises(tinify.TinifyError):
+        run_rows(quantize_network(nn.Sequential(nn.Conv2d(cin, 2, 3))), torch.from_numpy(x))

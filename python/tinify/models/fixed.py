@@ -49,6 +49,7 @@ __all__ = [
     "from_fixed",
     "quantize_network",
     "run_image",
+    "run_rows",
     "run_network",
     "saturate",
     "to_fixed",
@@ -244,6 +245,27 @@ class ExactConv:
             row_sum=int(row_sum),
         )
 
+    def rows(self, x: Tensor) -> Tensor:
+        """A 1x1 convolution on int32 rows (P, C); int32 (P, C'). ``x @ w^T`` in float64 when
+        :meth:`exact_f64` allows it (the same proof: each output is a sum over the taps of one
+        row of ``w``), Rust otherwise (and Rust's errors for a layer that cannot act on rows)."""
+        if (
+            self.transposed
+            or self.kernel != 1
+            or self.stride != 1
+            or self.padding != 0
+            or x.dim() != 2
+            or x.shape[1] != self.cin
+            or not self.exact_f64(x)
+        ):
+            return torch.from_numpy(self.layer.forward_rows(to_numpy(x)))
+        acc = torch.mm(x.to(torch.float64), self.weight.reshape(self.weight.shape[0], -1).t())
+        acc = acc.to(torch.int64)
+        acc += self.bias.reshape(1, -1)
+        acc += self.half.reshape(1, -1)
+        acc >>= self.shift.reshape(1, -1)
+        return saturate(acc)
+
     def _output_size(self, n: int) -> int:
         k, s, p = self.kernel, self.stride, self.padding
         if self.transposed:
@@ -338,6 +360,21 @@ def run_image(network: _core.FixedNetwork, x: Tensor) -> Tensor:
             x = step.forward(x)
         else:
             x = torch.from_numpy(step.forward(to_numpy(x)))
+    return x
+
+
+def run_rows(network: _core.FixedNetwork, x: Tensor) -> Tensor:
+    """Run ``network`` (1x1 convolutions and activations) on int32 rows (P, C); int32 (P, C').
+
+    Bit for bit ``network.forward_rows``, with the products in exact float64 where the bound
+    allows (:meth:`ExactConv.rows`).
+    """
+    x = x.to("cpu").contiguous()
+    for step in _plan(network):
+        if isinstance(step, ExactConv):
+            x = step.rows(x)
+        else:
+            x = torch.from_numpy(step.forward_rows(to_numpy(x)))
     return x
 
 

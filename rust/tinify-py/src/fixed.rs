@@ -184,6 +184,24 @@ impl FixedLayer {
         out.data.into_pyarray(py).reshape(shape)
     }
 
+    /// Runs this one layer on int32 rows (P, C) (a 1x1 convolution or an activation); returns
+    /// (P, C').
+    fn forward_rows<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, i32>,
+    ) -> PyResult<Bound<'py, PyArray2<i32>>> {
+        let (rows, cin, data) = vec2(&x, "x")?;
+        let layer = self.inner.clone();
+        let out = py
+            .detach(move || {
+                fixed::forward_rows(std::slice::from_ref(layer.as_ref()), data, rows, cin)
+            })
+            .map_err(CoreError)?;
+        let cout = out.len().checked_div(rows).unwrap_or(0);
+        out.into_pyarray(py).reshape([rows, cout])
+    }
+
     fn __repr__(&self) -> String {
         match self.inner.as_ref() {
             Layer::Conv2d(q) => format!("FixedLayer.conv2d({} -> {}, k={})", q.cin, q.cout, q.kh),

@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
-from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, saturate
+from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, run_rows, saturate
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
@@ -336,9 +336,8 @@ class FixedArithmetic:
         return params.cpu()
 
     def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
-        context = torch.from_numpy(self.context_net.forward_rows(to_numpy(context_in)))
-        rows = torch.cat([hyper, context], dim=1)
-        return torch.from_numpy(self.parameter_net.forward_rows(to_numpy(rows)))
+        context = run_rows(self.context_net, context_in)
+        return run_rows(self.parameter_net, torch.cat([hyper, context], dim=1))
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
         scales_int, means_int = out.chunk(2, dim=1)
