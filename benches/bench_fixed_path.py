@@ -112,6 +112,7 @@ def tiled_image(width: int, height: int) -> torch.Tensor:
     paths = sorted(KODAK.glob("kodim*.png"))
     out = torch.empty(1, 3, height, width)
     tiles = [image_to_tensor(read_image(p)) for p in paths]
+    tiles = [t.transpose(-1, -2) if t.shape[-2] > t.shape[-1] else t for t in tiles]
     i = 0
     for y in range(0, height, 512):
         for x in range(0, width, 768):

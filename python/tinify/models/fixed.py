@@ -27,6 +27,7 @@ from the float weights whenever :meth:`update` runs.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -294,14 +295,81 @@ class ExactConv:
             # Rust: the i64 path above the bound, and its errors for bad shapes.
             return torch.from_numpy(self.layer.forward(to_numpy(x)))
         xd = x.to(torch.float64)
-        if self.transposed:
-            acc = self._transposed(xd, ho, wo, band_values)
+        if self.transposed or self.stride == 1:
+            acc = self._shifted(xd, ho, wo)
         else:
             acc = self._direct(xd, ho, wo, band_values)
         acc += self.bias
         acc += self.half
         acc >>= self.shift
         return saturate(acc)
+
+    @functools.cached_property
+    def phases(self) -> list[tuple[int, int, list[tuple[Tensor, int, int]]]]:
+        """The layer as sums of shifted matrix products, one list per output phase.
+
+        Output ``(Y, X) = (s*u + a, s*v + b)`` of phase ``(a, b)`` is ``sum w[:, :, i, j] @
+        x[:, u + dy, v + dx]`` over the taps ``(i, j, dy, dx)`` of that phase (zero outside
+        the input). A convolution (stride 1) has one phase, ``dy = i - p``; a transposed
+        convolution has ``s^2`` (its sub-pixel convolutions): tap ``i`` serves the rows with
+        ``(a + p - i) % s == 0``, reading input row ``u + (a + p - i) / s``. Taps whose weights
+        are all zero (masked convolutions) are left out.
+        """
+        k, s, p = self.kernel, self.stride, self.padding
+        w = self.weight.permute(1, 0, 2, 3) if self.transposed else self.weight
+        live = (w != 0).any(dim=1).any(dim=0)
+        phases = []
+        for a in range(s if self.transposed else 1):
+            for b in range(s if self.transposed else 1):
+                taps = []
+                for i in range(k):
+                    for j in range(k):
+                        if not live[i, j]:
+                            continue
+                        if self.transposed:
+                            if (a + p - i) % s or (b + p - j) % s:
+                                continue
+                            dy, dx = (a + p - i) // s, (b + p - j) // s
+                        else:
+                            dy, dx = i - p, j - p
+                        taps.append((w[:, :, i, j].contiguous(), dy, dx))
+                phases.append((a, b, taps))
+        return phases
+
+    def _shifted(self, x: Tensor, ho: int, wo: int) -> Tensor:
+        # The input, zero-padded (left q, right r, top t) and flattened row-major with row length
+        # wp: x[:, u + dy, v + dx] for u < U, v < V is flat[:, (u + dy + t) * wp + v + dx + q],
+        # so one tap is one product with a contiguous column window of `flat` (columns v >= V of
+        # the result wrap into the next row and are dropped).
+        c, h, w = x.shape
+        s = self.stride if self.transposed else 1
+        phases = self.phases
+        cout = self.bias.shape[0]
+        offsets = [(dy, dx) for _, _, taps in phases for _, dy, dx in taps]
+        acc = torch.zeros((cout, ho, wo), dtype=torch.int64)
+        if not offsets:
+            return acc
+        t = max(0, -min(dy for dy, _ in offsets))
+        q = max(0, -min(dx for _, dx in offsets))
+        vmax = max(len(range(b, wo, s)) for _, b, _ in phases)
+        r = max(0, max(dx for _, dx in offsets) + vmax - w)
+        wp = q + w + r
+        flat = F.pad(x, (q, r, t, 0)).reshape(c, -1)
+        umax = max(len(range(a, ho, s)) for a, _, _ in phases)
+        need = (max(dy for dy, _ in offsets) + t + umax) * wp + max(dx for _, dx in offsets) + q
+        if need > flat.shape[1]:
+            flat = F.pad(flat, (0, need - flat.shape[1]))
+        for a, b, taps in phases:
+            rows, cols = len(range(a, ho, s)), len(range(b, wo, s))
+            if not taps or rows == 0 or cols == 0:
+                continue
+            n = rows * wp
+            out = torch.zeros((cout, n), dtype=torch.float64)
+            for weight, dy, dx in taps:
+                start = (dy + t) * wp + dx + q
+                out.addmm_(weight, flat[:, start : start + n])
+            acc[:, a::s, b::s] = out.view(cout, rows, wp)[:, :, :cols].to(torch.int64)
+        return acc
 
     def _direct(self, x: Tensor, ho: int, wo: int, band_values: int) -> Tensor:
         k, s, p = self.kernel, self.stride, self.padding
@@ -313,23 +381,6 @@ class ExactConv:
             band = padded[None, :, r0 * s : (r1 - 1) * s + k]
             acc[:, r0:r1] = F.conv2d(band, self.weight, stride=s)[0].to(torch.int64)
         return acc
-
-    def _transposed(self, x: Tensor, ho: int, wo: int, band_values: int) -> Tensor:
-        # Unpadded output coordinates: input row y reaches rows y*s .. y*s + k - 1; the layer's
-        # output is the window [p, p + ho) x [p, p + wo) of that (zero where nothing lands).
-        k, s, p = self.kernel, self.stride, self.padding
-        c, h, w = x.shape
-        cout = self.weight.shape[1]
-        full = torch.zeros(
-            (cout, max((h - 1) * s + k, p + ho), max((w - 1) * s + k, p + wo)),
-            dtype=torch.int64,
-        )
-        rows = max(1, band_values // max(1, cout * k * k * w))
-        for r0 in range(0, h, rows):
-            r1 = min(h, r0 + rows)
-            part = F.conv_transpose2d(x[None, :, r0:r1], self.weight, stride=s)[0]
-            full[:, r0 * s : (r1 - 1) * s + k, : (w - 1) * s + k] += part.to(torch.int64)
-        return full[:, p : p + ho, p : p + wo]
 
 
 _PLANS: weakref.WeakKeyDictionary[_core.FixedNetwork, list[ExactConv | _core.FixedLayer]] = (
