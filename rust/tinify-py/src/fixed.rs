@@ -175,13 +175,7 @@ impl FixedLayer {
         py: Python<'py>,
         x: PyReadonlyArray3<'py, i32>,
     ) -> PyResult<Bound<'py, PyArray3<i32>>> {
-        let ((c, h, w), data) = vec3(&x, "x")?;
-        let layer = self.inner.clone();
-        let out = py
-            .detach(move || layer.forward(FixedTensor::new(c, h, w, data)?))
-            .map_err(CoreError)?;
-        let shape = [out.channels, out.height, out.width];
-        out.data.into_pyarray(py).reshape(shape)
+        forward_image(py, std::slice::from_ref(self.inner.as_ref()), &x)
     }
 
     /// Runs this one layer on int32 rows (P, C) (a 1x1 convolution or an activation); returns
@@ -191,15 +185,7 @@ impl FixedLayer {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, i32>,
     ) -> PyResult<Bound<'py, PyArray2<i32>>> {
-        let (rows, cin, data) = vec2(&x, "x")?;
-        let layer = self.inner.clone();
-        let out = py
-            .detach(move || {
-                fixed::forward_rows(std::slice::from_ref(layer.as_ref()), data, rows, cin)
-            })
-            .map_err(CoreError)?;
-        let cout = out.len().checked_div(rows).unwrap_or(0);
-        out.into_pyarray(py).reshape([rows, cout])
+        forward_rows(py, std::slice::from_ref(self.inner.as_ref()), &x)
     }
 
     fn __repr__(&self) -> String {
@@ -247,13 +233,7 @@ impl FixedNetwork {
         py: Python<'py>,
         x: PyReadonlyArray3<'py, i32>,
     ) -> PyResult<Bound<'py, PyArray3<i32>>> {
-        let ((c, h, w), data) = vec3(&x, "x")?;
-        let layers = self.layers.clone();
-        let out = py
-            .detach(move || fixed::forward(&layers, FixedTensor::new(c, h, w, data)?))
-            .map_err(CoreError)?;
-        let shape = [out.channels, out.height, out.width];
-        out.data.into_pyarray(py).reshape(shape)
+        forward_image(py, &self.layers, &x)
     }
 
     /// Runs 1x1 convolutions and activations on int32 rows (P, C); returns (P, C').
@@ -262,13 +242,7 @@ impl FixedNetwork {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, i32>,
     ) -> PyResult<Bound<'py, PyArray2<i32>>> {
-        let (rows, cin, data) = vec2(&x, "x")?;
-        let layers = self.layers.clone();
-        let out = py
-            .detach(move || fixed::forward_rows(&layers, data, rows, cin))
-            .map_err(CoreError)?;
-        let cout = out.len().checked_div(rows).unwrap_or(0);
-        out.into_pyarray(py).reshape([rows, cout])
+        forward_rows(py, &self.layers, &x)
     }
 
     fn __len__(&self) -> usize {
@@ -280,6 +254,34 @@ impl FixedNetwork {
     fn layers(&self) -> Vec<FixedLayer> {
         (0..self.layers.len()).map(|i| self.layer(i)).collect()
     }
+}
+
+/// `layers` on one int32 image (C, H, W), with the GIL released.
+fn forward_image<'py>(
+    py: Python<'py>,
+    layers: &[Layer],
+    x: &PyReadonlyArray3<'py, i32>,
+) -> PyResult<Bound<'py, PyArray3<i32>>> {
+    let ((c, h, w), data) = vec3(x, "x")?;
+    let out = py
+        .detach(|| fixed::forward(layers, FixedTensor::new(c, h, w, data)?))
+        .map_err(CoreError)?;
+    let shape = [out.channels, out.height, out.width];
+    out.data.into_pyarray(py).reshape(shape)
+}
+
+/// `layers` on int32 rows (P, C), with the GIL released.
+fn forward_rows<'py>(
+    py: Python<'py>,
+    layers: &[Layer],
+    x: &PyReadonlyArray2<'py, i32>,
+) -> PyResult<Bound<'py, PyArray2<i32>>> {
+    let (rows, cin, data) = vec2(x, "x")?;
+    let out = py
+        .detach(|| fixed::forward_rows(layers, data, rows, cin))
+        .map_err(CoreError)?;
+    let cout = out.len().checked_div(rows).unwrap_or(0);
+    out.into_pyarray(py).reshape([rows, cout])
 }
 
 /// Table rows of int32 fixed-point scales (`max(s, bound) <= table[j]` on integers).
