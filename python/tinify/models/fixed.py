@@ -197,12 +197,14 @@ class ExactConv:
     float64 represents exactly, so each float64 operation (a product, an add or a fused
     multiply-add) is exact and the float64 result equals the integer sum whatever the
     algorithm's order: the result is the same on every machine, BLAS and thread count. Only
-    product-of-sums algorithms (Winograd, FFT, Strassen) could break this; torch's CPU float64
-    convolutions are im2col/col2im with a dgemm (oneDNN and NNPACK take no float64), and the
-    inputs are forced to the CPU. The bias is added and the rounding shift applied in int64,
-    exactly as in Rust (``tinify-core``'s ``QuantizedConv::requantize``), and bands of rows are
-    summed in int64: the result equals the Rust integer path bit for bit. Above the bound the
-    layer runs in Rust's i64 arithmetic (the same rule decides the f64 path there).
+    product-of-sums algorithms (Winograd, FFT, Strassen) could break this; the products here
+    are explicit dgemm calls on the CPU (``addmm`` per kernel tap, ``mm`` on rows; strided
+    convolutions use torch's CPU float64 ``conv2d``, im2col plus dgemm: oneDNN and NNPACK take
+    no float64). Summing the taps' products with ``addmm`` forms only subset sums too. The
+    bias is added and the rounding shift applied in int64, exactly as in Rust
+    (``tinify-core``'s ``QuantizedConv::requantize``): the result equals the Rust integer
+    path bit for bit. Above the bound the layer runs in Rust's i64 arithmetic (the same rule
+    decides the f64 path there).
     """
 
     layer: _core.FixedLayer
