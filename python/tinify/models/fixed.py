@@ -27,10 +27,14 @@ from the float weights whenever :meth:`update` runs.
 
 from __future__ import annotations
 
+import functools
+import weakref
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tinify import _core
@@ -38,11 +42,15 @@ from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.utils.arrays import to_numpy
 
 __all__ = [
+    "BAND_VALUES",
     "ENTROPY_PATHS",
     "FRAC_BITS",
+    "ExactConv",
     "check_entropy_path",
     "from_fixed",
     "quantize_network",
+    "run_image",
+    "run_rows",
     "run_network",
     "saturate",
     "to_fixed",
@@ -172,6 +180,263 @@ def from_fixed(x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
     return (x.to(torch.float64) * 2.0**-FRAC_BITS).to(dtype)
 
 
+#: Every partial sum of a convolution whose inputs satisfy ``max|x_int| * max_o sum |w_int[o]|
+#: < 2^53`` is an integer that float64 represents exactly (see :class:`ExactConv`).
+_EXACT_F64 = 1 << 53
+
+#: Default most float64 values in one band's im2col / column buffer (256 MiB): larger layers
+#: run in bands of output (convolution) or input (transposed convolution) rows.
+BAND_VALUES = 1 << 25
+
+
+@dataclass(frozen=True)
+class ExactConv:
+    """A quantized (transposed) convolution evaluated exactly by torch's CPU float64 kernels.
+
+    **Why this is exact.** One output value is ``acc = b_int + sum_t w_t * x_t`` over the
+    layer's taps ``t`` (integers ``|w_t| <= 2^15``, ``|x_t| < 2^31``). Every *partial* sum that
+    any summation order, blocking, threading, FMA contraction or col2im scatter can form is
+    ``sum_{t in S} w_t * x_t`` for a subset ``S`` of the taps, so its magnitude is at most
+    ``max|x| * sum_t |w_t| <= max|x| * max_o sum |w_int[o, :]|`` (the row sum bounds the taps
+    of every output channel, including the subsets a transposed convolution's output positions
+    see). When that bound is below ``2^53``, every product and every partial sum is an integer
+    float64 represents exactly, so each float64 operation (a product, an add or a fused
+    multiply-add) is exact and the float64 result equals the integer sum whatever the
+    algorithm's order: the result is the same on every machine, BLAS and thread count. Only
+    product-of-sums algorithms (Winograd, FFT, Strassen) could break this; the products here
+    are explicit dgemm calls on the CPU (``addmm`` per kernel tap, ``mm`` on rows; strided
+    convolutions use torch's CPU float64 ``conv2d``, im2col plus dgemm: oneDNN and NNPACK take
+    no float64). Summing the taps' products with ``addmm`` forms only subset sums too. The
+    bias is added and the rounding shift applied in int64, exactly as in Rust
+    (``tinify-core``'s ``QuantizedConv::requantize``): the result equals the Rust integer
+    path bit for bit. Above the bound the layer runs in Rust's i64 arithmetic (the same rule
+    decides the f64 path there).
+    """
+
+    layer: _core.FixedLayer
+    transposed: bool
+    weight: Tensor  # float64, torch's layout: (cout, cin, kh, kw) or (cin, cout, kh, kw)
+    bias: Tensor  # int64 (cout, 1, 1)
+    half: Tensor  # int64 (cout, 1, 1): 2^(shift - 1), or 0 for a zero shift
+    shift: Tensor  # int64 (cout, 1, 1)
+    cin: int
+    kernel: int
+    stride: int
+    padding: int
+    output_padding: int
+    row_sum: int
+
+    @classmethod
+    def of(cls, layer: _core.FixedLayer) -> ExactConv:
+        """The torch form of a convolution ``layer`` (copies its integers once)."""
+        quantized = layer.quantized()
+        geometry = layer.geometry
+        assert quantized is not None and geometry is not None
+        weight, shift, bias = quantized
+        cout, cin, kh, kw, stride, padding, output_padding, row_sum = geometry
+        w = torch.from_numpy(weight.astype(np.float64)).reshape(cout, cin, kh, kw)
+        transposed = layer.kind == "conv_transpose2d"
+        if transposed:
+            w = w.permute(1, 0, 2, 3).contiguous()
+        s = torch.from_numpy(shift.astype(np.int64)).reshape(-1, 1, 1)
+        return cls(
+            layer=layer,
+            transposed=transposed,
+            weight=w,
+            bias=torch.from_numpy(bias).reshape(-1, 1, 1),
+            half=torch.where(s > 0, torch.ones_like(s) << (s - 1).clamp(min=0), 0),
+            shift=s,
+            cin=cin,
+            kernel=kh,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
+            row_sum=int(row_sum),
+        )
+
+    def rows(self, x: Tensor) -> Tensor:
+        """A 1x1 convolution on int32 rows (P, C); int32 (P, C'). ``x @ w^T`` in float64 when
+        :meth:`exact_f64` allows it (the same proof: each output is a sum over the taps of one
+        row of ``w``), Rust otherwise (and Rust's errors for a layer that cannot act on rows)."""
+        if (
+            self.transposed
+            or self.kernel != 1
+            or self.stride != 1
+            or self.padding != 0
+            or x.dim() != 2
+            or x.shape[1] != self.cin
+            or not self.exact_f64(x)
+        ):
+            return torch.from_numpy(self.layer.forward_rows(to_numpy(x)))
+        acc = torch.mm(x.to(torch.float64), self.weight.reshape(self.weight.shape[0], -1).t())
+        acc = acc.to(torch.int64)
+        acc += self.bias.reshape(1, -1)
+        acc += self.half.reshape(1, -1)
+        acc >>= self.shift.reshape(1, -1)
+        return saturate(acc)
+
+    def _output_size(self, n: int) -> int:
+        k, s, p = self.kernel, self.stride, self.padding
+        if self.transposed:
+            return (n - 1) * s + k + self.output_padding - 2 * p
+        return (n + 2 * p - k) // s + 1 if n + 2 * p >= k else 0
+
+    def exact_f64(self, x: Tensor) -> bool:
+        """Whether ``max|x| * max_o sum |w_int[o]| < 2^53``: the float64 path is exact for ``x``."""
+        bound = max(int(x.max()), -int(x.min())) if x.numel() else 0
+        return bound * self.row_sum < _EXACT_F64
+
+    def forward(self, x: Tensor, band_values: int = BAND_VALUES) -> Tensor:
+        """The layer on one int32 (C, H, W) CPU image; int32 (C', H', W').
+
+        ``band_values`` bounds the float64 values of one band's column buffer (the result does
+        not depend on it).
+        """
+        c, h, w = x.shape
+        ho, wo = self._output_size(h), self._output_size(w)
+        if (
+            c != self.cin
+            or min(h, w, ho, wo) <= 0
+            or max(ho, wo) > 1 << 20
+            or not self.exact_f64(x)
+        ):
+            # Rust: the i64 path above the bound, and its errors for bad shapes.
+            return torch.from_numpy(self.layer.forward(to_numpy(x)))
+        xd = x.to(torch.float64)
+        if self.transposed or self.stride == 1:
+            acc = self._shifted(xd, ho, wo)
+        else:
+            acc = self._direct(xd, ho, wo, band_values)
+        acc += self.bias
+        acc += self.half
+        acc >>= self.shift
+        return saturate(acc)
+
+    @functools.cached_property
+    def phases(self) -> list[tuple[int, int, list[tuple[Tensor, int, int]]]]:
+        """The layer as sums of shifted matrix products, one list per output phase.
+
+        Output ``(Y, X) = (s*u + a, s*v + b)`` of phase ``(a, b)`` is ``sum w[:, :, i, j] @
+        x[:, u + dy, v + dx]`` over the taps ``(i, j, dy, dx)`` of that phase (zero outside
+        the input). A convolution (stride 1) has one phase, ``dy = i - p``; a transposed
+        convolution has ``s^2`` (its sub-pixel convolutions): tap ``i`` serves the rows with
+        ``(a + p - i) % s == 0``, reading input row ``u + (a + p - i) / s``. Taps whose weights
+        are all zero (masked convolutions) are left out.
+        """
+        k, s, p = self.kernel, self.stride, self.padding
+        w = self.weight.permute(1, 0, 2, 3) if self.transposed else self.weight
+        live = (w != 0).any(dim=1).any(dim=0)
+        phases = []
+        for a in range(s if self.transposed else 1):
+            for b in range(s if self.transposed else 1):
+                taps = []
+                for i in range(k):
+                    for j in range(k):
+                        if not live[i, j]:
+                            continue
+                        if self.transposed:
+                            if (a + p - i) % s or (b + p - j) % s:
+                                continue
+                            dy, dx = (a + p - i) // s, (b + p - j) // s
+                        else:
+                            dy, dx = i - p, j - p
+                        taps.append((w[:, :, i, j].contiguous(), dy, dx))
+                phases.append((a, b, taps))
+        return phases
+
+    def _shifted(self, x: Tensor, ho: int, wo: int) -> Tensor:
+        # The input, zero-padded (left q, right r, top t) and flattened row-major with row length
+        # wp: x[:, u + dy, v + dx] for u < U, v < V is flat[:, (u + dy + t) * wp + v + dx + q],
+        # so one tap is one product with a contiguous column window of `flat` (columns v >= V of
+        # the result wrap into the next row and are dropped).
+        c, h, w = x.shape
+        s = self.stride if self.transposed else 1
+        phases = self.phases
+        cout = self.bias.shape[0]
+        offsets = [(dy, dx) for _, _, taps in phases for _, dy, dx in taps]
+        acc = torch.zeros((cout, ho, wo), dtype=torch.int64)
+        if not offsets:
+            return acc
+        t = max(0, -min(dy for dy, _ in offsets))
+        q = max(0, -min(dx for _, dx in offsets))
+        vmax = max(len(range(b, wo, s)) for _, b, _ in phases)
+        r = max(0, max(dx for _, dx in offsets) + vmax - w)
+        wp = q + w + r
+        flat = F.pad(x, (q, r, t, 0)).reshape(c, -1)
+        umax = max(len(range(a, ho, s)) for a, _, _ in phases)
+        need = (max(dy for dy, _ in offsets) + t + umax) * wp + max(dx for _, dx in offsets) + q
+        if need > flat.shape[1]:
+            flat = F.pad(flat, (0, need - flat.shape[1]))
+        for a, b, taps in phases:
+            rows, cols = len(range(a, ho, s)), len(range(b, wo, s))
+            if not taps or rows == 0 or cols == 0:
+                continue
+            n = rows * wp
+            out = torch.zeros((cout, n), dtype=torch.float64)
+            for weight, dy, dx in taps:
+                start = (dy + t) * wp + dx + q
+                out.addmm_(weight, flat[:, start : start + n])
+            acc[:, a::s, b::s] = out.view(cout, rows, wp)[:, :, :cols].to(torch.int64)
+        return acc
+
+    def _direct(self, x: Tensor, ho: int, wo: int, band_values: int) -> Tensor:
+        k, s, p = self.kernel, self.stride, self.padding
+        padded = F.pad(x, (p, p, p, p)) if p else x
+        rows = max(1, band_values // max(1, self.cin * k * k * wo))
+        acc = torch.empty((self.weight.shape[0], ho, wo), dtype=torch.int64)
+        for r0 in range(0, ho, rows):
+            r1 = min(ho, r0 + rows)
+            band = padded[None, :, r0 * s : (r1 - 1) * s + k]
+            acc[:, r0:r1] = F.conv2d(band, self.weight, stride=s)[0].to(torch.int64)
+        return acc
+
+
+_PLANS: weakref.WeakKeyDictionary[_core.FixedNetwork, list[ExactConv | _core.FixedLayer]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _plan(network: _core.FixedNetwork) -> list[ExactConv | _core.FixedLayer]:
+    plan = _PLANS.get(network)
+    if plan is None:
+        plan = [
+            ExactConv.of(layer) if layer.kind in ("conv2d", "conv_transpose2d") else layer
+            for layer in network.layers
+        ]
+        _PLANS[network] = plan
+    return plan
+
+
+def run_image(network: _core.FixedNetwork, x: Tensor) -> Tensor:
+    """Run ``network`` on one int32 (C, H, W) image; returns int32 (C', H', W').
+
+    Bit for bit ``network.forward``: convolutions whose bound allows it run as exact float64
+    products in torch (:class:`ExactConv`), everything else in Rust.
+    """
+    x = x.to("cpu").contiguous()
+    for step in _plan(network):
+        if isinstance(step, ExactConv):
+            x = step.forward(x)
+        else:
+            x = torch.from_numpy(step.forward(to_numpy(x)))
+    return x
+
+
+def run_rows(network: _core.FixedNetwork, x: Tensor) -> Tensor:
+    """Run ``network`` (1x1 convolutions and activations) on int32 rows (P, C); int32 (P, C').
+
+    Bit for bit ``network.forward_rows``, with the products in exact float64 where the bound
+    allows (:meth:`ExactConv.rows`).
+    """
+    x = x.to("cpu").contiguous()
+    for step in _plan(network):
+        if isinstance(step, ExactConv):
+            x = step.rows(x)
+        else:
+            x = torch.from_numpy(step.forward_rows(to_numpy(x)))
+    return x
+
+
 def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     """Run ``network`` on every item of an int32 batch (N, C, H, W); returns int32 (N, C', H', W').
 
@@ -181,5 +446,4 @@ def run_network(network: _core.FixedNetwork, x: Tensor) -> Tensor:
         raise ParameterError(
             f"expected an int32 (N, C, H, W) tensor, got {x.dtype} {tuple(x.shape)}"
         )
-    items = [torch.from_numpy(network.forward(to_numpy(x[i]))) for i in range(x.size(0))]
-    return torch.stack(items)
+    return torch.stack([run_image(network, x[i]) for i in range(x.size(0))])

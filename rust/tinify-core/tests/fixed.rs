@@ -30,6 +30,34 @@ fn shift(q: &QuantizedConv, o: usize, sum: i128) -> i32 {
     r.clamp(i128::from(i32::MIN), i128::from(i32::MAX)) as i32
 }
 
+/// `conv2d` computed directly: i128 sums of every tap, then [`shift`].
+fn reference_conv2d(q: &QuantizedConv, x: &FixedTensor) -> Vec<i32> {
+    let (h, w, k, s, p) = (x.height, x.width, q.kh, q.stride, q.padding);
+    let (ho, wo) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+    let mut out = Vec::with_capacity(q.cout * ho * wo);
+    for o in 0..q.cout {
+        for oy in 0..ho {
+            for ox in 0..wo {
+                let mut sum = 0i128;
+                for c in 0..q.cin {
+                    for i in 0..k {
+                        for j in 0..k {
+                            let iy = (oy * s + i) as isize - p as isize;
+                            let ix = (ox * s + j) as isize - p as isize;
+                            if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                sum += i128::from(q.weight[((o * q.cin + c) * k + i) * k + j])
+                                    * i128::from(x.data[(c * h + iy as usize) * w + ix as usize]);
+                            }
+                        }
+                    }
+                }
+                out.push(shift(q, o, sum));
+            }
+        }
+    }
+    out
+}
+
 /// Layer parameters: (cout, cin, k, stride, padding, h, w).
 fn shape() -> impl Strategy<Value = (usize, usize, usize, usize, usize, usize, usize)> {
     (
@@ -84,25 +112,40 @@ proptest! {
         let y = conv2d(&q, &x).expect("valid input");
         let (h, w, k, s, p) = (x.height, x.width, q.kh, q.stride, q.padding);
         prop_assert_eq!((y.height, y.width), ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1));
-        for o in 0..q.cout {
-            for oy in 0..y.height {
-                for ox in 0..y.width {
-                    let mut sum = 0i128;
-                    for c in 0..q.cin {
-                        for i in 0..k {
-                            for j in 0..k {
-                                let (iy, ix) = ((oy * s + i) as isize - p as isize, (ox * s + j) as isize - p as isize);
-                                if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
-                                    sum += i128::from(q.weight[((o * q.cin + c) * k + i) * k + j])
-                                        * i128::from(x.data[(c * h + iy as usize) * w + ix as usize]);
-                                }
-                            }
-                        }
-                    }
-                    prop_assert_eq!(y.data[(o * y.height + oy) * y.width + ox], shift(&q, o, sum));
-                }
-            }
-        }
+        prop_assert_eq!(y.data, reference_conv2d(&q, &x));
+    }
+
+    /// The exact-f64 rule at its edge: activations of magnitude `floor((2^53 - 1) / R)` (`R` the
+    /// largest row sum of `|w_int|`) take the f64 path with partial sums up to `2^53 - 1` when
+    /// their signs follow a channel's weights; one more takes the i64 path. Both match i128.
+    #[test]
+    fn conv2d_at_the_f64_bound_matches_reference(
+        (q, x) in conv_case(),
+        signs in prop::collection::vec(any::<bool>(), 1..64),
+        follow in any::<bool>(),
+        over in 0..2u64,
+    ) {
+        prop_assume!(q.max_abs_row_sum > 0);
+        let edge = ((1u64 << 53) - 1) / q.max_abs_row_sum + over;
+        let edge = i32::try_from(edge.min(i32::MAX as u64)).expect("clamped");
+        let (h, w) = (x.height, x.width);
+        let k2 = q.kh * q.kw;
+        let data: Vec<i32> = (0..x.data.len())
+            .map(|i| {
+                let positive = if follow {
+                    // Signs of channel 0's weights at the tap that reads this value first.
+                    let (c, pos) = (i / (h * w), i % (h * w));
+                    let tap = ((pos / w) % q.kh) * q.kw + (pos % w) % q.kw;
+                    q.weight[c * k2 + tap] >= 0
+                } else {
+                    signs[i % signs.len()]
+                };
+                if positive { edge } else { -edge }
+            })
+            .collect();
+        let x = FixedTensor::new(x.channels, h, w, data).expect("valid shape");
+        let y = conv2d(&q, &x).expect("valid input");
+        prop_assert_eq!(y.data, reference_conv2d(&q, &x));
     }
 
     #[test]

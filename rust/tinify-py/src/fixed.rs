@@ -14,7 +14,7 @@ use crate::convert::{vec1, vec2, vec3};
 use crate::errors::{CoreError, CoreResult};
 
 /// One quantized layer (immutable; built once in `update()`).
-#[pyclass(frozen, module = "tinify._core")]
+#[pyclass(frozen, weakref, module = "tinify._core")]
 pub struct FixedLayer {
     inner: Arc<Layer>,
 }
@@ -125,6 +125,69 @@ impl FixedLayer {
         }
     }
 
+    /// The layer kind: `"conv2d"`, `"conv_transpose2d"`, `"pixel_shuffle"`, `"relu"` or
+    /// `"leaky_relu"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.inner.as_ref() {
+            Layer::Conv2d(_) => "conv2d",
+            Layer::ConvTranspose2d(_) => "conv_transpose2d",
+            Layer::PixelShuffle(_) => "pixel_shuffle",
+            Layer::Relu => "relu",
+            Layer::LeakyRelu(_) => "leaky_relu",
+        }
+    }
+
+    /// `(cout, cin, kh, kw, stride, padding, output_padding, max_abs_row_sum)` of a
+    /// convolution (`max_abs_row_sum = max_o sum |w_int[o, :]|`, the bound that decides the
+    /// exact float64 path), None for other layers.
+    #[getter]
+    #[allow(clippy::type_complexity)]
+    fn geometry(&self) -> Option<(usize, usize, usize, usize, usize, usize, usize, u64)> {
+        match self.inner.as_ref() {
+            Layer::Conv2d(q) | Layer::ConvTranspose2d(q) => Some((
+                q.cout,
+                q.cin,
+                q.kh,
+                q.kw,
+                q.stride,
+                q.padding,
+                q.output_padding,
+                q.max_abs_row_sum,
+            )),
+            _ => None,
+        }
+    }
+
+    /// The pixel shuffle factor, or the LeakyReLU slope in 16 fractional bits; None otherwise.
+    #[getter]
+    fn factor(&self) -> Option<i64> {
+        match self.inner.as_ref() {
+            Layer::PixelShuffle(r) => i64::try_from(*r).ok(),
+            Layer::LeakyRelu(a) => Some(i64::from(*a)),
+            _ => None,
+        }
+    }
+
+    /// Runs this one layer on an int32 image (C, H, W); returns int32 (C', H', W').
+    fn forward<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray3<'py, i32>,
+    ) -> PyResult<Bound<'py, PyArray3<i32>>> {
+        forward_image(py, std::slice::from_ref(self.inner.as_ref()), &x)
+    }
+
+    /// Runs this one layer on int32 rows (P, C) (a 1x1 convolution or an activation); returns
+    /// (P, C').
+    fn forward_rows<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, i32>,
+    ) -> PyResult<Bound<'py, PyArray2<i32>>> {
+        forward_rows(py, std::slice::from_ref(self.inner.as_ref()), &x)
+    }
+
     fn __repr__(&self) -> String {
         match self.inner.as_ref() {
             Layer::Conv2d(q) => format!("FixedLayer.conv2d({} -> {}, k={})", q.cin, q.cout, q.kh),
@@ -140,9 +203,17 @@ impl FixedLayer {
 }
 
 /// A sequence of fixed-point layers, run with the GIL released.
-#[pyclass(frozen, module = "tinify._core")]
+#[pyclass(frozen, weakref, module = "tinify._core")]
 pub struct FixedNetwork {
     layers: Arc<Vec<Layer>>,
+}
+
+impl FixedNetwork {
+    fn layer(&self, i: usize) -> FixedLayer {
+        FixedLayer {
+            inner: Arc::new(self.layers[i].clone()),
+        }
+    }
 }
 
 #[pymethods]
@@ -162,13 +233,7 @@ impl FixedNetwork {
         py: Python<'py>,
         x: PyReadonlyArray3<'py, i32>,
     ) -> PyResult<Bound<'py, PyArray3<i32>>> {
-        let ((c, h, w), data) = vec3(&x, "x")?;
-        let layers = self.layers.clone();
-        let out = py
-            .detach(move || fixed::forward(&layers, FixedTensor::new(c, h, w, data)?))
-            .map_err(CoreError)?;
-        let shape = [out.channels, out.height, out.width];
-        out.data.into_pyarray(py).reshape(shape)
+        forward_image(py, &self.layers, &x)
     }
 
     /// Runs 1x1 convolutions and activations on int32 rows (P, C); returns (P, C').
@@ -177,18 +242,46 @@ impl FixedNetwork {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, i32>,
     ) -> PyResult<Bound<'py, PyArray2<i32>>> {
-        let (rows, cin, data) = vec2(&x, "x")?;
-        let layers = self.layers.clone();
-        let out = py
-            .detach(move || fixed::forward_rows(&layers, data, rows, cin))
-            .map_err(CoreError)?;
-        let cout = out.len().checked_div(rows).unwrap_or(0);
-        out.into_pyarray(py).reshape([rows, cout])
+        forward_rows(py, &self.layers, &x)
     }
 
     fn __len__(&self) -> usize {
         self.layers.len()
     }
+
+    /// The layers, in order (copies).
+    #[getter]
+    fn layers(&self) -> Vec<FixedLayer> {
+        (0..self.layers.len()).map(|i| self.layer(i)).collect()
+    }
+}
+
+/// `layers` on one int32 image (C, H, W), with the GIL released.
+fn forward_image<'py>(
+    py: Python<'py>,
+    layers: &[Layer],
+    x: &PyReadonlyArray3<'py, i32>,
+) -> PyResult<Bound<'py, PyArray3<i32>>> {
+    let ((c, h, w), data) = vec3(x, "x")?;
+    let out = py
+        .detach(|| fixed::forward(layers, FixedTensor::new(c, h, w, data)?))
+        .map_err(CoreError)?;
+    let shape = [out.channels, out.height, out.width];
+    out.data.into_pyarray(py).reshape(shape)
+}
+
+/// `layers` on int32 rows (P, C), with the GIL released.
+fn forward_rows<'py>(
+    py: Python<'py>,
+    layers: &[Layer],
+    x: &PyReadonlyArray2<'py, i32>,
+) -> PyResult<Bound<'py, PyArray2<i32>>> {
+    let (rows, cin, data) = vec2(x, "x")?;
+    let out = py
+        .detach(|| fixed::forward_rows(layers, data, rows, cin))
+        .map_err(CoreError)?;
+    let cout = out.len().checked_div(rows).unwrap_or(0);
+    out.into_pyarray(py).reshape([rows, cout])
 }
 
 /// Table rows of int32 fixed-point scales (`max(s, bound) <= table[j]` on integers).

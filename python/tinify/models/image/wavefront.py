@@ -52,7 +52,7 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
-from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, saturate
+from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, run_rows, saturate
 from tinify.utils.arrays import to_numpy
 from tinify.utils.progress import report
 
@@ -348,11 +348,10 @@ class FixedArithmetic:
         return params.cpu()
 
     def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
-        context = torch.from_numpy(self.context_net.forward_rows(to_numpy(context_in)))
+        context = run_rows(self.context_net, context_in)
         if self.context_shift is not None:
             context = saturate(context.to(torch.int64) + self.context_shift)
-        rows = torch.cat([hyper, context], dim=1)
-        return torch.from_numpy(self.parameter_net.forward_rows(to_numpy(rows)))
+        return run_rows(self.parameter_net, torch.cat([hyper, context], dim=1))
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
         scales_int, means_int = out.chunk(2, dim=1)

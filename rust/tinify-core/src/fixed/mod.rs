@@ -24,7 +24,10 @@
 //! Integer sums are exact in any order, so the results do not depend on the thread count.
 //! When a call's bound `max|x_int| * max_o sum |w_int|` is below `2^53`, the sums are carried in
 //! f64 instead (every partial sum is then an integer f64 represents exactly, so the result is
-//! the same integer; the f64 multiply-adds vectorize), otherwise in i64.
+//! the same integer; the f64 multiply-adds vectorize), otherwise in i64. The Python package
+//! (`tinify.models.fixed.ExactConv`) evaluates the same layers with torch's CPU float64
+//! products under the same bound (any partial sum of any order is a sum over a subset of the
+//! taps, so below `2^53` every float64 operation is exact) and calls this crate above it.
 //!
 //! **Activations**: ReLU is `max(x, 0)`; LeakyReLU with slope `a` uses `a_q = round_half_even(a *
 //! 2^16)` and maps a negative `x` to `(x * a_q) >> 16` (floor), a non-negative one to itself.
