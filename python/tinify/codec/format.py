@@ -426,15 +426,18 @@ def _validate_video(h: TfyHeader) -> None:
 def frame_streams(header: TfyHeader) -> list[range]:
     """The indexes into the stream list of each frame, in frame order.
 
-    An image: one frame holding every stream. A video: ``range(0, 2)`` for the I-frame, then
-    ``range(2 + 4 (i - 1), 2 + 4 i)`` for P-frame ``i`` (see :data:`VIDEO_I_STREAMS`).
+    An image: one frame holding every stream. A video: 2 streams for an I-frame, 4 for a
+    P-frame, back to back (with no intra period: ``range(0, 2)`` for frame 0, then
+    ``range(2 + 4 (i - 1), 2 + 4 i)`` for frame ``i``; see :data:`VIDEO_I_STREAMS`).
     """
     if header.kind == "image":
         return [range(len(header.stream_lengths))]
-    out = [range(VIDEO_I_STREAMS)]
-    for i in range(1, header.frames):
-        start = VIDEO_I_STREAMS + VIDEO_P_STREAMS * (i - 1)
-        out.append(range(start, start + VIDEO_P_STREAMS))
+    out = []
+    start = 0
+    for i in range(header.frames):
+        count = VIDEO_I_STREAMS if is_intra(i, header.gop) else VIDEO_P_STREAMS
+        out.append(range(start, start + count))
+        start += count
     return out
 
 
@@ -663,6 +666,10 @@ def _ascii(raw: bytes, what: str) -> str:
 def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
     """Parse and check a whole ``.tfy`` file.
 
+    A version-2 video is read record by record (:class:`VideoReader`) and returned as version
+    1 lays it out: every frame's streams in frame order, and a header with the frame count and
+    the stream lengths (its ``payload_crc`` stays 0: each record has its own CRC).
+
     Returns:
         ``(header, streams)``.
 
@@ -673,9 +680,7 @@ def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
     data = bytes(data)
     header, start = _read_header(data)
     if header.version == VIDEO_STREAM_VERSION:
-        raise FormatError(
-            "is a version-2 (streaming) video: read it with tinify.codec.format.VideoReader"
-        )
+        return _unpack_stream(data)
     available = len(data) - start
     if header.payload_size > available:
         raise FormatError(
@@ -731,7 +736,8 @@ def encode_frame_record(frame: int, intra: bool, streams: Sequence[bytes]) -> by
     kind = FRAME_I if intra else FRAME_P
     name, count = _FRAME_TYPES[kind]
     if len(streams) != count:
-        raise FormatError(f"an {name}-frame has {count} streams, got {len(streams)}")
+        article = "an" if intra else "a"
+        raise FormatError(f"{article} {name}-frame has {count} streams, got {len(streams)}")
     if any(len(s) >= 1 << 32 for s in streams):
         raise FormatError("a stream is 4 GiB or more; the format stores 32-bit lengths")
     head = _RECORD.pack(kind, frame) + struct.pack(f"<{count}I", *(len(s) for s in streams))
@@ -821,6 +827,13 @@ class VideoWriter:
         return self.bytes_written
 
 
+def _unpack_stream(data: bytes) -> tuple[TfyHeader, list[bytes]]:
+    reader = VideoReader(data)
+    streams = [s for i in range(reader.frames) for s in reader.read_frame(i)[1]]
+    header = replace(reader.header, stream_lengths=tuple(len(s) for s in streams))
+    return header, streams
+
+
 class VideoReader:
     """Read a video file frame by frame: version 2 through its index, version 1 (tinify 0.1.0's
     whole-clip layout) from memory.
@@ -861,6 +874,27 @@ class VideoReader:
             return
         self._offsets, self.intra, self._index_offset = self._read_index(header)
         self.header = replace(header, frames=len(self.intra))
+
+    @classmethod
+    def open(cls, path: str | Any) -> VideoReader:
+        """A reader over the file at ``path``, which it closes (:meth:`close`, or as a context
+        manager)."""
+        file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            return cls(file)
+        except BaseException:
+            file.close()
+            raise
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _load_version_1(self, data: bytes) -> None:
         header, streams = unpack(data)
@@ -985,6 +1019,16 @@ class VideoReader:
             streams.append(data[pos : pos + n])
             pos += n
         return kind == FRAME_I, streams
+
+    def verify(self, start: int = 0, stop: int | None = None) -> None:
+        """Read and check the records of frames ``start`` to ``stop - 1`` (CRC, number, type,
+        size) without keeping them: a damaged file is refused before any frame is decoded.
+
+        Raises:
+            FormatError: a record is damaged.
+        """
+        for frame in range(start, self.frames if stop is None else stop):
+            self.read_frame(frame)
 
     def describe(self) -> dict[str, Any]:
         """What ``tinify info`` prints: the header's fields, the frame count, intra period,
