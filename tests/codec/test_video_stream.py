@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinify.codec.cli import main
 from tinify.codec.coding import decode_video, decode_video_frames, encode_video, encode_video_to
@@ -395,6 +397,69 @@ def test_every_truncation_and_flip_of_the_index_is_refused(gop3: bytes) -> None:
             reader = VideoReader(bytes(damaged))
             for j in range(reader.frames):
                 reader.read_frame(j)
+
+
+def _synthetic(frames: int, gop: int) -> bytes:
+    """A version-2 file of ``frames`` records of 8-byte streams (no model needed)."""
+    header = VideoReader(_SYNTHETIC_BASE).header
+    buffer = io.BytesIO()
+    writer = VideoWriter(buffer, header.__class__(**{**header.__dict__, "gop": gop}))
+    for i in range(frames):
+        intra = i == 0 or (gop > 0 and i % gop == 0)
+        writer.add_frame(intra, [bytes([i % 256]) * 8] * (2 if intra else 4))
+    writer.close()
+    return buffer.getvalue()
+
+
+def _base() -> bytes:
+    from tinify.codec.format import TfyHeader
+
+    header = TfyHeader(
+        model="ssf2020",
+        quality=1,
+        metric="mse",
+        source="zoo",
+        weights_id=bytes(8),
+        height=64,
+        width=64,
+        padding=(32, 32, 32, 32),
+        shapes=((1, 1),),
+        kind="video",
+        fps=Fraction(25),
+    )
+    buffer = io.BytesIO()
+    writer = VideoWriter(buffer, header)
+    writer.add_frame(True, [bytes(8)] * 2)
+    writer.close()
+    return buffer.getvalue()
+
+
+_SYNTHETIC_BASE = _base()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frames=st.integers(1, 12),
+    gop=st.integers(0, 4),
+    count=st.one_of(st.none(), st.integers(0, (1 << 32) - 1)),
+    entries=st.lists(st.tuples(st.integers(0, 1 << 12), st.integers(0, 3)), max_size=16),
+)
+def test_crafted_indexes_with_valid_crcs(
+    frames: int, gop: int, count: int | None, entries: list[tuple[int, int]]
+) -> None:
+    """An index rewritten at random (valid CRCs, any count, offsets and types) is either the
+    true one or refused with a FormatError: never an exception of another kind, never a frame
+    that is not the one written."""
+    data = _synthetic(frames, gop)
+    _, true_entries = _index(data)
+    crafted = _crafted(data, entries or true_entries, count)
+    try:
+        reader = VideoReader(crafted)
+        got = [reader.read_frame(i) for i in range(reader.frames)]
+    except FormatError:
+        return
+    assert reader.frames == frames
+    assert [streams[0][:1] for _, streams in got] == [bytes([i % 256]) for i in range(frames)]
 
 
 def test_huge_declared_frames_refused_before_decoding(ssf_loaded: LoadedModel, gop3: bytes) -> None:
