@@ -163,7 +163,7 @@ def test_foreign_files(data: bytes, message: str) -> None:
 
 def test_newer_version_and_reserved_mode() -> None:
     newer = bytearray(FILE)
-    newer[8] = 2
+    newer[8] = 3
     with pytest.raises(FormatError, match="upgrade tinify"):
         unpack(bytes(newer))
     fixed, _ = unpack(pack(replace(HEADER, coding_mode=1), STREAMS))

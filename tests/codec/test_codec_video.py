@@ -288,8 +288,8 @@ def test_failed_folder_write_leaves_nothing(
 
     real = video.write_png_frames
 
-    def fail_after_one(frames: list[torch.Tensor], folder: Path) -> None:
-        real(frames[:1], folder)
+    def fail_after_one(frames: list[torch.Tensor], folder: Path, **kwargs: Any) -> None:
+        real(frames[:1], folder, **kwargs)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(video, "write_png_frames", fail_after_one)

@@ -8,7 +8,9 @@
     tinify encode photo.png -o photo.tfy --model mbt2018-mean-vbr --quant-step 2.5  # any rate
     tinify decode photo.tfy -o photo.png
     tinify encode clip.y4m -o clip.tfy --checkpoint ssf.pth.tar   # video: ssf2020
+    tinify encode clip.y4m -o clip.tfy --gop 32            # an I-frame every 32 frames
     tinify decode clip.tfy -o frames/                      # or -o clip.y4m / clip.yuv
+    tinify decode clip.tfy -o part.y4m --frames 64:96      # from the GOP holding frame 64
     tinify info photo.tfy
     tinify eval kodak/ --model bmshj2018-hyperprior -q 1 2 3 -o hyperprior.json
     tinify eval kodak/ --model mbt2018-vbr --quant-step 8 4 2 1 -o mbt2018-vbr.json
@@ -236,6 +238,13 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         help="frame rate to record, e.g. 25 or 30000/1001 (default: the .y4m header's, else 25)",
     )
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
+    video.add_argument(
+        "--gop",
+        type=int,
+        metavar="N",
+        help="intra period: an I-frame every N frames, so decoding can start there (--frames "
+        "A:B of decode); default 0 = only the first frame, as CompressAI's video evaluation",
+    )
     _add_coding(p)
     _add_limits(p)
     _add_feedback(p)
@@ -259,6 +268,12 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         "missing ones are downloaded, with a line saying which",
     )
     _add_device(p)
+    p.add_argument(
+        "--frames",
+        metavar="A:B",
+        help="video: decode only frames A to B-1 (0-based; A: to the end, :B from the start, A "
+        "alone one frame), starting at the I-frame before A (see encode --gop)",
+    )
     _add_limits(p)
     _add_feedback(p)
     p.set_defaults(func=_cmd_decode)
@@ -387,7 +402,7 @@ def _check_model_options(args: argparse.Namespace) -> None:
 
 def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
     """Refuse options that do not fit the input kind, and a model of the other kind."""
-    from tinify.codec.format import MAX_VIDEO_FRAMES
+    from tinify.codec.format import MAX_FRAMES
     from tinify.exceptions import InputError
     from tinify.zoo import image_models, video_models
 
@@ -396,6 +411,7 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
             ("--frames", args.frames),
             ("--fps", args.fps),
             ("--size", args.size),
+            ("--gop", args.gop),
         ):
             if value is not None:
                 raise InputError(f"{option} is for video input; {args.input} is an image")
@@ -408,8 +424,10 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
             f"{args.model} is an image model; {args.input} is a video: use a video model "
             f"({', '.join(video_models)})"
         )
-    if args.frames is not None and not 1 <= args.frames <= MAX_VIDEO_FRAMES:
-        raise InputError(f"--frames must be 1..{MAX_VIDEO_FRAMES}, got {args.frames}")
+    if args.frames is not None and not 1 <= args.frames <= MAX_FRAMES:
+        raise InputError(f"--frames must be 1..{MAX_FRAMES}, got {args.frames}")
+    if args.gop is not None and not 0 <= args.gop <= MAX_FRAMES:
+        raise InputError(f"--gop must be 0 (only the first frame) to {MAX_FRAMES}, got {args.gop}")
 
 
 def _refuse_video_model(name: str | None, what: str) -> None:
@@ -523,46 +541,75 @@ def _note_tiny(path: str, width: int, height: int, factor: int) -> None:
 
 
 def _encode_video(args: argparse.Namespace, output: Path) -> None:
-    from tinify.codec.coding import encode_video
-    from tinify.codec.format import MAX_VIDEO_FRAMES
-    from tinify.codec.limits import check_frames, max_frames
+    from tinify.codec.coding import encode_video_to
     from tinify.codec.loading import load_model
-    from tinify.exceptions import InputError
-    from tinify.io.image import read_clip
+    from tinify.io.image import atomic_output, open_clip
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
-    allowed = min(max_frames(args.max_frames), MAX_VIDEO_FRAMES)
-    limit = args.frames if args.frames is not None else allowed + 1
-    clip = read_clip(args.input, size, limit, max_pixels=args.max_pixels)
-    if len(clip.frames) > MAX_VIDEO_FRAMES:
-        raise InputError(
-            f"{args.input}: more than {MAX_VIDEO_FRAMES} frames; code parts with --frames N"
-        )
-    check_frames(len(clip.frames), args.max_frames)
+    clip = open_clip(args.input, size, args.frames, max_pixels=args.max_pixels)
     name = args.model or DEFAULT_VIDEO_MODEL
     loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
-    frames = [x.to(args.device) for x in clip.frames]
+    frames = (x.to(args.device) for x in clip.frames)
     rate = fps or clip.fps
-    data = encode_video(
-        loaded,
-        frames,
-        rate,
-        clip.yuv444,
-        entropy_path=args.entropy_path,
-        stream_chunks=args.stream_chunks,
-        max_pixels=args.max_pixels,
-        max_frames=args.max_frames,
-    )
-    _write(output, data)
-    height, width = frames[0].shape[-2:]
-    count = len(frames)
-    kbps = 8 * len(data) * float(rate) / count / 1000
+
+    def encode(f: Any) -> Any:
+        return encode_video_to(
+            f,
+            loaded,
+            frames,
+            rate,
+            clip.yuv444,
+            gop=args.gop or 0,
+            entropy_path=args.entropy_path,
+            stream_chunks=args.stream_chunks,
+            max_pixels=args.max_pixels,
+            max_frames=args.max_frames,
+        )
+
+    if output == STDOUT:
+        header = encode(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        written = None
+    else:
+        with atomic_output(output) as tmp, open(tmp, "wb") as f:
+            header = encode(f)
+            written = f.tell()
+    count = header.frames
+    gop = f", an I-frame every {header.gop}" if header.gop else ""
+    if written is None:
+        print(
+            f"{output}: {count} frames {header.width}x{header.height} at {rate} fps{gop} "
+            f"({loaded.name} q{loaded.quality}, {loaded.source} weights)",
+            file=sys.stderr,
+        )
+        return
+    kbps = 8 * written * float(rate) / count / 1000
     print(
-        f"{output}: {len(data)} bytes, {count} frames {width}x{height} at {rate} fps, "
-        f"{kbps:.1f} kbit/s ({loaded.name} q{loaded.quality}, {loaded.source} weights)",
+        f"{output}: {written} bytes, {count} frames {header.width}x{header.height} at {rate} "
+        f"fps{gop}, {kbps:.1f} kbit/s ({loaded.name} q{loaded.quality}, {loaded.source} "
+        "weights)",
         file=sys.stderr,
     )
+
+
+def _open_tfy(path: str) -> Any:
+    """A version-2 (streaming) video file as a :class:`VideoReader` over the open file (its
+    header and index checked; frames are read when decoded; the caller closes it), anything
+    else as its bytes (:func:`_read_tfy`)."""
+    from tinify.codec.format import VIDEO_STREAM_VERSION, VideoReader
+    from tinify.exceptions import InputError
+
+    p = Path(path)
+    if p.is_file():
+        try:
+            with open(p, "rb") as f:
+                head = f.read(9)
+        except OSError as err:
+            raise InputError(f"{p}: cannot read ({err.strerror})") from None
+        if len(head) == 9 and head[8] == VIDEO_STREAM_VERSION:
+            return _with_path(path, lambda: VideoReader.open(p))
+    return _read_tfy(path)
 
 
 def _read_tfy(path: str) -> bytes:
@@ -582,30 +629,42 @@ def _read_tfy(path: str) -> bytes:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
-    from tinify.codec.format import TfyHeader, unpack
-    from tinify.codec.limits import check_frames, check_pixels, check_streams
-    from tinify.io.image import (
-        VIDEO_SUFFIXES,
-        InputError,
-        check_clip_output,
-        check_output,
-        output_format,
-    )
+    from tinify.codec.format import VideoReader
+    from tinify.io.image import VIDEO_SUFFIXES, output_format
 
     output = Path(args.output) if args.output else None
     if output is not None and output.suffix and output.suffix.lower() not in VIDEO_SUFFIXES:
         output_format(output)  # fail on an unknown suffix before reading anything
-    data = _read_tfy(args.input)
-    header, _ = _with_path(args.input, lambda: unpack(data))
+    data = _open_tfy(args.input)
+    try:
+        return _decode(args, data, output)
+    finally:
+        if isinstance(data, VideoReader):
+            data.close()
+
+
+def _decode(args: argparse.Namespace, data: Any, output: Path | None) -> int:
+    from tinify.codec.format import TfyHeader, VideoReader, unpack
+    from tinify.codec.limits import check_frames, check_pixels, check_streams
+    from tinify.io.image import InputError, check_clip_output, check_output, output_format
+
+    if isinstance(data, VideoReader):
+        header = data.header
+    else:
+        header, _ = _with_path(args.input, lambda: unpack(data))
 
     def check_limits() -> None:  # the decoders check again; here before torch is imported
         what = "a frame" if header.kind == "video" else "image"
         check_pixels(header.width, header.height, args.max_pixels, what)
         if header.kind == "video":
             check_frames(header.frames, args.max_frames)
-        check_streams(header.stream_lengths, header.frames)
+        if not isinstance(data, VideoReader):
+            check_streams(header.stream_lengths, header.frames)
 
     _with_path(args.input, check_limits)
+    frame_range = _parse_frames(args.frames, header.frames) if args.frames else None
+    if frame_range is not None and header.kind != "video":
+        raise InputError(f"--frames is for videos; {args.input} holds an image")
     from tinify.codec.loading import (
         LoadedModel,
         check_device,
@@ -653,8 +712,30 @@ def _cmd_decode(args: argparse.Namespace) -> int:
         loaded.model.to(args.device)
         return loaded
 
-    (_decode_video if header.kind == "video" else _decode_image)(args, data, resolve, output)
+    if header.kind == "video":
+        _decode_video(args, data, resolve, output, frame_range)
+    else:
+        _decode_image(args, data, resolve, output)
     return 0
+
+
+def _parse_frames(text: str, frames: int) -> tuple[int, int]:
+    """``--frames A:B`` (or ``A:``, ``:B``, ``A``) as ``(start, stop)`` within ``frames``."""
+    from tinify.exceptions import InputError
+
+    first, colon, last = text.partition(":")
+    try:
+        start = int(first) if first.strip() else 0
+        stop = (int(last) if last.strip() else frames) if colon else start + 1
+    except ValueError:
+        raise InputError(
+            f"--frames must be A:B, A:, :B or A (frame numbers), got {text!r}"
+        ) from None
+    if not 0 <= start < stop <= frames:
+        raise InputError(
+            f"--frames {text} is outside the video's frames 0..{frames - 1} (or empty)"
+        )
+    return start, stop
 
 
 def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
@@ -677,22 +758,42 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     print(f"{output}: {h.width}x{h.height} from {h.model} {rate}", file=sys.stderr)
 
 
-def _decode_video(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
-    from tinify.codec.coding import decode_video
-    from tinify.io.image import DEFAULT_FPS, write_clip
+def _decode_video(
+    args: argparse.Namespace,
+    data: Any,
+    resolve: Any,
+    output: Path,
+    frame_range: tuple[int, int] | None,
+) -> None:
+    from tinify.codec.coding import decode_video_frames, open_video
+    from tinify.io.image import DEFAULT_FPS, clip_writer
 
-    decoded = _with_path(
-        args.input,
-        lambda: decode_video(data, resolve, max_pixels=args.max_pixels, max_frames=args.max_frames),
-    )
-    h = decoded.header
+    reader = _with_path(args.input, lambda: open_video(data))
+    h = reader.header
+    start, stop = frame_range or (0, h.frames)
     if h.yuv444 and output.suffix.lower() == ".yuv":
         _note(f"{args.input} was coded from 4:4:4 YUV; a raw .yuv file is written as 4:2:0")
     chroma = "444" if h.yuv444 else "420"
-    kind = write_clip(decoded.frames, output, h.fps or DEFAULT_FPS, chroma)
+    frames = decode_video_frames(
+        reader,
+        resolve,
+        start=start,
+        stop=stop,
+        max_pixels=args.max_pixels,
+        max_frames=args.max_frames,
+    )
+
+    def write_all() -> None:
+        with clip_writer(output, h.fps or DEFAULT_FPS, chroma) as write:
+            for _, x in frames:
+                write(x)
+
+    _with_path(args.input, write_all)
+    kind = output.suffix.lower()[1:] or "png"
+    part = f"frames {start}:{stop} of {h.frames}" if frame_range else f"{h.frames} frames"
     print(
-        f"{output}: {h.frames} frames {h.width}x{h.height} at {h.fps} fps ({kind}) from "
-        f"{h.model} q{h.quality}",
+        f"{output}: {part} {h.width}x{h.height} at {h.fps} fps ({kind}) from {h.model} "
+        f"q{h.quality}",
         file=sys.stderr,
     )
 
@@ -712,15 +813,19 @@ def _with_path(path: str, fn: Any) -> Any:
         raise named from None
 
 
-def _header_dict(path: str, data: bytes) -> dict[str, Any]:
-    from tinify.codec.format import unpack
+def _header_dict(path: str, data: Any) -> dict[str, Any]:
+    from tinify.codec.format import VideoReader, unpack
 
+    if isinstance(data, VideoReader):
+        with data:
+            _with_path(path, data.verify)  # every record's CRC, as unpack checks version 1's
+            return {"file": path, **data.describe()}
     h, _ = _with_path(path, lambda: unpack(data))
     return {"file": path, **h.describe(file_bytes=len(data))}
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    info = _header_dict(args.input, _read_tfy(args.input))
+    info = _header_dict(args.input, _open_tfy(args.input))
     if args.json:
         print(json.dumps(info, indent=2))
     else:
@@ -883,8 +988,6 @@ def _eval_video(args: argparse.Namespace) -> int:
 
     if args.quant_step is not None:
         raise InputError("--quant-step is for the variable-rate image models (*-vbr)")
-    if args.entropy_path == "fixed":
-        raise InputError("video models have no fixed-point path yet: drop --coding fixed")
     if args.stream_chunks != 1:
         raise InputError("--stream-chunks is for image models")
     options = _sequence_options(args)
@@ -906,7 +1009,13 @@ def _eval_video(args: argparse.Namespace) -> int:
         else:
             label = loaded.quality
         point, records = evaluate_video_model(
-            loaded, sequences, args.device, args.estimate, gop=args.gop, **options
+            loaded,
+            sequences,
+            args.device,
+            args.estimate,
+            gop=args.gop,
+            entropy_path=args.entropy_path,
+            **options,
         )
         points.append({"q": label, **point})
         per_sequence[str(label)] = records

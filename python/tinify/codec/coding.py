@@ -13,12 +13,16 @@ exactly the ones CompressAI's ``model.compress`` writes (with ``stream_chunks=1`
 ``"fixed"`` (the default) computes the entropy parameters in integer arithmetic instead, so a
 file decodes bit-exactly on any device.
 
-A video's streams are those of ``model.compress(frames)`` (a :class:`ScaleSpaceFlow`), flattened
-in the order of :func:`tinify.codec.format.frame_streams`: ``y, z`` of the I-frame, then
-``motion y, motion z, residual y, residual z`` of each P-frame. Videos take the same
-``entropy_path`` choice and default as images: ``"fixed"`` (mode 1) runs ssf2020's three
-hyper-decoders in integers, so every frame's latents decode bit-exactly on any device;
-``"float"`` (mode 0) gives CompressAI's streams.
+A video is coded frame by frame (:class:`tinify.models.video.VideoEncoder`) and written as it
+is coded in the streaming layout (format version 2, :class:`tinify.codec.format.VideoWriter`):
+one record per frame, ``y, z`` of an I-frame or ``motion y, motion z, residual y, residual z``
+of a P-frame, then the index. :func:`encode_video_to` and :func:`decode_video_frames` hold one
+frame (and the reference) in memory whatever the clip's length; :func:`encode_video` and
+:func:`decode_video` are their whole-clip forms. With the default intra period (0: only frame 0
+is an I-frame) the streams are those of ``model.compress(frames)``. Version-1 videos (tinify
+0.1.0) decode as before. Videos take the same ``entropy_path`` choice and default as images:
+``"fixed"`` (mode 1) runs ssf2020's three hyper-decoders in integers, so every frame's latents
+decode bit-exactly on any device; ``"float"`` (mode 0) gives CompressAI's streams.
 
 A variable-rate model (``bmshj2018-hyperprior-vbr``, ``mbt2018-mean-vbr``, ``mbt2018-vbr``)
 codes at any quantization step, a per-call ``quant_step`` option like the others (its
@@ -29,10 +33,11 @@ is asked for.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any, Union
+from typing import IO, Any, Union
 
 import torch
 import torch.nn.functional as F
@@ -41,9 +46,12 @@ from torch import Tensor
 from tinify import __version__
 from tinify.codec.format import (
     CODING_MODES,
+    FORMAT_VERSION,
+    MAX_FRAMES,
     FormatError,
     TfyHeader,
-    frame_streams,
+    VideoReader,
+    VideoWriter,
     pack,
     unpack,
 )
@@ -52,8 +60,9 @@ from tinify.codec.loading import LoadedModel, WeightsMismatchError
 from tinify.exceptions import ParameterError
 from tinify.models.base import last_latent_size
 from tinify.models.image.vbr import ScaleHyperpriorVbr
-from tinify.models.video import ScaleSpaceFlow
+from tinify.models.video import ScaleSpaceFlow, VideoDecoder, VideoEncoder
 from tinify.ops import compute_padding, crop
+from tinify.utils.progress import report
 
 __all__ = [
     "DEFAULT_ENTROPY_PATH",
@@ -62,9 +71,11 @@ __all__ = [
     "DecodedVideo",
     "decode_image",
     "decode_video",
+    "decode_video_frames",
     "default_entropy_path",
     "encode_image",
     "encode_video",
+    "encode_video_to",
     "is_variable_rate_model",
     "padding_for",
     "rate_options",
@@ -332,73 +343,135 @@ def decode_image(
 
 def encode_video(
     loaded: LoadedModel,
-    frames: Sequence[Tensor],
+    frames: Iterable[Tensor],
     fps: Fraction,
     yuv444: bool = False,
     *,
     entropy_path: str | None = None,
+    gop: int = 0,
     stream_chunks: int = 1,
     max_pixels: int | None = None,
     max_frames: int | None = None,
 ) -> bytes:
-    """Code a clip into a complete ``.tfy`` file (kind video).
+    """Code a clip into a complete ``.tfy`` file (kind video) in memory: :func:`encode_video_to`
+    into a buffer; returns the file's bytes."""
+    buffer = io.BytesIO()
+    encode_video_to(
+        buffer,
+        loaded,
+        frames,
+        fps,
+        yuv444,
+        gop=gop,
+        entropy_path=entropy_path,
+        stream_chunks=stream_chunks,
+        max_pixels=max_pixels,
+        max_frames=max_frames,
+    )
+    return buffer.getvalue()
+
+
+def encode_video_to(
+    file: IO[bytes],
+    loaded: LoadedModel,
+    frames: Iterable[Tensor],
+    fps: Fraction,
+    yuv444: bool = False,
+    *,
+    gop: int = 0,
+    entropy_path: str | None = None,
+    stream_chunks: int = 1,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
+) -> TfyHeader:
+    """Code a clip frame by frame into ``file`` (format version 2), writing each frame's record
+    as soon as it is coded; return the header (with the frame count).
+
+    ``frames`` may be any iterable (a reader's generator): one frame is read ahead, so memory
+    holds two input frames, the reference and one frame's working set, whatever the clip's
+    length. ``file`` only needs ``write`` (a pipe will do); it is complete once this returns.
+    Write to a temporary file and rename it (:func:`tinify.utils.files.atomic_path`) to publish
+    it all or nothing: an error leaves a file without an index, which readers refuse.
 
     Args:
+        file: a binary file opened for writing.
         loaded: a video model (``ssf2020``).
         frames: (1, 3, H, W) float tensors in [0, 1], all of one size, on the model's device.
         fps: the frame rate to record.
         yuv444: the source was 4:4:4 YUV (recorded so that decoding to Y4M keeps it).
         entropy_path: ``"fixed"`` (coding mode 1, the default as for images: bit-exact
             latents on any device) or ``"float"`` (mode 0, CompressAI's streams).
+        gop: intra period: an I-frame every ``gop`` frames (0: only frame 0, CompressAI's video
+            evaluation, the default), recorded in the header.
         stream_chunks: 1 for CompressAI-compatible streams; more for tinify's parallel chunks.
         max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
-        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
-
-    Returns:
-        The file's bytes.
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`),
+            checked as they come, before the first extra frame is coded.
 
     Raises:
-        ParameterError: not a video model, no frames, or frames of different shapes.
+        ParameterError: not a video model, no frames, frames of different shapes, or a bad
+            ``gop``.
         LimitError: frames larger than ``max_pixels`` or more than ``max_frames``.
     """
     model = _video_net(loaded)
-    if not frames or any(x.dim() != 4 or x.shape[:2] != (1, 3) for x in frames):
+    if isinstance(gop, bool) or not isinstance(gop, int) or not 0 <= gop <= MAX_FRAMES:
+        raise ParameterError(f"gop must be an integer in 0..{MAX_FRAMES}, got {gop!r}")
+    source = iter(frames)
+    x = next(source, None)
+    if x is None:
         raise ParameterError("frames must be a non-empty list of (1, 3, H, W) tensors")
-    height, width = (int(s) for s in frames[0].shape[-2:])
+    shape = _frame_shape(x, 0)
+    height, width = shape[-2:]
     pad = padding_for(height, width, model.downsampling_factor)
     check_size(width, height, pad, max_pixels, "a frame")
-    check_frames(len(frames), max_frames)
+    factor = model.downsampling_factor
     options = model.coding_options(entropy_path or default_entropy_path(model), stream_chunks)
-    with torch.no_grad():
-        strings, shapes = model.compress(
-            [F.pad(x, pad) if any(pad) else x for x in frames],
-            entropy_path=options.entropy_path,
-            stream_chunks=stream_chunks,
-        )
-    streams = [strings[0][0][0], strings[0][1][0]]
-    for frame in strings[1:]:
-        for key in ("motion", "residual"):
-            streams += [frame[key][0][0], frame[key][1][0]]
-    shape = tuple(int(s) for s in shapes[0])
     header = _header(
         loaded,
         height=height,
         width=width,
         padding=pad,
-        shapes=(shape,),
+        shapes=(((height + pad[2] + pad[3]) // factor, (width + pad[0] + pad[1]) // factor),),
         stream_chunks=stream_chunks,
         kind="video",
-        frames=len(frames),
+        frames=0,
         fps=Fraction(fps),
-        on_cuda=frames[0].is_cuda,
+        on_cuda=x.is_cuda,
         yuv444=yuv444,
         coding_mode={name: mode for mode, name in CODING_MODES.items()}[options.entropy_path],
+        gop=gop,
     )
-    return pack(header, streams)
+    writer = VideoWriter(file, header)
+    encoder = VideoEncoder(
+        model, gop=gop, entropy_path=options.entropy_path, stream_chunks=stream_chunks
+    )
+    count = 0
+    while x is not None:
+        count += 1
+        check_frames(count, max_frames)
+        following = next(source, None)
+        if following is not None and _frame_shape(following, count) != shape:
+            raise ParameterError(
+                f"frame {count} has shape {tuple(following.shape)}, frame 0 {shape}: all "
+                "frames must have the same shape"
+            )
+        coded = encoder.encode(F.pad(x, pad) if any(pad) else x, last=following is None)
+        writer.add_frame(coded.intra, coded.streams)
+        report("frames", count)
+        x = following
+    writer.close()
+    return replace(writer.header, frames=count)
+
+
+def _frame_shape(x: Any, index: int) -> tuple[int, ...]:
+    if not isinstance(x, Tensor) or x.dim() != 4 or x.shape[:2] != (1, 3):
+        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ParameterError(f"frame {index} must be a (1, 3, H, W) tensor, got {got}")
+    return tuple(int(s) for s in x.shape)
 
 
 def _video_net(loaded: LoadedModel) -> ScaleSpaceFlow:
-    """The network of a video model (the layout of :func:`frame_streams` is its).
+    """The network of a video model (the frame layout of the format is its).
 
     Raises:
         ParameterError: ``loaded`` is not a video model.
@@ -414,7 +487,9 @@ class DecodedVideo:
 
     Attributes:
         frames: (1, 3, H, W) float tensors in [0, 1] (original size), one per frame.
-        header: the file's header.
+        header: the file's header (with the frame count; for a version-2 file also the stream
+            lengths of every frame read, in version 1's order, so
+            :func:`tinify.codec.format.frame_streams` applies).
         model: the model that decoded it.
     """
 
@@ -423,50 +498,126 @@ class DecodedVideo:
     model: LoadedModel
 
 
+def open_video(data: bytes | IO[bytes] | VideoReader) -> VideoReader:
+    """A :class:`~tinify.codec.format.VideoReader` over a file's bytes or an open binary file
+    (or the reader given), refusing an image.
+
+    Raises:
+        FormatError: not a ``.tfy`` video, truncated or corrupt.
+    """
+    reader = data if isinstance(data, VideoReader) else VideoReader(data)
+    if reader.header.kind != "video":
+        raise FormatError(f"holds an {reader.header.kind}; decode it to an image file (.png)")
+    return reader
+
+
+def decode_video_frames(
+    data: bytes | IO[bytes] | VideoReader,
+    model: ModelOrLoader,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    max_pixels: int | None = None,
+    max_frames: int | None = None,
+    streams: list[int] | None = None,
+) -> Iterator[tuple[int, Tensor]]:
+    """Decode a video file frame by frame: yield ``(index, frame)`` for frames ``start`` to
+    ``stop - 1``, each (1, 3, H, W) in [0, 1] at the original size.
+
+    Decoding starts at the I-frame at or before ``start`` (the index's GOP start, so with an
+    intra period only that group is decoded before ``start``); frames before ``start`` are
+    decoded but not yielded. Memory: one frame record, the reference and the frame yielded.
+    The header, the index, the limits and the records to decode (a first pass over them:
+    CRCs, numbers, types, sizes) are checked before the model is loaded, so a damaged file
+    costs no decoding and yields nothing.
+
+    Args:
+        data: the file's bytes, an open seekable binary file, or a reader.
+        model: the loaded video model, or a function that loads it from the header.
+        start, stop: the frames to yield (``stop`` None: to the end).
+        max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
+        max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
+        streams: when a list, each frame's stream lengths are appended to it as it is read.
+
+    Raises:
+        FormatError: the file is corrupt, truncated or inconsistent, or holds an image; an
+            empty or out-of-range frame range.
+        LimitError: the frames are larger than ``max_pixels`` or more than ``max_frames``.
+        WeightsMismatchError: the model is not the one the file was encoded with.
+        tinify.BitstreamError: a stream does not decode.
+    """
+    reader = open_video(data)
+    header = reader.header
+    stop = header.frames if stop is None else stop
+    if not 0 <= start < stop <= header.frames:
+        raise ParameterError(
+            f"frames {start}:{stop} are outside the video's 0:{header.frames}; give a range "
+            f"A:B with 0 <= A < B <= {header.frames}"
+        )
+    check_pixels(header.width, header.height, max_pixels, "a frame")
+    check_frames(header.frames, max_frames)
+    if header.version == FORMAT_VERSION:
+        check_streams(header.stream_lengths, header.frames)
+    first = reader.gop_start(start)
+    reader.verify(first, stop)  # a damaged record is refused before anything is decoded
+    loaded = _model_for(header, model)
+    net = _video_net(loaded)
+    shape = tuple(_check_shape(header, net.downsampling_factor))
+    options = _options(header)
+    decoder = VideoDecoder(
+        net, entropy_path=options["entropy_path"], stream_chunks=options["stream_chunks"]
+    )
+    left, right, top, bottom = header.padding
+    for index in range(first, stop):
+        intra, record = reader.read_frame(index)
+        check_streams([len(s) for s in record], 1)
+        if streams is not None:
+            streams.extend(len(s) for s in record)
+        lists = [[s] for s in record]
+        if intra:
+            x = decoder.decode(lists, shape)
+        else:
+            both = {"motion": shape, "residual": shape}
+            x = decoder.decode({"motion": lists[:2], "residual": lists[2:]}, both)
+        report("frames", index + 1 - first, stop - first)
+        if index >= start:
+            yield index, crop(x, (-left, -right, -top, -bottom))
+
+
 def decode_video(
-    data: bytes,
+    data: bytes | IO[bytes],
     model: ModelOrLoader,
     *,
     max_pixels: int | None = None,
     max_frames: int | None = None,
 ) -> DecodedVideo:
-    """Decode a ``.tfy`` file holding a video.
+    """Decode a whole ``.tfy`` video into memory (:func:`decode_video_frames`, every frame).
 
     Args:
-        data: the file's bytes.
+        data: the file's bytes (or an open seekable binary file).
         model: the loaded video model, or a function that loads it from the header (called only
             once the header has been checked).
         max_pixels: refuse larger frames (default: :func:`tinify.codec.limits.max_pixels`).
         max_frames: refuse more frames (default: :func:`tinify.codec.limits.max_frames`).
 
     Raises:
-        FormatError: the file is corrupt, truncated or inconsistent (a stream too short for
-            its frames), or holds an image.
-        LimitError: the frames are larger than ``max_pixels`` or more than ``max_frames``.
-        WeightsMismatchError: the model is not the one the file was encoded with.
-        tinify.BitstreamError: a stream does not decode.
+        As :func:`decode_video_frames`.
     """
-    header, streams = unpack(data)
-    if header.kind != "video":
-        raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
-    check_pixels(header.width, header.height, max_pixels, "a frame")
-    check_frames(header.frames, max_frames)
-    check_streams(header.stream_lengths, header.frames)
-    loaded = _model_for(header, model)
-    net = _video_net(loaded)
-    shape = _check_shape(header, net.downsampling_factor)
-    strings: list[Any] = []
-    shapes: list[Any] = []
-    for i, indexes in enumerate(frame_streams(header)):
-        s = [[streams[k]] for k in indexes]
-        if i == 0:
-            strings.append(s)
-            shapes.append(shape)
-        else:
-            strings.append({"motion": s[:2], "residual": s[2:]})
-            shapes.append({"motion": shape, "residual": shape})
-    left, right, top, bottom = header.padding
-    with torch.no_grad():
-        decoded = net.decompress(strings, shapes, **_options(header))
-    frames = [crop(x, (-left, -right, -top, -bottom)) for x in decoded]
-    return DecodedVideo(frames=frames, header=header, model=loaded)
+    reader = open_video(data)
+    loaded: list[LoadedModel] = []
+
+    def load(header: TfyHeader) -> LoadedModel:
+        loaded.append(model(header) if callable(model) else model)
+        return loaded[0]
+
+    lengths: list[int] = []
+    frames = [
+        x
+        for _, x in decode_video_frames(
+            reader, load, max_pixels=max_pixels, max_frames=max_frames, streams=lengths
+        )
+    ]
+    header = reader.header
+    if header.version != FORMAT_VERSION:
+        header = replace(header, stream_lengths=tuple(lengths))
+    return DecodedVideo(frames=frames, header=header, model=loaded[0])

@@ -14,8 +14,18 @@ follow the header (whose CRC32 is checked too). Every problem raises :class:`For
 a one-line message that says what is wrong and what to do.
 
 An image (kind 0) holds one stream per latent. A video (kind 1) holds its frames' streams in
-frame order with a fixed layout: 2 for the I-frame, 4 for every P-frame
-(:func:`frame_streams`), and one latent shape shared by every latent of every frame.
+frame order with a fixed layout: 2 for an I-frame, 4 for a P-frame, and one latent shape shared
+by every latent of every frame. Two video layouts exist:
+
+- version 1 (tinify 0.1.0, still read; :func:`pack` / :func:`unpack`): every stream length in
+  the header, the streams back to back (:func:`frame_streams`); the whole clip is coded before
+  the file can be written;
+- version 2 (what tinify writes now; :class:`VideoWriter` / :class:`VideoReader`): the header,
+  then one self-checking record per frame appended as it is coded, then an index of every
+  frame's offset and type and a fixed-size tail that points to it, written when the encoder
+  closes. It is written in one pass and read frame by frame, from any I-frame (random access).
+
+Images are still written as version 1, so an older tinify reads them.
 """
 
 from __future__ import annotations
@@ -26,13 +36,14 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Any
+from typing import IO, Any
 
 from tinify.exceptions import FormatError
 
 __all__ = [
     "CODING_MODES",
     "FORMAT_VERSION",
+    "FORMAT_VERSIONS",
     "MAGIC",
     "MAX_HEADER_SIZE",
     "MAX_ICC_BYTES",
@@ -43,8 +54,11 @@ __all__ = [
     "MIN_QUANT_STEP",
     "VIDEO_I_STREAMS",
     "VIDEO_P_STREAMS",
+    "VIDEO_STREAM_VERSION",
     "FormatError",
     "TfyHeader",
+    "VideoReader",
+    "VideoWriter",
     "frame_streams",
     "pack",
     "unpack",
@@ -54,8 +68,12 @@ __all__ = [
 #: The first 8 bytes of every file. The high first byte and the CR LF / Ctrl-Z / LF tail catch
 #: 7-bit transfers and newline conversion (the PNG trick).
 MAGIC = b"\x89TFY\r\n\x1a\n"
-#: The only format version this module writes and reads.
+#: The format version of images and of tinify 0.1.0's whole-clip video layout.
 FORMAT_VERSION = 1
+#: The streaming video layout (frame records, then an index; see :class:`VideoWriter`).
+VIDEO_STREAM_VERSION = 2
+#: Every version this module reads (a higher one: "upgrade tinify").
+FORMAT_VERSIONS = (FORMAT_VERSION, VIDEO_STREAM_VERSION)
 #: Coding modes (header byte 9), named by the models' ``entropy_path``: 0 = float networks
 #: (CompressAI-compatible arithmetic); 1 = the deterministic fixed-point entropy path (the
 #: networks that produce entropy parameters run in integer arithmetic, so encoder and decoder
@@ -130,6 +148,7 @@ MAX_HEADER_SIZE = (
     + 4
     + 4
     + MAX_ICC_BYTES
+    + 4  # a version-2 video's intra period
 )
 
 
@@ -169,6 +188,8 @@ class TfyHeader:
         version: format version (:data:`FORMAT_VERSION`).
         icc_profile: an image's ICC colour profile (empty: none, i.e. sRGB), written back into
             the decoded image.
+        gop: a video's intra period: frame ``i`` is an I-frame when ``i % gop == 0``; ``0``:
+            only frame 0 (CompressAI's low-delay evaluation, and every version-1 video).
     """
 
     model: str
@@ -194,6 +215,7 @@ class TfyHeader:
     payload_crc: int = 0
     version: int = FORMAT_VERSION
     icc_profile: bytes = b""
+    gop: int = 0
 
     @property
     def padded_size(self) -> tuple[int, int]:
@@ -206,12 +228,21 @@ class TfyHeader:
         """Bytes of entropy-coded data (the sum of the stream lengths)."""
         return sum(self.stream_lengths)
 
-    def describe(self, file_bytes: int | None = None) -> dict[str, Any]:
+    def describe(
+        self,
+        file_bytes: int | None = None,
+        *,
+        frame_bytes: Sequence[int] | None = None,
+        intra_frames: Sequence[int] | None = None,
+    ) -> dict[str, Any]:
         """What the header says, as JSON-ready values (what ``tinify info`` prints).
 
         Args:
             file_bytes: the whole file's length; adds ``header_bytes``, ``file_bytes`` and
                 ``bpp_file``.
+            frame_bytes: a version-2 video: each frame's payload bytes (from its index, see
+                :meth:`VideoReader.describe`); version 1 takes them from the stream lengths.
+            intra_frames: a version-2 video: the I-frames (the GOP starts of its index).
 
         Returns:
             An ordered dict: format and coding mode, model identity, size, latent shapes,
@@ -219,6 +250,13 @@ class TfyHeader:
             chroma, duration, bit rate and per-frame payload bytes (I-frame first).
         """
         pixels = self.height * self.width * self.frames
+        if frame_bytes is not None:
+            per_frame = list(frame_bytes)
+        elif self.kind == "video" and self.fps is not None:
+            per_frame = [sum(self.stream_lengths[i] for i in r) for r in frame_streams(self)]
+        else:
+            per_frame = [self.payload_size]
+        payload = sum(per_frame)
         info: dict[str, Any] = {
             "format_version": self.version,
             "coding_mode": self.coding_mode,
@@ -239,27 +277,32 @@ class TfyHeader:
             "stream_chunks": self.stream_chunks,
             "encoded_on": "cuda" if self.on_cuda else "cpu",
             "encoder": self.encoder,
-            "streams": len(self.stream_lengths),
-            "stream_lengths": list(self.stream_lengths),
         }
+        if self.version == FORMAT_VERSION:
+            info["streams"] = len(self.stream_lengths)
+            info["stream_lengths"] = list(self.stream_lengths)
         if file_bytes is not None:
-            info["header_bytes"] = file_bytes - self.payload_size
-        info["payload_bytes"] = self.payload_size
+            info["header_bytes"] = file_bytes - payload
+        info["payload_bytes"] = payload
         if file_bytes is not None:
             info["file_bytes"] = file_bytes
-        info["bpp_payload"] = round(8 * self.payload_size / pixels, 6)
+        info["bpp_payload"] = round(8 * payload / pixels, 6)
         if file_bytes is not None:
             info["bpp_file"] = round(8 * file_bytes / pixels, 6)
-        info["payload_crc32"] = f"{self.payload_crc:08x}"
+        if self.version == FORMAT_VERSION:
+            info["payload_crc32"] = f"{self.payload_crc:08x}"
         if self.kind == "video" and self.fps is not None:  # a valid video has a frame rate
-            per_frame = [sum(self.stream_lengths[i] for i in r) for r in frame_streams(self)]
             seconds = self.frames / self.fps
-            p_frames = per_frame[1:] or [0]
+            intra = list(intra_frames) if intra_frames is not None else [0]
+            starts = set(intra)
+            p_frames = [n for i, n in enumerate(per_frame) if i not in starts] or [0]
             info.update(
                 {
                     "y4m_chroma": "444" if self.yuv444 else "420",
                     "duration_s": round(float(seconds), 6),
-                    "kbps_payload": round(float(8 * self.payload_size / seconds) / 1e3, 3),
+                    "kbps_payload": round(float(8 * payload / seconds) / 1e3, 3),
+                    "gop": self.gop,
+                    "i_frames": intra,
                     "i_frame_bytes": per_frame[0],
                     "p_frame_bytes_min_mean_max": [
                         min(p_frames),
@@ -274,10 +317,12 @@ class TfyHeader:
 
 def _validate(h: TfyHeader) -> None:
     """Check the semantic rules shared by the writer and the reader."""
-    if h.version != FORMAT_VERSION:
+    if h.version not in FORMAT_VERSIONS:
         raise FormatError(
-            f"format version {h.version} is not supported (this tinify: {FORMAT_VERSION})"
+            f"format version {h.version} is not supported (this tinify: {FORMAT_VERSIONS})"
         )
+    if h.version == VIDEO_STREAM_VERSION and h.kind != "video":
+        raise FormatError(f"format version {h.version} holds only videos (corrupt file)")
     if h.coding_mode not in CODING_MODES:
         raise FormatError(f"coding mode {h.coding_mode} is not supported by this tinify")
     if h.kind not in KINDS:
@@ -305,8 +350,14 @@ def _validate(h: TfyHeader) -> None:
         raise FormatError(f"padded size {ph}x{pw} exceeds the limits ({MAX_SIDE} per side)")
     if not 1 <= h.stream_chunks <= MAX_STREAM_CHUNKS:
         raise FormatError(f"stream_chunks {h.stream_chunks} is outside 1..{MAX_STREAM_CHUNKS}")
-    if not 1 <= h.frames <= MAX_FRAMES:
+    # A version-2 header does not know its frame count (0) until the index is read.
+    low = 0 if h.version == VIDEO_STREAM_VERSION else 1
+    if not low <= h.frames <= MAX_FRAMES:
         raise FormatError(f"frame count {h.frames} is outside 1..{MAX_FRAMES}")
+    if not 0 <= h.gop <= MAX_FRAMES or (h.gop and h.kind != "video"):
+        raise FormatError(f"intra period {h.gop} is outside 0..{MAX_FRAMES} (or not a video)")
+    if h.gop and h.version == FORMAT_VERSION:
+        raise FormatError("a version-1 video has one I-frame (no intra period)")
     if h.kind == "image" and (h.frames != 1 or h.fps is not None or h.yuv444):
         raise FormatError("an image must have exactly one frame, no frame rate and no 4:4:4 flag")
     if h.fps is not None and h.fps <= 0:
@@ -347,12 +398,19 @@ def _validate_video(h: TfyHeader) -> None:
     """The rules of kind 1: a frame rate, one 2-D latent shape, the fixed stream layout."""
     if h.fps is None:
         raise FormatError("a video must have a frame rate")
-    if h.frames > MAX_VIDEO_FRAMES:
-        raise FormatError(f"a video has at most {MAX_VIDEO_FRAMES} frames, got {h.frames}")
     if len(h.shapes) != 1 or len(h.shapes[0]) != 2:
         raise FormatError(
             f"a video has exactly one 2-D latent shape, got {len(h.shapes)} shapes (corrupt file)"
         )
+    if h.version == VIDEO_STREAM_VERSION:
+        if h.stream_lengths or h.payload_crc:
+            raise FormatError(
+                "a version-2 video lists its streams in its frame records, not in the header "
+                "(corrupt file)"
+            )
+        return
+    if h.frames > MAX_VIDEO_FRAMES:
+        raise FormatError(f"a video has at most {MAX_VIDEO_FRAMES} frames, got {h.frames}")
     expected = video_stream_count(h.frames)
     if len(h.stream_lengths) != expected:
         raise FormatError(
@@ -364,15 +422,18 @@ def _validate_video(h: TfyHeader) -> None:
 def frame_streams(header: TfyHeader) -> list[range]:
     """The indexes into the stream list of each frame, in frame order.
 
-    An image: one frame holding every stream. A video: ``range(0, 2)`` for the I-frame, then
-    ``range(2 + 4 (i - 1), 2 + 4 i)`` for P-frame ``i`` (see :data:`VIDEO_I_STREAMS`).
+    An image: one frame holding every stream. A video: 2 streams for an I-frame, 4 for a
+    P-frame, back to back (with no intra period: ``range(0, 2)`` for frame 0, then
+    ``range(2 + 4 (i - 1), 2 + 4 i)`` for frame ``i``; see :data:`VIDEO_I_STREAMS`).
     """
     if header.kind == "image":
         return [range(len(header.stream_lengths))]
-    out = [range(VIDEO_I_STREAMS)]
-    for i in range(1, header.frames):
-        start = VIDEO_I_STREAMS + VIDEO_P_STREAMS * (i - 1)
-        out.append(range(start, start + VIDEO_P_STREAMS))
+    out = []
+    start = 0
+    for i in range(header.frames):
+        count = VIDEO_I_STREAMS if is_intra(i, header.gop) else VIDEO_P_STREAMS
+        out.append(range(start, start + count))
+        start += count
     return out
 
 
@@ -386,19 +447,30 @@ def _fps_fields(fps: Fraction | None) -> tuple[int, int]:
 
 
 def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
-    """Serialize ``header`` (its ``stream_lengths`` are taken from ``streams``) and the streams.
+    """Serialize ``header`` (its ``stream_lengths`` are taken from ``streams``) and the streams:
+    a version-1 file (an image, or a video in tinify 0.1.0's whole-clip layout; a video is
+    written frame by frame with :class:`VideoWriter` instead).
 
     Raises:
         FormatError: a header field is out of range (nothing the reader would reject is
-            written).
+            written), or ``header`` is of version 2.
     """
+    if header.version != FORMAT_VERSION:
+        raise FormatError(
+            f"pack writes format version {FORMAT_VERSION}; write version-2 videos with VideoWriter"
+        )
     streams = [bytes(s) for s in streams]
     payload = b"".join(streams)
     lengths = tuple(len(s) for s in streams)
     header = replace(header, stream_lengths=lengths, payload_crc=zlib.crc32(payload))
-    _validate(header)
     if any(n >= 1 << 32 for n in lengths):
         raise FormatError("a stream is 4 GiB or more; the format stores 32-bit lengths")
+    return _header_bytes(header) + payload
+
+
+def _header_bytes(header: TfyHeader) -> bytes:
+    """The checked, serialized header (through its CRC)."""
+    _validate(header)
     fps_num, fps_den = _fps_fields(header.fps)
     name = header.model.encode("ascii")
     encoder = header.encoder.encode("ascii")
@@ -429,12 +501,15 @@ def pack(header: TfyHeader, streams: Sequence[bytes]) -> bytes:
         body += bytes([len(shape)]) + struct.pack(f"<{len(shape)}I", *shape)
     if header.quant_step is not None:
         body += _QUANT_STEP.pack(header.quant_step)
-    body += struct.pack(f"<I{len(streams)}I", len(streams), *header.stream_lengths)
+    lengths = header.stream_lengths
+    body += struct.pack(f"<I{len(lengths)}I", len(lengths), *lengths)
     if header.icc_profile:
         body += struct.pack("<I", len(header.icc_profile)) + header.icc_profile
+    if header.version == VIDEO_STREAM_VERSION:
+        body += struct.pack("<I", header.gop)
     size = _PREFIX.size + len(body) + 4
-    head = _PREFIX.pack(MAGIC, FORMAT_VERSION, header.coding_mode, size) + bytes(body)
-    return head + struct.pack("<I", zlib.crc32(head)) + payload
+    head = _PREFIX.pack(MAGIC, header.version, header.coding_mode, size) + bytes(body)
+    return head + struct.pack("<I", zlib.crc32(head))
 
 
 class _Reader:
@@ -473,10 +548,10 @@ def _check_prefix(data: bytes) -> int:
     if len(data) < _PREFIX.size:
         raise FormatError(f"file is truncated ({len(data)} bytes, not even a header); re-encode it")
     _, version, mode, size = _PREFIX.unpack_from(data)
-    if version > FORMAT_VERSION:
+    if version > max(FORMAT_VERSIONS):
         raise FormatError(
-            f"written in format version {version}, this tinify reads version {FORMAT_VERSION}; "
-            "upgrade tinify"
+            f"written in format version {version}, this tinify reads versions up to "
+            f"{max(FORMAT_VERSIONS)}; upgrade tinify"
         )
     if version < 1:
         raise FormatError(f"format version {version} is invalid (corrupt file)")
@@ -542,6 +617,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         if not 1 <= n_icc <= MAX_ICC_BYTES:
             raise FormatError(f"ICC profile of {n_icc} bytes; 1 to {MAX_ICC_BYTES} (corrupt file)")
         icc = bytes(r.take(n_icc, "the ICC profile"))
+    gop = r.u32("the intra period") if version == VIDEO_STREAM_VERSION else 0
     if r.pos != r.end:
         raise FormatError(
             f"{r.end - r.pos} unexpected bytes at the end of the header (corrupt file)"
@@ -570,6 +646,7 @@ def _read_header(data: bytes) -> tuple[TfyHeader, int]:
         payload_crc=payload_crc,
         version=version,
         icc_profile=icc,
+        gop=gop,
     )
     _validate(header)
     return header, size
@@ -585,6 +662,10 @@ def _ascii(raw: bytes, what: str) -> str:
 def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
     """Parse and check a whole ``.tfy`` file.
 
+    A version-2 video is read record by record (:class:`VideoReader`) and returned as version
+    1 lays it out: every frame's streams in frame order, and a header with the frame count and
+    the stream lengths (its ``payload_crc`` stays 0: each record has its own CRC).
+
     Returns:
         ``(header, streams)``.
 
@@ -594,6 +675,8 @@ def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
     """
     data = bytes(data)
     header, start = _read_header(data)
+    if header.version == VIDEO_STREAM_VERSION:
+        return _unpack_stream(data)
     available = len(data) - start
     if header.payload_size > available:
         raise FormatError(
@@ -614,3 +697,340 @@ def unpack(data: bytes) -> tuple[TfyHeader, list[bytes]]:
         streams.append(payload[pos : pos + n])
         pos += n
     return header, streams
+
+
+# -- version 2: the streaming video layout ------------------------------------------------------
+
+#: Frame types of a version-2 frame record (and of its index entry).
+FRAME_I, FRAME_P = 0, 1
+_FRAME_TYPES = {FRAME_I: ("I", VIDEO_I_STREAMS), FRAME_P: ("P", VIDEO_P_STREAMS)}
+# frame type, frame number (then the stream lengths, then the record CRC)
+_RECORD = struct.Struct("<BI")
+_INDEX_TAG = b"TFYI"
+# index tag, frame count (then per frame: offset u64, type u8; then the index CRC)
+_INDEX_HEAD = struct.Struct("<4sI")
+_INDEX_ENTRY = struct.Struct("<QB")
+_TAIL_TAG = b"TFYE"
+# index offset, tail tag, CRC32 of the 12 bytes before it: the last 16 bytes of the file
+_TAIL = struct.Struct("<Q4sI")
+#: The smallest frame record (an I-frame of two shortest streams).
+MIN_RECORD_SIZE = _RECORD.size + 4 * VIDEO_I_STREAMS + 4 + 2 * 8
+
+
+def is_intra(frame: int, gop: int) -> bool:
+    """Whether frame ``frame`` of a video with intra period ``gop`` is an I-frame (frame 0
+    always; with ``gop`` > 0 every ``gop``-th frame)."""
+    return frame == 0 or (gop > 0 and frame % gop == 0)
+
+
+def encode_frame_record(frame: int, intra: bool, streams: Sequence[bytes]) -> bytes:
+    """One version-2 frame record: type, frame number, stream lengths, CRC32, then the streams.
+
+    Raises:
+        FormatError: not 2 streams for an I-frame or 4 for a P-frame, or a stream of 4 GiB.
+    """
+    kind = FRAME_I if intra else FRAME_P
+    name, count = _FRAME_TYPES[kind]
+    if len(streams) != count:
+        article = "an" if intra else "a"
+        raise FormatError(f"{article} {name}-frame has {count} streams, got {len(streams)}")
+    if any(len(s) >= 1 << 32 for s in streams):
+        raise FormatError("a stream is 4 GiB or more; the format stores 32-bit lengths")
+    head = _RECORD.pack(kind, frame) + struct.pack(f"<{count}I", *(len(s) for s in streams))
+    crc = zlib.crc32(head)
+    for stream in streams:
+        crc = zlib.crc32(stream, crc)
+    return head + struct.pack("<I", crc) + b"".join(bytes(s) for s in streams)
+
+
+class VideoWriter:
+    """Write a version-2 video to a binary file in one pass (see ``docs/format.md``).
+
+    The header is written at once; :meth:`add_frame` appends one record per frame as it is
+    coded; :meth:`close` appends the index (every frame's offset and type) and the tail that
+    points to it. Nothing is sought back, so ``file`` may be a pipe. Until :meth:`close` the
+    file has no index and readers refuse it as truncated: write to a temporary file and rename
+    it when closed (:func:`tinify.utils.files.atomic_path`) to publish it all or nothing.
+
+    Memory: 16 bytes per frame for the index, nothing per frame otherwise.
+
+    Args:
+        file: a binary file opened for writing.
+        header: the video's header; its ``frames``, ``stream_lengths`` and ``payload_crc``
+            are ignored (the index holds them) and its ``gop`` is the intra period the frames
+            must follow.
+
+    Raises:
+        FormatError: a header field is out of range, or not a video.
+    """
+
+    def __init__(self, file: IO[bytes], header: TfyHeader) -> None:
+        self.header = replace(
+            header, version=VIDEO_STREAM_VERSION, frames=0, stream_lengths=(), payload_crc=0
+        )
+        if self.header.kind != "video":
+            raise FormatError("VideoWriter writes videos; write an image with pack")
+        data = _header_bytes(self.header)
+        self._file = file
+        self._index = bytearray()
+        self.frames = 0
+        self.bytes_written = 0
+        self.closed = False
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+        self.bytes_written += len(data)
+
+    def add_frame(self, intra: bool, streams: Sequence[bytes]) -> int:
+        """Append frame ``self.frames`` (an I-frame when ``intra``); return its record's size.
+
+        Raises:
+            FormatError: the writer is closed, the frame type contradicts the intra period,
+                the stream count is wrong, or the video would exceed the format's frame cap.
+        """
+        if self.closed:
+            raise FormatError("the video file is closed; no more frames can be added")
+        if intra != is_intra(self.frames, self.header.gop):
+            want = "an I" if not intra else "a P"
+            raise FormatError(
+                f"frame {self.frames} must be {want}-frame with intra period {self.header.gop}"
+            )
+        if self.frames >= MAX_FRAMES:
+            raise FormatError(f"a video holds at most {MAX_FRAMES} frames")
+        record = encode_frame_record(self.frames, intra, streams)
+        self._index += _INDEX_ENTRY.pack(self.bytes_written, FRAME_I if intra else FRAME_P)
+        self._write(record)
+        self.frames += 1
+        return len(record)
+
+    def close(self) -> int:
+        """Write the index and the tail; return the file's size. Idempotent.
+
+        Raises:
+            FormatError: no frame was added.
+        """
+        if self.closed:
+            return self.bytes_written
+        if not self.frames:
+            raise FormatError("a video needs at least one frame")
+        offset = self.bytes_written
+        index = _INDEX_HEAD.pack(_INDEX_TAG, self.frames) + bytes(self._index)
+        tail = struct.pack("<Q", offset) + _TAIL_TAG
+        self._write(index + struct.pack("<I", zlib.crc32(index)))
+        self._write(tail + struct.pack("<I", zlib.crc32(tail)))
+        self.closed = True
+        return self.bytes_written
+
+
+def _unpack_stream(data: bytes) -> tuple[TfyHeader, list[bytes]]:
+    reader = VideoReader(data)
+    streams = [s for i in range(reader.frames) for s in reader.read_frame(i)[1]]
+    header = replace(reader.header, stream_lengths=tuple(len(s) for s in streams))
+    return header, streams
+
+
+class VideoReader:
+    """Read a video file frame by frame: version 2 through its index, version 1 (tinify 0.1.0's
+    whole-clip layout) from memory.
+
+    A version-2 file is checked before any frame is read: the header (CRC and fields), the tail
+    and the index (CRC, a frame count the file can hold, offsets increasing by at least a record
+    each, frame types matching the intra period). A missing or damaged tail or index (a file
+    whose encoder never finished, or a cut copy) is refused as truncated. Each frame record is
+    checked (its CRC, frame number, type and size) when it is read, so memory stays at one
+    record.
+
+    Args:
+        file: a seekable binary file opened for reading (or a ``bytes``-like object).
+
+    Attributes:
+        header: the checked header, with ``frames`` from the index.
+        intra: per frame, whether it is an I-frame.
+
+    Raises:
+        FormatError: the file is not a ``.tfy`` video, or is truncated or corrupt.
+    """
+
+    def __init__(self, file: IO[bytes] | bytes | bytearray | memoryview) -> None:
+        if isinstance(file, (bytes, bytearray, memoryview)):
+            import io
+
+            file = io.BytesIO(bytes(file))
+        self._file = file
+        self._streams: list[list[bytes]] | None = None
+        file.seek(0, 2)
+        self.size = file.tell()
+        file.seek(0)
+        head = file.read(MAX_HEADER_SIZE)
+        if len(head) >= _PREFIX.size and head[8] == VIDEO_STREAM_VERSION:
+            header, self._header_size = _read_header(head)
+        else:  # version 1 (or not a .tfy file at all: unpack says which)
+            self._load_version_1(head + file.read())
+            return
+        self._offsets, self.intra, self._index_offset = self._read_index(header)
+        self.header = replace(header, frames=len(self.intra))
+
+    @classmethod
+    def open(cls, path: str | Any) -> VideoReader:
+        """A reader over the file at ``path``, which it closes (:meth:`close`, or as a context
+        manager)."""
+        file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            return cls(file)
+        except BaseException:
+            file.close()
+            raise
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _load_version_1(self, data: bytes) -> None:
+        header, streams = unpack(data)
+        if header.kind != "video":
+            raise FormatError(f"holds an {header.kind}; decode it to an image file (.png)")
+        self.header = header
+        self._streams = [[streams[k] for k in r] for r in frame_streams(header)]
+        self.intra = [i == 0 for i in range(header.frames)]
+        self._offsets = []
+        self._index_offset = 0
+
+    def _read_index(self, header: TfyHeader) -> tuple[list[int], list[bool], int]:
+        truncated = (
+            "file is truncated: its index is missing or damaged (the encoder did not finish, "
+            "or the copy was cut); re-encode or copy it again"
+        )
+        start = self._header_size
+        if self.size < start + _INDEX_HEAD.size + 4 + _TAIL.size:
+            raise FormatError(truncated)
+        self._file.seek(self.size - _TAIL.size)
+        tail = self._file.read(_TAIL.size)
+        offset, tag, crc = _TAIL.unpack(tail)
+        if tag != _TAIL_TAG or zlib.crc32(tail[:12]) != crc:
+            raise FormatError(truncated)
+        room = self.size - _TAIL.size - offset - _INDEX_HEAD.size - 4
+        if not start + MIN_RECORD_SIZE <= offset or room < _INDEX_ENTRY.size:
+            raise FormatError("the index offset is impossible (corrupt file)")
+        self._file.seek(offset)
+        index_head = self._file.read(_INDEX_HEAD.size)
+        tag, frames = _INDEX_HEAD.unpack(index_head)
+        if tag != _INDEX_TAG:
+            raise FormatError("the index is damaged (bad tag; corrupt file)")
+        if not 1 <= frames <= MAX_FRAMES or frames * _INDEX_ENTRY.size != room:
+            raise FormatError(
+                f"the index claims {frames} frames, which its {room} bytes cannot hold (corrupt "
+                "or crafted file)"
+            )
+        if (offset - start) // MIN_RECORD_SIZE < frames:
+            raise FormatError(
+                f"the index claims {frames} frames, but {offset - start} bytes of records hold "
+                f"at most {(offset - start) // MIN_RECORD_SIZE} (corrupt or crafted file)"
+            )
+        entries = self._file.read(room)
+        (index_crc,) = struct.unpack("<I", self._file.read(4))
+        if zlib.crc32(entries, zlib.crc32(index_head)) != index_crc:
+            raise FormatError("the index is corrupt (CRC32 mismatch); the file was damaged")
+        offsets: list[int] = []
+        intra: list[bool] = []
+        previous = start - MIN_RECORD_SIZE
+        for i, (at, kind) in enumerate(_INDEX_ENTRY.iter_unpack(entries)):
+            if kind not in _FRAME_TYPES or (kind == FRAME_I) != is_intra(i, header.gop):
+                raise FormatError(
+                    f"index entry {i} has frame type {kind}, which the intra period "
+                    f"{header.gop} contradicts (corrupt file)"
+                )
+            if at < previous + MIN_RECORD_SIZE or (i == 0 and at != start):
+                raise FormatError(f"index entry {i} has an impossible offset {at} (corrupt file)")
+            offsets.append(at)
+            intra.append(kind == FRAME_I)
+            previous = at
+        if offset < previous + MIN_RECORD_SIZE:
+            raise FormatError("the last frame record overlaps the index (corrupt file)")
+        return offsets, intra, offset
+
+    @property
+    def frames(self) -> int:
+        """The number of frames."""
+        return len(self.intra)
+
+    def frame_bytes(self) -> list[int]:
+        """Payload bytes of each frame (its streams; for version 2 its record less the record
+        head), without reading the records."""
+        if self._streams is not None:
+            return [sum(len(s) for s in streams) for streams in self._streams]
+        ends = self._offsets[1:] + [self._index_offset]
+        return [
+            end - at - _RECORD.size - 4 - 4 * _FRAME_TYPES[FRAME_I if i else FRAME_P][1]
+            for at, end, i in zip(self._offsets, ends, self.intra)
+        ]
+
+    def gop_start(self, frame: int) -> int:
+        """The I-frame from which ``frame`` decodes (the last one at or before it)."""
+        if not 0 <= frame < self.frames:
+            raise FormatError(f"frame {frame} is outside 0..{self.frames - 1}")
+        return max(i for i in range(frame + 1) if self.intra[i]) if frame else 0
+
+    def read_frame(self, frame: int) -> tuple[bool, list[bytes]]:
+        """``(intra, streams)`` of frame ``frame``: 2 streams (image ``y``, ``z``) for an
+        I-frame, 4 (motion ``y``, ``z``, residual ``y``, ``z``) for a P-frame.
+
+        Raises:
+            FormatError: the record is damaged (CRC, frame number, type or size).
+        """
+        if not 0 <= frame < self.frames:
+            raise FormatError(f"frame {frame} is outside 0..{self.frames - 1}")
+        if self._streams is not None:
+            return self.intra[frame], list(self._streams[frame])
+        at = self._offsets[frame]
+        end = self._offsets[frame + 1] if frame + 1 < self.frames else self._index_offset
+        self._file.seek(at)
+        data = self._file.read(end - at)
+        damaged = f"frame {frame}'s record is damaged"
+        if len(data) != end - at:
+            raise FormatError(f"{damaged}: the file is shorter than its index says (truncated)")
+        kind, number = _RECORD.unpack_from(data)
+        if kind not in _FRAME_TYPES or (kind == FRAME_I) != self.intra[frame] or number != frame:
+            raise FormatError(f"{damaged}: its type or number disagrees with the index")
+        count = _FRAME_TYPES[kind][1]
+        lengths = struct.unpack_from(f"<{count}I", data, _RECORD.size)
+        head = _RECORD.size + 4 * count
+        if head + 4 + sum(lengths) != len(data):
+            raise FormatError(
+                f"{damaged}: its streams hold {sum(lengths)} bytes, the record "
+                f"{len(data) - head - 4} (corrupt file)"
+            )
+        (crc,) = struct.unpack_from("<I", data, head)
+        body = memoryview(data)[head + 4 :]
+        if zlib.crc32(body, zlib.crc32(memoryview(data)[:head])) != crc:
+            raise FormatError(f"{damaged} (CRC32 mismatch); the file was damaged")
+        streams, pos = [], head + 4
+        for n in lengths:
+            streams.append(data[pos : pos + n])
+            pos += n
+        return kind == FRAME_I, streams
+
+    def verify(self, start: int = 0, stop: int | None = None) -> None:
+        """Read and check the records of frames ``start`` to ``stop - 1`` (CRC, number, type,
+        size) without keeping them: a damaged file is refused before any frame is decoded.
+
+        Raises:
+            FormatError: a record is damaged.
+        """
+        for frame in range(start, self.frames if stop is None else stop):
+            self.read_frame(frame)
+
+    def describe(self) -> dict[str, Any]:
+        """What ``tinify info`` prints: the header's fields, the frame count, intra period,
+        the I-frames (the index's GOP starts) and each frame's payload bytes."""
+        starts = [i for i, intra in enumerate(self.intra) if intra]
+        info = self.header.describe(self.size, frame_bytes=self.frame_bytes(), intra_frames=starts)
+        if self._streams is None:
+            info["index_offset"] = self._index_offset
+        return info

@@ -9,8 +9,10 @@ is allocated, and refused with a message that says how to raise the limit:
   ``TINIFY_MAX_PIXELS`` environment variable). Decoding costs about 250 bytes of memory per
   pixel with the zoo models (encoding about 300), so the default of 8,388,608 pixels
   (4096x2048) needs about 2.5 GiB.
-- :data:`DEFAULT_MAX_FRAMES` frames per video (``--max-frames`` or ``TINIFY_MAX_FRAMES``); every
-  decoded frame is kept in memory (12 bytes per pixel).
+- :data:`DEFAULT_MAX_FRAMES` frames per video (``--max-frames`` or ``TINIFY_MAX_FRAMES``).
+  Videos are coded and decoded one frame at a time, so memory does not grow with the frame
+  count; the limit bounds the time a small file can claim (a version-2 file's index must also
+  fit its records, so a frame count the payload cannot hold is refused before decoding).
 
 Both limits are the same for encoding and decoding, so whatever a default ``tinify encode``
 writes, a default ``tinify decode`` reads.

@@ -268,40 +268,31 @@ def _sync(device: torch.device) -> None:
 
 
 def code_clip(
-    loaded: LoadedModel, frames: Sequence[Tensor], fps: Fraction, gop: int | None = None
+    loaded: LoadedModel,
+    frames: Sequence[Tensor],
+    fps: Fraction,
+    gop: int | None = None,
+    entropy_path: str | None = None,
 ) -> CodedClip:
-    """Code ``frames`` with :func:`encode_video` and decode them with :func:`decode_video`, one
-    ``.tfy`` file per group of ``gop`` frames (``None``: one group, the whole clip).
+    """Code ``frames`` into one streaming ``.tfy`` file with :func:`encode_video` (an I-frame
+    every ``gop`` frames; ``None``: only the first) and decode it with :func:`decode_video`.
 
     This is the only place the evaluation calls the video coder.
     """
-    count = len(frames)
-    size = count if gop is None else gop
-    if size < 1:
-        raise InputError(f"the intra period must be at least 1 frame, got {size}")
-    recs: list[Tensor] = []
-    frame_bits: list[float] = []
-    files: list[bytes] = []
-    encoding = decoding = 0.0
+    if gop is not None and gop < 1:
+        raise InputError(f"the intra period must be at least 1 frame, got {gop}")
     device = frames[0].device
-    for start in range(0, count, size):
-        group = list(frames[start : start + size])
-        _sync(device)
-        t0 = time.perf_counter()
-        data = encode_video(loaded, group, fps)
-        _sync(device)
-        t1 = time.perf_counter()
-        decoded = decode_video(data, loaded)
-        _sync(device)
-        t2 = time.perf_counter()
-        encoding += t1 - t0
-        decoding += t2 - t1
-        lengths = decoded.header.stream_lengths
-        frame_bits += [8.0 * sum(lengths[i] for i in r) for r in frame_streams(decoded.header)]
-        recs += decoded.frames
-        files.append(data)
-        report("frames", start + len(group), count)
-    return CodedClip(recs, frame_bits, files, encoding, decoding)
+    _sync(device)
+    t0 = time.perf_counter()
+    data = encode_video(loaded, frames, fps, gop=gop or 0, entropy_path=entropy_path)
+    _sync(device)
+    t1 = time.perf_counter()
+    decoded = decode_video(data, loaded)
+    _sync(device)
+    t2 = time.perf_counter()
+    lengths = decoded.header.stream_lengths
+    frame_bits = [8.0 * sum(lengths[i] for i in r) for r in frame_streams(decoded.header)]
+    return CodedClip(decoded.frames, frame_bits, [data], t1 - t0, t2 - t1)
 
 
 def evaluate_sequence(
@@ -315,6 +306,7 @@ def evaluate_sequence(
     gop: int | None = None,
     size: tuple[int, int] | None = None,
     fps: Fraction | None = None,
+    entropy_path: str | None = None,
 ) -> dict[str, Any]:
     """Code (or estimate) one sequence with the video model ``loaded``.
 
@@ -322,6 +314,8 @@ def evaluate_sequence(
         binary: also write the ``.tfy`` file there (CompressAI's ``--keep_binaries``); with
             several groups of pictures, ``NAME-g0.tfy``, ``NAME-g1.tfy``, ... beside it.
         gop: the intra period in frames (``None``: one I-frame, at the start).
+        entropy_path: the coding mode of the real coding (``"fixed"``/``"float"``; None: the
+            default of :func:`encode_video`).
         size, fps: see :func:`read_sequence`.
 
     Returns:
@@ -341,7 +335,7 @@ def evaluate_sequence(
         recs, bits = _estimate(loaded, frames, gop)
         total_bits = sum(bits)
     else:
-        coded = code_clip(loaded, frames, seq.fps, gop)
+        coded = code_clip(loaded, frames, seq.fps, gop, entropy_path)
         recs, bits = coded.recs, coded.frame_bits
         total_bits = 8.0 * sum(len(d) for d in coded.files)
         extra = {
@@ -384,6 +378,7 @@ def evaluate_video_model(
     gop: int | None = None,
     size: tuple[int, int] | None = None,
     fps: Fraction | None = None,
+    entropy_path: str | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """:func:`evaluate_sequence` on every sequence.
 
@@ -395,7 +390,15 @@ def evaluate_video_model(
     records = []
     for i, path in enumerate(sequences):
         out = evaluate_sequence(
-            loaded, path, device, estimate, max_frames, gop=gop, size=size, fps=fps
+            loaded,
+            path,
+            device,
+            estimate,
+            max_frames,
+            gop=gop,
+            size=size,
+            fps=fps,
+            entropy_path=entropy_path,
         )
         records.append({"sequence": Path(path).name, **out})
         report("sequences", i + 1, len(sequences))

@@ -12,7 +12,7 @@ import io
 import stat
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -33,14 +33,17 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "VIDEO_SUFFIXES",
     "Clip",
+    "ClipStream",
     "InputError",
     "atomic_folder",
     "atomic_output",
     "check_clip_output",
     "check_output",
+    "clip_writer",
     "is_video_path",
     "image_to_tensor",
     "list_images",
+    "open_clip",
     "output_format",
     "pil_to_tensor",
     "progress_bar",
@@ -441,29 +444,35 @@ def _clip_size(path: Path, size: tuple[int, int] | None) -> tuple[int, int] | No
     return None
 
 
-def read_clip(
+@dataclass
+class ClipStream:
+    """A clip opened by :func:`open_clip`: its header facts, and its frames as they are read.
+
+    Attributes:
+        frames: an iterator of (1, 3, H, W) float32 RGB tensors in [0, 1], read one at a time
+            (a malformed frame raises :class:`InputError` naming the file when reached).
+        fps: the frame rate (the Y4M header's, else :data:`DEFAULT_FPS`).
+        yuv444: the source is 4:4:4 YUV.
+    """
+
+    frames: Iterator[torch.Tensor]
+    fps: Fraction
+    yuv444: bool = False
+
+
+def open_clip(
     path: PathLike,
     size: tuple[int, int] | None = None,
     max_frames: int | None = None,
     *,
     max_pixels: int | None = None,
-) -> Clip:
-    """Read a PNG folder, ``.y4m`` or raw 4:2:0 ``.yuv`` file as RGB frames.
-
-    Args:
-        path: the clip.
-        size: ``(width, height)`` of a raw ``.yuv`` file (else taken from its name,
-            ``clip_832x480.yuv``).
-        max_frames: read at most this many frames.
-        max_pixels: refuse frames of more pixels, from the header, before reading any frame
-            (see :func:`tinify.codec.limits.max_pixels`).
-
-    Raises:
-        InputError: missing, empty or malformed clip, or a size given for another format.
-        LimitError: frames larger than ``max_pixels``.
-    """
+) -> ClipStream:
+    """Open a PNG folder, ``.y4m`` or raw 4:2:0 ``.yuv`` file to read its frames one at a time
+    (memory: one frame, whatever the clip's length). Arguments and errors as
+    :func:`read_clip`; what can be checked from a header is checked here, each frame when it
+    is read."""
     from tinify.codec.limits import LimitError, check_pixels
-    from tinify.io.video import VideoFormatError, read_video, read_y4m, yuv_to_rgb
+    from tinify.io.video import VideoFormatError, iter_video, iter_y4m, yuv_to_rgb
 
     p = Path(path)
     suffix = "" if p.is_dir() else p.suffix.lower()
@@ -479,20 +488,70 @@ def read_clip(
             raise LimitError(f"{p}: {err}") from None
     try:
         if suffix == ".y4m":
-            planes, header = read_y4m(p, max_frames)
-            clip = Clip(
-                [yuv_to_rgb(f) for f in planes], Fraction(*header.fps), header.chroma == "444"
-            )
+            header, planes = iter_y4m(p, max_frames)
+            frames: Iterator[torch.Tensor] = (yuv_to_rgb(f) for f in planes)
+            clip = ClipStream(frames, Fraction(*header.fps), header.chroma == "444")
         else:
             width, height = size if size is not None else (None, None)
-            frames = read_video(p, width, height, max_frames, max_pixels=max_pixels)
-            clip = Clip(frames, DEFAULT_FPS)
+            frames = iter_video(p, width, height, max_frames, max_pixels=max_pixels)
+            clip = ClipStream(frames, DEFAULT_FPS)
     except (VideoFormatError, FileNotFoundError, ValueError) as err:
-        message = str(err)  # some messages name the file already
-        raise InputError(message if message.startswith(str(p)) else f"{p}: {message}") from None
-    if not clip.frames:
-        raise InputError(f"{p}: holds no frames")
+        raise _clip_error(p, err) from None
+    clip.frames = _named_errors(p, clip.frames)
     return clip
+
+
+def _clip_error(path: Path, err: BaseException) -> InputError:
+    message = str(err)  # some messages name the file already
+    return InputError(message if message.startswith(str(path)) else f"{path}: {message}")
+
+
+def _named_errors(path: Path, frames: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """``frames``, with a read error turned into an :class:`InputError` naming ``path``, and
+    an empty clip refused."""
+    from tinify.codec.limits import LimitError
+    from tinify.io.video import VideoFormatError
+
+    count = 0
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except LimitError:
+            raise
+        except (VideoFormatError, FileNotFoundError, ValueError) as err:
+            raise _clip_error(path, err) from None
+        count += 1
+        yield frame
+    if not count:
+        raise InputError(f"{path}: holds no frames")
+
+
+def read_clip(
+    path: PathLike,
+    size: tuple[int, int] | None = None,
+    max_frames: int | None = None,
+    *,
+    max_pixels: int | None = None,
+) -> Clip:
+    """Read a PNG folder, ``.y4m`` or raw 4:2:0 ``.yuv`` file as RGB frames (all in memory;
+    :func:`open_clip` reads them one at a time).
+
+    Args:
+        path: the clip.
+        size: ``(width, height)`` of a raw ``.yuv`` file (else taken from its name,
+            ``clip_832x480.yuv``).
+        max_frames: read at most this many frames.
+        max_pixels: refuse frames of more pixels, from the header, before reading any frame
+            (see :func:`tinify.codec.limits.max_pixels`).
+
+    Raises:
+        InputError: missing, empty or malformed clip, or a size given for another format.
+        LimitError: frames larger than ``max_pixels``.
+    """
+    clip = open_clip(path, size, max_frames, max_pixels=max_pixels)
+    return Clip(list(clip.frames), clip.fps, clip.yuv444)
 
 
 def check_clip_output(
@@ -524,24 +583,59 @@ def check_clip_output(
 
 
 def write_clip(
-    frames: Sequence[torch.Tensor], path: PathLike, fps: Fraction, chroma: str = "420"
+    frames: Iterable[torch.Tensor], path: PathLike, fps: Fraction, chroma: str = "420"
 ) -> str:
     """Write RGB frames (1, 3, H, W) in [0, 1] all or nothing; return the format written.
 
     ``path`` is checked by :func:`check_clip_output`: a folder gets ``00000.png``,
     ``00001.png``, ...; a ``.y4m`` gets ``fps`` and ``chroma`` (``"420"`` or ``"444"``); a
-    ``.yuv`` is raw 4:2:0.
+    ``.yuv`` is raw 4:2:0. ``frames`` may be any iterable, written as it yields
+    (:func:`clip_writer`).
     """
-    from tinify.io.video import write_png_frames, write_y4m, write_yuv420
+    suffix = Path(path).suffix.lower()
+    with clip_writer(path, fps, chroma) as writer:
+        for frame in frames:
+            writer(frame)
+    return suffix[1:] if suffix in VIDEO_SUFFIXES else "png"
+
+
+@contextlib.contextmanager
+def clip_writer(
+    path: PathLike, fps: Fraction, chroma: str = "420"
+) -> Iterator[Callable[[torch.Tensor], None]]:
+    """Write a clip frame by frame, all or nothing: yields ``write(frame)``, which appends one
+    RGB frame (1, 3, H, W) in [0, 1] to a temporary file or folder beside ``path``; leaving
+    the block without an error renames it onto ``path``, an error (or no frame) removes it.
+    Memory: one frame.
+
+    ``path`` is checked by :func:`check_clip_output` (a new or empty folder of PNG frames
+    ``00000.png``, ...; a ``.y4m`` with ``fps`` and ``chroma``; a raw 4:2:0 ``.yuv``).
+
+    Raises:
+        InputError: ``path`` cannot be written (see :func:`check_clip_output`).
+    """
+    from tinify.io.video import Y4MWriter, YUV420Writer, write_png_frames
 
     kind = check_clip_output(path)
     if kind == "png":
         with atomic_folder(path) as tmp:
-            write_png_frames(frames, tmp)
-    elif kind == "y4m":
-        with atomic_output(path) as tmp:
-            write_y4m(tmp, frames, (fps.numerator, fps.denominator), chroma)
-    else:
-        with atomic_output(path) as tmp:
-            write_yuv420(tmp, frames)
-    return kind
+            count = 0
+
+            def write_png(frame: torch.Tensor) -> None:
+                nonlocal count
+                write_png_frames([frame], tmp, pattern=f"{count:05d}.png")
+                count += 1
+
+            yield write_png
+            if not count:
+                raise InputError(f"{path}: no frames to write")
+        return
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        if kind == "y4m":
+            writer: Y4MWriter | YUV420Writer = Y4MWriter(
+                f, (fps.numerator, fps.denominator), chroma
+            )
+        else:
+            writer = YUV420Writer(f)
+        yield writer.write
+        writer.close()

@@ -18,6 +18,11 @@ back by bilinear x2 upsampling (``align_corners=False``)::
     RGB ──rgb2ycbcr──► YCbCr 4:4:4 ──yuv_444_to_420──► Y + 2x2-averaged Cb, Cr ──► uint8 planes
     RGB ◄─ycbcr2rgb─── YCbCr 4:4:4 ◄─yuv_420_to_444─── Y + bilinear x2 Cb, Cr ◄── uint8 planes
 
+Every reader has a streaming form that yields one frame at a time (:func:`iter_png_frames`,
+:func:`iter_y4m`, :func:`iter_yuv420`, :func:`iter_video`) and every file writer one that
+appends frames as they come (:class:`Y4MWriter`, :class:`YUV420Writer`); the list forms are
+built on them. Memory then stays at one frame whatever the clip's length.
+
 Malformed or truncated files raise :class:`VideoFormatError` (a ``ValueError``) naming the
 problem; nothing is read past a bounded header, and frame sizes are bounded before any
 allocation.
@@ -28,11 +33,11 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, Literal, NamedTuple, Union, overload
+from typing import IO, Any, Literal, NamedTuple, Union, overload
 
 import numpy as np
 import torch
@@ -57,8 +62,14 @@ __all__ = [
     "MAX_DIMENSION",
     "VideoFormatError",
     "Y4MHeader",
+    "Y4MWriter",
     "UPSAMPLING_MODES",
+    "YUV420Writer",
     "YUVFrame",
+    "iter_png_frames",
+    "iter_video",
+    "iter_y4m",
+    "iter_yuv420",
     "parse_y4m_header",
     "read_png_frames",
     "read_video",
@@ -258,33 +269,47 @@ def read_png_frames(
         MissingFileError: ``folder`` is not a directory or holds no PNG file.
         VideoFormatError: frames differ in size or cannot be decoded.
     """
-    from tinify.io.image import image_to_tensor, read_image
+    return list(iter_png_frames(folder, start, count, max_pixels=max_pixels))
 
+
+def iter_png_frames(
+    folder: PathLike, start: int = 0, count: int | None = None, *, max_pixels: int | None = None
+) -> Iterator[Tensor]:
+    """:func:`read_png_frames` one frame at a time (the folder is listed at once, so a missing
+    or empty folder raises here; a bad frame raises when it is reached)."""
     paths = _frame_paths(folder, (".png",))[start:]
     if count is not None:
         paths = paths[:count]
-    frames: list[Tensor] = []
+    return _png_frames(paths, max_pixels)
+
+
+def _png_frames(paths: list[Path], max_pixels: int | None) -> Iterator[Tensor]:
+    from tinify.io.image import image_to_tensor, read_image
+
+    first: tuple[int, ...] | None = None
     for path in paths:
         try:
             frame = image_to_tensor(read_image(path, max_pixels=max_pixels))
         except InputError as err:
             detail = str(err).removeprefix(f"{path}: ")
             raise VideoFormatError(f"{path}: cannot decode ({detail})") from None
-        if frames and frame.shape != frames[0].shape:
+        if first is None:
+            first = tuple(frame.shape)
+        elif tuple(frame.shape) != first:
             raise VideoFormatError(
                 f"{path} is {frame.shape[-1]}x{frame.shape[-2]}, the first frame "
-                f"{frames[0].shape[-1]}x{frames[0].shape[-2]}: all frames must have one size"
+                f"{first[-1]}x{first[-2]}: all frames must have one size"
             )
-        frames.append(frame)
-    return frames
+        yield frame
 
 
 def write_png_frames(
-    frames: Sequence[Tensor], folder: PathLike, pattern: str = "{:05d}.png"
+    frames: Iterable[Tensor], folder: PathLike, pattern: str = "{:05d}.png"
 ) -> list[Path]:
     """Write RGB frames (1, 3, H, W) or (3, H, W) in [0, 1] as 8-bit PNGs; return the paths.
 
-    The folder is created if needed; ``pattern.format(i)`` names frame ``i``.
+    The folder is created if needed; ``pattern.format(i)`` names frame ``i``. ``frames`` may
+    be any iterable (a generator is written as it yields).
     """
     from PIL import Image
 
@@ -446,12 +471,31 @@ def read_y4m(path: PathLike, max_frames: int | None = None) -> tuple[list[YUVFra
     Raises:
         VideoFormatError: malformed header, a missing ``FRAME`` marker or a truncated frame.
     """
-    frames: list[YUVFrame] = []
+    header, frames = iter_y4m(path, max_frames)
+    return list(frames), header
+
+
+def iter_y4m(path: PathLike, max_frames: int | None = None) -> tuple[Y4MHeader, Iterator[YUVFrame]]:
+    """:func:`read_y4m` one frame at a time: ``(header, frames)``. The header is read (and
+    checked) at once; each frame when the iterator reaches it.
+
+    Raises:
+        VideoFormatError: a malformed header here; a bad frame from the iterator.
+    """
     with open(path, "rb") as f:
         header = parse_y4m_header(_read_line(f, "Y4M header"))
-        size = header.frame_bytes
-        while max_frames is None or len(frames) < max_frames:
-            index = len(frames)
+        start = f.tell()
+    return header, _y4m_frames(path, header, start, max_frames)
+
+
+def _y4m_frames(
+    path: PathLike, header: Y4MHeader, start: int, max_frames: int | None
+) -> Iterator[YUVFrame]:
+    size = header.frame_bytes
+    index = 0
+    with open(path, "rb") as f:
+        f.seek(start)
+        while max_frames is None or index < max_frames:
             line = _read_line(f, f"FRAME header {index}")
             if not line:  # end of file at a frame boundary
                 break
@@ -464,13 +508,13 @@ def read_y4m(path: PathLike, max_frames: int | None = None) -> tuple[list[YUVFra
                 raise VideoFormatError(
                     f"{path}: frame {index} is truncated: expected {size} bytes, got {len(data)}"
                 )
-            frames.append(_split_planes(data, header.width, header.height, header.chroma))
-    return frames, header
+            yield _split_planes(data, header.width, header.height, header.chroma)
+            index += 1
 
 
 def write_y4m(
     path: PathLike,
-    frames: Sequence[YUVFrame | Tensor],
+    frames: Iterable[YUVFrame | Tensor],
     fps: tuple[int, int] = (30, 1),
     chroma: str = "420",
 ) -> Y4MHeader:
@@ -478,21 +522,82 @@ def write_y4m(
 
     RGB tensors are converted with :func:`rgb_to_yuv` to ``chroma`` (``"420"``, written as
     ``C420jpeg``, or ``"444"``); planes are written as they are. The file is written to a
-    temporary name and renamed, so a failure leaves no partial file.
+    temporary name and renamed, so a failure leaves no partial file. ``frames`` may be any
+    iterable (see :class:`Y4MWriter`).
     """
-    planes = _as_planes(frames, chroma)
-    h, w = planes[0].y.shape
-    colorspace = "444" if planes[0].chroma == "444" else "420jpeg"
-    header = Y4MHeader(w, h, _check_fps(fps), colorspace, "p", (1, 1))
+    writers: list[Y4MWriter] = []
 
     def write(f: IO[bytes]) -> None:
-        f.write(header.encode())
-        for frame in planes:
-            f.write(b"FRAME\n")
-            _write_planes(f, frame)
+        writer = Y4MWriter(f, fps, chroma)
+        writers.append(writer)
+        for frame in frames:
+            writer.write(frame)
+        writer.close()
 
     _atomic_write(path, write)
-    return header
+    assert writers[0].header is not None
+    return writers[0].header
+
+
+class _PlaneWriter:
+    """Append validated 8-bit frames to an open binary file (the first frame fixes the size)."""
+
+    def __init__(self, file: IO[bytes], chroma: str) -> None:
+        _check_chroma(chroma)
+        self._file, self.chroma = file, chroma
+        self.frames = 0
+        self._shapes: list[tuple[int, ...]] | None = None
+
+    def _planes(self, frame: YUVFrame | Tensor) -> YUVFrame:
+        planes = (
+            frame
+            if isinstance(frame, YUVFrame)
+            else rgb_to_yuv(_frame_tensor(frame, f"frames[{self.frames}]"), self.chroma)
+        )
+        shapes = [np.shape(plane) for plane in planes]
+        if self._shapes is None:
+            h, w = shapes[0][:2] if len(shapes[0]) == 2 else (0, 0)
+            _check_size(w, h)
+            expected = (h, w) if planes.chroma == "444" else ((h + 1) // 2, (w + 1) // 2)
+            self._shapes = [(h, w), expected, expected]
+        if shapes != self._shapes or any(np.asarray(p).dtype != np.uint8 for p in planes):
+            raise ParameterError(
+                f"frames[{self.frames}] planes are {shapes}; expected uint8 {self._shapes}"
+            )
+        return planes
+
+    def close(self) -> None:
+        """Finish (refuses a clip without frames)."""
+        if not self.frames:
+            raise ParameterError("no frames to write")
+
+
+class Y4MWriter(_PlaneWriter):
+    """Append frames (8-bit planes or RGB tensors in [0, 1]) to an open binary file as Y4M;
+    the stream header is written with the first frame (its size fixes the clip's).
+
+    Args:
+        file: a binary file opened for writing.
+        fps: frame rate ``(num, den)``.
+        chroma: ``"420"`` (``C420jpeg``) or ``"444"`` for RGB frames; planes keep theirs.
+    """
+
+    def __init__(self, file: IO[bytes], fps: tuple[int, int] = (30, 1), chroma: str = "420"):
+        super().__init__(file, chroma)
+        self.fps = _check_fps(fps)
+        self.header: Y4MHeader | None = None
+
+    def write(self, frame: YUVFrame | Tensor) -> None:
+        """Append one frame."""
+        planes = self._planes(frame)
+        if self.header is None:
+            h, w = planes.y.shape
+            colorspace = "444" if planes.chroma == "444" else "420jpeg"
+            self.header = Y4MHeader(w, h, self.fps, colorspace, "p", (1, 1))
+            self._file.write(self.header.encode())
+        self._file.write(b"FRAME\n")
+        _write_planes(self._file, planes)
+        self.frames += 1
 
 
 # -- raw YUV 4:2:0 --------------------------------------------------------------------------------
@@ -511,6 +616,15 @@ def read_yuv420(
         VideoFormatError: the file size is not a whole number of frames.
         FileNotFoundError: no such file (a :class:`~tinify.exceptions.DatasetNotFoundError`).
     """
+    return list(iter_yuv420(path, width, height, max_frames))
+
+
+def iter_yuv420(
+    path: PathLike, width: int, height: int, max_frames: int | None = None
+) -> Iterator[YUVFrame]:
+    """:func:`read_yuv420` one frame at a time (the size checks run at once). The one raw 4:2:0
+    reader: :class:`tinify.datasets.RawVideoSequence` maps the file, and each frame is copied
+    out as it is yielded."""
     from tinify.datasets.rawvideo import RawVideoSequence
 
     width, height = _check_size(width, height)
@@ -521,22 +635,45 @@ def read_yuv420(
         text = message if message.startswith(str(path)) else f"{path}: {message}"
         raise VideoFormatError(text) from None
     count = len(seq) if max_frames is None else min(len(seq), max_frames)
-    frames = [YUVFrame(*(np.array(f[c]) for c in "yuv")) for f in seq[:count]]
-    seq.close()
-    return frames
+    return _yuv_frames(seq, count)
 
 
-def write_yuv420(path: PathLike, frames: Sequence[YUVFrame | Tensor]) -> None:
-    """Write frames (4:2:0 planes, or RGB tensors in [0, 1]) as a raw I420 file (atomically)."""
-    planes = _as_planes(frames, "420")
-    if planes[0].chroma != "420":
-        raise ParameterError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
+def _yuv_frames(seq: Any, count: int) -> Iterator[YUVFrame]:
+    try:
+        for index in range(count):
+            frame = seq[index]
+            yield YUVFrame(*(np.array(frame[c]) for c in "yuv"))
+    finally:
+        seq.close()
+
+
+def write_yuv420(path: PathLike, frames: Iterable[YUVFrame | Tensor]) -> None:
+    """Write frames (4:2:0 planes, or RGB tensors in [0, 1]) as a raw I420 file (atomically);
+    ``frames`` may be any iterable (see :class:`YUV420Writer`)."""
 
     def write(f: IO[bytes]) -> None:
-        for frame in planes:
-            _write_planes(f, frame)
+        writer = YUV420Writer(f)
+        for frame in frames:
+            writer.write(frame)
+        writer.close()
 
     _atomic_write(path, write)
+
+
+class YUV420Writer(_PlaneWriter):
+    """Append frames (4:2:0 planes or RGB tensors in [0, 1]) to an open binary file as raw
+    I420."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        super().__init__(file, "420")
+
+    def write(self, frame: YUVFrame | Tensor) -> None:
+        """Append one frame."""
+        planes = self._planes(frame)
+        if planes.chroma != "420":
+            raise ParameterError("write_yuv420 needs 4:2:0 frames; got 4:4:4 planes")
+        _write_planes(self._file, planes)
+        self.frames += 1
 
 
 # -- any format -----------------------------------------------------------------------------------
@@ -578,14 +715,28 @@ def read_video(
         InputError: unknown format, or a raw file without a size.
         VideoFormatError: a malformed file.
     """
+    return list(iter_video(path, width, height, max_frames, mode, max_pixels=max_pixels))
+
+
+def iter_video(
+    path: PathLike,
+    width: int | None = None,
+    height: int | None = None,
+    max_frames: int | None = None,
+    mode: str = "bilinear",
+    *,
+    max_pixels: int | None = None,
+) -> Iterator[Tensor]:
+    """:func:`read_video` one frame at a time: headers, names and sizes are checked at once,
+    each frame is read when the iterator reaches it."""
     p = Path(path)
     if p.is_dir():
-        return read_png_frames(p, count=max_frames, max_pixels=max_pixels)
+        return iter_png_frames(p, count=max_frames, max_pixels=max_pixels)
     if not p.exists():
         raise MissingFileError(f"{p} does not exist")
     suffix = p.suffix.lower()
     if suffix == ".y4m":
-        frames, _ = read_y4m(p, max_frames)
+        _, planes = iter_y4m(p, max_frames)
     elif suffix == ".yuv":
         if width is None or height is None:
             match = _YUV_SIZE_IN_NAME.search(p.stem)
@@ -595,14 +746,14 @@ def read_video(
                     "clip_832x480.yuv)"
                 )
             width, height = int(match[1]), int(match[2])
-        frames = read_yuv420(p, width, height, max_frames)
+        planes = iter_yuv420(p, width, height, max_frames)
     else:
         raise InputError(f"{p}: unknown video format; use a PNG folder, .y4m or .yuv")
-    return [yuv_to_rgb(frame, mode) for frame in frames]
+    return (yuv_to_rgb(frame, mode) for frame in planes)
 
 
 def write_video(
-    frames: Sequence[Tensor],
+    frames: Iterable[Tensor],
     path: PathLike,
     fps: tuple[int, int] = (30, 1),
     chroma: str = "420",
@@ -674,29 +825,6 @@ def _frame_tensor(x: Tensor, name: str) -> Tensor:
             f"{name} must have shape (1, 3, H, W) or (3, H, W), got {tuple(x.shape)}"
         )
     return x
-
-
-def _as_planes(frames: Sequence[YUVFrame | Tensor], chroma: str) -> list[YUVFrame]:
-    """Frames as validated 8-bit planes, all of one size and chroma format."""
-    _check_chroma(chroma)
-    if not frames:
-        raise ParameterError("no frames to write")
-    planes = [
-        f if isinstance(f, YUVFrame) else rgb_to_yuv(_frame_tensor(f, f"frames[{i}]"), chroma)
-        for i, f in enumerate(frames)
-    ]
-    h, w = planes[0].y.shape
-    _check_size(w, h)
-    expected = (h, w) if planes[0].chroma == "444" else ((h + 1) // 2, (w + 1) // 2)
-    for i, p in enumerate(planes):
-        shapes = [np.shape(plane) for plane in p]
-        if shapes != [(h, w), expected, expected] or any(
-            np.asarray(plane).dtype != np.uint8 for plane in p
-        ):
-            raise ParameterError(
-                f"frames[{i}] planes are {shapes}; expected uint8 {[(h, w), expected, expected]}"
-            )
-    return planes
 
 
 def _atomic_write(path: PathLike, write: Callable[[IO[bytes]], None]) -> None:

@@ -2,6 +2,8 @@
 """Video codecs: the scale-space flow model of Agustsson et al. (CVPR 2020), ``ssf2020``.
 
 - :class:`ScaleSpaceFlow`: low-delay P video codec with CompressAI 1.2.8's keys and streams.
+- :class:`VideoEncoder`, :class:`VideoDecoder`: its frame-by-frame coding (one reference frame
+  in memory, an intra period, decoding from any I-frame); ``compress``/``decompress`` use them.
 - :func:`gaussian_volume`, :func:`warp_volume`: the scale-space volume and its trilinear warp.
 
 The other names (``CompressionModel``, ``EntropyBottleneck``, ``GaussianConditional``,
@@ -23,11 +25,19 @@ from tinify.models.video.scale_space import (
     meshgrid2d,
     warp_volume,
 )
-from tinify.models.video.ssf2020 import CompressedVideo, Hyperprior, ScaleSpaceFlow
+from tinify.models.video.ssf2020 import (
+    CodedFrame,
+    CompressedVideo,
+    Hyperprior,
+    ScaleSpaceFlow,
+    VideoDecoder,
+    VideoEncoder,
+)
 from tinify.ops.quantize import quantize_ste
 from tinify.registry.torch import register_model
 
 __all__ = [
+    "CodedFrame",
     "CompressedVideo",
     "CompressionModel",
     "EntropyBottleneck",
@@ -35,6 +45,8 @@ __all__ = [
     "Hyperprior",
     "QReLU",
     "ScaleSpaceFlow",
+    "VideoDecoder",
+    "VideoEncoder",
     "conv",
     "deconv",
     "gaussian_blur",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -35,11 +35,14 @@ from tinify.ops import crop, pad_to_multiple, quantize_ste
 from tinify.registry.torch import register_model
 
 __all__ = [
+    "CodedFrame",
     "CompressedVideo",
     "HyperScaleDecoder",
     "Hyperprior",
     "ScaleSpaceFlow",
     "SubpelDeconv",
+    "VideoDecoder",
+    "VideoEncoder",
     "qrelu",
     "ssf_decoder",
     "ssf_encoder",
@@ -600,26 +603,13 @@ class ScaleSpaceFlow(CompressionModel):
             TypeError, ValueError: ``frames`` is not a non-empty list of equally sized image
                 batches in [0, 1].
         """
-        options = self.coding_options(entropy_path, stream_chunks)
         _check_frames(frames)
-        height, width = (int(s) for s in frames[0].shape[-2:])
-        padded = [pad_to_multiple(x, self.downsampling_factor)[0] for x in frames]
-        last = len(padded) - 1
-        y = self.img_encoder(_nhwc(padded[0]))
-        y_hat, out = _code(self.img_hyperprior, y, options)
-        frame_strings, shape_infos = [out["strings"]], [out["shape"]]
-        if last == 0:
-            return CompressedVideo(frame_strings, shape_infos, (height, width))
-        x_ref = self.img_decoder(_nhwc(y_hat)).contiguous().clamp_(0, 1)
-        code = functools.partial(_code, options=options)
-        for i, x in enumerate(padded[1:], start=1):
-            x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, code)
-            out = _inter_out(motion, res)
-            frame_strings.append(out["strings"])
-            shape_infos.append(out["shape"])
-            if i < last:
-                x_ref = self._reconstruct(x_pred, y_motion_hat, y_res_hat).clamp_(0, 1)
-        return CompressedVideo(frame_strings, shape_infos, (height, width))
+        encoder = VideoEncoder(self, entropy_path=entropy_path, stream_chunks=stream_chunks)
+        last = len(frames) - 1
+        coded = [encoder.encode(x, last=i == last) for i, x in enumerate(frames)]
+        return CompressedVideo(
+            [c.strings for c in coded], [c.shape for c in coded], encoder.x_size or (0, 0)
+        )
 
     @torch.no_grad()
     def decompress(  # type: ignore[override]
@@ -647,19 +637,179 @@ class ScaleSpaceFlow(CompressionModel):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        options = self.coding_options(entropy_path, stream_chunks)
-        kwargs = {"entropy_path": options.entropy_path, "stream_chunks": options.stream_chunks}
         _check_streams(strings, shapes)
-        x_ref = self.decode_keyframe(strings[0], shapes[0], **kwargs).clamp_(0, 1)
-        decoded = [x_ref]
-        for frame_strings, frame_shapes in zip(strings[1:], shapes[1:]):
-            x_ref = self.decode_inter(x_ref, frame_strings, frame_shapes, **kwargs)
-            x_ref = x_ref.clamp_(0, 1)
-            decoded.append(x_ref)
-        if x_size is None:
-            return decoded
-        unpad = self._unpad(x_size, decoded[0].shape[-2:])
-        return [crop(x, unpad) for x in decoded]
+        decoder = VideoDecoder(
+            self, x_size=x_size, entropy_path=entropy_path, stream_chunks=stream_chunks
+        )
+        return [decoder.decode(s, shape) for s, shape in zip(strings, shapes)]
+
+
+# -- streaming ----------------------------------------------------------------------------------
+
+
+class CodedFrame(NamedTuple):
+    """One frame coded by :class:`VideoEncoder`.
+
+    Attributes:
+        intra: an I-frame (coded alone) or a P-frame (predicted from the previous frame).
+        strings: the frame's entry of ``compress``'s ``frame_strings``: ``[y_strings,
+            z_strings]`` for an I-frame, ``{"motion": [...], "residual": [...]}`` for a P-frame
+            (one ``bytes`` per batch item in each list).
+        shape: its entry of ``shape_infos`` (the z size, or ``{"motion", "residual"}`` sizes).
+    """
+
+    intra: bool
+    strings: Any
+    shape: Any
+
+    @property
+    def streams(self) -> list[bytes]:
+        """The streams of batch item 0 in file order: ``y, z`` of an I-frame; motion ``y, z``
+        then residual ``y, z`` of a P-frame."""
+        groups = [self.strings] if self.intra else [self.strings[k] for k in _INTER_KEYS]
+        return [latent[0] for group in groups for latent in group]
+
+
+class VideoEncoder:
+    """Code a clip one frame at a time with a :class:`ScaleSpaceFlow`, holding one reference.
+
+    ::
+
+        encoder = VideoEncoder(model, gop=12)
+        for x in frames:                      # any iterable: a reader, a generator
+            coded = encoder.encode(x)         # CodedFrame: intra, strings, shape
+            write(coded)
+
+    Frame ``i`` is an I-frame when ``i == 0`` or ``gop > 0`` and ``i % gop == 0``; every
+    other frame is a P-frame predicted from the previous reconstruction, clamped to [0, 1] (the
+    reference :meth:`ScaleSpaceFlow.compress` uses; with ``gop=0`` the frames are exactly
+    ``compress``'s). Frames are padded (centred zeros) to a multiple of 128 as ``compress``
+    pads. Memory: the model, the reference frame and one frame's working set, whatever the
+    clip's length.
+
+    Args:
+        model: the (updated) network.
+        gop: intra period; 0 (the default, CompressAI's video evaluation) codes only frame 0 as
+            an I-frame.
+        entropy_path, stream_chunks: the coding options of :meth:`ScaleSpaceFlow.compress`.
+
+    Attributes:
+        frames: how many frames were coded.
+        x_size: ``(H, W)`` of the frames (None before the first).
+    """
+
+    def __init__(
+        self,
+        model: ScaleSpaceFlow,
+        *,
+        gop: int = 0,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+    ) -> None:
+        if isinstance(gop, bool) or not isinstance(gop, int) or gop < 0:
+            raise ParameterError(f"gop must be a non-negative integer, got {gop!r}")
+        self.model, self.gop = model, gop
+        self._options = model.coding_options(entropy_path, stream_chunks)
+        self.frames = 0
+        self.x_size: tuple[int, int] | None = None
+        self._batch = 0
+        self._ref: Tensor | None = None
+
+    def encode(self, x: Tensor, *, last: bool = False) -> CodedFrame:
+        """Code the next frame, (N, 3, H, W) in [0, 1] of the first frame's size.
+
+        Args:
+            x: the frame.
+            last: no frame follows: its reconstruction (the next reference) is skipped.
+
+        Raises:
+            TypeError, ValueError: a malformed frame, or one of another size.
+        """
+        check_image(x, min_size=1)
+        size = (int(x.shape[-2]), int(x.shape[-1]))
+        if self.x_size is None:
+            self.x_size, self._batch = size, int(x.size(0))
+        elif (size, int(x.size(0))) != (self.x_size, self._batch):
+            raise ParameterError(
+                f"frame {self.frames} is {tuple(x.shape)}; the first frame was "
+                f"({self._batch}, 3, {self.x_size[0]}, {self.x_size[1]}): all frames must have "
+                "the same shape"
+            )
+        model, options = self.model, self._options
+        x = pad_to_multiple(x, model.downsampling_factor)[0]
+        intra = self.frames == 0 or (self.gop > 0 and self.frames % self.gop == 0)
+        with torch.no_grad():
+            if intra:
+                y_hat, out = _code(model.img_hyperprior, model.img_encoder(_nhwc(x)), options)
+                ref = None if last else model.img_decoder(_nhwc(y_hat)).contiguous()
+            else:
+                assert self._ref is not None
+                code = functools.partial(_code, options=options)
+                x_pred, y_motion_hat, y_res_hat, motion, res = model._inter(x, self._ref, code)
+                out = _inter_out(motion, res)
+                ref = None if last else model._reconstruct(x_pred, y_motion_hat, y_res_hat)
+        self._ref = None if ref is None else ref.clamp_(0, 1)
+        self.frames += 1
+        return CodedFrame(intra, out["strings"], out["shape"])
+
+
+class VideoDecoder:
+    """Decode frames one at a time (the inverse of :class:`VideoEncoder`), holding one reference.
+
+    ::
+
+        decoder = VideoDecoder(model, x_size=(h, w))
+        for coded in records:                 # from an I-frame on
+            x_hat = decoder.decode(coded.strings, coded.shape)
+
+    An I-frame (``strings`` a list ``[y_strings, z_strings]``) decodes alone and restarts the
+    prediction, so decoding may start at any I-frame (random access); a P-frame (a dict with
+    ``"motion"`` and ``"residual"``) needs the frame before it.
+
+    Args:
+        model: the network the frames were coded with.
+        x_size: ``(H, W)`` of the frames: the padding is cropped off (None: keep the padded
+            size, as CompressAI's ``decompress``).
+        entropy_path, stream_chunks: the encoder's options.
+    """
+
+    def __init__(
+        self,
+        model: ScaleSpaceFlow,
+        *,
+        x_size: Any = None,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+    ) -> None:
+        self.model, self.x_size = model, x_size
+        self._options = model.coding_options(entropy_path, stream_chunks)
+        self._ref: Tensor | None = None
+        self.frames = 0
+
+    def decode(self, strings: Any, shape: Any) -> Tensor:
+        """Decode the next frame; return it (N, 3, H, W), clamped to [0, 1].
+
+        Raises:
+            ValueError, TypeError: malformed strings or shapes, or a P-frame with no frame
+                before it.
+            tinify.BitstreamError: a corrupt or truncated stream.
+        """
+        model, options = self.model, self._options
+        kwargs = {"entropy_path": options.entropy_path, "stream_chunks": options.stream_chunks}
+        with torch.no_grad():
+            if isinstance(strings, Mapping):
+                if self._ref is None:
+                    raise ParameterError(
+                        "a P-frame needs the frame before it: start decoding at an I-frame"
+                    )
+                x = model.decode_inter(self._ref, strings, shape, **kwargs)
+            else:
+                x = model.decode_keyframe(strings, shape, **kwargs)
+        self._ref = x.clamp_(0, 1)
+        self.frames += 1
+        if self.x_size is None:
+            return x
+        return crop(x, model._unpad(self.x_size, x.shape[-2:]))
 
 
 # -- argument checks ----------------------------------------------------------------------------

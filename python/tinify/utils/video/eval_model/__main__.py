@@ -218,6 +218,7 @@ def eval_model(
         max_frames=kwargs.get("frames"),
         binary=binpath if keep_binaries else None,
         gop=kwargs.get("gop"),
+        entropy_path="float",  # coding mode 0: CompressAI's arithmetic, as its evaluation
     )
     if isinstance(kwargs.get("per_frame"), list):
         kwargs["per_frame"].extend(out["frames"])
