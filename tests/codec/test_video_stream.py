@@ -120,20 +120,21 @@ def test_writer_refuses_wrong_frame_types_and_no_frames(gop3: bytes) -> None:
 # -- coding ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["float", "fixed"])
 def test_no_intra_period_is_model_compress(
-    ssf_loaded: LoadedModel, clip: list[torch.Tensor]
+    ssf_loaded: LoadedModel, clip: list[torch.Tensor], path: str
 ) -> None:
-    """gop 0: the streams are ``model.compress``'s; frame-by-frame decoding gives
-    ``model.decompress``'s frames."""
+    """gop 0: the streams are ``model.compress``'s (in either coding mode); frame-by-frame
+    decoding gives ``model.decompress``'s frames."""
     frames = clip[:2]
-    data = encode_video(ssf_loaded, frames, Fraction(25))
+    data = encode_video(ssf_loaded, frames, Fraction(25), entropy_path=path)
     _, streams = unpack(data)
-    out = net(ssf_loaded).compress(frames)
+    out = net(ssf_loaded).compress(frames, entropy_path=path)
     expected = [out[0][0][0][0], out[0][0][1][0]]
     for frame in out[0][1:]:
         expected += [frame[k][j][0] for k in ("motion", "residual") for j in (0, 1)]
     assert streams == expected
-    direct = net(ssf_loaded).decompress(*out, x_size=out.x_size)
+    direct = net(ssf_loaded).decompress(*out, x_size=out.x_size, entropy_path=path)
     for (i, x), ref in zip(decode_video_frames(data, ssf_loaded), direct):
         assert torch.equal(x, ref), i
 
