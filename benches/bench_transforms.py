@@ -35,7 +35,6 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,12 +117,12 @@ class TransformClock:
     def __init__(self, net: nn.Module) -> None:
         self.seconds = 0.0
         self._start = 0.0
-        self._handles = []
+        self.handles = []
         for name in TRANSFORMS:
             module = getattr(net, name, None)
             if isinstance(module, nn.Module):
-                self._handles.append(module.register_forward_pre_hook(self._pre))
-                self._handles.append(module.register_forward_hook(self._post))
+                self.handles.append(module.register_forward_pre_hook(self._pre))
+                self.handles.append(module.register_forward_hook(self._post))
 
     def _pre(self, *_: Any) -> None:
         self._start = time.perf_counter()
@@ -170,7 +169,7 @@ def run(net: nn.Module, options: dict[str, Any], x: torch.Tensor) -> tuple[float
         out, t_enc = timed(lambda: net.compress(x, **options))
         dec, t_dec = timed(lambda: net.decompress(out["strings"], out["shape"], **options))
     finally:
-        for handle in clock._handles:
+        for handle in clock.handles:
             handle.remove()
     return t_enc + t_dec, clock.seconds, dec["x_hat"]
 
@@ -197,7 +196,8 @@ def main() -> None:
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     print(f"## compress + decompress, {width}x{height}, {args.threads} threads, seconds\n")
     print(
-        "| model | config | total | transforms | rest | PSNR vs CompressAI dB | CompressAI / config |"
+        "| model | config | total | transforms | rest | PSNR vs CompressAI dB "
+        "| CompressAI / config |"
     )
     print("|---|---|---|---|---|---|---|")
     for name in (n.strip() for n in args.models.split(",") if n.strip()):
