@@ -43,20 +43,9 @@ from torch import nn
 
 from _common import optional, set_threads
 from bench_models import KODAK, calibrate
-from tinify.zoo import create_model
+from tinify.zoo import create_model, image_models
 
-MODELS = (
-    "bmshj2018-factorized",
-    "bmshj2018-factorized-relu",
-    "bmshj2018-hyperprior",
-    "mbt2018-mean",
-    "mbt2018",
-    "cheng2020-anchor",
-    "cheng2020-attn",
-    "bmshj2018-hyperprior-vbr",
-    "mbt2018-mean-vbr",
-    "mbt2018-vbr",
-)
+MODELS = tuple(image_models)  # every zoo image model
 TRANSFORMS = ("g_a", "h_a", "h_s", "g_s")
 CONFIGS = ("CompressAI", "mode0", "mode0+inf", "mode1", "mode1+inf")
 
