@@ -51,6 +51,7 @@ from tinify.entropy_models.base import check_stream_chunks
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.latent_codecs import LatentCodec
 from tinify.latent_codecs.base import chunks_option
+from tinify.layers.inference import inference_copy, parameter_signature
 from tinify.models.fixed import check_entropy_path, quantize_network
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
@@ -423,6 +424,33 @@ class CompressionModel(nn.Module):
             nets = self.__dict__["_fixed_networks"]
         return nets[name]
 
+    # -- inference copies of the transforms ------------------------------------------------
+
+    def inference_transform(self, name: str) -> nn.Module:
+        """A faster copy of the transform ``name`` (``"g_a"``, ``"g_s"``, ``"h_a"``, ...): the
+        same function up to float rounding (see :func:`tinify.layers.inference.inference_copy`),
+        built on first use and kept (a plain attribute, not a state-dict entry). It is rebuilt
+        when the transform's weights change (``load_state_dict``, an optimizer step, ``.to()``).
+
+        Use it for ``g_s``, and for the analysis transforms only on the fixed-point path: the
+        float path's latents must be CompressAI's exactly.
+
+        Raises:
+            tinify.ParameterError: the model has no module ``name``.
+        """
+        module = getattr(self, name, None)
+        if not isinstance(module, nn.Module):
+            raise ParameterError(f"{type(self).__name__} has no transform {name!r}")
+        signature = parameter_signature(module)
+        cache: dict[str, tuple[Any, nn.Module]] = self.__dict__.get("_inference_transforms", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] != signature:
+            hit = (signature, inference_copy(module))
+            # A new dict, complete before it is assigned: threads sharing the model never see
+            # a half-built one.
+            self.__dict__["_inference_transforms"] = {**cache, name: hit}
+        return hit[1]
+
     def coding_options(
         self, entropy_path: str | None = None, stream_chunks: int | None = None
     ) -> CodingOptions:
@@ -448,6 +476,7 @@ class CompressionModel(nn.Module):
         """
         extra = {"assign": True} if assign else {}  # torch < 2.1 has no ``assign``
         self.__dict__.pop("_fixed_networks", None)  # stale once the float weights change
+        self.__dict__.pop("_inference_transforms", None)
         return super().load_state_dict(remap_legacy_keys(state_dict), strict=strict, **extra)
 
     @classmethod

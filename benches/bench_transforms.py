@@ -1,0 +1,230 @@
+"""Transforms vs the rest: compress + decompress at photo size, CompressAI 1.2.8 vs tinify.
+
+For each zoo model (random weights at its highest quality, calibrated as in
+``bench_models.calibrate`` on a 256x256 crop, loaded into both libraries from one state dict), an
+image of ``--size`` (default 2048x1536, 3 MP, tiled from the Kodak images in
+``../shared/data/kodak``; nothing is written to disk) is coded with ``compress`` +
+``decompress`` by:
+
+- ``CompressAI``: CompressAI 1.2.8;
+- ``mode 0``: tinify's float path (``entropy_path="float"``, CompressAI's streams);
+- ``mode 0 +inf``: the same with the inference copy of ``g_s``
+  (``model.inference_transform("g_s")``, see ``tinify.layers.inference``);
+- ``mode 1``: tinify's fixed-point path (``entropy_path="fixed"``, ``tinify encode``'s default);
+- ``mode 1 +inf``: the same with the inference copies of ``g_a``, ``h_a`` and ``g_s`` (the fixed
+  path need not reproduce CompressAI's latents).
+
+The copies are swapped into a deep copy of the model here, since the models' coding methods do
+not call them yet. Forward hooks on ``g_a``, ``h_a``, ``h_s`` and ``g_s`` split each total into
+transform time and the rest (entropy coding, the fixed path's integer networks, padding,
+context loops). Each library's calls alternate; the best of ``--repeat`` is kept. The last
+column is CompressAI's total over the configuration's; the PSNR column compares each decoded
+image with CompressAI's (``inf``: identical; put ``CompressAI`` first in ``--configs``).
+
+Run: ``python benches/bench_transforms.py [--models bmshj2018-factorized,mbt2018-mean]
+[--size 2048x1536] [--configs CompressAI,mode1+inf] [--repeat 1] [--threads 2]``. Needs
+compressai.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from _common import optional, set_threads
+from bench_models import KODAK, calibrate
+from tinify.zoo import create_model, image_models
+
+MODELS = tuple(image_models)  # every zoo image model
+TRANSFORMS = ("g_a", "h_a", "h_s", "g_s")
+CONFIGS = ("CompressAI", "mode0", "mode0+inf", "mode1", "mode1+inf")
+
+
+def highest_quality(name: str) -> int:
+    if name.endswith("-vbr"):
+        return 0  # one network for every rate
+    return 6 if name.startswith("cheng2020") else 8
+
+
+def kodak_mosaic(width: int, height: int) -> torch.Tensor:
+    """A (1, 3, height, width) image in [0, 1] tiled from the Kodak images (row-major)."""
+    from PIL import Image
+
+    files = sorted(KODAK.glob("kodim*.png"))
+    if not files:
+        sys.exit(f"bench_transforms: no Kodak images in {KODAK}")
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    index, top = 0, 0
+    while top < height:
+        left, row_height = 0, 0
+        while left < width:
+            with Image.open(files[index % len(files)]) as im:
+                tile = np.asarray(im.convert("RGB"))
+            index += 1
+            h, w = min(tile.shape[0], height - top), min(tile.shape[1], width - left)
+            canvas[top : top + h, left : left + w] = tile[:h, :w]
+            left += w
+            row_height = max(row_height, h)
+        top += row_height
+    x = torch.from_numpy(canvas).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+    return x.contiguous()
+
+
+def build_pair(name: str, x_small: torch.Tensor, cai: Any) -> tuple[nn.Module, nn.Module]:
+    """(tinify model, CompressAI model) with the same calibrated random weights and tables."""
+    quality = highest_quality(name)
+    model = create_model(name, quality).eval()
+    torch.manual_seed(0)
+    reference = cai.image_models[name](quality=quality).eval()
+    if type(reference).__name__ != type(model).__name__:
+        # CompressAI 1.2.8's zoo builds a GDN FactorizedPrior for "bmshj2018-factorized-relu":
+        # take its own class of that name instead.
+        cai_models = optional("compressai.models")
+        torch.manual_seed(0)
+        reference = getattr(cai_models, type(model).__name__)(model.N, model.M).eval()
+    calibrate(reference, x_small)
+    reference.update(force=True)
+    buffer = io.BytesIO()
+    torch.save(reference.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:  # a variant the zoo constructor does not build (vbr options)
+        model = type(model).from_state_dict(state).eval()
+    model.update(force=True)
+    return model, reference
+
+
+class TransformClock:
+    """Forward hooks that add up the wall time spent in the named transforms of a model."""
+
+    def __init__(self, net: nn.Module) -> None:
+        self.seconds = 0.0
+        self._start = 0.0
+        self.handles = []
+        for name in TRANSFORMS:
+            module = getattr(net, name, None)
+            if isinstance(module, nn.Module):
+                self.handles.append(module.register_forward_pre_hook(self._pre))
+                self.handles.append(module.register_forward_hook(self._post))
+
+    def _pre(self, *_: Any) -> None:
+        self._start = time.perf_counter()
+
+    def _post(self, *_: Any) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
+def with_copies(model: nn.Module, names: tuple[str, ...]) -> nn.Module:
+    """A shallow copy of ``model`` (same weights) whose transforms ``names`` are their
+    inference copies."""
+    patched = copy.copy(model)
+    patched._modules = dict(model._modules)  # its own submodule table; the original keeps its
+    for name in names:
+        if hasattr(patched, name):
+            setattr(patched, name, model.inference_transform(name))
+    return patched
+
+
+def coders(model: nn.Module, reference: nn.Module) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
+    """Configuration name -> (network, coding options)."""
+    fixed = {"entropy_path": "fixed"}
+    floating = {"entropy_path": "float"}
+    return {
+        "CompressAI": (reference, {}),
+        "mode0": (model, floating),
+        "mode0+inf": (with_copies(model, ("g_s",)), floating),
+        "mode1": (model, fixed),
+        "mode1+inf": (with_copies(model, ("g_a", "h_a", "g_s")), fixed),
+    }
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start
+
+
+@torch.no_grad()
+def run(net: nn.Module, options: dict[str, Any], x: torch.Tensor) -> tuple[float, float, Any]:
+    """(total seconds, transform seconds, decoded image) of one compress + decompress."""
+    clock = TransformClock(net)
+    try:
+        out, t_enc = timed(lambda: net.compress(x, **options))
+        dec, t_dec = timed(lambda: net.decompress(out["strings"], out["shape"], **options))
+    finally:
+        for handle in clock.handles:
+            handle.remove()
+    return t_enc + t_dec, clock.seconds, dec["x_hat"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated zoo names")
+    parser.add_argument("--size", default="2048x1536", help="WIDTHxHEIGHT (multiples of 64)")
+    parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per configuration")
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cai = optional("compressai.zoo")
+    if cai is None:
+        sys.exit("bench_transforms: compressai is not installed (pip install compressai==1.2.8)")
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    set_threads(args.threads)
+    x = kodak_mosaic(width, height)
+    x_small = x[..., :256, :256].contiguous()
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    print(f"## compress + decompress, {width}x{height}, {args.threads} threads, seconds\n")
+    print(
+        "| model | config | total | transforms | rest | PSNR vs CompressAI dB "
+        "| CompressAI / config |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name in (n.strip() for n in args.models.split(",") if n.strip()):
+        model, reference = build_pair(name, x_small, cai)
+        table = coders(model, reference)
+        best: dict[str, tuple[float, float, float]] = {}
+        reference_image = x
+        for _ in range(args.repeat):
+            for config in configs:
+                net, options = table[config]
+                try:
+                    total, transforms, x_hat = run(net, options, x)
+                except ValueError as err:  # no fixed-point path (the vbr models)
+                    best[config] = (math.nan, math.nan, math.nan)
+                    print(f"<!-- {name} {config}: {err} -->", flush=True)
+                    continue
+                if config == "CompressAI":
+                    reference_image = x_hat
+                # Agreement with CompressAI's decoded image (random weights: no image quality).
+                mse = float((x_hat - reference_image).pow(2).mean())
+                psnr = 10 * math.log10(1 / mse) if mse > 0 else math.inf
+                if config not in best or total < best[config][0]:
+                    best[config] = (total, transforms, psnr)
+        base = best.get("CompressAI", (math.nan,))[0]
+        for config in configs:
+            total, transforms, psnr = best[config]
+            print(
+                f"| {name} | {config} | {total:.2f} | {transforms:.2f} | {total - transforms:.2f} "
+                f"| {psnr:.2f} | {base / total:.2f}x |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()

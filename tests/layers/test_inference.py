@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Inference copies of the transforms (tinify.layers.inference): same function, frozen, cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinify.exceptions import ParameterError
+from tinify.layers import GDN, GDN1, IGDN
+from tinify.layers.inference import (
+    FoldedGDN,
+    InferenceTransform,
+    SubpixelDeconv,
+    inference_copy,
+    subpixel_applicable,
+)
+from tinify.models import (
+    Cheng2020Anchor,
+    Cheng2020Attention,
+    CompressionModel,
+    FactorizedPrior,
+    FactorizedPriorReLU,
+    JointAutoregressiveHierarchicalPriors,
+    JointAutoregressiveHierarchicalPriorsVbr,
+    MeanScaleHyperprior,
+    MeanScaleHyperpriorVbr,
+    ScaleHyperprior,
+    ScaleHyperpriorVbr,
+)
+
+# Every zoo image architecture, small (the zoo's have N = 128..320).
+ARCHITECTURES: dict[str, Callable[[], CompressionModel]] = {
+    "bmshj2018-factorized": lambda: FactorizedPrior(8, 12),
+    "bmshj2018-factorized-relu": lambda: FactorizedPriorReLU(8, 12),
+    "bmshj2018-hyperprior": lambda: ScaleHyperprior(8, 12),
+    "mbt2018-mean": lambda: MeanScaleHyperprior(8, 12),
+    "mbt2018": lambda: JointAutoregressiveHierarchicalPriors(8, 12),
+    "cheng2020-anchor": lambda: Cheng2020Anchor(8),
+    "cheng2020-attn": lambda: Cheng2020Attention(8),
+    "bmshj2018-hyperprior-vbr": lambda: ScaleHyperpriorVbr(8, 12),
+    "mbt2018-mean-vbr": lambda: MeanScaleHyperpriorVbr(8, 12),
+    "mbt2018-vbr": lambda: JointAutoregressiveHierarchicalPriorsVbr(8, 12),
+}
+
+
+def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
+    """``model`` with every parameter perturbed (GDN's gamma gets off-diagonal terms), eval."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=generator)
+            p.add_(0.1 * noise.abs() if name.endswith(("gamma", "beta")) else 0.02 * noise)
+    return model.eval()
+
+
+def assert_close(out: torch.Tensor, ref: torch.Tensor) -> None:
+    assert out.shape == ref.shape and out.dtype == ref.dtype
+    assert bool(ref.isfinite().all())
+    scale = max(1.0, float(ref.abs().max()))
+    err = float((out - ref).abs().max())
+    assert err <= 2e-5 * scale, f"max error {err:.3g} (scale {scale:.3g})"
+
+
+@pytest.mark.parametrize("name", list(ARCHITECTURES))
+def test_zoo_transforms_equal_originals(name: str) -> None:
+    torch.manual_seed(1)
+    model = randomized(ARCHITECTURES[name]())
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        y = model.g_a(x)
+        inputs = {"g_a": x, "g_s": y.round()}
+        if hasattr(model, "h_a"):
+            inputs["h_a"] = y
+            inputs["h_s"] = model.h_a(y).round()
+        for transform, inp in inputs.items():
+            ref = getattr(model, transform)(inp)
+            copy = model.inference_transform(transform)
+            assert isinstance(copy, InferenceTransform)
+            out = copy(inp)
+            assert out.is_contiguous()
+            assert not out.requires_grad
+            assert_close(out, ref)
+            # A channels-last input gives the same result.
+            assert_close(copy(inp.contiguous(memory_format=torch.channels_last)), ref)
+
+
+def test_original_untouched_and_trainable() -> None:
+    model = randomized(ScaleHyperprior(8, 12))
+    x = torch.rand(1, 3, 64, 64)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    copy = model.inference_transform("g_s")
+    assert any(isinstance(m, FoldedGDN) for m in copy.modules())
+    assert any(isinstance(m, SubpixelDeconv) for m in copy.modules())
+    # The original keeps its layers, layout, gradients and exact values.
+    assert not any(isinstance(m, (FoldedGDN, SubpixelDeconv)) for m in model.modules())
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]) and value.is_contiguous()
+    assert all(p.requires_grad for p in model.parameters())
+    out = model.g_s(model.g_a(x))
+    out.sum().backward()
+    assert model.g_s[0].weight.grad is not None
+    # The copy's state is not part of the model's state dict.
+    assert set(model.state_dict()) == set(before)
+
+
+def test_cache_rebuilt_when_weights_change() -> None:
+    model = randomized(MeanScaleHyperprior(8, 12), seed=0)
+    y = torch.randn(1, 12, 4, 4)
+    first = model.inference_transform("g_s")
+    assert model.inference_transform("g_s") is first
+    assert model.inference_transform("g_a") is not first
+    # load_state_dict: new weights, new copy, the new function.
+    other = randomized(MeanScaleHyperprior(8, 12), seed=1)
+    model.load_state_dict(other.state_dict())
+    second = model.inference_transform("g_s")
+    assert second is not first
+    with torch.no_grad():
+        assert_close(second(y), other.g_s(y))
+        assert float((first(y) - second(y)).abs().max()) > 1e-3
+    # An in-place change of one weight (an optimizer step) is seen too.
+    with torch.no_grad():
+        model.g_s[1].beta.add_(0.5)
+        third = model.inference_transform("g_s")
+        assert third is not second
+        assert_close(third(y), model.g_s(y))
+
+
+def test_unknown_transform() -> None:
+    with pytest.raises(ParameterError, match="no transform 'g_x'"):
+        FactorizedPrior(8, 12).inference_transform("g_x")
+
+
+@pytest.mark.parametrize("layer", [GDN(6), IGDN(6), GDN1(6), GDN1(6, inverse=True)])
+def test_folded_gdn(layer: GDN) -> None:
+    randomized(layer)
+    x = torch.randn(2, 6, 5, 7)
+    folded = FoldedGDN(layer)
+    with torch.no_grad():
+        assert_close(folded(x), layer(x))
+        cl = x.contiguous(memory_format=torch.channels_last)
+        assert_close(folded(cl), layer(x))
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "output_padding"),
+    [(5, 2, 2, 1), (3, 2, 1, 1), (4, 2, 1, 0), (3, 1, 1, 0), (9, 4, 4, 3), (2, 2, 0, 0)],
+)
+@pytest.mark.parametrize("bias", [True, False])
+def test_subpixel_deconv(
+    kernel: int, stride: int, padding: int, output_padding: int, bias: bool
+) -> None:
+    torch.manual_seed(2)
+    deconv = nn.ConvTranspose2d(
+        5, 3, kernel, stride, padding=padding, output_padding=output_padding, bias=bias
+    )
+    assert subpixel_applicable(deconv)
+    x = torch.randn(2, 5, 6, 9)
+    with torch.no_grad():
+        ref = deconv(x)
+        out = SubpixelDeconv(deconv)(x)
+    assert ref.shape == (2, 3, 6 * stride, 9 * stride)
+    assert_close(out, ref)
+
+
+def test_subpixel_not_applicable() -> None:
+    assert not subpixel_applicable(nn.ConvTranspose2d(4, 3, 5, 2, padding=2))  # 2H - 1
+    assert not subpixel_applicable(nn.ConvTranspose2d(4, 4, 5, 2, 2, 1, groups=2))
+    with pytest.raises(ValueError):
+        SubpixelDeconv(nn.ConvTranspose2d(4, 3, 5, 2, padding=2))
+    # inference_copy leaves such a layer a transposed convolution, still correct.
+    deconv = nn.ConvTranspose2d(4, 3, 5, 2, padding=2)
+    x = torch.randn(1, 4, 5, 5)
+    copy = inference_copy(nn.Sequential(deconv))
+    assert isinstance(copy.net[0], nn.ConvTranspose2d)
+    with torch.no_grad():
+        assert_close(copy(x), deconv(x))
+
+
+def test_wide_deconv_stays_transposed_convolution() -> None:
+    deconv = nn.ConvTranspose2d(20, 20, 5, 2, 2, 1)
+    copy = inference_copy(nn.Sequential(deconv, nn.ReLU()))
+    assert isinstance(copy.net[0], nn.ConvTranspose2d)
+    assert copy.net[0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(1, 20, 4, 4)
+    with torch.no_grad():
+        assert_close(copy(x), F.relu(deconv(x)))
