@@ -87,7 +87,7 @@ class FactorizedPrior(CompressionModel):
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods}}
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         y_strings = self.entropy_bottleneck.compress(y, stream_chunks=options.stream_chunks)
         return {"strings": [y_strings], "shape": y.size()[-2:]}
 
@@ -97,7 +97,7 @@ class FactorizedPrior(CompressionModel):
         y_hat = self.entropy_bottleneck.decompress(
             list(strings[0]), shape, stream_chunks=options.stream_chunks
         )
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)
 
 
 @register_model("bmshj2018-factorized-relu")
@@ -255,7 +255,7 @@ class ScaleHyperprior(CompressionModel):
         return z_strings, z_hat
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
         indexes, means = self._coding_params(z_hat, options)
@@ -273,4 +273,4 @@ class ScaleHyperprior(CompressionModel):
         y_hat = self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means=means, stream_chunks=chunks
         )
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)

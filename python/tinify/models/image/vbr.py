@@ -336,12 +336,15 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         quant_step: float | None = None,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> dict[str, Any]:
         """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`; or at
         ``quant_step``, the keyword the codec uses); decode with the same rate and options.
         ``entropy_path`` and ``stream_chunks`` are :class:`CompressionModel`'s (stage 2 codes
         on the float path only). Returns ``{"strings": [y, z], "shape", "x_size"}``."""
-        options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
+        options = self.vbr_options(
+            stage, s, inputscale, quant_step, entropy_path, stream_chunks, tile_size
+        )
         return self._compress_with(x, options)
 
     def decompress(  # type: ignore[override]
@@ -356,10 +359,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         quant_step: float | None = None,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale`` or
         ``quant_step``, same options)."""
-        options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
+        options = self.vbr_options(
+            stage, s, inputscale, quant_step, entropy_path, stream_chunks, tile_size
+        )
         return self._decompress_with(strings, shape, x_size, options)
 
     def vbr_options(
@@ -370,6 +376,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         quant_step: float | None = None,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> VbrCodingOptions:
         """The checked options of one ``compress`` / ``decompress`` call, its rate included
         (the rate travels with the call: nothing is stored on the model).
@@ -378,14 +385,16 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             tinify.ParameterError: an invalid rate or option, or ``entropy_path="fixed"`` at
                 stage 2 (no fixed-point path).
         """
-        base = self.coding_options(entropy_path, stream_chunks)
+        base = self.coding_options(entropy_path, stream_chunks, tile_size)
         scale = self._coding_scale(stage, s, self._inputscale(inputscale, quant_step))
         if base.fixed and stage == 2:
             raise ParameterError(
                 f"{type(self).__name__} has no fixed-point entropy path at stage 2; code it with "
                 "entropy_path='float' (tinify: --coding float)"
             )
-        return VbrCodingOptions(base.entropy_path, base.stream_chunks, int(stage), scale)
+        return VbrCodingOptions(
+            base.entropy_path, base.stream_chunks, base.tile_size, stage=int(stage), scale=scale
+        )
 
     def _rate(self, options: CodingOptions) -> Rate:
         """``(stage, scale)`` of a call: from :class:`VbrCodingOptions`, else stage 2 at
@@ -424,7 +433,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         stage, scale = self._rate(options)
         if stage == 1:
             return super()._compress(x, options)
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
         scales, means = self._gaussian_params(z_hat)
@@ -456,7 +465,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         else:
             q = gc.decompress(list(strings[0]), indexes, stream_chunks=chunks)
             y_hat = self._reconstruct(q.abs(), torch.sign(q), scales * scale, scale, means)
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)
 
 
 @register_model("mbt2018-mean-vbr")
@@ -578,7 +587,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         stage, scale = self._rate(options)
         if stage == 1 and options.fixed:
             return JointAutoregressiveHierarchicalPriors._compress(self, x, options)
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(y)
         z_strings, z_hat = self._compress_z(z, options)
         params = self.h_s(z_hat)
@@ -615,7 +624,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
                 self._decompress_item(coder, decoder, scale, stage)
                 decoder.finish()
                 latents.append(coder.latent())
-        return self._synthesize(torch.cat(latents))
+        return self._synthesize(torch.cat(latents), options)
 
     def _arithmetic(self, scale: Tensor, stage: int) -> FloatArithmetic:
         """The float front arithmetic at this call's rate: the context bias gets
