@@ -108,6 +108,28 @@ def _add_quant_step(p: argparse.ArgumentParser, many: bool = False) -> None:
     )
 
 
+def _add_tile(p: argparse.ArgumentParser, transform: str) -> None:
+    from tinify.models.tiling import AUTO_TILE_PIXELS, AUTO_TILE_SIZE
+
+    p.add_argument(
+        "--tile",
+        dest="tile_size",
+        type=int,
+        metavar="SIZE",
+        help=f"run the {transform} transform on tiles of at most SIZE pixels a side (a multiple "
+        "of 16), in bounded memory and with the same result up to float rounding; 0 = the "
+        f"whole image at once; default: automatic ({AUTO_TILE_SIZE}-pixel tiles above "
+        f"{AUTO_TILE_PIXELS / 1e6:.1f} megapixels). Images only; the file does not depend on it",
+    )
+
+
+def _check_tile(n: int | None) -> None:
+    from tinify.exceptions import InputError
+
+    if n is not None and n < 0:
+        raise InputError(f"--tile must be 0 (no tiling) or a positive number of pixels, got {n}")
+
+
 def _add_limits(p: argparse.ArgumentParser) -> None:
     from tinify.codec.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
 
@@ -116,7 +138,7 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help=f"refuse images (video frames) of more pixels (default {DEFAULT_MAX_PIXELS}, or "
-        "TINIFY_MAX_PIXELS; coding needs about 300 bytes of memory per pixel)",
+        "TINIFY_MAX_PIXELS; larger images code in tiles, in bounded memory)",
     )
     p.add_argument(
         "--max-frames",
@@ -186,6 +208,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     )
     video.add_argument("--size", metavar="WxH", help="frame size of a raw .yuv file")
     _add_coding(p)
+    _add_tile(p, "analysis")
     _add_limits(p)
     p.set_defaults(func=_cmd_encode)
 
@@ -207,6 +230,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         "missing ones are downloaded, with a line saying which",
     )
     _add_device(p)
+    _add_tile(p, "synthesis")
     _add_limits(p)
     p.set_defaults(func=_cmd_decode)
 
@@ -377,7 +401,7 @@ def _write(output: Path, data: bytes) -> None:
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
-    from tinify.io.image import image_to_tensor, read_image
+    from tinify.io.image import pil_to_tensor, read_image
 
     img = read_image(args.input, _note, max_pixels=args.max_pixels)  # before torch is imported
     from tinify.codec.coding import DEFAULT_QUANT_STEP, encode_image, is_variable_rate_model
@@ -390,7 +414,8 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     loaded = load_model(args.model, quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
-    x = image_to_tensor(img).to(args.device)
+    _check_tile(args.tile_size)
+    x = pil_to_tensor(img).unsqueeze(0).to(args.device)  # 8-bit: encode_image pads and scales
     data = encode_image(
         loaded,
         x,
@@ -399,7 +424,9 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
         quant_step=args.quant_step,
         max_pixels=args.max_pixels,
         icc_profile=img.info.get("icc_profile") or b"",
+        tile_size=args.tile_size,
     )
+    del x
     _write(output, data)
     bpp = 8 * len(data) / (img.width * img.height)
     if is_variable_rate_model(loaded.model):
@@ -565,8 +592,10 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_image
     from tinify.io.image import save_image, tensor_to_image
 
+    _check_tile(args.tile_size)
     decoded = _with_path(
-        args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
+        args.input,
+        lambda: decode_image(data, resolve, max_pixels=args.max_pixels, tile_size=args.tile_size),
     )
     image = tensor_to_image(decoded.x_hat)
     icc = decoded.header.icc_profile

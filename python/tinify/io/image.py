@@ -256,13 +256,20 @@ def image_to_tensor(img: Image.Image) -> torch.Tensor:
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:
-    """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an 8-bit RGB Pillow image."""
+    """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an 8-bit RGB Pillow image (converted
+    in bands of rows, so a large image needs no second float copy)."""
     import torch
 
     if x.dim() == 4:
         x = x[0]
-    array = x.detach().to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
-    return Image.fromarray(to_numpy(array.permute(1, 2, 0), np.uint8), "RGB")
+    x = x.detach()
+    height, width = (int(s) for s in x.shape[-2:])
+    out = np.empty((height, width, 3), np.uint8)
+    band = max(1, (1 << 20) // max(width, 1))  # rows per band: no whole-image float copy
+    for top in range(0, height, band):
+        rows = x[:, top : top + band].to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
+        out[top : top + band] = to_numpy(rows.permute(1, 2, 0), np.uint8)
+    return Image.fromarray(out, "RGB")
 
 
 def output_format(path: PathLike) -> str:
