@@ -415,26 +415,27 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
     _check_tile(args.tile_size)
-    x = pil_to_tensor(img).unsqueeze(0).to(args.device)  # 8-bit: encode_image pads and scales
+    width, height, icc = img.width, img.height, img.info.get("icc_profile") or b""
+    pixels = [pil_to_tensor(img, contiguous=False).unsqueeze(0).to(args.device)]
+    del img  # from here on the only copy of the 8-bit pixels is the tensor
     data = encode_image(
         loaded,
-        x,
+        pixels.pop(),  # 8-bit: encode_image pads and scales it into the float image, then drops it
         entropy_path=args.entropy_path,  # None: the model's default (float for *-vbr models)
         stream_chunks=args.stream_chunks,
         quant_step=args.quant_step,
         max_pixels=args.max_pixels,
-        icc_profile=img.info.get("icc_profile") or b"",
+        icc_profile=icc,
         tile_size=args.tile_size,
     )
-    del x
     _write(output, data)
-    bpp = 8 * len(data) / (img.width * img.height)
+    bpp = 8 * len(data) / (width * height)
     if is_variable_rate_model(loaded.model):
         rate = f"quant step {args.quant_step or DEFAULT_QUANT_STEP:g}"
     else:
         rate = f"q{loaded.quality}"
     print(
-        f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
+        f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({width}x{height}, {loaded.name} "
         f"{rate} {loaded.metric}, {loaded.source} weights)",
         file=sys.stderr,
     )

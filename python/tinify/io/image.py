@@ -240,14 +240,18 @@ def _keep_icc(icc: bytes) -> tuple[bytes, str]:
     return icc, f"ICC profile {name!r} kept (stored in the .tfy, written back on decoding)"
 
 
-def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted)."""
+def pil_to_tensor(img: Image.Image, contiguous: bool = True) -> torch.Tensor:
+    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted).
+
+    With ``contiguous=False`` the result is a channels-last view of one copy of the pixels (no
+    second copy of a large image; :func:`tinify.codec.coding.encode_image` reads it as is).
+    """
     import torch
 
     if img.mode != "RGB":
         img = img.convert("RGB")
-    array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+    view = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)
+    return view.contiguous() if contiguous else view
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
