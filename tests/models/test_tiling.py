@@ -317,3 +317,13 @@ def test_tiles_code_a_12_megapixel_image_in_a_memory_budget_the_whole_image_exce
         "tiled (1, 3, 3072, 4096)",
         "whole: MemoryError",
     ], result.stdout
+
+
+def test_fixed_hyper_synthesis_is_bit_exact_on_tiles() -> None:
+    """The integer h_s runs on tiles when the image is tiled: the same int32 parameters."""
+    model = build_small("bmshj2018-hyperprior")
+    z = torch.randn(1, 16, 6, 10, generator=torch.Generator().manual_seed(5)).mul(3).round()
+    whole = model._hyper_params_fixed(z, model.coding_options("fixed", None, 0))
+    for tile in (64, 48, 128):
+        tiled = model._hyper_params_fixed(z, model.coding_options("fixed", None, tile))
+        assert tiled.dtype == torch.int32 and torch.equal(tiled, whole)

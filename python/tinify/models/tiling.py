@@ -60,6 +60,7 @@ __all__ = [
     "ReceptiveField",
     "analyze",
     "check_tile_size",
+    "image_tile",
     "receptive_field",
     "register_layer",
     "synthesize",
@@ -334,6 +335,15 @@ def _integer_factor(field: ReceptiveField, what: str) -> int:
     return int(field.factor)
 
 
+def image_tile(tile_size: int | None, pixels: int) -> int:
+    """The tile side the ``tile_size`` option gives an image of ``pixels`` pixels: 0 for the
+    whole image (``0``, or automatic at most :data:`AUTO_TILE_PIXELS`), else the side."""
+    tile_size = check_tile_size(tile_size)
+    if tile_size is None:
+        return AUTO_TILE_SIZE if pixels > AUTO_TILE_PIXELS else 0
+    return tile_size
+
+
 def _plan(
     transform: nn.Module, tile_size: int | None, size: tuple[int, int]
 ) -> tuple[int, ReceptiveField | None]:
@@ -441,6 +451,7 @@ def synthesize(
     channels_last: bool = False,
     clamp: bool = False,
     stage: str = "synthesis tiles",
+    apply: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """``transform(y)`` for an upsampling transform, on tiles of at most ``tile_size`` output
     pixels.
@@ -453,6 +464,8 @@ def synthesize(
         channels_last: run in channels-last layout (the result is NCHW either way).
         clamp: clamp the output to [0, 1] (the decoded image), tile by tile.
         stage: the :func:`tinify.utils.progress.report` stage, reported after each tile.
+        apply: computes the transform on a tile instead of ``transform`` (say its integer
+            version, which has the same receptive field); its tiles are then bit-exact.
 
     Returns:
         The output (N, C', h*s, w*s); contiguous when tiled or ``channels_last``.
@@ -476,8 +489,9 @@ def synthesize(
             tile, field = _plan(transform, tile_size, (height * s, width * s))
         elif tile_size is not None:
             raise ParameterError(f"cannot tile a synthesis transform of scale {scale}")
+    run = transform if apply is None else apply
     if field is None:
-        x = _whole(transform, y, channels_last)
+        x = run(y) if apply is not None else _whole(transform, y, channels_last)
         return x.clamp_(0, 1) if clamp else x
     s = int(field.factor.denominator)
     if tile % s:
@@ -496,7 +510,7 @@ def synthesize(
             part = y[..., ey0:ey1, ex0:ex1]
             if channels_last:
                 part = part.contiguous(memory_format=torch.channels_last)
-            x = transform(part)
+            x = run(part)
             expect = ((ey1 - ey0) * s, (ex1 - ex0) * s)
             if tuple(x.shape[-2:]) != expect:
                 raise ParameterError(

@@ -200,7 +200,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
 
     def _hyper_params(self, z_hat: Tensor, options: CodingOptions) -> Tensor:
         """``h_s(z_hat)``: float, or int32 fixed-point on the ``"fixed"`` path."""
-        return self._hyper_params_fixed(z_hat) if options.fixed else self.h_s(z_hat)
+        return self._hyper_params_fixed(z_hat, options) if options.fixed else self.h_s(z_hat)
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         y = self._analyze(x, options)
