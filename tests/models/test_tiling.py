@@ -173,7 +173,7 @@ def test_tiled_coding_equals_whole_image(name: str) -> None:
         options = model.coding_options(path, None, 0)
         with torch.no_grad():
             y_whole = model._analyze(x, options)
-        for tile in (64, 48, 1024):  # 48: uneven tiles; 1024: one tile
+        for tile in (48, 1024):  # 48: several uneven tiles; 1024: one tile
             options = model.coding_options(path, None, tile)
             with torch.no_grad():
                 y = model._analyze(x, options)
@@ -181,7 +181,7 @@ def test_tiled_coding_equals_whole_image(name: str) -> None:
             tiled = model.compress(x, entropy_path=path, tile_size=tile)
             assert tiled["strings"] == whole["strings"], (path, tile)
         latent, x_hat = _latent_and_image(model, whole, entropy_path=path, tile_size=0)
-        for tile in (16, 64, 80):
+        for tile in (32, 80):
             latent_t, x_hat_t = _latent_and_image(model, whole, entropy_path=path, tile_size=tile)
             assert torch.equal(latent_t, latent)
             torch.testing.assert_close(x_hat_t, x_hat, rtol=0, atol=1e-5)
