@@ -375,6 +375,59 @@ def _whole(transform: nn.Module, x: Tensor, channels_last: bool) -> Tensor:
     return transform(x)
 
 
+def _tiles(
+    run: Callable[[Tensor], Tensor],
+    src: Tensor,
+    rows: list[tuple[int, int]],
+    cols: list[tuple[int, int]],
+    halo: tuple[int, int],
+    ratio: Fraction,
+    channels_last: bool,
+    stage: str,
+    clamp: bool = False,
+) -> Tensor:
+    """Run ``run`` on each tile of ``src`` (``rows`` x ``cols``) extended by ``halo`` (before,
+    after; clipped at the border), crop the halo off and write it into the output, whose
+    positions are ``ratio`` times the input's (exact integers: the tiles are aligned)."""
+    height, width = (int(v) for v in src.shape[-2:])
+    before, after = halo
+
+    def scaled(n: int) -> int:
+        return int(n * ratio)
+
+    total = len(rows) * len(cols)
+    out: Tensor | None = None
+    done = 0
+    for y0, y1 in rows:
+        for x0, x1 in cols:
+            ey0, ey1 = max(y0 - before, 0), min(y1 + after, height)
+            ex0, ex1 = max(x0 - before, 0), min(x1 + after, width)
+            part = src[..., ey0:ey1, ex0:ex1]
+            if channels_last:
+                part = part.contiguous(memory_format=torch.channels_last)
+            result = run(part)
+            expect = (scaled(ey1 - ey0), scaled(ex1 - ex0))
+            if tuple(result.shape[-2:]) != expect:
+                raise ParameterError(
+                    f"cannot tile {type(run).__name__}: a {ey1 - ey0}x{ex1 - ex0} tile gave "
+                    f"{tuple(result.shape[-2:])}, not {expect}"
+                )
+            if clamp:
+                result = result.clamp_(0, 1)
+            if out is None:
+                out = result.new_empty((*result.shape[:-2], scaled(height), scaled(width)))
+            oy, ox = scaled(y0 - ey0), scaled(x0 - ex0)
+            h, w = scaled(y1 - y0), scaled(x1 - x0)
+            out[..., scaled(y0) : scaled(y1), scaled(x0) : scaled(x1)] = result[
+                ..., oy : oy + h, ox : ox + w
+            ]
+            del result, part
+            done += 1
+            report(stage, done, total)
+    assert out is not None
+    return out
+
+
 def analyze(
     transform: nn.Module,
     x: Tensor,
@@ -414,33 +467,7 @@ def analyze(
     before = _round_up(field.lo, s)
     after = _round_up(field.hi - s + 1, s)
     rows, cols = tile_grid(height, tile, s), tile_grid(width, tile, s)
-    total = len(rows) * len(cols)
-    out: Tensor | None = None
-    done = 0
-    for y0, y1 in rows:
-        for x0, x1 in cols:
-            ey0, ey1 = max(y0 - before, 0), min(y1 + after, height)
-            ex0, ex1 = max(x0 - before, 0), min(x1 + after, width)
-            part = x[..., ey0:ey1, ex0:ex1]
-            if channels_last:
-                part = part.contiguous(memory_format=torch.channels_last)
-            y = transform(part)
-            expect = ((ey1 - ey0) // s, (ex1 - ex0) // s)
-            if tuple(y.shape[-2:]) != expect:
-                raise ParameterError(
-                    f"cannot tile {type(transform).__name__}: a {ey1 - ey0}x{ex1 - ex0} tile "
-                    f"gave {tuple(y.shape[-2:])}, not {expect}"
-                )
-            if out is None:
-                out = y.new_empty((*y.shape[:-2], height // s, width // s))
-            oy, ox = (y0 - ey0) // s, (x0 - ex0) // s
-            h, w = (y1 - y0) // s, (x1 - x0) // s
-            out[..., y0 // s : y1 // s, x0 // s : x1 // s] = y[..., oy : oy + h, ox : ox + w]
-            del y, part
-            done += 1
-            report(stage, done, total)
-    assert out is not None
-    return out
+    return _tiles(transform, x, rows, cols, (before, after), Fraction(1, s), channels_last, stage)
 
 
 def synthesize(
@@ -500,32 +527,6 @@ def synthesize(
     before, after = math.ceil(field.lo), math.ceil(field.hi)
     t = tile // s
     rows, cols = tile_grid(height, t), tile_grid(width, t)
-    total = len(rows) * len(cols)
-    out: Tensor | None = None
-    done = 0
-    for y0, y1 in rows:
-        for x0, x1 in cols:
-            ey0, ey1 = max(y0 - before, 0), min(y1 + after, height)
-            ex0, ex1 = max(x0 - before, 0), min(x1 + after, width)
-            part = y[..., ey0:ey1, ex0:ex1]
-            if channels_last:
-                part = part.contiguous(memory_format=torch.channels_last)
-            x = run(part)
-            expect = ((ey1 - ey0) * s, (ex1 - ex0) * s)
-            if tuple(x.shape[-2:]) != expect:
-                raise ParameterError(
-                    f"cannot tile {type(transform).__name__}: a {ey1 - ey0}x{ex1 - ex0} tile "
-                    f"gave {tuple(x.shape[-2:])}, not {expect}"
-                )
-            if clamp:
-                x = x.clamp_(0, 1)
-            if out is None:
-                out = x.new_empty((*x.shape[:-2], height * s, width * s))
-            oy, ox = (y0 - ey0) * s, (x0 - ex0) * s
-            h, w = (y1 - y0) * s, (x1 - x0) * s
-            out[..., y0 * s : y1 * s, x0 * s : x1 * s] = x[..., oy : oy + h, ox : ox + w]
-            del x, part
-            done += 1
-            report(stage, done, total)
-    assert out is not None
-    return out
+    return _tiles(
+        run, y, rows, cols, (before, after), Fraction(s), channels_last, stage, clamp=clamp
+    )
