@@ -109,8 +109,8 @@ def _add_quant_step(p: argparse.ArgumentParser, many: bool = False) -> None:
 
 
 def _add_tile(p: argparse.ArgumentParser, transform: str) -> None:
-    from tinify.models.tiling import AUTO_TILE_PIXELS, AUTO_TILE_SIZE
-
+    # the numbers are tinify.models.tiling's AUTO_TILE_SIZE / AUTO_TILE_PIXELS (not imported:
+    # building the parser must not import torch)
     p.add_argument(
         "--tile",
         dest="tile_size",
@@ -118,8 +118,8 @@ def _add_tile(p: argparse.ArgumentParser, transform: str) -> None:
         metavar="SIZE",
         help=f"run the {transform} transform on tiles of at most SIZE pixels a side (a multiple "
         "of 16), in bounded memory and with the same result up to float rounding; 0 = the "
-        f"whole image at once; default: automatic ({AUTO_TILE_SIZE}-pixel tiles above "
-        f"{AUTO_TILE_PIXELS / 1e6:.1f} megapixels). Images only; the file does not depend on it",
+        "whole image at once; default: automatic (1024-pixel tiles above 4.2 megapixels). "
+        "Images only; the file does not depend on it",
     )
 
 
