@@ -115,6 +115,28 @@ def _add_quant_step(p: argparse.ArgumentParser, many: bool = False) -> None:
     )
 
 
+def _add_tile(p: argparse.ArgumentParser, transform: str) -> None:
+    # the numbers are tinify.models.tiling's AUTO_TILE_SIZE / AUTO_TILE_PIXELS (not imported:
+    # building the parser must not import torch)
+    p.add_argument(
+        "--tile",
+        dest="tile_size",
+        type=int,
+        metavar="SIZE",
+        help=f"run the {transform} transform on tiles of at most SIZE pixels a side (a multiple "
+        "of 16), in bounded memory and with the same result up to float rounding; 0 = the "
+        "whole image at once; default: automatic (1024-pixel tiles above 4.2 megapixels). "
+        "Images only; the file does not depend on it",
+    )
+
+
+def _check_tile(n: int | None) -> None:
+    from tinify.exceptions import InputError
+
+    if n is not None and n < 0:
+        raise InputError(f"--tile must be 0 (no tiling) or a positive number of pixels, got {n}")
+
+
 def _add_limits(p: argparse.ArgumentParser) -> None:
     from tinify.codec.limits import DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS
 
@@ -123,7 +145,7 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help=f"refuse images (video frames) of more pixels (default {DEFAULT_MAX_PIXELS}, or "
-        "TINIFY_MAX_PIXELS; coding needs about 300 bytes of memory per pixel)",
+        "TINIFY_MAX_PIXELS; larger images code in tiles, in bounded memory)",
     )
     p.add_argument(
         "--max-frames",
@@ -246,6 +268,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         "A:B of decode); default 0 = only the first frame, as CompressAI's video evaluation",
     )
     _add_coding(p)
+    _add_tile(p, "analysis")
     _add_limits(p)
     _add_feedback(p)
     p.set_defaults(func=_cmd_encode)
@@ -274,6 +297,7 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
         help="video: decode only frames A to B-1 (0-based; A: to the end, :B from the start, A "
         "alone one frame), starting at the I-frame before A (see encode --gop)",
     )
+    _add_tile(p, "synthesis")
     _add_limits(p)
     _add_feedback(p)
     p.set_defaults(func=_cmd_decode)
@@ -490,7 +514,7 @@ def _write(output: Path, data: bytes) -> None:
 
 
 def _encode_image(args: argparse.Namespace, output: Path) -> None:
-    from tinify.io.image import image_to_tensor, read_image
+    from tinify.io.image import pil_to_tensor, read_image
 
     img = read_image(args.input, _note, max_pixels=args.max_pixels)  # before torch is imported
     from tinify.codec.coding import DEFAULT_QUANT_STEP, encode_image, is_variable_rate_model
@@ -503,24 +527,28 @@ def _encode_image(args: argparse.Namespace, output: Path) -> None:
     loaded = load_model(args.model, quality, args.metric, args.checkpoint, args.device)
     _refuse_video_model(loaded.name, f"{args.input} is an image")
     _note_tiny(args.input, img.width, img.height, loaded.model.downsampling_factor)
-    x = image_to_tensor(img).to(args.device)
+    _check_tile(args.tile_size)
+    width, height, icc = img.width, img.height, img.info.get("icc_profile") or b""
+    pixels = [pil_to_tensor(img, contiguous=False).unsqueeze(0).to(args.device)]
+    del img  # from here on the only copy of the 8-bit pixels is the tensor
     data = encode_image(
         loaded,
-        x,
+        pixels.pop(),  # 8-bit: encode_image pads and scales it into the float image, then drops it
         entropy_path=args.entropy_path,  # None: the model's default (float for *-vbr models)
         stream_chunks=args.stream_chunks,
         quant_step=args.quant_step,
         max_pixels=args.max_pixels,
-        icc_profile=img.info.get("icc_profile") or b"",
+        icc_profile=icc,
+        tile_size=args.tile_size,
     )
     _write(output, data)
-    bpp = 8 * len(data) / (img.width * img.height)
+    bpp = 8 * len(data) / (width * height)
     if is_variable_rate_model(loaded.model):
         rate = f"quant step {args.quant_step or DEFAULT_QUANT_STEP:g}"
     else:
         rate = f"q{loaded.quality}"
     print(
-        f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({img.width}x{img.height}, {loaded.name} "
+        f"{output}: {len(data)} bytes, {bpp:.4f} bpp ({width}x{height}, {loaded.name} "
         f"{rate} {loaded.metric}, {loaded.source} weights)",
         file=sys.stderr,
     )
@@ -742,8 +770,10 @@ def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: P
     from tinify.codec.coding import decode_image
     from tinify.io.image import save_image, tensor_to_image
 
+    _check_tile(args.tile_size)
     decoded = _with_path(
-        args.input, lambda: decode_image(data, resolve, max_pixels=args.max_pixels)
+        args.input,
+        lambda: decode_image(data, resolve, max_pixels=args.max_pixels, tile_size=args.tile_size),
     )
     image = tensor_to_image(decoded.x_hat)
     icc = decoded.header.icc_profile

@@ -29,6 +29,11 @@ codes at any quantization step, a per-call ``quant_step`` option like the others
 ``inputscale`` is ``float32(1 / quant_step)``), which the header records, so one network serves
 every rate. These models code with ``entropy_path="float"`` (mode 0) unless ``"fixed"`` (mode 1)
 is asked for.
+
+Large images code in bounded memory: the analysis and synthesis transforms run on tiles
+(``tile_size``, :mod:`tinify.models.tiling`; automatic above 4 megapixels), :func:`encode_image`
+takes the 8-bit image and builds the one padded float copy the model reads, and
+:func:`tinify.io.image.tensor_to_image` converts the decoded image to 8 bits band by band.
 """
 
 from __future__ import annotations
@@ -77,6 +82,7 @@ __all__ = [
     "encode_video",
     "encode_video_to",
     "is_variable_rate_model",
+    "padded_image",
     "padding_for",
     "rate_options",
 ]
@@ -147,6 +153,23 @@ def padding_for(height: int, width: int, factor: int) -> tuple[int, int, int, in
     return pad
 
 
+def padded_image(x: Tensor, pad: tuple[int, int, int, int], dtype: torch.dtype) -> Tensor:
+    """The image the model codes: ``x`` zero-padded by ``pad`` (left, right, top, bottom) as a
+    float tensor of ``dtype``, in one allocation. An 8-bit ``x`` is scaled by 1/255 in place
+    (the values of ``x.to(dtype) / 255``); a float ``x`` without padding is returned as is."""
+    if x.is_floating_point() and not any(pad):
+        return x
+    if x.is_floating_point():
+        return F.pad(x, pad)
+    left, right, top, bottom = pad
+    height, width = (int(s) for s in x.shape[-2:])
+    out = x.new_zeros((*x.shape[:-2], height + top + bottom, width + left + right), dtype=dtype)
+    region = out[..., top : top + height, left : left + width]
+    region.copy_(x)
+    region.div_(255)
+    return out
+
+
 def encode_image(
     loaded: LoadedModel,
     x: Tensor,
@@ -156,12 +179,14 @@ def encode_image(
     quant_step: float | None = None,
     max_pixels: int | None = None,
     icc_profile: bytes = b"",
+    tile_size: int | None = None,
 ) -> bytes:
     """Code one image into a complete ``.tfy`` file.
 
     Args:
         loaded: the model (see :func:`tinify.codec.loading.load_model`).
-        x: (1, 3, H, W) float tensor in [0, 1], on the model's device.
+        x: (1, 3, H, W) float tensor in [0, 1], or uint8 tensor (0..255, scaled by 1/255
+            while padding: no second float copy of a large image), on the model's device.
         entropy_path: ``"fixed"`` (coding mode 1, the default: entropy parameters in
             deterministic integer arithmetic, decodable bit-exactly on any device; measured
             rate cost on Kodak with the shipped model +0.0005%) or ``"float"`` (mode 0,
@@ -173,6 +198,8 @@ def encode_image(
             :data:`DEFAULT_QUANT_STEP`; larger steps give lower rates), recorded in the header.
         max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
         icc_profile: the image's ICC colour profile, stored in the header (empty: sRGB).
+        tile_size: tile side of the analysis transform (None: automatic, 0: whole image; see
+            :mod:`tinify.models.tiling`). Not recorded: the decoder may use any tile size.
 
     Returns:
         The file's bytes.
@@ -194,13 +221,18 @@ def encode_image(
     height, width = (int(s) for s in x.shape[-2:])
     pad = padding_for(height, width, model.downsampling_factor)
     check_size(width, height, pad, max_pixels)
+    on_cuda = x.is_cuda
+    weight = next(model.parameters(), None)
+    x = padded_image(x, pad, torch.float32 if weight is None else weight.dtype)
     with torch.no_grad():
         out = model.compress(
-            F.pad(x, pad) if any(pad) else x,
+            x,
             entropy_path=options.entropy_path,
             stream_chunks=options.stream_chunks,
+            tile_size=tile_size,
             **rate,
         )
+    del x
     streams = [group[0] for group in out["strings"]]
     header = _header(
         loaded,
@@ -209,7 +241,7 @@ def encode_image(
         padding=pad,
         shapes=(last_latent_size(out["shape"]),),
         stream_chunks=stream_chunks,
-        on_cuda=x.is_cuda,
+        on_cuda=on_cuda,
         coding_mode=modes[options.entropy_path],
         quant_step=quant_step,
         icc_profile=bytes(icc_profile),
@@ -291,7 +323,11 @@ def _check_shape(header: TfyHeader, factor: int) -> tuple[int, ...]:
 
 
 def decode_image(
-    data: bytes, model: ModelOrLoader, *, max_pixels: int | None = None
+    data: bytes,
+    model: ModelOrLoader,
+    *,
+    max_pixels: int | None = None,
+    tile_size: int | None = None,
 ) -> DecodedImage:
     """Decode a ``.tfy`` file holding an image.
 
@@ -300,6 +336,8 @@ def decode_image(
         model: the loaded model, or a function that loads it from the header (called only once
             the header has been checked).
         max_pixels: refuse a larger image (default: :func:`tinify.codec.limits.max_pixels`).
+        tile_size: tile side of the synthesis transform (None: automatic, 0: whole image);
+            every value decodes the same image up to float rounding.
 
     Raises:
         FormatError: the file is corrupt, truncated or inconsistent, or holds a video.
@@ -332,7 +370,9 @@ def decode_image(
             + " (corrupt file)"
         )
     with torch.no_grad():
-        x_hat = net.decompress([[s] for s in streams], shape, **_options(header))["x_hat"]
+        x_hat = net.decompress(
+            [[s] for s in streams], shape, tile_size=tile_size, **_options(header)
+        )["x_hat"]
     left, right, top, bottom = header.padding
     x_hat = crop(x_hat, (-left, -right, -top, -bottom))
     return DecodedImage(x_hat=x_hat, header=header, model=loaded)

@@ -6,9 +6,11 @@ would take gigabytes or hours. Every such size is checked against a limit here, 
 is allocated, and refused with a message that says how to raise the limit:
 
 - :data:`DEFAULT_MAX_PIXELS` pixels per image or video frame (``--max-pixels`` or the
-  ``TINIFY_MAX_PIXELS`` environment variable). Decoding costs about 250 bytes of memory per
-  pixel with the zoo models (encoding about 300), so the default of 8,388,608 pixels
-  (4096x2048) needs about 2.5 GiB.
+  ``TINIFY_MAX_PIXELS`` environment variable): 67,108,864 (8192x8192), so 50-megapixel photos
+  code by default. This is the documented maximum size, not a memory stopgap: images run
+  through the transforms in tiles (:mod:`tinify.models.tiling`), so memory grows only with the
+  image itself and its latents, about :data:`BYTES_PER_PIXEL` bytes per pixel on top of the
+  model and a few tiles (under 3 GB for a 50-megapixel photo with the default model).
 - :data:`DEFAULT_MAX_FRAMES` frames per video (``--max-frames`` or ``TINIFY_MAX_FRAMES``).
   Videos are coded and decoded one frame at a time, so memory does not grow with the frame
   count; the limit bounds the time a small file can claim (a version-2 file's index must also
@@ -38,6 +40,7 @@ from tinify.codec.format import MAX_PIXELS, MAX_SIDE, FormatError
 from tinify.exceptions import InputError, LimitError
 
 __all__ = [
+    "BYTES_PER_PIXEL",
     "DEFAULT_MAX_FRAMES",
     "DEFAULT_MAX_MODEL_PARAMETERS",
     "MAX_CHANNELS",
@@ -53,8 +56,11 @@ __all__ = [
     "max_pixels",
 ]
 
-#: Default limit of pixels per image or frame (4096x2048).
-DEFAULT_MAX_PIXELS = 1 << 23
+#: Default limit of pixels per image or frame (8192x8192: 50-megapixel photos and more).
+DEFAULT_MAX_PIXELS = 1 << 26
+#: Rough memory per image pixel when coding with tiles (the padded float image, the latents,
+#: the decoded image), for the messages.
+BYTES_PER_PIXEL = 40
 #: Default limit of frames per video.
 DEFAULT_MAX_FRAMES = 2048
 #: The shortest entropy-coded stream tinify writes (the rANS coder flushes a 64-bit state).
@@ -126,7 +132,8 @@ def check_pixels(width: int, height: int, limit: int | None = None, what: str = 
     if width * height > allowed:
         raise LimitError(
             f"{what} of {width}x{height} = {width * height} pixels exceeds the limit of "
-            f"{allowed} pixels (coding it needs about {_gib(300 * width * height)} of memory); "
+            f"{allowed} pixels (coding it needs about "
+            f"{_gib(BYTES_PER_PIXEL * width * height)} of memory beyond the model); "
             f"raise the limit"
             f" with --max-pixels N or {_PIXELS_ENV}=N"
         )

@@ -243,14 +243,18 @@ def _keep_icc(icc: bytes) -> tuple[bytes, str]:
     return icc, f"ICC profile {name!r} kept (stored in the .tfy, written back on decoding)"
 
 
-def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted)."""
+def pil_to_tensor(img: Image.Image, contiguous: bool = True) -> torch.Tensor:
+    """A Pillow image as a uint8 tensor (3, H, W), RGB (other modes are converted).
+
+    With ``contiguous=False`` the result is a channels-last view of one copy of the pixels (no
+    second copy of a large image; :func:`tinify.codec.coding.encode_image` reads it as is).
+    """
     import torch
 
     if img.mode != "RGB":
         img = img.convert("RGB")
-    array = np.asarray(img, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
+    view = torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)
+    return view.contiguous() if contiguous else view
 
 
 def image_to_tensor(img: Image.Image) -> torch.Tensor:
@@ -259,13 +263,20 @@ def image_to_tensor(img: Image.Image) -> torch.Tensor:
 
 
 def tensor_to_image(x: torch.Tensor) -> Image.Image:
-    """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an 8-bit RGB Pillow image."""
+    """A (1, 3, H, W) or (3, H, W) tensor in [0, 1] as an 8-bit RGB Pillow image (converted
+    in bands of rows, so a large image needs no second float copy)."""
     import torch
 
     if x.dim() == 4:
         x = x[0]
-    array = x.detach().to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
-    return Image.fromarray(to_numpy(array.permute(1, 2, 0), np.uint8), "RGB")
+    x = x.detach()
+    height, width = (int(s) for s in x.shape[-2:])
+    out = np.empty((height, width, 3), np.uint8)
+    band = max(1, (1 << 20) // max(width, 1))  # rows per band: no whole-image float copy
+    for top in range(0, height, band):
+        rows = x[:, top : top + band].to("cpu", torch.float32).mul(255).round_().clamp_(0, 255)
+        out[top : top + band] = to_numpy(rows.permute(1, 2, 0), np.uint8)
+    return Image.fromarray(out, "RGB")
 
 
 def output_format(path: PathLike) -> str:

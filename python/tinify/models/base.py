@@ -26,11 +26,18 @@ one model and code with different options at once (the coder releases the GIL):
   Python API; the ``.tfy`` header stores it as its coding mode (0 / 1) and ``tinify encode``
   spells it ``--coding float|fixed``.
 - ``stream_chunks``: streams per latent and item (1: CompressAI's format).
+- ``tile_size``: run the analysis and synthesis transforms on tiles of at most this many
+  pixels a side (a multiple of the transform's stride), each extended by its receptive-field
+  halo (:mod:`tinify.models.tiling`): every latent and pixel equals the whole-image result up to
+  float rounding, in bounded memory. ``None`` (the default): automatic, tiles of
+  :data:`~tinify.models.tiling.AUTO_TILE_SIZE` for images above
+  :data:`~tinify.models.tiling.AUTO_TILE_PIXELS` pixels; ``0``: never tile. The stream does not
+  depend on it (up to float rounding of ``g_a``) and the decoder may use any tile size.
 
 ``None`` (the default) takes the module attribute: :attr:`CompressionModel.entropy_path` and each
 entropy model's ``stream_chunks``, so code that sets them keeps working. A decoder must be given
-the encoder's options. Subclasses receive them resolved, as a :class:`CodingOptions`, in
-``_compress(x, options)`` / ``_decompress(strings, shape, options)``.
+the encoder's ``entropy_path`` and ``stream_chunks``. Subclasses receive them resolved, as a
+:class:`CodingOptions`, in ``_compress(x, options)`` / ``_decompress(strings, shape, options)``.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import math
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +60,7 @@ from tinify.latent_codecs import LatentCodec
 from tinify.latent_codecs.base import chunks_option
 from tinify.layers.inference import inference_copy, parameter_signature
 from tinify.models.fixed import check_entropy_path, quantize_network
+from tinify.models.tiling import analyze, check_tile_size, synthesize
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
@@ -292,10 +300,13 @@ class CodingOptions:
         stream_chunks: streams per latent and item, or None for each entropy model's own
             ``stream_chunks`` attribute. Pass it on as
             ``entropy_model.compress(..., stream_chunks=options.stream_chunks)``.
+        tile_size: tile side of the analysis and synthesis transforms in pixels; None:
+            automatic, 0: whole image (see :mod:`tinify.models.tiling`).
     """
 
     entropy_path: str = "float"
     stream_chunks: int | None = None
+    tile_size: int | None = None
 
     @property
     def fixed(self) -> bool:
@@ -452,18 +463,21 @@ class CompressionModel(nn.Module):
         return hit[1]
 
     def coding_options(
-        self, entropy_path: str | None = None, stream_chunks: int | None = None
+        self,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> CodingOptions:
         """The options of one call, checked; ``None`` takes the default (:attr:`entropy_path`,
-        and each entropy model's ``stream_chunks``).
+        each entropy model's ``stream_chunks``, automatic tiling).
 
         Raises:
-            tinify.ParameterError: (a ValueError) an unknown ``entropy_path`` or a
-                ``stream_chunks`` outside 1..65536.
+            tinify.ParameterError: (a ValueError) an unknown ``entropy_path``, a
+                ``stream_chunks`` outside 1..65536 or a negative ``tile_size``.
         """
         path = check_entropy_path(self.entropy_path if entropy_path is None else entropy_path)
         chunks = None if stream_chunks is None else check_stream_chunks(stream_chunks)
-        return CodingOptions(path, chunks)
+        return CodingOptions(path, chunks, check_tile_size(tile_size))
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -511,7 +525,12 @@ class CompressionModel(nn.Module):
     # -- coding -------------------------------------------------------------------------------
 
     def compress(
-        self, x: Tensor, *, entropy_path: str | None = None, stream_chunks: int | None = None
+        self,
+        x: Tensor,
+        *,
+        entropy_path: str | None = None,
+        stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> dict[str, Any]:
         """Encode images ``x`` (N, 3, H, W) in [0, 1], H and W >= 64.
 
@@ -522,6 +541,8 @@ class CompressionModel(nn.Module):
             entropy_path: ``"float"`` or ``"fixed"`` (default: :attr:`entropy_path`).
             stream_chunks: streams per latent and item (default: each entropy model's
                 ``stream_chunks``; 1 is CompressAI's format).
+            tile_size: tile side of the analysis transform in pixels (None: automatic, 0: the
+                whole image; see :mod:`tinify.models.base`).
 
         Returns:
             ``{"strings": [per-latent lists of bytes, one per image], "shape": torch.Size of the
@@ -531,7 +552,7 @@ class CompressionModel(nn.Module):
             TypeError, ValueError: ``x`` is not a valid image batch (see :func:`check_image`),
                 or an option is invalid.
         """
-        options = self.coding_options(entropy_path, stream_chunks)
+        options = self.coding_options(entropy_path, stream_chunks, tile_size)
         return self._compress_with(x, options)
 
     def _compress_with(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
@@ -559,6 +580,7 @@ class CompressionModel(nn.Module):
         *,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress`.
 
@@ -568,6 +590,8 @@ class CompressionModel(nn.Module):
             x_size: ``out["x_size"]``; when given, the padding added by :meth:`compress` is
                 cropped off. Without it the padded image is returned (CompressAI's behaviour).
             entropy_path, stream_chunks: the encoder's options (see :meth:`compress`).
+            tile_size: tile side of the synthesis transform in pixels (None: automatic, 0: the
+                whole image); any value decodes the same image up to float rounding.
 
         Returns:
             ``{"x_hat": (N, 3, H, W) tensor clamped to [0, 1]}``.
@@ -576,7 +600,7 @@ class CompressionModel(nn.Module):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        options = self.coding_options(entropy_path, stream_chunks)
+        options = self.coding_options(entropy_path, stream_chunks, tile_size)
         return self._decompress_with(strings, shape, x_size, options)
 
     def _decompress_with(
@@ -606,19 +630,54 @@ class CompressionModel(nn.Module):
         _, unpad = compute_padding(height, width, min_div=factor)
         return unpad
 
-    def _synthesize(self, y_hat: Tensor) -> Tensor:
+    def _transform_for(
+        self, name: str, options: CodingOptions
+    ) -> tuple[nn.Module, Callable[[Tensor], Tensor]]:
+        """``(module, run)`` for transform ``name`` (``"g_a"``, ``"g_s"``) in a call with
+        ``options``: the model's own module (whose layers define the tiling halo) and what
+        computes it. The one place that chooses: the faster inference copy
+        (:meth:`inference_transform`) for ``g_s`` always (only the pixels change, by float
+        rounding), and for ``g_a`` on the ``"fixed"`` path only (coding mode 1 need not
+        reproduce CompressAI's bytes); the ``"float"`` path's ``g_a`` is the module itself, so
+        its latents are CompressAI's exactly.
+        """
+        module = getattr(self, name)
+        assert isinstance(module, nn.Module)
+        if name == "g_a" and not options.fixed:
+            return module, module
+        return module, self.inference_transform(name)
+
+    def _analyze(self, x: Tensor, options: CodingOptions) -> Tensor:
+        """``g_a(x)`` for :meth:`_compress`: the latent ``y`` of the padded input.
+
+        Tiled when ``options.tile_size`` asks for it (see :mod:`tinify.models.tiling`). On the
+        ``"fixed"`` path the inference copy of ``g_a`` runs it (channels-last on CPU, oneDNN's
+        fastest, and folded GDN; coding mode 1 need not reproduce CompressAI's bytes); the
+        ``"float"`` path keeps CompressAI's module and layout, so its whole-image latents are
+        CompressAI's exactly.
+        """
+        g_a, run = self._transform_for("g_a", options)
+        channels_last = options.fixed and x.device.type == "cpu"
+        apply = None if run is g_a else run
+        return analyze(g_a, x, options.tile_size, channels_last=channels_last, apply=apply)
+
+    def _synthesize(self, y_hat: Tensor, options: CodingOptions | None = None) -> Tensor:
         """``g_s(y_hat).clamp_(0, 1)`` for :meth:`_decompress`: the decoded image (N, 3, H, W).
 
-        On CPU, ``g_s`` runs in channels-last layout, oneDNN's fastest for these (transposed)
-        convolutions: 15-40% less time for the zoo's synthesis transforms. Only the pixels
-        change, by float rounding (about 1e-6); every latent is decoded before this point. The
-        result is returned contiguous (NCHW), as CompressAI's.
+        ``g_s`` runs as its inference copy (:meth:`inference_transform`: channels-last on CPU,
+        oneDNN's fastest for these (transposed) convolutions, folded IGDN, sub-pixel last
+        layer). Only the pixels change, by float rounding (about 1e-6); every latent is decoded
+        before this point. The result is returned contiguous (NCHW), as CompressAI's. Tiled as
+        ``options.tile_size`` says (see :mod:`tinify.models.tiling`; automatic without
+        ``options``).
         """
-        g_s = self.g_s
-        assert isinstance(g_s, nn.Module)
-        if y_hat.device.type == "cpu":
-            y_hat = y_hat.contiguous(memory_format=torch.channels_last)
-        return g_s(y_hat).clamp_(0, 1).contiguous()
+        options = CodingOptions() if options is None else options
+        g_s, run = self._transform_for("g_s", options)
+        channels_last = y_hat.device.type == "cpu"
+        x_hat = synthesize(
+            g_s, y_hat, options.tile_size, channels_last=channels_last, clamp=True, apply=run
+        )
+        return x_hat.contiguous()
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         raise NotImplementedError
@@ -739,7 +798,7 @@ class SimpleVAECompressionModel(CompressionModel):
         return torch.Size(size)
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         chunks = chunks_option(options.stream_chunks)
         if self._coding_fixed(options):
             networks = self._fixed_networks_of_codecs()
@@ -755,6 +814,7 @@ class SimpleVAECompressionModel(CompressionModel):
         *,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
         **kwargs: Any,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress`.
@@ -765,6 +825,8 @@ class SimpleVAECompressionModel(CompressionModel):
             x_size: ``out["x_size"]``: crop off the padding added by :meth:`compress`.
             entropy_path, stream_chunks: the encoder's options (see
                 :meth:`CompressionModel.compress`), keyword-only.
+            tile_size: tile side of the synthesis transform (see
+                :meth:`CompressionModel.decompress`), keyword-only.
             **kwargs: more arguments of the latent codec's ``decompress``; ``y_hat`` (an entry
                 of ``compress``'s output) is ignored.
 
@@ -772,7 +834,7 @@ class SimpleVAECompressionModel(CompressionModel):
             ValueError, TypeError: malformed arguments.
             tinify.BitstreamError: a corrupt or truncated stream.
         """
-        options = self.coding_options(entropy_path, stream_chunks)
+        options = self.coding_options(entropy_path, stream_chunks, tile_size)
         kwargs.pop("y_hat", None)
         if (
             not isinstance(shape, Mapping)
@@ -787,7 +849,7 @@ class SimpleVAECompressionModel(CompressionModel):
             y_hat = out["y_hat"].to(next(self.g_s.parameters()))  # g_s's device and dtype
         else:
             y_hat = self.latent_codec.decompress(strings, shape, **kwargs)["y_hat"]
-        x_hat = self._synthesize(y_hat)
+        x_hat = self._synthesize(y_hat, options)
         if x_size is not None:
             x_hat = crop(x_hat, self._unpad(x_size, x_hat.shape[-2:]))
         return {"x_hat": x_hat}

@@ -37,6 +37,7 @@ from tinify.layers import (
 )
 from tinify.models.base import SimpleVAECompressionModel
 from tinify.models.image.cheng2020 import anchor_hyper_transforms, anchor_transforms
+from tinify.models.tiling import ReceptiveField, branches, register_layer
 from tinify.registry.torch import register_model
 
 __all__ = [
@@ -365,3 +366,11 @@ class Elic2022Chandelier(Elic2022Official):
     def _context_inputs(self) -> list[int]:
         g = self.groups
         return [g[0] + (k > 1) * g[k - 1] if k else 0 for k in range(len(g))]
+
+
+def _bottleneck_field(m: nn.Module) -> ReceptiveField:
+    assert isinstance(m, ResidualBottleneckBlock)
+    return branches([m.conv1, m.conv2, m.conv3], [m.skip])
+
+
+register_layer(ResidualBottleneckBlock, _bottleneck_field)

@@ -12,6 +12,7 @@ from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import GDN, IGDN, conv, deconv
 from tinify.models.base import CodingOptions, CompressionModel
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
+from tinify.models.tiling import image_tile, synthesize
 from tinify.registry.torch import register_model
 
 __all__ = [
@@ -87,7 +88,7 @@ class FactorizedPrior(CompressionModel):
         return {"x_hat": x_hat, "likelihoods": {"y": y_likelihoods}}
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         y_strings = self.entropy_bottleneck.compress(y, stream_chunks=options.stream_chunks)
         return {"strings": [y_strings], "shape": y.size()[-2:]}
 
@@ -97,7 +98,7 @@ class FactorizedPrior(CompressionModel):
         y_hat = self.entropy_bottleneck.decompress(
             list(strings[0]), shape, stream_chunks=options.stream_chunks
         )
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)
 
 
 @register_model("bmshj2018-factorized-relu")
@@ -210,9 +211,25 @@ class ScaleHyperprior(CompressionModel):
     def _fixed_network_modules(self) -> dict[str, nn.Module]:
         return {"h_s": self.h_s}
 
-    def _hyper_params_fixed(self, z_hat: Tensor) -> Tensor:
-        """``h_s(z_hat)`` in the integer path: int32 (N, C, H, W) with ``FRAC_BITS`` bits."""
-        return run_network(self.fixed_network("h_s"), to_fixed(z_hat))
+    def _hyper_params_fixed(self, z_hat: Tensor, options: CodingOptions | None = None) -> Tensor:
+        """``h_s(z_hat)`` in the integer path: int32 (N, C, H, W) with ``FRAC_BITS`` bits.
+
+        On tiles when the image is tiled (``options.tile_size``; tiles of 1/16 the image
+        tile, in latent positions): integer arithmetic, so bit-exact whatever the tiles, and
+        the integer layers' working memory stays bounded on large images.
+        """
+        net = self.fixed_network("h_s")
+        factor = self.downsampling_factor
+        pixels = int(z_hat.shape[-2]) * int(z_hat.shape[-1]) * factor * factor
+        tile = image_tile(None if options is None else options.tile_size, pixels)
+        hyper_tile = max(4, tile // 64 * 4) if tile else 0
+        return synthesize(
+            self.h_s,
+            z_hat,
+            hyper_tile,
+            stage="hyper-synthesis tiles",
+            apply=lambda z: run_network(net, to_fixed(z)),
+        )
 
     def _coding_params(self, z_hat: Tensor, options: CodingOptions) -> tuple[Tensor, Tensor | None]:
         """``(indexes, means)`` of ``y`` for coding, from the float or the fixed path.
@@ -223,7 +240,7 @@ class ScaleHyperprior(CompressionModel):
         if not options.fixed:
             scales, means = self._gaussian_params(z_hat)
             return self.gaussian_conditional.build_indexes(scales), means
-        scales_int, means_int = self._split_params(self._hyper_params_fixed(z_hat))
+        scales_int, means_int = self._split_params(self._hyper_params_fixed(z_hat, options))
         indexes = self.gaussian_conditional.build_indexes_fixed(scales_int, FRAC_BITS)
         means = None if means_int is None else from_fixed(means_int, z_hat.dtype)
         return indexes.to(z_hat.device), None if means is None else means.to(z_hat.device)
@@ -255,7 +272,7 @@ class ScaleHyperprior(CompressionModel):
         return z_strings, z_hat
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
         indexes, means = self._coding_params(z_hat, options)
@@ -273,4 +290,4 @@ class ScaleHyperprior(CompressionModel):
         y_hat = self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means=means, stream_chunks=chunks
         )
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)

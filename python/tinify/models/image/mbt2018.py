@@ -200,10 +200,10 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
 
     def _hyper_params(self, z_hat: Tensor, options: CodingOptions) -> Tensor:
         """``h_s(z_hat)``: float, or int32 fixed-point on the ``"fixed"`` path."""
-        return self._hyper_params_fixed(z_hat) if options.fixed else self.h_s(z_hat)
+        return self._hyper_params_fixed(z_hat, options) if options.fixed else self.h_s(z_hat)
 
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(y)
         z_strings, z_hat = self._compress_z(z, options)
         params = self._hyper_params(z_hat, options)
@@ -239,7 +239,7 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
             self.context_order,
             arithmetic=arithmetic,
         )
-        return self._synthesize(arithmetic.latent(y_hat, z_hat))
+        return self._synthesize(arithmetic.latent(y_hat, z_hat), options)
 
 
 def entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:

@@ -426,13 +426,16 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         quant_step: float | None = None,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> dict[str, Any]:
         """Encode at ``stage`` / ``Gain[s]`` / ``inputscale`` (see :meth:`forward`; or at
         ``quant_step``, the keyword the codec uses); decode with the same rate and options.
         ``entropy_path`` and ``stream_chunks`` are :class:`CompressionModel`'s (the fixed path
         at stage 2 is described in the module docstring). Returns ``{"strings": [y, z],
         "shape", "x_size"}``."""
-        options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
+        options = self.vbr_options(
+            stage, s, inputscale, quant_step, entropy_path, stream_chunks, tile_size
+        )
         return self._compress_with(x, options)
 
     def decompress(  # type: ignore[override]
@@ -447,10 +450,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         quant_step: float | None = None,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> dict[str, Tensor]:
         """Decode the output of :meth:`compress` (same ``stage``, ``s`` and ``inputscale`` or
         ``quant_step``, same options)."""
-        options = self.vbr_options(stage, s, inputscale, quant_step, entropy_path, stream_chunks)
+        options = self.vbr_options(
+            stage, s, inputscale, quant_step, entropy_path, stream_chunks, tile_size
+        )
         return self._decompress_with(strings, shape, x_size, options)
 
     def vbr_options(
@@ -461,6 +467,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         quant_step: float | None = None,
         entropy_path: str | None = None,
         stream_chunks: int | None = None,
+        tile_size: int | None = None,
     ) -> VbrCodingOptions:
         """The checked options of one ``compress`` / ``decompress`` call, its rate included
         (the rate travels with the call: nothing is stored on the model).
@@ -469,11 +476,13 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             tinify.ParameterError: an invalid rate or option (on the fixed path, a scale out of
                 ``2^-16 .. 2^15``).
         """
-        base = self.coding_options(entropy_path, stream_chunks)
+        base = self.coding_options(entropy_path, stream_chunks, tile_size)
         scale = self._coding_scale(stage, s, self._inputscale(inputscale, quant_step))
         if base.fixed and stage == 2:
             self._fixed_rate(scale)  # checks the scale's range
-        return VbrCodingOptions(base.entropy_path, base.stream_chunks, int(stage), scale)
+        return VbrCodingOptions(
+            base.entropy_path, base.stream_chunks, base.tile_size, stage=int(stage), scale=scale
+        )
 
     def _rate(self, options: CodingOptions) -> Rate:
         """``(stage, scale)`` of a call: from :class:`VbrCodingOptions`, else stage 2 at
@@ -531,7 +540,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         stage, scale = self._rate(options)
         if stage == 1:
             return super()._compress(x, options)
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
         if options.fixed:
@@ -565,7 +574,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
             indexes, sigma, m_int = self._fixed_coding(z_hat, rate)
             q = gc.decompress(list(strings[0]), indexes, torch.int32, stream_chunks=chunks)
             y_int = rate.values(q, sigma, m_int)
-            return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device))
+            return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device), options)
         scales, means = self._gaussian_params(z_hat)
         indexes = gc.build_indexes(scales * scale)
         if self.no_quantoffset:
@@ -576,7 +585,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         else:
             q = gc.decompress(list(strings[0]), indexes, stream_chunks=chunks)
             y_hat = self._reconstruct(q.abs(), torch.sign(q), scales * scale, scale, means)
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)
 
 
 @register_model("mbt2018-mean-vbr")
@@ -698,7 +707,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         stage, scale = self._rate(options)
         if stage == 1 and options.fixed:
             return JointAutoregressiveHierarchicalPriors._compress(self, x, options)
-        y = self.g_a(x)
+        y = self._analyze(x, options)
         z = self.h_a(y)
         z_strings, z_hat = self._compress_z(z, options)
         params = self._hyper_params(z_hat, options)
@@ -736,7 +745,7 @@ class JointAutoregressiveHierarchicalPriorsVbr(
                 decoder.finish()
                 latents.append(coder.latent())
         y_hat = fronts.arithmetic.latent(torch.cat(latents), z_hat)
-        return self._synthesize(y_hat)
+        return self._synthesize(y_hat, options)
 
     def _fronts(self, scale: Tensor, stage: int, options: CodingOptions) -> _FrontRate:
         """How this call's fronts derive table rows, symbols and decoded values: float

@@ -1,0 +1,538 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Tiled application of the analysis and synthesis transforms: any image size in bounded memory.
+
+A convolutional transform is shift-equivariant up to its stride: each output position depends
+on a bounded window of the input (its receptive field). :func:`receptive_field` derives that
+window from the transform's modules, and :func:`analyze` / :func:`synthesize` run the transform
+on overlapping tiles, each extended by its **halo** (the receptive-field margin), crop the halo
+off and write the tile into the output. Where a tile touches the image border its extension is
+clipped there, so the convolutions zero-pad exactly as on the whole image; inside the image the
+halo holds the only wrong values (from the tile's own zero padding), and it is cropped. Every
+latent and every pixel therefore equals the whole-image computation up to float rounding (the
+convolution kernels may sum in another order on another tile size), and a decoder may use any
+tile size: the stream carries no tiling.
+
+**The receptive field.** Each module maps an output position ``o`` to the input interval
+``[o*f - lo, o*f + hi]`` (``f`` input units per output unit: the stride of a convolution,
+``1/s`` for a transposed convolution or a pixel shuffle). A chain composes as
+``LO += lo*F, HI += hi*F, F *= f`` (``F`` the factor from the transform's input to the current
+feature map); parallel branches (residual and attention blocks) take the largest ``lo`` and
+``hi``; pointwise layers (activations, GDN, which mixes channels only) add nothing. The bounds
+are exact real numbers (:class:`fractions.Fraction`), so the interval contains every input the
+output reads, whatever the integer rounding of strided positions. A module type with spatial
+extent that is not known here raises :class:`~tinify.exceptions.ParameterError` rather than
+guessing; :func:`register_layer` teaches a new type (say a fused inference copy of a layer).
+
+Tiles are aligned to the transform's total stride (analysis tiles and halos are multiples of
+it), so every strided convolution samples the same positions as on the whole image.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import torch
+from torch import Tensor, nn
+
+from tinify.exceptions import ParameterError
+from tinify.layers import (
+    GDN,
+    GDN1,
+    IGDN,
+    AttentionBlock,
+    MaskedConv2d,
+    ResidualBlock,
+    ResidualBlockUpsample,
+    ResidualBlockWithStride,
+    ResidualUnit,
+    SpectralConv2d,
+    SpectralConvTranspose2d,
+)
+from tinify.utils.progress import report
+
+__all__ = [
+    "AUTO_TILE_PIXELS",
+    "AUTO_TILE_SIZE",
+    "ReceptiveField",
+    "analyze",
+    "check_tile_size",
+    "image_tile",
+    "receptive_field",
+    "register_layer",
+    "synthesize",
+    "tile_grid",
+]
+
+
+#: With ``tile_size=None`` (automatic), images of more pixels than this are tiled.
+AUTO_TILE_PIXELS = 4 << 20
+#: With ``tile_size=None``, the tile side (pixels of the image) above :data:`AUTO_TILE_PIXELS`.
+AUTO_TILE_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Output position ``o`` of a module reads its input in ``[o*factor - lo, o*factor + hi]``.
+
+    Attributes:
+        factor: input units per output unit (2 for a stride-2 convolution, 1/2 for a stride-2
+            transposed convolution, 16 for a /16 analysis transform).
+        lo: reach towards lower indices, in input units.
+        hi: reach towards higher indices, in input units.
+    """
+
+    factor: Fraction = Fraction(1)
+    lo: Fraction = Fraction(0)
+    hi: Fraction = Fraction(0)
+
+    def then(self, nxt: ReceptiveField) -> ReceptiveField:
+        """This module followed by ``nxt`` (``nxt`` reads this one's output)."""
+        return ReceptiveField(
+            self.factor * nxt.factor,
+            self.lo + nxt.lo * self.factor,
+            self.hi + nxt.hi * self.factor,
+        )
+
+    def join(self, other: ReceptiveField) -> ReceptiveField:
+        """Two branches read the same input and their outputs are combined pointwise.
+
+        Raises:
+            ParameterError: the branches scale differently (their outputs could not be added).
+        """
+        if self.factor != other.factor:
+            raise ParameterError(
+                f"parallel branches with different scales ({self.factor} and {other.factor})"
+            )
+        return ReceptiveField(self.factor, max(self.lo, other.lo), max(self.hi, other.hi))
+
+
+POINTWISE = ReceptiveField()
+
+#: ``type -> function(module) -> ReceptiveField`` for every module type with a known field.
+_RULES: dict[type, Callable[[nn.Module], ReceptiveField]] = {}
+
+
+def register_layer(cls: type, rule: Callable[[nn.Module], ReceptiveField] | None = None) -> None:
+    """Teach :func:`receptive_field` a module type.
+
+    Args:
+        cls: the module class (its subclasses are covered only if they keep its ``forward``).
+        rule: ``rule(module) -> ReceptiveField``; None declares the type pointwise (no spatial
+            extent: activations, normalizations across channels). Use :func:`chain` and
+            :func:`branches` to build one from submodules.
+    """
+    _RULES[cls] = (lambda m: POINTWISE) if rule is None else rule
+
+
+def chain(modules: Sequence[nn.Module | None]) -> ReceptiveField:
+    """The field of modules applied one after the other (``None`` is the identity)."""
+    field = POINTWISE
+    for m in modules:
+        if m is not None:
+            field = field.then(receptive_field(m))
+    return field
+
+
+def branches(*paths: Sequence[nn.Module | None]) -> ReceptiveField:
+    """The field of parallel chains whose outputs are combined pointwise (an empty chain is the
+    identity shortcut)."""
+    fields = [chain(p) for p in paths]
+    out = fields[0]
+    for f in fields[1:]:
+        out = out.join(f)
+    return out
+
+
+def _pair(value: int | Sequence[int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _square(name: str, value: tuple[int, int], module: nn.Module) -> int:
+    if value[0] != value[1]:
+        raise ParameterError(
+            f"cannot tile {type(module).__name__} with a different {name} per axis {value}"
+        )
+    return value[0]
+
+
+def _conv_field(m: nn.Module) -> ReceptiveField:
+    assert isinstance(m, nn.Conv2d)
+    stride = _square("stride", _pair(m.stride), m)
+    kernel, dilation = _pair(m.kernel_size), _pair(m.dilation)
+    reach = [(k - 1) * d for k, d in zip(kernel, dilation)]
+    if isinstance(m.padding, str):  # "same" (stride 1) or "valid"
+        pads = [r // 2 for r in reach] if m.padding == "same" else [0, 0]
+    else:
+        pads = list(_pair(m.padding))
+    # output o reads input o*s - p + t*d, t = 0..k-1
+    lo = max(pads)
+    hi = max(max(r - p for r, p in zip(reach, pads)), 0)
+    return ReceptiveField(Fraction(stride), Fraction(lo), Fraction(hi))
+
+
+def _deconv_field(m: nn.Module) -> ReceptiveField:
+    assert isinstance(m, nn.ConvTranspose2d)
+    stride = _square("stride", _pair(m.stride), m)
+    kernel, dilation, pads = _pair(m.kernel_size), _pair(m.dilation), _pair(m.padding)
+    # output o = i*s - p + t*d: o reads the inputs i in [(o + p - (k-1)*d)/s, (o + p)/s]
+    lo = max(max((k - 1) * d - p for k, d, p in zip(kernel, dilation, pads)), 0)
+    hi = max(max(pads), 0)
+    return ReceptiveField(Fraction(1, stride), Fraction(lo, stride), Fraction(hi, stride))
+
+
+def _shuffle_field(m: nn.Module) -> ReceptiveField:
+    assert isinstance(m, nn.PixelShuffle)
+    r = int(m.upscale_factor)
+    return ReceptiveField(Fraction(1, r), Fraction(r - 1, r), Fraction(0))
+
+
+def _unshuffle_field(m: nn.Module) -> ReceptiveField:
+    assert isinstance(m, nn.PixelUnshuffle)
+    r = int(m.downscale_factor)
+    return ReceptiveField(Fraction(r), Fraction(0), Fraction(r - 1))
+
+
+def _sequential_field(m: nn.Module) -> ReceptiveField:
+    return chain(list(m.children()))
+
+
+def _register_builtin() -> None:
+    for cls in (nn.Conv2d, MaskedConv2d, SpectralConv2d):
+        register_layer(cls, _conv_field)
+    for cls in (nn.ConvTranspose2d, SpectralConvTranspose2d):
+        register_layer(cls, _deconv_field)
+    register_layer(nn.PixelShuffle, _shuffle_field)
+    register_layer(nn.PixelUnshuffle, _unshuffle_field)
+    register_layer(nn.Sequential, _sequential_field)
+    pointwise = (
+        GDN,  # divisive normalization across channels, at each position
+        GDN1,
+        IGDN,
+        nn.Identity,
+        nn.ReLU,
+        nn.ReLU6,
+        nn.LeakyReLU,
+        nn.PReLU,
+        nn.ELU,
+        nn.GELU,
+        nn.SiLU,
+        nn.Sigmoid,
+        nn.Tanh,
+        nn.Softplus,
+        nn.Hardtanh,
+        nn.Dropout,
+    )
+    for cls in pointwise:
+        register_layer(cls)
+
+    def stride_block(m: nn.Module) -> ReceptiveField:
+        assert isinstance(m, ResidualBlockWithStride)
+        return branches([m.conv1, m.leaky_relu, m.conv2, m.gdn], [m.skip])
+
+    def residual_block(m: nn.Module) -> ReceptiveField:
+        assert isinstance(m, ResidualBlock)
+        return branches([m.conv1, m.leaky_relu, m.conv2, m.leaky_relu], [m.skip])
+
+    def upsample_block(m: nn.Module) -> ReceptiveField:
+        assert isinstance(m, ResidualBlockUpsample)
+        return branches([m.subpel_conv, m.leaky_relu, m.conv, m.igdn], [m.upsample])
+
+    def residual_unit(m: nn.Module) -> ReceptiveField:
+        assert isinstance(m, ResidualUnit)
+        return branches([m.conv, m.relu], [])
+
+    def attention_block(m: nn.Module) -> ReceptiveField:
+        assert isinstance(m, AttentionBlock)
+        return branches([m.conv_a], [m.conv_b], [])
+
+    register_layer(ResidualBlockWithStride, stride_block)
+    register_layer(ResidualBlock, residual_block)
+    register_layer(ResidualBlockUpsample, upsample_block)
+    register_layer(ResidualUnit, residual_unit)
+    register_layer(AttentionBlock, attention_block)
+
+
+_register_builtin()
+
+_CACHE: weakref.WeakKeyDictionary[nn.Module, ReceptiveField] = weakref.WeakKeyDictionary()
+
+
+def _rule_for(module: nn.Module) -> Callable[[nn.Module], ReceptiveField] | None:
+    """The rule of the nearest registered class whose ``forward`` the module still uses."""
+    for cls in type(module).__mro__:
+        rule = _RULES.get(cls)
+        if rule is not None:
+            return rule if type(module).forward is cls.forward else None
+    return None
+
+
+def receptive_field(module: nn.Module) -> ReceptiveField:
+    """The receptive field of ``module`` (cached per module instance).
+
+    Raises:
+        ParameterError: a submodule type is unknown (register it with :func:`register_layer`),
+            or its shape cannot be tiled (parallel branches of different scales, a stride that
+            differs per axis).
+    """
+    cached = _CACHE.get(module)
+    if cached is not None:
+        return cached
+    rule = _rule_for(module)
+    if rule is None:
+        raise ParameterError(
+            f"cannot tile a transform holding {type(module).__name__}: its receptive field is "
+            "unknown; declare it with tinify.models.tiling.register_layer, or code with "
+            "tile_size=0 (tinify: --tile 0)"
+        )
+    field = rule(module)
+    _CACHE[module] = field
+    return field
+
+
+# -- tiles ------------------------------------------------------------------------------------
+
+
+def check_tile_size(tile_size: int | None) -> int | None:
+    """Check the ``tile_size`` coding option: None (automatic), 0 (never tile) or a positive
+    side in pixels.
+
+    Raises:
+        ParameterError: a negative or non-integer value.
+    """
+    if tile_size is None:
+        return None
+    if isinstance(tile_size, bool) or not isinstance(tile_size, int) or tile_size < 0:
+        raise ParameterError(
+            f"tile_size must be None (automatic), 0 (no tiling) or a positive number of pixels, "
+            f"got {tile_size!r}"
+        )
+    return tile_size
+
+
+def tile_grid(size: int, tile: int, align: int = 1) -> list[tuple[int, int]]:
+    """``(start, stop)`` of the tiles covering ``range(size)``: as few as tiles of at most
+    ``tile`` allow, of near-equal lengths, every boundary a multiple of ``align`` (``size`` and
+    ``tile`` should be multiples of it)."""
+    units, per = -(-size // align), max(tile // align, 1)
+    count = -(-units // per)
+    bounds = [(units * i // count) * align for i in range(count + 1)]
+    bounds[-1] = size
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _round_up(value: Fraction | int, multiple: int) -> int:
+    n = math.ceil(value)
+    return -(-max(n, 0) // multiple) * multiple
+
+
+def _integer_factor(field: ReceptiveField, what: str) -> int:
+    if field.factor.denominator != 1:
+        raise ParameterError(f"cannot tile {what}: its scale {field.factor} is not an integer")
+    return int(field.factor)
+
+
+def image_tile(tile_size: int | None, pixels: int) -> int:
+    """The tile side the ``tile_size`` option gives an image of ``pixels`` pixels: 0 for the
+    whole image (``0``, or automatic at most :data:`AUTO_TILE_PIXELS`), else the side."""
+    tile_size = check_tile_size(tile_size)
+    if tile_size is None:
+        return AUTO_TILE_SIZE if pixels > AUTO_TILE_PIXELS else 0
+    return tile_size
+
+
+def _plan(
+    transform: nn.Module, tile_size: int | None, size: tuple[int, int]
+) -> tuple[int, ReceptiveField | None]:
+    """``(tile, field)`` for a transform whose image side is ``size``: ``tile`` 0 runs the
+    whole image. Automatic tiling falls back to the whole image for a transform that cannot be
+    tiled; an explicit ``tile_size`` raises instead."""
+    tile_size = check_tile_size(tile_size)
+    if tile_size == 0:
+        return 0, None
+    if tile_size is None:
+        if size[0] * size[1] <= AUTO_TILE_PIXELS:
+            return 0, None
+        try:
+            field = receptive_field(transform)
+        except ParameterError:
+            return 0, None
+        tile = AUTO_TILE_SIZE
+    else:
+        field = receptive_field(transform)
+        tile = tile_size
+    if tile >= size[0] and tile >= size[1]:
+        return 0, None
+    return tile, field
+
+
+def _whole(transform: nn.Module, x: Tensor, channels_last: bool) -> Tensor:
+    if channels_last:
+        return transform(x.contiguous(memory_format=torch.channels_last)).contiguous()
+    return transform(x)
+
+
+def _tiles(
+    run: Callable[[Tensor], Tensor],
+    src: Tensor,
+    rows: list[tuple[int, int]],
+    cols: list[tuple[int, int]],
+    halo: tuple[int, int],
+    ratio: Fraction,
+    channels_last: bool,
+    stage: str,
+    clamp: bool = False,
+) -> Tensor:
+    """Run ``run`` on each tile of ``src`` (``rows`` x ``cols``) extended by ``halo`` (before,
+    after; clipped at the border), crop the halo off and write it into the output, whose
+    positions are ``ratio`` times the input's (exact integers: the tiles are aligned)."""
+    height, width = (int(v) for v in src.shape[-2:])
+    before, after = halo
+
+    def scaled(n: int) -> int:
+        return int(n * ratio)
+
+    total = len(rows) * len(cols)
+    out: Tensor | None = None
+    done = 0
+    for y0, y1 in rows:
+        for x0, x1 in cols:
+            ey0, ey1 = max(y0 - before, 0), min(y1 + after, height)
+            ex0, ex1 = max(x0 - before, 0), min(x1 + after, width)
+            part = src[..., ey0:ey1, ex0:ex1]
+            if channels_last:
+                part = part.contiguous(memory_format=torch.channels_last)
+            result = run(part)
+            expect = (scaled(ey1 - ey0), scaled(ex1 - ex0))
+            if tuple(result.shape[-2:]) != expect:
+                raise ParameterError(
+                    f"cannot tile {type(run).__name__}: a {ey1 - ey0}x{ex1 - ex0} tile gave "
+                    f"{tuple(result.shape[-2:])}, not {expect}"
+                )
+            if clamp:
+                result = result.clamp_(0, 1)
+            if out is None:
+                out = result.new_empty((*result.shape[:-2], scaled(height), scaled(width)))
+            oy, ox = scaled(y0 - ey0), scaled(x0 - ex0)
+            h, w = scaled(y1 - y0), scaled(x1 - x0)
+            out[..., scaled(y0) : scaled(y1), scaled(x0) : scaled(x1)] = result[
+                ..., oy : oy + h, ox : ox + w
+            ]
+            del result, part
+            done += 1
+            report(stage, done, total)
+    assert out is not None
+    return out
+
+
+def analyze(
+    transform: nn.Module,
+    x: Tensor,
+    tile_size: int | None = None,
+    *,
+    channels_last: bool = False,
+    stage: str = "analysis tiles",
+    apply: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """``transform(x)`` for a downsampling transform, on tiles of at most ``tile_size`` pixels.
+
+    Args:
+        transform: the analysis transform (image -> latent, stride ``s``).
+        x: (N, C, H, W) input; H and W multiples of ``s`` when tiled (the models' padded input).
+        tile_size: tile side in input pixels, a multiple of ``s``; None: automatic (tiles of
+            :data:`AUTO_TILE_SIZE` above :data:`AUTO_TILE_PIXELS` pixels); 0: the whole image.
+            The tiles split the image evenly, aligned to ``s``.
+        channels_last: run in channels-last layout (the result is NCHW either way).
+        stage: the :func:`tinify.utils.progress.report` stage, reported after each tile.
+        apply: computes the transform on a tile (or the whole image) instead of ``transform``:
+            a module computing the same function, such as its faster inference copy
+            (:func:`tinify.layers.inference.inference_copy`); the tiling halo is
+            ``transform``'s.
+
+    Returns:
+        The latent (N, C', H/s, W/s); contiguous when tiled or ``channels_last``.
+
+    Raises:
+        ParameterError: ``tile_size`` or the input size is not a multiple of ``s``, or the
+            transform cannot be tiled (see :func:`receptive_field`).
+    """
+    height, width = (int(v) for v in x.shape[-2:])
+    tile, field = _plan(transform, tile_size, (height, width))
+    run = transform if apply is None else apply
+    if field is None:
+        return run(x) if apply is not None else _whole(transform, x, channels_last)
+    s = _integer_factor(field, "an analysis transform")
+    if tile % s:
+        raise ParameterError(f"tile_size {tile} must be a multiple of the stride {s}")
+    if height % s or width % s:
+        raise ParameterError(f"cannot tile a {height}x{width} input: not a multiple of {s}")
+    # output o reads [o*s - lo, o*s + hi]: a tile [a*s, b*s) needs [a*s - lo, (b-1)*s + hi]
+    before = _round_up(field.lo, s)
+    after = _round_up(field.hi - s + 1, s)
+    rows, cols = tile_grid(height, tile, s), tile_grid(width, tile, s)
+    return _tiles(run, x, rows, cols, (before, after), Fraction(1, s), channels_last, stage)
+
+
+def synthesize(
+    transform: nn.Module,
+    y: Tensor,
+    tile_size: int | None = None,
+    *,
+    channels_last: bool = False,
+    clamp: bool = False,
+    stage: str = "synthesis tiles",
+    apply: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """``transform(y)`` for an upsampling transform, on tiles of at most ``tile_size`` output
+    pixels.
+
+    Args:
+        transform: the synthesis transform (latent -> image, x ``s``).
+        y: (N, C, h, w) latent.
+        tile_size: tile side in output pixels, a multiple of ``s``; None: automatic; 0: the
+            whole image (see :func:`analyze`).
+        channels_last: run in channels-last layout (the result is NCHW either way).
+        clamp: clamp the output to [0, 1] (the decoded image), tile by tile.
+        stage: the :func:`tinify.utils.progress.report` stage, reported after each tile.
+        apply: computes the transform on a tile instead of ``transform`` (say its integer
+            version, which has the same receptive field); its tiles are then bit-exact.
+
+    Returns:
+        The output (N, C', h*s, w*s); contiguous when tiled or ``channels_last``.
+
+    Raises:
+        ParameterError: ``tile_size`` is not a multiple of ``s``, or the transform cannot be
+            tiled.
+    """
+    height, width = (int(v) for v in y.shape[-2:])
+    tile, field = 0, None
+    if tile_size != 0:
+        # the image size needs the transform's scale; only a tiled call needs the field
+        try:
+            scale = receptive_field(transform).factor
+        except ParameterError:
+            if tile_size is not None:
+                raise
+            scale = Fraction(0)
+        if scale.numerator == 1:
+            s = scale.denominator
+            tile, field = _plan(transform, tile_size, (height * s, width * s))
+        elif tile_size is not None:
+            raise ParameterError(f"cannot tile a synthesis transform of scale {scale}")
+    run = transform if apply is None else apply
+    if field is None:
+        x = run(y) if apply is not None else _whole(transform, y, channels_last)
+        return x.clamp_(0, 1) if clamp else x
+    s = int(field.factor.denominator)
+    if tile % s:
+        raise ParameterError(f"tile_size {tile} must be a multiple of the stride {s}")
+    # pixel o reads latents [o/s - lo, o/s + hi]: a tile [a*s, b*s) needs [a - lo, b + hi)
+    before, after = math.ceil(field.lo), math.ceil(field.hi)
+    t = tile // s
+    rows, cols = tile_grid(height, t), tile_grid(width, t)
+    return _tiles(
+        run, y, rows, cols, (before, after), Fraction(s), channels_last, stage, clamp=clamp
+    )

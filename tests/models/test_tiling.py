@@ -1,0 +1,329 @@
+"""Tiled analysis and synthesis (tinify.models.tiling): receptive fields, equality with the
+whole-image computation for every architecture, decoder tile-size independence, the fixed
+path's bit-exact latents across tile sizes and thread counts, and bounded memory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from tinify.exceptions import ParameterError
+from tinify.models import CompressionModel
+from tinify.models.tiling import (
+    ReceptiveField,
+    analyze,
+    receptive_field,
+    register_layer,
+    synthesize,
+    tile_grid,
+)
+from tinify.utils.progress import listen
+from tinify.zoo import list_models
+
+from .conftest import build_small, image
+
+ARCHS = [
+    *list_models(kind="image"),
+    "cheng2020-anchor-checkerboard",
+    "elic2022-official",
+    "elic2022-chandelier",
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _model(name: str, seed: int = 0) -> CompressionModel:
+    extra: dict[str, Any] = {"groups": [8, 16]} if name.startswith("elic") else {}
+    return build_small(name, seed=seed, **extra)
+
+
+def _paths(name: str) -> tuple[str, ...]:
+    return ("float",) if name.endswith("-vbr") else ("float", "fixed")
+
+
+def _latent_and_image(
+    model: CompressionModel, out: dict[str, Any], **options: Any
+) -> tuple[Tensor, Tensor]:
+    """The decoded latent (the input of the synthesis) and the decoded image."""
+    seen: list[Tensor] = []
+    synthesize_ = model._synthesize
+
+    def spy(y_hat: Tensor, opts: Any = None) -> Tensor:
+        seen.append(y_hat.clone())
+        return synthesize_(y_hat, opts)
+
+    model._synthesize = spy  # type: ignore[method-assign]
+    try:
+        with torch.no_grad():
+            x_hat = model.decompress(**out, **options)["x_hat"]
+    finally:
+        del model._synthesize
+    return seen[0], x_hat
+
+
+# -- receptive fields -----------------------------------------------------------------------------
+
+
+def test_receptive_fields_hand_checked() -> None:
+    """Four 5x5 stride-2 convolutions (padding 2) reach 2 * (1 + 2 + 4 + 8) = 30 pixels each
+    way; the transposed ones 1 + 1/2 + 1/4 + 1/8 = 15/8 latents. Cheng et al.'s g_a: three
+    (stride block, residual block) pairs and a 3x3 stride-2 convolution reach
+    3 + 4 + 6 + 8 + 12 + 16 + 8 = 57 pixels."""
+    bmshj = _model("bmshj2018-hyperprior")
+    assert receptive_field(bmshj.g_a) == ReceptiveField(Fraction(16), Fraction(30), Fraction(30))
+    assert receptive_field(bmshj.g_s) == ReceptiveField(
+        Fraction(1, 16), Fraction(15, 8), Fraction(15, 8)
+    )
+    cheng = _model("cheng2020-anchor")
+    assert receptive_field(cheng.g_a) == ReceptiveField(Fraction(16), Fraction(57), Fraction(57))
+    assert receptive_field(cheng.g_a) is receptive_field(cheng.g_a)  # cached
+
+
+def _support(grad: Tensor) -> tuple[int, int]:
+    rows = grad.abs().sum(dim=(0, 1, 3)).nonzero()
+    return int(rows.min()), int(rows.max())
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_receptive_field_covers_the_gradient_support(name: str) -> None:
+    """Every input an output position depends on (non-zero gradient) lies in the derived field."""
+    model = _model(name).double()
+    for transform, size, position in (("g_a", 192, 6), ("g_s", 12, 96)):
+        module = getattr(model, transform)
+        field = receptive_field(module)
+        x = torch.rand(1, module_in_channels(module), size, size, dtype=torch.float64)
+        x.requires_grad_(True)
+        module(x)[..., position, position].sum().backward()
+        assert x.grad is not None
+        low, high = _support(x.grad)
+        centre = position * field.factor
+        assert centre - field.lo <= low and high <= centre + field.hi, (transform, low, high)
+
+
+def module_in_channels(module: nn.Module) -> int:
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            return int(m.in_channels)
+    raise AssertionError("no convolution")
+
+
+def test_unknown_layers_are_refused_not_guessed() -> None:
+    class Shifted(nn.Conv2d):
+        def forward(self, x: Tensor) -> Tensor:
+            return super().forward(torch.roll(x, 1, dims=-1))
+
+    x = torch.rand(1, 3, 64, 64)
+    for net in (
+        nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Upsample(scale_factor=2)),
+        nn.Sequential(Shifted(3, 4, 3, padding=1)),
+    ):
+        with pytest.raises(ParameterError, match="register_layer"):
+            analyze(net, x, 32)
+        assert torch.equal(analyze(net, x, None), net(x))  # automatic: whole image, no error
+        assert torch.equal(analyze(net, x, 0), net(x))
+
+    class Doubler(nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            return 2 * x
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2, padding=1), Doubler())
+    register_layer(Doubler)  # pointwise
+    assert torch.allclose(analyze(net, x, 32), net(x), atol=1e-6)
+
+
+def test_tile_grid_is_even_and_aligned() -> None:
+    assert tile_grid(96, 32, 16) == [(0, 32), (32, 64), (64, 96)]
+    assert tile_grid(3024, 1024, 16) == [(0, 1008), (1008, 2016), (2016, 3024)]
+    assert tile_grid(64, 1000, 16) == [(0, 64)]
+    for start, stop in tile_grid(208, 48, 16):
+        assert start % 16 == 0 and 0 < stop - start <= 48
+
+
+def test_bad_tile_sizes() -> None:
+    model = _model("bmshj2018-factorized")
+    x = image(1, 3, 128, 128)
+    for bad in (-1, 1.5, "64"):
+        with pytest.raises(ParameterError, match="tile_size"):
+            model.compress(x, tile_size=bad)  # type: ignore[arg-type]
+    with pytest.raises(ParameterError, match="multiple of the stride 16"):
+        model.compress(x, tile_size=40)
+
+
+# -- equality with the whole image ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_tiled_coding_equals_whole_image(name: str) -> None:
+    """Latents equal the whole-image ones up to float rounding and code to the same streams;
+    any decoder tile size decodes the same latent exactly and the same image up to rounding."""
+    model = _model(name)
+    x = image(1, 3, 128, 192, seed=1)
+    for path in _paths(name):
+        whole = model.compress(x, entropy_path=path, tile_size=0)
+        options = model.coding_options(path, None, 0)
+        with torch.no_grad():
+            y_whole = model._analyze(x, options)
+        for tile in (48, 1024):  # 48: several uneven tiles; 1024: one tile
+            options = model.coding_options(path, None, tile)
+            with torch.no_grad():
+                y = model._analyze(x, options)
+            torch.testing.assert_close(y, y_whole, rtol=0, atol=1e-5)
+            tiled = model.compress(x, entropy_path=path, tile_size=tile)
+            assert tiled["strings"] == whole["strings"], (path, tile)
+        latent, x_hat = _latent_and_image(model, whole, entropy_path=path, tile_size=0)
+        for tile in (32, 80):
+            latent_t, x_hat_t = _latent_and_image(model, whole, entropy_path=path, tile_size=tile)
+            assert torch.equal(latent_t, latent)
+            torch.testing.assert_close(x_hat_t, x_hat, rtol=0, atol=1e-5)
+
+
+def test_progress_is_reported_per_tile() -> None:
+    model = _model("bmshj2018-hyperprior")
+    x = image(1, 3, 128, 192)
+    seen: list[tuple[str, int, int]] = []
+    with listen(lambda stage, done, total: seen.append((stage, done, total))):
+        out = model.compress(x, tile_size=64)
+        model.decompress(**out, tile_size=128)
+    assert [s for s in seen if s[0] == "analysis tiles"] == [
+        ("analysis tiles", i, 6) for i in range(1, 7)
+    ]
+    assert [s for s in seen if s[0] == "synthesis tiles"] == [
+        ("synthesis tiles", i, 2) for i in range(1, 3)
+    ]
+
+
+def test_automatic_tiling_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tinify.models.tiling as tiling
+
+    model = _model("bmshj2018-factorized")
+    x = image(1, 3, 128, 128)
+    monkeypatch.setattr(tiling, "AUTO_TILE_PIXELS", 128 * 128 - 1)
+    monkeypatch.setattr(tiling, "AUTO_TILE_SIZE", 64)
+    seen: list[str] = []
+    with listen(lambda stage, done, total: seen.append(stage)):
+        out = model.compress(x)
+    assert seen.count("analysis tiles") == 4
+    assert out["strings"] == model.compress(x, tile_size=0)["strings"]
+    assert synthesize(model.g_s, torch.zeros(1, 24, 2, 2), None).shape == (1, 3, 32, 32)
+
+
+# -- the fixed path: bit-exact latents whatever the tiles and threads ------------------------------
+
+
+def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Path) -> None:
+    model = build_small("mbt2018-mean", seed=2)
+    x = image(1, 3, 128, 192, seed=4)
+    out = model.compress(x, entropy_path="fixed", tile_size=64)
+    path = tmp_path / "stream.json"
+    path.write_text(
+        json.dumps(
+            {
+                "strings": [s[0].hex() for s in out["strings"]],
+                "shape": list(out["shape"]),
+                "x_size": list(out["x_size"]),
+            }
+        )
+    )
+    reference, _ = _latent_and_image(model, out, entropy_path="fixed", tile_size=0)
+    digest = hashlib.sha256(reference.numpy().tobytes()).hexdigest()
+    for tile in (32, 80):
+        latent, _ = _latent_and_image(model, out, entropy_path="fixed", tile_size=tile)
+        assert hashlib.sha256(latent.numpy().tobytes()).hexdigest() == digest
+    script = textwrap.dedent(
+        """
+        import hashlib, json, sys, torch
+        sys.path.insert(0, {root!r})
+        from tests.models.conftest import build_small
+        torch.set_num_threads({threads})
+        model = build_small("mbt2018-mean", seed=2)
+        data = json.load(open({path!r}))
+        out = {{"strings": [[bytes.fromhex(s)] for s in data["strings"]],
+               "shape": data["shape"], "x_size": data["x_size"]}}
+        seen = []
+        real = model._synthesize
+        model._synthesize = lambda y, o=None: seen.append(y.clone()) or real(y, o)
+        with torch.no_grad():
+            model.decompress(**out, entropy_path="fixed", tile_size={tile})
+        print(hashlib.sha256(seen[0].numpy().tobytes()).hexdigest())
+        """
+    )
+    for threads, tile in ((1, 0), (2, 48), (1, 112)):
+        env = {**os.environ, "TINIFY_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "2"}
+        code = script.format(root=str(ROOT), threads=threads, path=str(path), tile=tile)
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == digest, (threads, tile)
+
+
+# -- bounded memory --------------------------------------------------------------------------------
+
+_MEMORY = """
+import resource, sys, torch
+sys.path.insert(0, {root!r})
+from tinify.models.image.bmshj2018 import FactorizedPrior
+torch.manual_seed(0)
+model = FactorizedPrior(N=16, M=8).eval()
+model.update(force=True)
+x = torch.rand(1, 3, 3072, 4096)  # 12.6 megapixels
+
+def vm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+
+budget = {budget}
+resource.setrlimit(resource.RLIMIT_AS, (vm() + budget, vm() + budget))
+with torch.no_grad():
+    out = model.compress(x, tile_size=512)
+    x_hat = model.decompress(**out, tile_size=512)["x_hat"]
+    print("tiled", tuple(x_hat.shape), flush=True)
+    del x_hat
+    try:
+        model.compress(x, tile_size=0)
+        print("whole fits")
+    except (MemoryError, RuntimeError) as err:
+        print("whole:", type(err).__name__)
+"""
+
+
+def test_tiles_code_a_12_megapixel_image_in_a_memory_budget_the_whole_image_exceeds() -> None:
+    """Encode and decode 12.6 megapixels with 350 MB of address space beyond the model and the
+    image (the decoded image alone takes 151 MB); the untiled analysis does not fit in it."""
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TINIFY_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "2",
+    }
+    code = _MEMORY.format(root=str(ROOT / "python"), budget=350 << 20)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert lines == ["tiled (1, 3, 3072, 4096)", "whole: RuntimeError"] or lines == [
+        "tiled (1, 3, 3072, 4096)",
+        "whole: MemoryError",
+    ], result.stdout
+
+
+def test_fixed_hyper_synthesis_is_bit_exact_on_tiles() -> None:
+    """The integer h_s runs on tiles when the image is tiled: the same int32 parameters."""
+    model = build_small("bmshj2018-hyperprior")
+    z = torch.randn(1, 16, 6, 10, generator=torch.Generator().manual_seed(5)).mul(3).round()
+    whole = model._hyper_params_fixed(z, model.coding_options("fixed", None, 0))
+    for tile in (64, 48, 128):
+        tiled = model._hyper_params_fixed(z, model.coding_options("fixed", None, tile))
+        assert tiled.dtype == torch.int32 and torch.equal(tiled, whole)
