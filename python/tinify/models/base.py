@@ -314,6 +314,11 @@ class CodingOptions:
         return self.entropy_path == "fixed"
 
 
+def has_hooks(module: nn.Module) -> bool:
+    """Whether forward (pre-)hooks are registered on ``module`` or any module inside it."""
+    return any(m._forward_hooks or m._forward_pre_hooks for m in module.modules())
+
+
 # -- the base class -----------------------------------------------------------------------------
 
 
@@ -639,11 +644,13 @@ class CompressionModel(nn.Module):
         (:meth:`inference_transform`) for ``g_s`` always (only the pixels change, by float
         rounding), and for ``g_a`` on the ``"fixed"`` path only (coding mode 1 need not
         reproduce CompressAI's bytes); the ``"float"`` path's ``g_a`` is the module itself, so
-        its latents are CompressAI's exactly.
+        its latents are CompressAI's exactly. A transform with forward hooks registered on it
+        or on any of its layers also runs as itself, so the hooks see every call, as in
+        CompressAI.
         """
         module = getattr(self, name)
         assert isinstance(module, nn.Module)
-        if name == "g_a" and not options.fixed:
+        if (name == "g_a" and not options.fixed) or has_hooks(module):
             return module, module
         return module, self.inference_transform(name)
 
