@@ -319,6 +319,9 @@ def test_bad_inputs_give_one_line(
     monkeypatch.setenv("TINIFY_OFFLINE", "1")
     monkeypatch.setenv("TINIFY_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TINIFY_WEIGHTS_URL", str(tmp_path / "no-weights"))
+    work = tmp_path / "cwd"  # default outputs (plot's rd.png) land here, never in the checkout
+    work.mkdir()
+    monkeypatch.chdir(work)
     (tmp_path / "empty").mkdir()
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x00junk" * 10)

@@ -292,6 +292,12 @@ def output_format(path: PathLike) -> str:
     return fmt
 
 
+#: zlib level of the PNG files tinify writes. Pillow's default (6) spends 2.5x the time of level
+#: 3 for files within 0.1% of its size on photographs (a 3-megapixel decode: 9.1 s vs 3.6 s for
+#: 4.93 MB either way), most of ``tinify decode``'s time outside the networks.
+PNG_COMPRESS_LEVEL = 3
+
+
 def save_image(img: Image.Image, path: PathLike, *, icc_profile: bytes = b"") -> None:
     """Write ``img`` to ``path`` atomically, in the format its suffix names (PNG: lossless),
     with ``icc_profile`` embedded when given.
@@ -300,8 +306,11 @@ def save_image(img: Image.Image, path: PathLike, *, icc_profile: bytes = b"") ->
         InputError: unknown suffix or missing folder.
     """
     fmt = output_format(path)
+    options: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}
+    if fmt == "PNG":
+        options["compress_level"] = PNG_COMPRESS_LEVEL
     with atomic_output(path) as tmp:
-        img.save(tmp, format=fmt, **({"icc_profile": icc_profile} if icc_profile else {}))
+        img.save(tmp, format=fmt, **options)
 
 
 def check_output(

@@ -52,6 +52,7 @@ from tinify.exceptions import (
     ParameterTypeError,
     VideoFormatError,
 )
+from tinify.io.image import PNG_COMPRESS_LEVEL
 from tinify.utils.arrays import to_numpy
 from tinify.utils.files import atomic_path
 
@@ -320,7 +321,9 @@ def write_png_frames(
         rgb = _to_uint8(_frame_tensor(frame, f"frames[{i}]")[0].float()).transpose(1, 2, 0)
         path = out / pattern.format(i)
         image = Image.fromarray(to_numpy(rgb))
-        _atomic_write(path, functools.partial(image.save, format="PNG"))
+        _atomic_write(
+            path, functools.partial(image.save, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+        )
         paths.append(path)
     return paths
 
