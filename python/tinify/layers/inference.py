@@ -42,7 +42,7 @@ it when the weights change.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -149,7 +149,7 @@ class SubpixelDeconv(nn.Module):
         s = int(deconv.stride[0])
         w = deconv.weight.detach()  # (C_in, C_out, kh, kw)
         c_in, c_out, kh, kw = w.shape
-        (ph, pw) = deconv.padding
+        ph, pw = cast(tuple[int, int], deconv.padding)  # a transposed convolution's: ints
         ty0, ty1 = _taps(kh, s, ph)
         tx0, tx1 = _taps(kw, s, pw)
         kernel = w.new_zeros(c_out, s, s, c_in, ty1 - ty0 + 1, tx1 - tx0 + 1)

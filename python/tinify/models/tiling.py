@@ -34,6 +34,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -177,7 +178,8 @@ def _conv_field(m: nn.Module) -> ReceptiveField:
 def _deconv_field(m: nn.Module) -> ReceptiveField:
     assert isinstance(m, nn.ConvTranspose2d)
     stride = _square("stride", _pair(m.stride), m)
-    kernel, dilation, pads = _pair(m.kernel_size), _pair(m.dilation), _pair(m.padding)
+    pads = _pair(cast(tuple[int, ...], m.padding))  # a transposed convolution's is never a str
+    kernel, dilation = _pair(m.kernel_size), _pair(m.dilation)
     # output o = i*s - p + t*d: o reads the inputs i in [(o + p - (k-1)*d)/s, (o + p)/s]
     lo = max(max((k - 1) * d - p for k, d, p in zip(kernel, dilation, pads)), 0)
     hi = max(max(pads), 0)
@@ -201,10 +203,10 @@ def _sequential_field(m: nn.Module) -> ReceptiveField:
 
 
 def _register_builtin() -> None:
-    for cls in (nn.Conv2d, MaskedConv2d, SpectralConv2d):
-        register_layer(cls, _conv_field)
-    for cls in (nn.ConvTranspose2d, SpectralConvTranspose2d):
-        register_layer(cls, _deconv_field)
+    for conv in (nn.Conv2d, MaskedConv2d, SpectralConv2d):
+        register_layer(conv, _conv_field)
+    for deconv in (nn.ConvTranspose2d, SpectralConvTranspose2d):
+        register_layer(deconv, _deconv_field)
     register_layer(nn.PixelShuffle, _shuffle_field)
     register_layer(nn.PixelUnshuffle, _unshuffle_field)
     register_layer(nn.Sequential, _sequential_field)
@@ -226,8 +228,8 @@ def _register_builtin() -> None:
         nn.Hardtanh,
         nn.Dropout,
     )
-    for cls in pointwise:
-        register_layer(cls)
+    for layer in pointwise:
+        register_layer(layer)
 
     def stride_block(m: nn.Module) -> ReceptiveField:
         assert isinstance(m, ResidualBlockWithStride)
@@ -266,7 +268,7 @@ def _rule_for(module: nn.Module) -> Callable[[nn.Module], ReceptiveField] | None
     for cls in type(module).__mro__:
         rule = _RULES.get(cls)
         if rule is not None:
-            return rule if type(module).forward is cls.forward else None
+            return rule if type(module).forward is getattr(cls, "forward", None) else None
     return None
 
 

@@ -795,16 +795,18 @@ class VideoDecoder:
             tinify.BitstreamError: a corrupt or truncated stream.
         """
         model, options = self.model, self._options
-        kwargs = {"entropy_path": options.entropy_path, "stream_chunks": options.stream_chunks}
+        path, chunks = options.entropy_path, options.stream_chunks
         with torch.no_grad():
             if isinstance(strings, Mapping):
                 if self._ref is None:
                     raise ParameterError(
                         "a P-frame needs the frame before it: start decoding at an I-frame"
                     )
-                x = model.decode_inter(self._ref, strings, shape, **kwargs)
+                x = model.decode_inter(
+                    self._ref, strings, shape, entropy_path=path, stream_chunks=chunks
+                )
             else:
-                x = model.decode_keyframe(strings, shape, **kwargs)
+                x = model.decode_keyframe(strings, shape, entropy_path=path, stream_chunks=chunks)
         self._ref = x.clamp_(0, 1)
         self.frames += 1
         if self.x_size is None:
