@@ -204,8 +204,14 @@ _Half = tuple[Tensor, Tensor]
 
 
 def split_rows(rows: Tensor) -> bool:
-    """Whether a front's product of ``rows`` (P, K) runs as two column halves."""
-    return rows.device.type == "cpu" and rows.size(0) >= SPLIT_MIN_ROWS
+    """Whether a front's product of ``rows`` (P, K) runs as two column halves: on the CPU,
+    inside a front loop (on one intra-op thread, see :func:`single_intra_op_thread`, which the
+    worker thread shares: torch's thread count is process-wide)."""
+    return (
+        rows.device.type == "cpu"
+        and rows.size(0) >= SPLIT_MIN_ROWS
+        and torch.get_num_threads() == 1
+    )
 
 
 def _half_layer(x: Tensor, half: _Half, post: Sequence[nn.Module]) -> Tensor:
@@ -362,6 +368,8 @@ class FloatArithmetic:
     def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
+                # Created only inside a front loop (see split_rows), where torch already runs
+                # one intra-op thread: this sets the worker's own (OpenMP, MKL) thread count.
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     1, "tinify-front", initializer=torch.set_num_threads, initargs=(1,)
                 )
