@@ -116,3 +116,67 @@ def test_streams_do_not_depend_on_the_torch_thread_count() -> None:
     finally:
         torch.set_num_threads(saved)
     assert torch.equal(decoded, y_hat)
+
+
+def _mbt2018_parts() -> tuple[nn.Conv2d, nn.Sequential, GaussianConditional]:
+    # mbt2018 at its highest quality (N=192, M=320), random weights: the layer shapes whose
+    # fronts run as two column halves on two threads.
+    from tinify.zoo import model_architectures
+
+    torch.manual_seed(3)
+    model = model_architectures["mbt2018"](192, 320).eval()
+    model.update(force=True)
+    return model.context_prediction, model.entropy_parameters, model.gaussian_conditional
+
+
+def test_split_fronts_equal_whole_fronts(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fronts of 4+ rows run each product as two column halves, one on a worker thread: the
+    # streams and latents must be those of the whole products on one thread.
+    from tinify.models.image import wavefront
+
+    context, entropy_parameters, gc = _mbt2018_parts()
+    torch.manual_seed(4)
+    y = torch.randn(1, 320, 12, 20) * 3
+    hyper = torch.randn(1, 640, 12, 20)
+    assert max(f.numel() for f in coding_fronts(12, 20, 3)) >= wavefront.SPLIT_MIN_ROWS
+    split = compress_latent(y, hyper, context, entropy_parameters, gc)
+    monkeypatch.setattr(wavefront, "SPLIT_MIN_ROWS", 10**9)
+    whole = compress_latent(y, hyper, context, entropy_parameters, gc)
+    assert split[0] == whole[0]
+    assert torch.equal(split[1], whole[1])
+    monkeypatch.undo()
+    decoded = decompress_latent(split[0], hyper, context, entropy_parameters, gc)
+    assert torch.equal(decoded, whole[1])
+
+
+_THREADS_SCRIPT = """
+import hashlib, sys, torch
+sys.path[:0] = {path!r}
+from test_models_wavefront import _mbt2018_parts
+from tinify.models.image.wavefront import compress_latent
+torch.set_num_threads({threads})
+context, entropy_parameters, gc = _mbt2018_parts()
+torch.manual_seed(4)
+y = torch.randn(1, 320, 12, 20) * 3
+hyper = torch.randn(1, 640, 12, 20)
+strings, y_hat = compress_latent(y, hyper, context, entropy_parameters, gc)
+print(hashlib.sha256(strings[0] + y_hat.numpy().tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_split_fronts_do_not_depend_on_the_process_thread_count() -> None:
+    # torch's thread count of a fresh process (the worker thread inherits nothing from the test
+    # process): streams and latents hash the same with 1 and 2 threads.
+    import os
+    import subprocess
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    digests = []
+    for threads in (1, 2):
+        script = _THREADS_SCRIPT.format(path=[here, *sys.path], threads=threads)
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        digests.append(run.stdout.strip())
+    assert digests[0] == digests[1] and len(digests[0]) == 64
