@@ -327,7 +327,6 @@ def test_failed_folder_write_leaves_nothing(
         (["decode", "{video}", "-o", "{tmp}/out"], "--checkpoint"),
         (["decode", "{image}", "-o", "{tmp}/out.y4m", "--checkpoint", "{hyper}"], "suffix"),
         (["eval", "{clip}", "-m", "ssf2020", "--frames", "0"], "--frames must be at least 1"),
-        (["eval", "{clip}", "-m", "ssf2020", "--coding", "fixed"], "no fixed-point path"),
         (["eval", "{clip}", "--checkpoint", "{ssf}"], "does not name its architecture"),
     ],
 )
