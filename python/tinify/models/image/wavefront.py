@@ -236,8 +236,7 @@ def _column_halves(
     """The context product and each 1x1 layer of ``entropy_parameters`` as (first half, second
     half, element-wise modules after it), or None when a layer is not a biased 1x1 convolution
     or an element-wise module (then fronts run whole)."""
-    first, second = _halves(ctx_weight, ctx_bias)
-    stages: list[tuple[_Half, _Half, list[nn.Module]]] = [(first, second, [])]
+    stages = [(*_halves(ctx_weight, ctx_bias), [])]
     for module in entropy_parameters:
         if isinstance(module, nn.Conv2d) and module.bias is not None:
             weight = module.weight.detach().reshape(module.out_channels, module.in_channels)
