@@ -38,7 +38,6 @@ Nor does it depend on ``torch.set_num_threads``: the loops run on one intra-op t
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import functools
 import threading
@@ -192,62 +191,6 @@ def _as_matmuls(entropy_parameters: nn.Sequential) -> list[Callable[[Tensor], Te
     return layers
 
 
-#: Fronts of at least this many rows run their float products as two column halves on two
-#: threads (:class:`FloatArithmetic`); smaller ones (and every front of the raster order) run
-#: whole, on the calling thread. Below 4 rows MKL's small-matrix kernels may round a column
-#: half differently from the whole product; from 4 rows on they agree bit for bit.
-SPLIT_MIN_ROWS = 4
-
-_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.GELU, nn.Identity)
-
-_Half = tuple[Tensor, Tensor]
-
-
-def split_rows(rows: Tensor) -> bool:
-    """Whether a front's product of ``rows`` (P, K) runs as two column halves: on the CPU,
-    inside a front loop (on one intra-op thread, see :func:`single_intra_op_thread`, which the
-    worker thread shares: torch's thread count is process-wide)."""
-    return (
-        rows.device.type == "cpu"
-        and rows.size(0) >= SPLIT_MIN_ROWS
-        and torch.get_num_threads() == 1
-    )
-
-
-def _half_layer(x: Tensor, half: _Half, post: Sequence[nn.Module]) -> Tensor:
-    weight, bias = half
-    y = torch.addmm(bias, x, weight)
-    for module in post:
-        y = module(y)
-    return y
-
-
-def _halves(weight_t: Tensor, bias: Tensor) -> tuple[_Half, _Half]:
-    cut = weight_t.size(1) // 2
-    return (
-        (weight_t[:, :cut].contiguous(), bias[:cut].contiguous()),
-        (weight_t[:, cut:].contiguous(), bias[cut:].contiguous()),
-    )
-
-
-def _column_halves(
-    ctx_weight: Tensor, ctx_bias: Tensor, entropy_parameters: nn.Sequential
-) -> list[tuple[_Half, _Half, list[nn.Module]]] | None:
-    """The context product and each 1x1 layer of ``entropy_parameters`` as (first half, second
-    half, element-wise modules after it), or None when a layer is not a biased 1x1 convolution
-    or an element-wise module (then fronts run whole)."""
-    stages = [(*_halves(ctx_weight, ctx_bias), [])]
-    for module in entropy_parameters:
-        if isinstance(module, nn.Conv2d) and module.bias is not None:
-            weight = module.weight.detach().reshape(module.out_channels, module.in_channels)
-            stages.append((*_halves(weight.t(), module.bias.detach()), []))
-        elif isinstance(module, _ELEMENTWISE):
-            stages[-1][2].append(module)
-        else:
-            return None
-    return stages
-
-
 def split_mixture(params: Tensor, k: int) -> tuple[Tensor, Tensor, Tensor]:
     """Split (N, 3*K*M, ...) into ``(weights, means, scales)`` of (N, K*M, ...) each.
 
@@ -333,47 +276,16 @@ class FloatArithmetic:
             bias.detach() if bias is not None else matrix.new_zeros(matrix.size(0))
         ).contiguous()
         self.layers = _as_matmuls(entropy_parameters)
-        self.halves = _column_halves(self.ctx_weight, self.ctx_bias, entropy_parameters)
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     def hyper(self, params: Tensor) -> Tensor:
         return params
 
     def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
-        if self.halves is not None and split_rows(context_in):
-            return self._split_params(context_in, hyper)
         context = torch.addmm(self.ctx_bias, context_in, self.ctx_weight)
         h = torch.cat([hyper, context], dim=1)
         for layer in self.layers:
             h = layer(h)
         return h
-
-    def _split_params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
-        # Each layer's output columns in two fixed halves, the first on the worker thread and
-        # the second here, concurrently (torch ops release the GIL). The split depends on
-        # nothing but the weights, and for P >= SPLIT_MIN_ROWS rows each half is bit-identical
-        # to the same columns of the whole product (checked for every zoo layer shape, and
-        # by the golden streams), so the parameters are those of the unsplit loop.
-        assert self.halves is not None
-        pool = self._worker()
-        h = context_in
-        for i, (first, second, post) in enumerate(self.halves):
-            pending = pool.submit(_half_layer, h, first, post)
-            mine = _half_layer(h, second, post)
-            parts = [pending.result(), mine]
-            h = torch.cat([hyper, *parts] if i == 0 else parts, dim=1)
-        return h
-
-    def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                # Created only inside a front loop (see split_rows), where torch already runs
-                # one intra-op thread: this sets the worker's own (OpenMP, MKL) thread count.
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    1, "tinify-front", initializer=torch.set_num_threads, initargs=(1,)
-                )
-            return self._pool
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
         scales, means = out.chunk(2, dim=1)
