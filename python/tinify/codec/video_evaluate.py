@@ -11,15 +11,15 @@ The protocol is CompressAI 1.2.8's ``utils.video.eval_model``, with real coding 
   conversion CompressAI's evaluation uses; PNG frames are the RGB input and their YUV planes
   come from :func:`tinify.io.video.rgb_to_yuv`;
 - the clip is padded (centred zeros) to multiples of 128, coded with :func:`encode_video` into
-  one ``.tfy`` file per group of pictures (``gop`` frames, the first an I-frame; by default the
-  whole clip is one group, as CompressAI's evaluation codes it: one I-frame, then P-frames),
+  one streaming ``.tfy`` file with an I-frame every ``gop`` frames (by default only the first,
+  as CompressAI's evaluation codes it: one I-frame, then P-frames),
   decoded with :func:`decode_video`, and cropped back (all in :func:`code_clip`);
 - per frame: PSNR of the Y, U and V planes of the reconstruction converted back to 8-bit 4:2:0
   against the source planes, ``psnr-yuv = (4 Y + U + V) / 6``, and PSNR, MSE and MS-SSIM on
   8-bit RGB against the RGB-converted source (MS-SSIM ``None`` under 161x161); ``bpp`` is the
   frame's entropy-coded bytes x 8 / pixels;
 - per sequence: the means of the per-frame values, ``bitrate`` = file bytes x 8 x fps /
-  (frames x 1000) in kbit/s (the whole ``.tfy`` files, as CompressAI counts its own file),
+  (frames x 1000) in kbit/s (the whole ``.tfy`` file, as CompressAI counts its own file),
   ``bpp`` = payload bits / (frames x pixels), ``bpp-file`` = file bits / (frames x pixels), the
   coding times in seconds (``encoding_time``: ``encode_video`` of every group; ``decoding_time``:
   ``decode_video``; reading the sequence and the metrics are not timed) and the frame rates
@@ -250,14 +250,14 @@ class CodedClip:
     Attributes:
         recs: the decoded frames (1, 3, H, W), cropped to the source size.
         frame_bits: the entropy-coded bits of each frame.
-        files: the ``.tfy`` files, one per group of pictures.
+        file: the ``.tfy`` file (format version 2; I-frames every ``gop`` frames).
         encoding_time: seconds in ``encode_video``.
         decoding_time: seconds in ``decode_video``.
     """
 
     recs: list[Tensor]
     frame_bits: list[float]
-    files: list[bytes]
+    file: bytes
     encoding_time: float
     decoding_time: float
 
@@ -292,7 +292,7 @@ def code_clip(
     t2 = time.perf_counter()
     lengths = decoded.header.stream_lengths
     frame_bits = [8.0 * sum(lengths[i] for i in r) for r in frame_streams(decoded.header)]
-    return CodedClip(decoded.frames, frame_bits, [data], t1 - t0, t2 - t1)
+    return CodedClip(decoded.frames, frame_bits, data, t1 - t0, t2 - t1)
 
 
 def evaluate_sequence(
@@ -311,8 +311,7 @@ def evaluate_sequence(
     """Code (or estimate) one sequence with the video model ``loaded``.
 
     Args:
-        binary: also write the ``.tfy`` file there (CompressAI's ``--keep_binaries``); with
-            several groups of pictures, ``NAME-g0.tfy``, ``NAME-g1.tfy``, ... beside it.
+        binary: also write the ``.tfy`` file there (CompressAI's ``--keep_binaries``).
         gop: the intra period in frames (``None``: one I-frame, at the start).
         entropy_path: the coding mode of the real coding (``"fixed"``/``"float"``; None: the
             default of :func:`encode_video`).
@@ -337,7 +336,7 @@ def evaluate_sequence(
     else:
         coded = code_clip(loaded, frames, seq.fps, gop, entropy_path)
         recs, bits = coded.recs, coded.frame_bits
-        total_bits = 8.0 * sum(len(d) for d in coded.files)
+        total_bits = 8.0 * len(coded.file)
         extra = {
             "bpp-file": total_bits / (count * pixels),
             "encoding_time": coded.encoding_time,
@@ -348,10 +347,7 @@ def evaluate_sequence(
         if binary is not None:
             from tinify.io.image import write_bytes
 
-            target = Path(binary)
-            for i, data in enumerate(coded.files):
-                name = target if len(coded.files) == 1 else _group_path(target, i)
-                write_bytes(name, data)
+            write_bytes(Path(binary), coded.file)
     rows = []
     for i, (org, org_rgb, rec, b) in enumerate(zip(seq.planes, seq.frames, recs, bits)):
         rows.append({"frame": i, **frame_metrics(org, org_rgb, rec), "bits": b, "bpp": b / pixels})
@@ -362,10 +358,6 @@ def evaluate_sequence(
     results["bitrate"] = total_bits * float(seq.fps) / (count * 1000)
     results.update(extra)
     return {"results": results, "frames": rows}
-
-
-def _group_path(target: Path, index: int) -> Path:
-    return target.with_name(f"{target.stem}-g{index}{target.suffix}")
 
 
 def evaluate_video_model(
