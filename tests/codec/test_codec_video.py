@@ -275,6 +275,31 @@ def test_cli_rejects_damaged_video(
     one_error_line(capsys.readouterr().err, "info")
 
 
+def test_encode_frames_range_codes_that_part(
+    tmp_path: Path,
+    ssf_checkpoint: Path,
+    moving_frames: Frames,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``encode --frames A:B`` and ``N`` follow decode's rule: frames A..B-1, the first N."""
+    frames = moving_frames(4, 64, 64)
+    write_png_frames(frames, tmp_path / "all")
+    write_png_frames(frames[1:3], tmp_path / "part")
+    write_png_frames(frames[:2], tmp_path / "first")
+    ckpt = ["--checkpoint", str(ssf_checkpoint)]
+
+    def encode(src: str, name: str, *extra: str) -> bytes:
+        out = tmp_path / name
+        assert main(["encode", str(tmp_path / src), "-o", str(out), *ckpt, *extra]) == 0
+        return out.read_bytes()
+
+    assert encode("all", "a.tfy", "--frames", "1:3") == encode("part", "b.tfy")
+    assert encode("all", "c.tfy", "--frames", "2") == encode("first", "d.tfy")
+    assert encode("all", "e.tfy", "--frames", ":2") == encode("first", "f.tfy")
+    assert unpack(encode("all", "g.tfy", "--frames", "3:"))[0].frames == 1
+    capsys.readouterr()
+
+
 def test_failed_folder_write_leaves_nothing(
     tmp_path: Path,
     small_video: bytes,
@@ -309,7 +334,9 @@ def test_failed_folder_write_leaves_nothing(
         (["encode", "{img}", "-m", "ssf2020", "--checkpoint", "{ssf}"], "is a video model"),
         (["encode", "{img}", "--checkpoint", "{hyper}", "--frames", "2"], "is for video input"),
         (["encode", "{clip}", "--checkpoint", "{hyper}"], "do not fit model ssf2020"),
-        (["encode", "{clip}", "--checkpoint", "{ssf}", "--frames", "0"], "--frames must be"),
+        (["encode", "{clip}", "--checkpoint", "{ssf}", "--frames", "0"], "an empty range"),
+        (["encode", "{clip}", "--checkpoint", "{ssf}", "--frames", "x"], "--frames must be"),
+        (["encode", "{clip}", "--checkpoint", "{ssf}", "--frames", "9:"], "clip has 2 frames"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--fps", "x"], "--fps must be"),
         (["encode", "{clip}", "--checkpoint", "{ssf}", "--fps", "-2"], "--fps must be"),
         (["encode", "{y4m}", "--checkpoint", "{ssf}", "--size", "8x8"], "only for raw .yuv"),

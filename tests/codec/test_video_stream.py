@@ -556,7 +556,8 @@ def test_cli_refuses_hostile_files_without_output(
     ("extra", "message"),
     [
         (["--frames", "7:9"], "outside the video's frames"),
-        (["--frames", "3:3"], "outside"),
+        (["--frames", "3:3"], "an empty range"),
+        (["--frames", "9"], "outside the video's frames"),
         (["--frames", "a:b"], "--frames must be"),
         (["--max-frames", "4"], "limit of 4 frames"),
     ],

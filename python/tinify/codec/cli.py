@@ -41,13 +41,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinify import __version__, thread_env_error
 from tinify.exceptions import TinifyError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["build_parser", "main"]
 
@@ -253,7 +256,12 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     _add_quant_step(p)
     _add_chunks(p)
     video = p.add_argument_group("video input (default model: ssf2020)")
-    video.add_argument("--frames", type=int, metavar="N", help="code the first N frames only")
+    video.add_argument(
+        "--frames",
+        metavar="A:B",
+        help="code only frames A to B-1 of the input (0-based; N or :N the first N, A: from A "
+        "to the end), as decode --frames",
+    )
     video.add_argument(
         "--fps",
         metavar="RATE",
@@ -294,8 +302,8 @@ def build_parser(load_train: bool = True) -> argparse.ArgumentParser:
     p.add_argument(
         "--frames",
         metavar="A:B",
-        help="video: decode only frames A to B-1 (0-based; A: to the end, :B from the start, A "
-        "alone one frame), starting at the I-frame before A (see encode --gop)",
+        help="video: decode only frames A to B-1 (0-based; N or :N the first N, A: from A to "
+        "the end), starting at the I-frame before A (see encode --gop)",
     )
     _add_tile(p, "synthesis")
     _add_limits(p)
@@ -448,8 +456,10 @@ def _check_encode_options(args: argparse.Namespace, video: bool) -> None:
             f"{args.model} is an image model; {args.input} is a video: use a video model "
             f"({', '.join(video_models)})"
         )
-    if args.frames is not None and not 1 <= args.frames <= MAX_FRAMES:
-        raise InputError(f"--frames must be 1..{MAX_FRAMES}, got {args.frames}")
+    if args.frames is not None:
+        start, stop = _frame_range(args.frames)
+        if stop is not None and stop - start > MAX_FRAMES:
+            raise InputError(f"--frames {args.frames} spans more than {MAX_FRAMES} frames")
     if args.gop is not None and not 0 <= args.gop <= MAX_FRAMES:
         raise InputError(f"--gop must be 0 (only the first frame) to {MAX_FRAMES}, got {args.gop}")
 
@@ -575,10 +585,11 @@ def _encode_video(args: argparse.Namespace, output: Path) -> None:
 
     size = _parse_size(args.size) if args.size else None
     fps = _parse_fps(args.fps) if args.fps else None
-    clip = open_clip(args.input, size, args.frames, max_pixels=args.max_pixels)
+    start, stop = _frame_range(args.frames) if args.frames else (0, None)
+    clip = open_clip(args.input, size, stop, max_pixels=args.max_pixels)
     name = args.model or DEFAULT_VIDEO_MODEL
     loaded = load_model(name, args.quality, args.metric, args.checkpoint, args.device)
-    frames = (x.to(args.device) for x in clip.frames)
+    frames = _skip_frames(clip.frames, start, args.input, args.device)
     rate = fps or clip.fps
 
     def encode(f: Any) -> Any:
@@ -747,23 +758,61 @@ def _decode(args: argparse.Namespace, data: Any, output: Path | None) -> int:
     return 0
 
 
-def _parse_frames(text: str, frames: int) -> tuple[int, int]:
-    """``--frames A:B`` (or ``A:``, ``:B``, ``A``) as ``(start, stop)`` within ``frames``."""
+def _frame_range(text: str) -> tuple[int, int | None]:
+    """``--frames`` of ``encode`` and ``decode``, one rule for both: ``A:B`` is frames A to
+    B-1 (0-based), ``N`` and ``:N`` the first N, ``A:`` from A to the end (``None``).
+
+    Raises:
+        InputError: not of that form, or an empty or negative range.
+    """
     from tinify.exceptions import InputError
 
     first, colon, last = text.partition(":")
+    stop: int | None
     try:
-        start = int(first) if first.strip() else 0
-        stop = (int(last) if last.strip() else frames) if colon else start + 1
+        if not colon:
+            start, stop = 0, int(first)
+        else:
+            start = int(first) if first.strip() else 0
+            stop = int(last) if last.strip() else None
     except ValueError:
         raise InputError(
-            f"--frames must be A:B, A:, :B or A (frame numbers), got {text!r}"
+            f"--frames must be A:B, N (the first N), :N or A: (frame numbers), got {text!r}"
         ) from None
-    if not 0 <= start < stop <= frames:
+    if start < 0 or (stop is not None and stop <= start):
+        raise InputError(f"--frames {text} is an empty range: give A:B with 0 <= A < B")
+    return start, stop
+
+
+def _parse_frames(text: str, frames: int) -> tuple[int, int]:
+    """``--frames`` of ``decode`` (:func:`_frame_range`) within a video of ``frames``."""
+    from tinify.exceptions import InputError
+
+    start, last = _frame_range(text)
+    stop = frames if last is None else last
+    if stop > frames:
         raise InputError(
-            f"--frames {text} is outside the video's frames 0..{frames - 1} (or empty)"
+            f"--frames {text} is outside the video's frames 0..{frames - 1}: give A:B with "
+            f"B <= {frames}"
         )
     return start, stop
+
+
+def _skip_frames(
+    frames: Iterator[torch.Tensor], start: int, source: str, device: str
+) -> Iterator[torch.Tensor]:
+    """The frames of ``encode --frames A:B`` from A on (the reader stops at B), moved to
+    ``device``; fewer than A+1 frames in ``source`` raise :class:`InputError`."""
+    from tinify.exceptions import InputError
+
+    seen = 0
+    for seen, x in enumerate(frames, 1):
+        if seen > start:
+            yield x.to(device)
+    if seen <= start:
+        raise InputError(
+            f"{source}: --frames starts at frame {start} but the clip has {seen} frames"
+        )
 
 
 def _decode_image(args: argparse.Namespace, data: bytes, resolve: Any, output: Path) -> None:
