@@ -45,6 +45,7 @@ from tinify.io.video import (
     write_yuv420,
 )
 from tinify.models.video import ScaleSpaceFlow, VideoDecoder, VideoEncoder
+from tinify.ops import pad_to_multiple
 
 Frames = Callable[..., list[torch.Tensor]]
 
@@ -158,6 +159,17 @@ def test_encoder_decoder_classes(ssf_loaded: LoadedModel, clip: list[torch.Tenso
         encoder.encode(clip[0][..., :32, :32])
     with pytest.raises(ValueError, match="gop"):
         VideoEncoder(model, gop=-1)
+    # The building blocks code the same frames: the I-frame, then the P-frame predicted from
+    # its reconstruction clamped to [0, 1] (the reference the encoder keeps).
+    padded = [pad_to_multiple(x, 128)[0] for x in clip[:2]]
+    x_hat, key = model.encode_keyframe(padded[0])
+    _, inter = model.encode_inter(padded[1], x_hat.clamp(0, 1))
+    assert key["strings"] == coded[0].strings and inter["strings"] == coded[1].strings
+    assert key["shape"] == coded[0].shape and inter["shape"] == coded[1].shape
+    ending = VideoEncoder(model)
+    ending.encode(clip[0], last=True)
+    with pytest.raises(ValueError, match="last=True"):
+        ending.encode(clip[1])
 
 
 def test_random_access_equals_full_decode(

@@ -525,10 +525,9 @@ class ScaleSpaceFlow(CompressionModel):
         stream_chunks: int | None = None,
     ) -> tuple[Tensor, dict[str, Any]]:
         """Code an I-frame: ``(x_hat, {"strings": [y_strings, z_strings], "shape": z size})``."""
-        options = self.coding_options(entropy_path, stream_chunks)
-        y = self.img_encoder(_nhwc(x))
-        y_hat, out = _code(self.img_hyperprior, y, options)
-        return self.img_decoder(_nhwc(y_hat)).contiguous(), out
+        x_hat, out = self._encode_frame(x, None, self.coding_options(entropy_path, stream_chunks))
+        assert x_hat is not None
+        return x_hat, out
 
     def encode_inter(
         self,
@@ -540,9 +539,25 @@ class ScaleSpaceFlow(CompressionModel):
     ) -> tuple[Tensor, dict[str, Any]]:
         """Code a P-frame: ``(x_rec, {"strings": {"motion", "residual"}, "shape": {...}})``."""
         options = self.coding_options(entropy_path, stream_chunks)
+        x_rec, out = self._encode_frame(x_cur, x_ref, options)
+        assert x_rec is not None
+        return x_rec, out
+
+    def _encode_frame(
+        self, x: Tensor, x_ref: Tensor | None, options: CodingOptions, reconstruct: bool = True
+    ) -> tuple[Tensor | None, dict[str, Any]]:
+        """Code one frame (unclamped, CompressAI's steps): an I-frame when ``x_ref`` is None,
+        else a P-frame predicted from ``x_ref``. Returns ``(reconstruction, {"strings",
+        "shape"})``; the reconstruction is None when ``reconstruct`` is False (the last frame
+        of a clip: nothing uses it). :meth:`encode_keyframe`, :meth:`encode_inter` and
+        :class:`VideoEncoder` all code through this."""
+        if x_ref is None:
+            y_hat, out = _code(self.img_hyperprior, self.img_encoder(_nhwc(x)), options)
+            return (self.img_decoder(_nhwc(y_hat)).contiguous() if reconstruct else None), out
         code = functools.partial(_code, options=options)
-        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x_cur, x_ref, code)
-        return self._reconstruct(x_pred, y_motion_hat, y_res_hat), _inter_out(motion, res)
+        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, code)
+        x_rec = self._reconstruct(x_pred, y_motion_hat, y_res_hat) if reconstruct else None
+        return x_rec, _inter_out(motion, res)
 
     def decode_keyframe(
         self,
@@ -723,7 +738,8 @@ class VideoEncoder:
             last: no frame follows: its reconstruction (the next reference) is skipped.
 
         Raises:
-            TypeError, ValueError: a malformed frame, or one of another size.
+            TypeError, ValueError: a malformed frame, or one of another size; a P-frame after
+                a frame coded with ``last=True``.
         """
         check_image(x, min_size=1)
         size = (int(x.shape[-2]), int(x.shape[-1]))
@@ -735,19 +751,13 @@ class VideoEncoder:
                 f"({self._batch}, 3, {self.x_size[0]}, {self.x_size[1]}): all frames must have "
                 "the same shape"
             )
-        model, options = self.model, self._options
-        x = pad_to_multiple(x, model.downsampling_factor)[0]
+        x = pad_to_multiple(x, self.model.downsampling_factor)[0]
         intra = self.frames == 0 or (self.gop > 0 and self.frames % self.gop == 0)
+        if not intra and self._ref is None:
+            raise ParameterError("a P-frame follows the frame coded with last=True: no reference")
         with torch.no_grad():
-            if intra:
-                y_hat, out = _code(model.img_hyperprior, model.img_encoder(_nhwc(x)), options)
-                ref = None if last else model.img_decoder(_nhwc(y_hat)).contiguous()
-            else:
-                assert self._ref is not None
-                code = functools.partial(_code, options=options)
-                x_pred, y_motion_hat, y_res_hat, motion, res = model._inter(x, self._ref, code)
-                out = _inter_out(motion, res)
-                ref = None if last else model._reconstruct(x_pred, y_motion_hat, y_res_hat)
+            x_ref = None if intra else self._ref
+            ref, out = self.model._encode_frame(x, x_ref, self._options, reconstruct=not last)
         self._ref = None if ref is None else ref.clamp_(0, 1)
         self.frames += 1
         return CodedFrame(intra, out["strings"], out["shape"])
