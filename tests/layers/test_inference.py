@@ -189,12 +189,12 @@ def test_subpixel_not_applicable() -> None:
 
 
 def test_wide_deconv_stays_transposed_convolution() -> None:
-    deconv = nn.ConvTranspose2d(20, 20, 5, 2, 2, 1)
-    # (a sigmoid: not a Winograd transform, so the channels-last copy)
+    # (float64: no Winograd copy, so the channels-last one)
+    deconv = nn.ConvTranspose2d(20, 20, 5, 2, 2, 1).double()
     copy = inference_copy(nn.Sequential(deconv, nn.Sigmoid()))
     assert isinstance(copy.net[0], nn.ConvTranspose2d)
     assert copy.net[0].weight.is_contiguous(memory_format=torch.channels_last)
-    x = torch.randn(1, 20, 4, 4)
+    x = torch.randn(1, 20, 4, 4, dtype=torch.float64)
     with torch.no_grad():
         assert_close(copy(x), deconv(x).sigmoid())
 
@@ -252,8 +252,11 @@ def test_winograd_plan() -> None:
         assert winograd_plan(getattr(hyperprior, name)) == available
     assert winograd_plan(FactorizedPriorReLU(8, 12).g_s) == available
     cheng = Cheng2020Anchor(8)
-    assert not winograd_plan(cheng.g_a) and not winograd_plan(cheng.g_s)
-    assert not winograd_plan(nn.Sequential(nn.Conv2d(4, 4, 5, 2, 2), nn.Sigmoid()))
+    assert winograd_plan(cheng.g_a) == available and winograd_plan(cheng.g_s) == available
+    assert not winograd_plan(nn.Sequential(nn.Conv2d(4, 4, 5, 1, 2), nn.Sigmoid()))
     assert not winograd_plan(ScaleHyperprior(8, 12).double().g_s)  # NNPACK: float32 only
     copy = inference_copy(ScaleHyperprior(8, 12).double().g_s)
     assert not any(isinstance(m, WinogradDeconv) for m in copy.modules())
+    if available:  # masked convolutions are left alone
+        context = JointAutoregressiveHierarchicalPriors(8, 12).context_prediction
+        assert not winograd_plan(nn.Sequential(context))

@@ -20,15 +20,16 @@ of an AVX-512 machine, oneDNN; see ``benches/bench_transforms.py``):
   used up to :data:`SUBPIXEL_MAX_OUT_CHANNELS` output channels: for wide layers the zero taps
   of the sub-pixel kernel (36 multiplies for 25 with a 5x5 kernel) cost more than they save.
 - **in-place residual sums** in the residual and attention blocks of Cheng et al. (2020).
-- **Winograd convolutions** (:class:`WinogradConv`, :class:`WinogradDeconv`) for the plain
-  transforms of Ballé et al. and Minnen et al. (an ``nn.Sequential`` of 5x5 stride-2
-  (transposed) convolutions, GDN / IGDN and ReLUs) when torch's NNPACK is available: a stride-2
+- **Winograd convolutions** (:class:`WinogradConv`, :class:`WinogradDeconv`) when torch's
+  NNPACK is available (every zoo transform: Ballé's and Minnen's 5x5 stride-2 layers, the 3x3
+  layers of Cheng et al. and ELIC; masked convolutions are left alone): a stride-2
   convolution is a 3x3 convolution of the space-to-depth input, a transposed convolution the
   3x3 convolution of its sub-pixel form followed by a pixel shuffle, and NNPACK computes 3x3
   convolutions with Winograd's minimal filtering (A. Lavin, S. Gray, "Fast Algorithms for
   Convolutional Neural Networks", CVPR 2016, arXiv:1509.09308): 2.2-3x fewer operations than
   oneDNN's direct convolution for these layers (the 192-channel layers of ``g_s`` at 3 MP:
-  3.6 s -> 2.4 s each, one thread). Such a copy runs in NCHW (NNPACK's layout), with GDN as
+  3.6 s -> 2.4 s each, one thread; cheng2020-anchor's g_s 2.1x, ELIC's 1.4x over the
+  channels-last copy). Such a copy runs in NCHW (NNPACK's layout), with GDN as
   matrix products on column bands that stay in cache. Its rounding differs more than the
   direct convolution's (about 1e-5 of the output's range instead of 1e-6).
 
@@ -403,49 +404,35 @@ _IN_PLACE: dict[type, type] = {
 }
 
 
-#: Layers of the transforms that run as a Winograd copy (see :func:`winograd_plan`).
-_WINOGRAD_LAYERS = (nn.Conv2d, nn.ConvTranspose2d, GDN, nn.ReLU, nn.LeakyReLU)
-
-
 def winograd_plan(module: nn.Module) -> bool:
-    """Whether :func:`inference_copy` makes ``module`` a Winograd copy (NCHW, NNPACK): an
-    ``nn.Sequential`` of convolutions, transposed convolutions, GDN / IGDN, ReLUs and
-    LeakyReLUs, every convolution :func:`winograd_convertible`, float32 weights on the CPU, and
-    NNPACK available (:func:`winograd_available`). The transforms of Ballé et al. and Minnen et
-    al.; the others keep the channels-last copy."""
-    if not isinstance(module, nn.Sequential) or len(module) == 0:
+    """Whether :func:`inference_copy` makes ``module`` a Winograd copy (NCHW, NNPACK): some
+    plain convolution in it is :func:`winograd_convertible`, its weights are float32 on the
+    CPU, and NNPACK is available (:func:`winograd_available`). The other copies are
+    channels-last (oneDNN)."""
+    if not any(_winograd_layer(m) for m in module.modules()):
         return False
-    for layer in module:
-        if not isinstance(layer, _WINOGRAD_LAYERS):
-            return False
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) and not winograd_convertible(layer):
-            return False
     tensors = [*module.parameters(), *module.buffers()]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return False
     return winograd_available()
 
 
-def _convert_winograd(module: nn.Sequential) -> nn.Sequential:
-    """The Winograd form of an (already copied) sequential transform (see
-    :func:`winograd_plan`)."""
-    layers: list[nn.Module] = []
-    for layer in module:
-        if isinstance(layer, GDN):
-            layers.append(FoldedGDN(layer))
-        elif isinstance(layer, nn.ConvTranspose2d):
-            layers.append(WinogradDeconv(layer))
-        elif isinstance(layer, nn.Conv2d):
-            layers.append(WinogradConv(layer))
-        else:
-            layers.append(layer)
-    return nn.Sequential(*layers)
+def _winograd_layer(module: nn.Module) -> bool:
+    """A plain (not subclassed: masked convolutions stay) convertible convolution."""
+    plain = type(module) in (nn.Conv2d, nn.ConvTranspose2d)
+    return plain and winograd_convertible(module)
 
 
-def _convert(module: nn.Module, channels_last: bool) -> nn.Module:
-    """The inference form of one (already copied) module; children converted recursively."""
+def _convert(module: nn.Module, channels_last: bool, winograd: bool = False) -> nn.Module:
+    """The inference form of one (already copied) module; children converted recursively.
+    ``winograd``: plain convertible convolutions become :class:`WinogradConv` /
+    :class:`WinogradDeconv` (and the copy stays NCHW: ``channels_last`` False)."""
     if isinstance(module, GDN):
         return FoldedGDN(module)
+    if winograd and _winograd_layer(module):
+        if isinstance(module, nn.ConvTranspose2d):
+            return WinogradDeconv(module)
+        return WinogradConv(cast(nn.Conv2d, module))
     if (
         isinstance(module, nn.ConvTranspose2d)
         and module.out_channels <= SUBPIXEL_MAX_OUT_CHANNELS
@@ -455,7 +442,7 @@ def _convert(module: nn.Module, channels_last: bool) -> nn.Module:
     elif type(module) in _IN_PLACE:
         module.__class__ = _IN_PLACE[type(module)]  # same attributes, in-place forward
     for name, child in list(module.named_children()):
-        setattr(module, name, _convert(child, channels_last))
+        setattr(module, name, _convert(child, channels_last, winograd))
     if channels_last:
         for tensor in (*module.parameters(recurse=False), *module.buffers(recurse=False)):
             if tensor.dim() == 4:
@@ -497,9 +484,8 @@ def inference_copy(module: nn.Module) -> InferenceTransform:
     first = next(module.parameters(), None)
     on_cpu = first is None or first.device.type == "cpu"
     net = copy.deepcopy(module).eval().requires_grad_(False)
-    if isinstance(net, nn.Sequential) and winograd_plan(net):
-        winograd = _convert_winograd(net).eval().requires_grad_(False)
-        return InferenceTransform(winograd, channels_last=False)
+    if winograd_plan(net):
+        return InferenceTransform(_convert(net, False, winograd=True), channels_last=False)
     return InferenceTransform(_convert(net, channels_last=on_cpu), channels_last=on_cpu)
 
 
