@@ -1,4 +1,4 @@
-"""Transforms vs the rest: compress + decompress at photo size, CompressAI 1.2.8 vs tinify.
+"""Where the time goes: compress + decompress at photo size, CompressAI 1.2.8 vs tinify.
 
 For each zoo model (random weights at its highest quality, calibrated as in
 ``bench_models.calibrate`` on a 256x256 crop, loaded into both libraries from one state dict), an
@@ -7,29 +7,26 @@ image of ``--size`` (default 2048x1536, 3 MP, tiled from the Kodak images in
 ``decompress`` by:
 
 - ``CompressAI``: CompressAI 1.2.8;
-- ``mode 0``: tinify's float path (``entropy_path="float"``, CompressAI's streams);
-- ``mode 0 +inf``: the same with the inference copy of ``g_s``
-  (``model.inference_transform("g_s")``, see ``tinify.layers.inference``);
-- ``mode 1``: tinify's fixed-point path (``entropy_path="fixed"``, ``tinify encode``'s default);
-- ``mode 1 +inf``: the same with the inference copies of ``g_a``, ``h_a`` and ``g_s`` (the fixed
-  path need not reproduce CompressAI's latents).
+- ``mode0``: tinify's float path (``entropy_path="float"``, CompressAI's streams; ``g_s`` runs as
+  its inference copy, ``g_a`` as CompressAI's exact computation);
+- ``mode1``: tinify's fixed-point path (``entropy_path="fixed"``, what ``tinify encode``
+  writes; ``g_a`` and ``g_s`` run as their inference copies).
 
-The copies are swapped into a deep copy of the model here, since the models' coding methods do
-not call them yet. Forward hooks on ``g_a``, ``h_a``, ``h_s`` and ``g_s`` split each total into
-transform time and the rest (entropy coding, the fixed path's integer networks, padding,
-context loops). Each library's calls alternate; the best of ``--repeat`` is kept. The last
-column is CompressAI's total over the configuration's; the PSNR column compares each decoded
-image with CompressAI's (``inf``: identical; put ``CompressAI`` first in ``--configs``).
+The time of each call is split into parts: the transforms ``g_a``, ``h_a``, ``h_s``, ``g_s``
+(forward hooks; see :class:`Clock`), ``int`` (the fixed path's integer networks: ``h_s`` and the
+context / entropy-parameter networks) and ``rest`` (entropy coding, padding, context loops).
+The configurations alternate; the best total of ``--repeat`` is kept. The last column is
+CompressAI's total over the configuration's; the PSNR column compares each decoded image with
+CompressAI's (``inf``: identical; put ``CompressAI`` first in ``--configs``).
 
 Run: ``python benches/bench_transforms.py [--models bmshj2018-factorized,mbt2018-mean]
-[--size 2048x1536] [--configs CompressAI,mode1+inf] [--repeat 1] [--threads 2]``. Needs
-compressai.
+[--size 2048x1536] [--configs CompressAI,mode1] [--repeat 1] [--threads 2] [--cpu]``
+(``--cpu``: process CPU time instead of wall time). Needs compressai.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import math
 import sys
@@ -45,9 +42,16 @@ from _common import optional, set_threads
 from bench_models import KODAK, calibrate
 from tinify.zoo import create_model, image_models
 
-MODELS = tuple(image_models)  # every zoo image model
+#: Every zoo image model, then the registry's image models with no zoo qualities (built with
+#: their constructor defaults in both libraries).
+MODELS = (
+    *image_models,
+    "cheng2020-anchor-checkerboard",
+    "elic2022-official",
+    "elic2022-chandelier",
+)
 TRANSFORMS = ("g_a", "h_a", "h_s", "g_s")
-CONFIGS = ("CompressAI", "mode0", "mode0+inf", "mode1", "mode1+inf")
+CONFIGS = ("CompressAI", "mode0", "mode1")
 
 
 def highest_quality(name: str) -> int:
@@ -82,17 +86,27 @@ def kodak_mosaic(width: int, height: int) -> torch.Tensor:
 
 def build_pair(name: str, x_small: torch.Tensor, cai: Any) -> tuple[nn.Module, nn.Module]:
     """(tinify model, CompressAI model) with the same calibrated random weights and tables."""
-    quality = highest_quality(name)
-    model = create_model(name, quality).eval()
-    torch.manual_seed(0)
-    reference = cai.image_models[name](quality=quality).eval()
+    if name not in image_models:  # no zoo qualities: the registry's defaults
+        from tinify.registry import MODELS as REGISTRY
+
+        model = REGISTRY[name]().eval()
+        torch.manual_seed(0)
+        reference = getattr(optional("compressai.models"), type(model).__name__)().eval()
+    else:
+        quality = highest_quality(name)
+        model = create_model(name, quality).eval()
+        torch.manual_seed(0)
+        reference = cai.image_models[name](quality=quality).eval()
     if type(reference).__name__ != type(model).__name__:
         # CompressAI 1.2.8's zoo builds a GDN FactorizedPrior for "bmshj2018-factorized-relu":
         # take its own class of that name instead.
         cai_models = optional("compressai.models")
         torch.manual_seed(0)
         reference = getattr(cai_models, type(model).__name__)(model.N, model.M).eval()
-    calibrate(reference, x_small)
+    try:
+        calibrate(reference, x_small)
+    except AttributeError:  # ELIC, the checkerboard model: not the layout calibrate knows
+        pass  # (random weights as built: small latents, so short streams)
     reference.update(force=True)
     buffer = io.BytesIO()
     torch.save(reference.state_dict(), buffer)
@@ -106,66 +120,106 @@ def build_pair(name: str, x_small: torch.Tensor, cai: Any) -> tuple[nn.Module, n
     return model, reference
 
 
-class TransformClock:
-    """Forward hooks that add up the wall time spent in the named transforms of a model."""
+PARTS = ("g_a", "h_a", "h_s", "g_s", "int")
 
-    def __init__(self, net: nn.Module) -> None:
-        self.seconds = 0.0
-        self._start = 0.0
-        self.handles = []
+#: The clock of every figure: wall time, or the process's CPU time with ``--cpu``.
+CLOCK: list[Callable[[], float]] = [time.perf_counter]
+
+
+class Clock:
+    """Wall time per part of one coding call.
+
+    Forward hooks time the transforms ``g_a``, ``h_a``, ``h_s`` and ``g_s`` of CompressAI's model
+    and of tinify's. tinify runs ``g_a`` (coding mode 1) and ``g_s`` as their cached inference
+    copies, which are timed in their place: hooks on the model's own transform would make tinify
+    run the transform itself (user hooks see every call, as in CompressAI). ``int`` is the fixed
+    path's integer networks (:func:`tinify.models.fixed.run_image` / ``run_rows``, patched here
+    for the duration of the call).
+    """
+
+    def __init__(self, net: nn.Module, options: dict[str, Any]) -> None:
+        self.seconds = dict.fromkeys(PARTS, 0.0)
+        self._starts: dict[str, float] = {}
+        self.handles: list[Any] = []
+        self._patched: list[tuple[Any, str, Any]] = []
+        tinify_model = hasattr(net, "inference_transform")
+        fixed = options.get("entropy_path") == "fixed"
         for name in TRANSFORMS:
             module = getattr(net, name, None)
-            if isinstance(module, nn.Module):
-                self.handles.append(module.register_forward_pre_hook(self._pre))
-                self.handles.append(module.register_forward_hook(self._post))
+            if not isinstance(module, nn.Module):
+                continue
+            if tinify_model and (name == "g_s" or (name == "g_a" and fixed)):
+                module = net.inference_transform(name)
+            self.handles.append(module.register_forward_pre_hook(self._pre(name)))
+            self.handles.append(module.register_forward_hook(self._post(name)))
+        if tinify_model:
+            self._patch_integer_networks()
 
-    def _pre(self, *_: Any) -> None:
-        self._start = time.perf_counter()
+    def _pre(self, name: str) -> Callable[..., None]:
+        def hook(*_: Any) -> None:
+            self._starts[name] = CLOCK[0]()
 
-    def _post(self, *_: Any) -> None:
-        self.seconds += time.perf_counter() - self._start
+        return hook
 
+    def _post(self, name: str) -> Callable[..., None]:
+        def hook(*_: Any) -> None:
+            self.seconds[name] += CLOCK[0]() - self._starts[name]
 
-def with_copies(model: nn.Module, names: tuple[str, ...]) -> nn.Module:
-    """A shallow copy of ``model`` (same weights) whose transforms ``names`` are their
-    inference copies."""
-    patched = copy.copy(model)
-    patched._modules = dict(model._modules)  # its own submodule table; the original keeps its
-    for name in names:
-        if hasattr(patched, name):
-            setattr(patched, name, model.inference_transform(name))
-    return patched
+        return hook
+
+    def _patch_integer_networks(self) -> None:
+        import tinify.models.fixed as fixed_module
+
+        for attr in ("run_image", "run_rows"):
+            original = getattr(fixed_module, attr)
+
+            def timed_call(*args: Any, _original: Any = original) -> Any:
+                start = CLOCK[0]()
+                try:
+                    return _original(*args)
+                finally:
+                    self.seconds["int"] += CLOCK[0]() - start
+
+            for module in list(sys.modules.values()):
+                if getattr(module, "__name__", "").startswith("tinify") and (
+                    getattr(module, attr, None) is original
+                ):
+                    self._patched.append((module, attr, original))
+                    setattr(module, attr, timed_call)
+
+    def close(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        for module, attr, original in self._patched:
+            setattr(module, attr, original)
 
 
 def coders(model: nn.Module, reference: nn.Module) -> dict[str, tuple[nn.Module, dict[str, Any]]]:
     """Configuration name -> (network, coding options)."""
-    fixed = {"entropy_path": "fixed"}
-    floating = {"entropy_path": "float"}
     return {
         "CompressAI": (reference, {}),
-        "mode0": (model, floating),
-        "mode0+inf": (with_copies(model, ("g_s",)), floating),
-        "mode1": (model, fixed),
-        "mode1+inf": (with_copies(model, ("g_a", "h_a", "g_s")), fixed),
+        "mode0": (model, {"entropy_path": "float"}),
+        "mode1": (model, {"entropy_path": "fixed"}),
     }
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
+    start = CLOCK[0]()
     out = fn()
-    return out, time.perf_counter() - start
+    return out, CLOCK[0]() - start
 
 
 @torch.no_grad()
-def run(net: nn.Module, options: dict[str, Any], x: torch.Tensor) -> tuple[float, float, Any]:
-    """(total seconds, transform seconds, decoded image) of one compress + decompress."""
-    clock = TransformClock(net)
+def run(
+    net: nn.Module, options: dict[str, Any], x: torch.Tensor
+) -> tuple[float, dict[str, float], Any]:
+    """(total seconds, seconds per part, decoded image) of one compress + decompress."""
+    clock = Clock(net, options)
     try:
         out, t_enc = timed(lambda: net.compress(x, **options))
         dec, t_dec = timed(lambda: net.decompress(out["strings"], out["shape"], **options))
     finally:
-        for handle in clock.handles:
-            handle.remove()
+        clock.close()
     return t_enc + t_dec, clock.seconds, dec["x_hat"]
 
 
@@ -176,6 +230,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per configuration")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="report process CPU time instead of wall time (steadier on a shared machine; "
+        "with --threads 1 it is the work done)",
+    )
     return parser.parse_args()
 
 
@@ -185,28 +245,31 @@ def main() -> None:
     if cai is None:
         sys.exit("bench_transforms: compressai is not installed (pip install compressai==1.2.8)")
     width, height = (int(v) for v in args.size.lower().split("x"))
+    if args.cpu:
+        CLOCK[0] = time.process_time
     set_threads(args.threads)
     x = kodak_mosaic(width, height)
     x_small = x[..., :256, :256].contiguous()
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
-    print(f"## compress + decompress, {width}x{height}, {args.threads} threads, seconds\n")
+    clock = "process CPU" if args.cpu else "wall"
+    print(f"## compress + decompress, {width}x{height}, {args.threads} threads, {clock} seconds\n")
     print(
-        "| model | config | total | transforms | rest | PSNR vs CompressAI dB "
-        "| CompressAI / config |"
+        "| model | config | total | g_a | h_a | h_s | g_s | int | rest "
+        "| PSNR vs CompressAI dB | CompressAI / config |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in (n.strip() for n in args.models.split(",") if n.strip()):
         model, reference = build_pair(name, x_small, cai)
         table = coders(model, reference)
-        best: dict[str, tuple[float, float, float]] = {}
+        best: dict[str, tuple[float, dict[str, float], float]] = {}
         reference_image = x
         for _ in range(args.repeat):
             for config in configs:
                 net, options = table[config]
                 try:
-                    total, transforms, x_hat = run(net, options, x)
-                except ValueError as err:  # no fixed-point path (the vbr models)
-                    best[config] = (math.nan, math.nan, math.nan)
+                    total, parts, x_hat = run(net, options, x)
+                except ValueError as err:  # no fixed-point path
+                    best[config] = (math.nan, dict.fromkeys(PARTS, math.nan), math.nan)
                     print(f"<!-- {name} {config}: {err} -->", flush=True)
                     continue
                 if config == "CompressAI":
@@ -215,12 +278,14 @@ def main() -> None:
                 mse = float((x_hat - reference_image).pow(2).mean())
                 psnr = 10 * math.log10(1 / mse) if mse > 0 else math.inf
                 if config not in best or total < best[config][0]:
-                    best[config] = (total, transforms, psnr)
+                    best[config] = (total, parts, psnr)
         base = best.get("CompressAI", (math.nan,))[0]
         for config in configs:
-            total, transforms, psnr = best[config]
+            total, parts, psnr = best[config]
+            rest = total - sum(parts.values())
+            cells = " | ".join(f"{parts[p]:.2f}" for p in PARTS)
             print(
-                f"| {name} | {config} | {total:.2f} | {transforms:.2f} | {total - transforms:.2f} "
+                f"| {name} | {config} | {total:.2f} | {cells} | {rest:.2f} "
                 f"| {psnr:.2f} | {base / total:.2f}x |",
                 flush=True,
             )

@@ -7,17 +7,22 @@ from collections.abc import Callable
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tinify.exceptions import ParameterError
 from tinify.layers import GDN, GDN1, IGDN
 from tinify.layers.inference import (
+    GDN_BAND_COLUMNS,
     FoldedGDN,
     InferenceTransform,
     SubpixelDeconv,
+    WinogradConv,
+    WinogradDeconv,
     inference_copy,
     subpixel_applicable,
+    winograd_available,
+    winograd_convertible,
+    winograd_plan,
 )
 from tinify.models import (
     Cheng2020Anchor,
@@ -95,9 +100,11 @@ def test_original_untouched_and_trainable() -> None:
     before = {k: v.clone() for k, v in model.state_dict().items()}
     copy = model.inference_transform("g_s")
     assert any(isinstance(m, FoldedGDN) for m in copy.modules())
-    assert any(isinstance(m, SubpixelDeconv) for m in copy.modules())
+    deconv = WinogradDeconv if winograd_available() else SubpixelDeconv
+    assert any(isinstance(m, deconv) for m in copy.modules())
     # The original keeps its layers, layout, gradients and exact values.
-    assert not any(isinstance(m, (FoldedGDN, SubpixelDeconv)) for m in model.modules())
+    replaced = (FoldedGDN, SubpixelDeconv, WinogradDeconv, WinogradConv)
+    assert not any(isinstance(m, replaced) for m in model.modules())
     for key, value in model.state_dict().items():
         assert torch.equal(value, before[key]) and value.is_contiguous()
     assert all(p.requires_grad for p in model.parameters())
@@ -182,10 +189,74 @@ def test_subpixel_not_applicable() -> None:
 
 
 def test_wide_deconv_stays_transposed_convolution() -> None:
-    deconv = nn.ConvTranspose2d(20, 20, 5, 2, 2, 1)
-    copy = inference_copy(nn.Sequential(deconv, nn.ReLU()))
+    # (float64: no Winograd copy, so the channels-last one)
+    deconv = nn.ConvTranspose2d(20, 20, 5, 2, 2, 1).double()
+    copy = inference_copy(nn.Sequential(deconv, nn.Sigmoid()))
     assert isinstance(copy.net[0], nn.ConvTranspose2d)
     assert copy.net[0].weight.is_contiguous(memory_format=torch.channels_last)
-    x = torch.randn(1, 20, 4, 4)
+    x = torch.randn(1, 20, 4, 4, dtype=torch.float64)
     with torch.no_grad():
-        assert_close(copy(x), F.relu(deconv(x)))
+        assert_close(copy(x), deconv(x).sigmoid())
+
+
+def test_folded_gdn_bands() -> None:
+    """An NCHW input larger than one band runs as banded matrix products."""
+    for layer in (GDN(6), IGDN(6)):
+        randomized(layer)
+        x = torch.randn(2, 6, 7, GDN_BAND_COLUMNS // 7 + 5)  # two bands per item
+        with torch.no_grad():
+            assert_close(FoldedGDN(layer)(x), layer(x))
+
+
+WINOGRAD_LAYERS = [
+    nn.Conv2d(5, 7, 5, 2, 2),
+    nn.Conv2d(5, 7, 3, 2, 1),
+    nn.Conv2d(5, 7, 4, 2, 1),
+    nn.Conv2d(5, 7, 3, 1, 1),
+    nn.Conv2d(5, 7, 3, 1, 1, bias=False),
+    nn.ConvTranspose2d(5, 7, 5, 2, 2, 1),
+    nn.ConvTranspose2d(5, 3, 4, 2, 1, 0, bias=False),
+]
+
+
+@pytest.mark.parametrize("layer", WINOGRAD_LAYERS, ids=repr)
+def test_winograd_layers(layer: nn.Module) -> None:
+    if not winograd_available():
+        pytest.skip("torch's NNPACK is not available here")
+    torch.manual_seed(3)
+    assert winograd_convertible(layer)
+    fast = WinogradDeconv(layer) if isinstance(layer, nn.ConvTranspose2d) else WinogradConv(layer)
+    x = torch.randn(2, 5, 6, 10)
+    with torch.no_grad():
+        assert_close(fast(x), layer(x))
+        if isinstance(fast, WinogradConv) and layer.stride == (2, 2):
+            odd = torch.randn(1, 5, 7, 9)  # falls back to the original convolution
+            assert_close(fast(odd), layer(odd))
+
+
+def test_winograd_not_convertible() -> None:
+    assert not winograd_convertible(nn.Conv2d(4, 4, 5, 1, 2))  # 5x5 stride 1
+    assert not winograd_convertible(nn.Conv2d(4, 4, 1))
+    assert not winograd_convertible(nn.Conv2d(4, 4, 3, 2, 1, groups=2))
+    assert not winograd_convertible(nn.ConvTranspose2d(4, 4, 9, 4, 4, 3))  # stride 4
+    assert not winograd_convertible(nn.ConvTranspose2d(4, 4, 3, 2, 1, 1))  # 2x2 sub-pixel
+    assert not winograd_convertible(nn.ReLU())
+    with pytest.raises(ValueError):
+        WinogradConv(nn.Conv2d(4, 4, 1))
+
+
+def test_winograd_plan() -> None:
+    available = winograd_available()
+    hyperprior = ScaleHyperprior(8, 12)
+    for name in ("g_a", "g_s", "h_a", "h_s"):
+        assert winograd_plan(getattr(hyperprior, name)) == available
+    assert winograd_plan(FactorizedPriorReLU(8, 12).g_s) == available
+    cheng = Cheng2020Anchor(8)
+    assert winograd_plan(cheng.g_a) == available and winograd_plan(cheng.g_s) == available
+    assert not winograd_plan(nn.Sequential(nn.Conv2d(4, 4, 5, 1, 2), nn.Sigmoid()))
+    assert not winograd_plan(ScaleHyperprior(8, 12).double().g_s)  # NNPACK: float32 only
+    copy = inference_copy(ScaleHyperprior(8, 12).double().g_s)
+    assert not any(isinstance(m, WinogradDeconv) for m in copy.modules())
+    if available:  # masked convolutions are left alone
+        context = JointAutoregressiveHierarchicalPriors(8, 12).context_prediction
+        assert not winograd_plan(nn.Sequential(context))
