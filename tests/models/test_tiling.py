@@ -19,7 +19,11 @@ import torch
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError
+from tinify.latent_codecs import LatentCodec
+from tinify.latent_codecs.base import CodecArithmetic
 from tinify.models import CompressionModel
+from tinify.models.base import last_latent_size
+from tinify.models.fixed import FRAC_BITS
 from tinify.models.tiling import (
     ReceptiveField,
     analyze,
@@ -220,8 +224,14 @@ def test_automatic_tiling_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -
 # -- the fixed path: bit-exact latents whatever the tiles and threads ------------------------------
 
 
-def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Path) -> None:
-    model = build_small("mbt2018-mean", seed=2)
+@pytest.mark.parametrize("name", ["mbt2018-mean", "elic2022-official"])
+def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(
+    name: str, tmp_path: Path
+) -> None:
+    """One stream, decoded with tiles 0/32/80 in-process and in subprocesses with other thread
+    counts and tiles: the same latent sha256. mbt2018-mean tiles its own integer h_s; ELIC's
+    latent codecs tile theirs and every other integer network (contexts, parameters)."""
+    model = _model(name, seed=2)
     x = image(1, 3, 128, 192, seed=4)
     out = model.compress(x, entropy_path="fixed", tile_size=64)
     path = tmp_path / "stream.json"
@@ -229,7 +239,7 @@ def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Pat
         json.dumps(
             {
                 "strings": [s[0].hex() for s in out["strings"]],
-                "shape": list(out["shape"]),
+                "shape": list(last_latent_size(out["shape"])),
                 "x_size": list(out["x_size"]),
             }
         )
@@ -243,9 +253,9 @@ def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Pat
         """
         import hashlib, json, sys, torch
         sys.path.insert(0, {root!r})
-        from tests.models.conftest import build_small
+        from tests.models.test_tiling import _model
         torch.set_num_threads({threads})
-        model = build_small("mbt2018-mean", seed=2)
+        model = _model({name!r}, seed=2)
         data = json.load(open({path!r}))
         out = {{"strings": [[bytes.fromhex(s)] for s in data["strings"]],
                "shape": data["shape"], "x_size": data["x_size"]}}
@@ -259,12 +269,48 @@ def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Pat
     )
     for threads, tile in ((1, 0), (2, 48), (1, 112)):
         env = {**os.environ, "TINIFY_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "2"}
-        code = script.format(root=str(ROOT), threads=threads, path=str(path), tile=tile)
+        code = script.format(root=str(ROOT), name=name, threads=threads, path=str(path), tile=tile)
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
         )
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.strip() == digest, (threads, tile)
+
+
+@pytest.mark.parametrize(
+    "name", ["cheng2020-anchor-checkerboard", "elic2022-official", "elic2022-chandelier"]
+)
+def test_latent_codec_integer_networks_are_bit_exact_on_tiles(name: str) -> None:
+    """Every integer network of the latent codecs (h_s, checkerboard context, parameter
+    aggregation, channel contexts) gives the same int32 output on tiles of 1, 4, 5 and 8 output
+    positions as on the whole tensor, for inputs up to +-8 in fixed point; the tiles are
+    reported."""
+    model = _model(name, seed=3)
+    networks = model._fixed_networks_of_codecs()
+    generator = torch.Generator().manual_seed(7)
+    checked = 0
+    for codec in model.latent_codec.modules():
+        if not isinstance(codec, LatentCodec):
+            continue
+        for key, module in codec.fixed_network_modules().items():
+            first = next(
+                m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+            )
+            size = (3, 5) if key == "h_s" else (9, 14)  # h_s upsamples 4x
+            bound = 8 << FRAC_BITS
+            x = torch.randint(-bound, bound, (1, first.in_channels, *size), generator=generator).to(
+                torch.int32
+            )
+            whole = CodecArithmetic(networks).run(codec, key, module, x)
+            assert whole.dtype == torch.int32
+            for tile in (1, 4, 5, 8):
+                seen: list[int] = []
+                with listen(lambda stage, done, total, log=seen: log.append(done)):
+                    tiled = CodecArithmetic(networks, tile).run(codec, key, module, x)
+                assert torch.equal(tiled, whole), (key, tile)
+                assert len(seen) > 1, (key, tile)  # really on tiles
+            checked += 1
+    assert checked >= (2 if name == "cheng2020-anchor-checkerboard" else 6)
 
 
 # -- bounded memory --------------------------------------------------------------------------------

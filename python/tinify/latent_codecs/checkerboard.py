@@ -344,6 +344,7 @@ class CheckerboardLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer networks; ``side_params`` is int32 (fixed point).
@@ -351,7 +352,7 @@ class CheckerboardLatentCodec(LatentCodec):
         Returns also ``"y_int"``: ``symbol * 2^F + m_int`` (saturated int32), the values the
         integer networks of later stages see.
         """
-        return self._compress(y, side_params, CodecArithmetic(networks), stream_chunks)
+        return self._compress(y, side_params, CodecArithmetic(networks, tile_size), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -360,9 +361,10 @@ class CheckerboardLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""
         return self._decompress(
-            strings, shape, side_params, CodecArithmetic(networks), stream_chunks
+            strings, shape, side_params, CodecArithmetic(networks, tile_size), stream_chunks
         )

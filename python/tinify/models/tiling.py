@@ -62,6 +62,7 @@ __all__ = [
     "analyze",
     "check_tile_size",
     "image_tile",
+    "latent_tiles",
     "receptive_field",
     "register_layer",
     "synthesize",
@@ -538,3 +539,41 @@ def synthesize(
     return _tiles(
         run, y, rows, cols, (before, after), Fraction(s), channels_last, stage, clamp=clamp
     )
+
+
+def latent_tiles(
+    module: nn.Module,
+    x: Tensor,
+    tile: int,
+    run: Callable[[Tensor], Tensor],
+    *,
+    stage: str = "entropy-network tiles",
+) -> Tensor:
+    """``run(x)`` on tiles of at most ``tile`` output positions, for an integer network
+    ``run`` with the layers of ``module`` (the float network it was quantized from, whose
+    layers give the halo): a hyper-synthesis (``x`` upsampled by ``s``) or a stride-1 network
+    (context, entropy parameters) at a latent's resolution.
+
+    The fixed-point path's networks are exact integer arithmetic, so every tile computes the
+    same integers as the whole tensor and the result does not depend on ``tile``: tiling only
+    bounds the working memory (the integer layers hold several int64/float64 copies of their
+    input and output). ``tile`` is rounded down to a multiple of ``s`` (at least ``s``); 0 runs
+    the whole tensor, and so does a ``module`` that cannot be tiled (same result, more memory).
+
+    Args:
+        module: the float network (its receptive field, see :func:`receptive_field`).
+        x: (N, C, H, W) input of ``run``.
+        tile: tile side in output positions; 0: no tiling.
+        run: computes the network on a tile (or the whole input).
+        stage: the :func:`tinify.utils.progress.report` stage, after each tile.
+    """
+    if tile <= 0:
+        return run(x)
+    try:
+        scale = receptive_field(module).factor
+    except ParameterError:
+        return run(x)
+    if scale.numerator != 1:
+        return run(x)
+    s = scale.denominator
+    return synthesize(module, x, max(s, tile // s * s), stage=stage, apply=run)

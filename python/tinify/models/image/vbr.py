@@ -505,9 +505,12 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         offsets = None if self.no_quantoffset else self.fixed_network("quant_offsets")
         return FixedRate(scale, float(bound.reshape(-1)[0]), offsets)
 
-    def _fixed_coding(self, z_hat: Tensor, rate: FixedRate) -> tuple[Tensor, Tensor, Tensor | None]:
-        """``(indexes, scaled scales, m_int)`` of ``y`` from the integer ``h_s``."""
-        scales_int, m_int = self._split_params(self._hyper_params_fixed(z_hat))
+    def _fixed_coding(
+        self, z_hat: Tensor, rate: FixedRate, options: CodingOptions
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``(indexes, scaled scales, m_int)`` of ``y`` from the integer ``h_s`` (on the
+        tiles of ``options``)."""
+        scales_int, m_int = self._split_params(self._hyper_params_fixed(z_hat, options))
         sigma = rate.sigma(scales_int)
         return self.gaussian_conditional.build_indexes_fixed(sigma, FRAC_BITS), sigma, m_int
 
@@ -544,7 +547,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
         if options.fixed:
-            indexes, _, m_int = self._fixed_coding(z_hat, self._fixed_rate(scale))
+            indexes, _, m_int = self._fixed_coding(z_hat, self._fixed_rate(scale), options)
             centred = y if m_int is None else y - from_fixed(m_int, y.dtype).to(y.device)
             y_strings = self.gaussian_conditional.compress(
                 centred * scale, indexes.to(y.device), stream_chunks=options.stream_chunks
@@ -571,7 +574,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         chunks = options.stream_chunks
         if options.fixed:
             rate = self._fixed_rate(scale)
-            indexes, sigma, m_int = self._fixed_coding(z_hat, rate)
+            indexes, sigma, m_int = self._fixed_coding(z_hat, rate, options)
             q = gc.decompress(list(strings[0]), indexes, torch.int32, stream_chunks=chunks)
             y_int = rate.values(q, sigma, m_int)
             return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device), options)
