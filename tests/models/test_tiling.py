@@ -221,6 +221,34 @@ def test_automatic_tiling_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -
     assert synthesize(model.g_s, torch.zeros(1, 24, 2, 2), None).shape == (1, 3, 32, 32)
 
 
+def test_automatic_tiles_shrink_with_the_halo() -> None:
+    """Automatic tiles are 1024 pixels where the halo is small and smaller where it is wide
+    (hand-checked from the halos: cheng2020-attn's g_s reaches 12 + 11 latents, so
+    1088 - 368 = 720), and a tile plus its halo never spans more than AUTO_TILE_SPAN."""
+    import tinify.models.tiling as tiling
+
+    expected = {
+        "bmshj2018-hyperprior": (1024, 1024),
+        "mbt2018": (1024, 1024),
+        "cheng2020-anchor": (976, 848),
+        "cheng2020-attn": (848, 720),
+        "elic2022-official": (816, 800),
+    }
+    for name in ARCHS:
+        model = _model(name)
+        tiles = tuple(tiling.auto_tile(receptive_field(t)) for t in (model.g_a, model.g_s))
+        if name in expected:
+            assert tiles == expected[name], name
+        for transform, tile in zip((model.g_a, model.g_s), tiles):
+            field = receptive_field(transform)
+            if field.factor > 1:
+                halo = 16 * (-(-int(field.lo) // 16)) + 16 * (-(-(int(field.hi) - 15) // 16))
+            else:
+                halo = 16 * (-(-field.lo.numerator // field.lo.denominator))
+                halo += 16 * (-(-field.hi.numerator // field.hi.denominator))
+            assert tile % 16 == 0 and tile + halo <= tiling.AUTO_TILE_SPAN, (name, tile, halo)
+
+
 # -- the fixed path: bit-exact latents whatever the tiles and threads ------------------------------
 
 

@@ -30,7 +30,8 @@ one model and code with different options at once (the coder releases the GIL):
   pixels a side (a multiple of the transform's stride), each extended by its receptive-field
   halo (:mod:`tinify.models.tiling`): every latent and pixel equals the whole-image result up to
   float rounding, in bounded memory. ``None`` (the default): automatic, tiles of
-  :data:`~tinify.models.tiling.AUTO_TILE_SIZE` for images above
+  :data:`~tinify.models.tiling.AUTO_TILE_SIZE` pixels (less for transforms with wide halos,
+  see :func:`~tinify.models.tiling.auto_tile`) for images above
   :data:`~tinify.models.tiling.AUTO_TILE_PIXELS` pixels; ``0``: never tile. The stream does not
   depend on it (up to float rounding of ``g_a``) and the decoder may use any tile size.
 
