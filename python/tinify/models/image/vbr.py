@@ -77,6 +77,7 @@ from tinify.models.image.wavefront import (
     FrontArithmetic,
     causal_taps,
     coding_fronts,
+    join_items,
     single_intra_op_thread,
     wavefront_slope,
 )
@@ -747,7 +748,9 @@ class JointAutoregressiveHierarchicalPriorsVbr(
                 self._decompress_item(coder, decoder, fronts)
                 decoder.finish()
                 latents.append(coder.latent())
-        y_hat = fronts.arithmetic.latent(torch.cat(latents), z_hat)
+                del coder  # its buffers go before the next item's (and before g_s)
+        y_hat = fronts.arithmetic.latent(join_items(latents), z_hat)
+        del latents, params
         return self._synthesize(y_hat, options)
 
     def _fronts(self, scale: Tensor, stage: int, options: CodingOptions) -> _FrontRate:
@@ -796,21 +799,20 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         return self._reconstruct(qf.abs(), torch.sign(qf), scales * scale, scale, means)
 
     def _compress_item(self, coder: ContextCoder, y: Tensor, fronts: _FrontRate) -> bytes:
+        # y's rows gathered front by front, and the symbols put front by front (the coder
+        # buffers 8 bytes a symbol; the same bytes as one encode_with_indexes of them all):
+        # no whole-latent copies of y, the symbols or the table rows.
         channels = y.size(1)
-        y_rows = y.detach().flatten(2).transpose(1, 2).index_select(1, torch.cat(coder.fronts))
-        values = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
-        symbols, indexes = [], []
-        for i, front_values in enumerate(values):
+        y_rows = y.detach().flatten(2).transpose(1, 2)
+        table = self.gaussian_conditional.cdf_table()
+        encoder = _core.RansEncoder()
+        for i, positions in enumerate(coder.fronts):
+            front_values = y_rows.index_select(1, positions).reshape(-1, channels)
             rows, state = fronts.front(coder.front_params(i))
             q = fronts.symbols(front_values, state)
             coder.write_front(i, fronts.values(q, state))
-            symbols.append(q.reshape(-1))
-            indexes.append(rows)
-        return _core.encode_with_indexes(
-            to_numpy(torch.cat(symbols), np.int32),
-            np.concatenate(indexes),
-            self.gaussian_conditional.cdf_table(),
-        )
+            encoder.put_with_indexes(to_numpy(q.reshape(-1), np.int32), rows, table)
+        return encoder.flush()
 
     def _decompress_item(
         self, coder: ContextCoder, decoder: RansDecoder, fronts: _FrontRate

@@ -70,6 +70,7 @@ __all__ = [
     "context_network",
     "decompress_latent",
     "front_coding",
+    "join_items",
     "single_intra_op_thread",
     "split_mixture",
     "wavefront_slope",
@@ -637,7 +638,7 @@ def compress_latent(
             strings.append(_encode_item(coder, coding, y[b : b + 1]))
             latents.append(coder.latent())
             del coder  # its buffers go before the next item's
-    return strings, _joined(latents)
+    return strings, join_items(latents)
 
 
 @torch.no_grad()
@@ -667,9 +668,10 @@ def decompress_latent(
             _decode_item(coder, coding, stream)
             latents.append(coder.latent())
             del coder  # its buffers go before the next item's
-    return _joined(latents)
+    return join_items(latents)
 
 
-def _joined(latents: list[Tensor]) -> Tensor:
-    """The items' latents as one batch (one item: itself, not a copy)."""
+def join_items(latents: list[Tensor]) -> Tensor:
+    """The items' latents (1, ...) as one batch (N, ...): one item is returned itself, not
+    copied (a whole latent less at the peak)."""
     return latents[0] if len(latents) == 1 else torch.cat(latents)
