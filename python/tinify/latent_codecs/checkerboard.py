@@ -319,7 +319,10 @@ class CheckerboardLatentCodec(LatentCodec):
         """A copy of ``context_prediction`` with its kernel masked to the checkerboard."""
         conv = self.context_prediction
         kh, kw = conv.kernel_size
-        copy = nn.Conv2d(
+        # skip_init: every value is copied below, so no random initialisation (nor use of
+        # torch's global generator: the fixed path's tiling asks for this copy while coding).
+        copy = nn.utils.skip_init(
+            nn.Conv2d,
             conv.in_channels,
             conv.out_channels,
             (kh, kw),
