@@ -174,16 +174,17 @@ class FixedRate:
         """``y_hat * 2^F`` (int32) of symbols ``q`` with scaled scales ``sigma`` and means
         ``m_int`` (int32, or None for the scale-only model)."""
         q = q.to("cpu", torch.int64)
-        num = q.abs() * (1 << FRAC_BITS)
+        # flat and contiguous, so the offsets are added in place whatever q's strides (a
+        # reshape of a non-contiguous tensor would be a copy, and the add lost)
+        num = q.abs().reshape(-1) * (1 << FRAC_BITS)
         if self.offsets is not None:
             nonzero = torch.nonzero(q.reshape(-1)).reshape(-1)
             if nonzero.numel():
                 stdev = sigma.reshape(-1).index_select(0, nonzero).clamp_min(self.bound)
                 rows = torch.stack((stdev, torch.full_like(stdev, self.feature)), dim=1)
                 delta = torch.from_numpy(self.offsets.forward_rows(to_numpy(rows, np.int32)))
-                flat = num.reshape(-1)
-                flat.index_add_(0, nonzero, -delta.reshape(-1).to(torch.int64))
-        num = num.clamp(-(2**46), 2**46) * torch.sign(q)
+                num.index_add_(0, nonzero, -delta.reshape(-1).to(torch.int64))
+        num = num.reshape(q.shape).clamp(-(2**46), 2**46) * torch.sign(q)
         value = torch.div(
             num * (1 << SCALE_BITS) + self.scale_int // 2, self.scale_int, rounding_mode="floor"
         )
@@ -803,11 +804,12 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         # buffers 8 bytes a symbol; the same bytes as one encode_with_indexes of them all):
         # no whole-latent copies of y, the symbols or the table rows.
         channels = y.size(1)
-        y_rows = y.detach().flatten(2).transpose(1, 2)
+        y_flat = y.detach().flatten(2)  # (1, M, H*W): gathered along H*W, then transposed
         table = self.gaussian_conditional.cdf_table()
         encoder = _core.RansEncoder()
         for i, positions in enumerate(coder.fronts):
-            front_values = y_rows.index_select(1, positions).reshape(-1, channels)
+            front_values = y_flat.index_select(2, positions).transpose(1, 2)
+            front_values = front_values.reshape(-1, channels).contiguous()
             rows, state = fronts.front(coder.front_params(i))
             q = fronts.symbols(front_values, state)
             coder.write_front(i, fronts.values(q, state))

@@ -468,7 +468,9 @@ class ContextCoder:
         )
         padded = (height + 2 * self.pad_h) * self.padded_width
         self.y_hat = params.new_zeros(batch, padded, channels)  # channels-last, zero border
-        self.params = params.detach().flatten(2).transpose(1, 2)  # (B, H*W, C_hyp)
+        # (B, C_hyp, H*W): gathered along the last dimension, then transposed (index_select on
+        # a transposed view would copy the whole tensor at every call).
+        self.params = params.detach().flatten(2)
         # Index work done once for all fronts rather than per step: each front's rows of
         # ``y_hat`` (its centres and, flattened, its causal taps), in coding order and split
         # into per-front views. Same values as entropy_params(pos) / write(pos) compute, so
@@ -488,13 +490,16 @@ class ContextCoder:
     def entropy_params(self, pos: Tensor) -> Tensor:
         """Entropy parameters of the positions ``pos`` (P,) of every item: (B*P, C_out)."""
         taps = self._centres(pos)[:, None] + self.tap_offsets[None, :]  # (P, taps)
-        hyper = self.params.index_select(1, pos).reshape(-1, self.params.size(-1))
-        return self._entropy_params(taps.reshape(-1), hyper)
+        return self._entropy_params(taps.reshape(-1), self._hyper_rows(pos))
+
+    def _hyper_rows(self, pos: Tensor) -> Tensor:
+        """The hyper parameters of positions ``pos`` (P,) of every item: (B*P, C_hyp)."""
+        rows = self.params.index_select(2, pos).transpose(1, 2)
+        return rows.reshape(-1, self.params.size(1)).contiguous()
 
     def front_params(self, i: int) -> Tensor:
         """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
-        hyper = self.params.index_select(1, self.fronts[i]).reshape(-1, self.params.size(-1))
-        return self._entropy_params(self.front_taps[i], hyper)
+        return self._entropy_params(self.front_taps[i], self._hyper_rows(self.fronts[i]))
 
     def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
         # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
@@ -563,10 +568,11 @@ def _encode_item(coder: ContextCoder, coding: FrontCoding, y: Tensor) -> bytes:
     """Code one item ``y`` (1, M, H, W) front by front into one stream."""
     arithmetic, channels = coder.arithmetic, y.size(1)
     # y's rows (positions), gathered front by front (no second copy of the whole latent).
-    y_rows = y.detach().to(coder.y_hat.device).flatten(2).transpose(1, 2)
+    y_flat = y.detach().to(coder.y_hat.device).flatten(2)  # (1, M, H*W)
     encoder = _core.RansEncoder()
     for i, positions in enumerate(coder.fronts):
-        values = y_rows.index_select(1, positions).reshape(-1, channels)
+        values = y_flat.index_select(2, positions).transpose(1, 2).reshape(-1, channels)
+        values = values.contiguous()  # (P, M) row-major, as the symbols' layout
         front = coding.front(arithmetic, coder.front_params(i))
         symbols = coding.conditional.quantize(values, "symbols", front.means)
         coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
