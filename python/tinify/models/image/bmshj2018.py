@@ -289,4 +289,5 @@ class ScaleHyperprior(CompressionModel):
         y_hat = self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means=means, stream_chunks=chunks
         )
+        del indexes, means  # two whole latents less while g_s runs
         return self._synthesize(y_hat, options)
