@@ -356,3 +356,20 @@ def test_fixed_reconstruction_does_not_depend_on_the_symbols_layout() -> None:
     # the offsets moved the nonzero symbols' values off the plain q / scale
     plain = FixedRate(rate.scale, 0.11, None).values(q.contiguous(), sigma, m_int)
     assert not torch.equal(values, plain)
+
+
+def test_fixed_reconstruction_in_blocks_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offsets are computed in blocks of OFFSET_ROWS rows (bounded memory on large
+    latents): blocks of 7 give the same values as one block."""
+    import tinify.models.image.vbr as vbr
+
+    net = _tiny_vbr("mbt2018-vbr", False)
+    rate = net._fixed_rate(torch.tensor(1 / 1.7))
+    g = torch.Generator().manual_seed(2)
+    q = torch.randint(-3, 4, (4, 30), generator=g, dtype=torch.int32)
+    sigma = torch.randint(500, 9000, (4, 30), generator=g, dtype=torch.int32)
+    m_int = torch.randint(-4000, 4000, (4, 30), generator=g, dtype=torch.int32)
+    whole = rate.values(q, sigma, m_int)
+    monkeypatch.setattr(vbr, "OFFSET_ROWS", 7)
+    assert int((q != 0).sum()) > 3 * 7
+    assert torch.equal(rate.values(q, sigma, m_int), whole)

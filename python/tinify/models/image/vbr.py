@@ -138,6 +138,10 @@ def quant_step_to_scale(quant_step: float) -> Tensor:
 SCALE_BITS = 16
 
 
+#: Rows of the learned-offset network per call in :meth:`FixedRate.values` (a memory bound).
+OFFSET_ROWS = 1 << 18
+
+
 class FixedRate:
     """The rate of one fixed-point call in integers, and the integer reconstruction (see the
     module docstring for the exact rules).
@@ -179,11 +183,15 @@ class FixedRate:
         num = q.abs().reshape(-1) * (1 << FRAC_BITS)
         if self.offsets is not None:
             nonzero = torch.nonzero(q.reshape(-1)).reshape(-1)
-            if nonzero.numel():
-                stdev = sigma.reshape(-1).index_select(0, nonzero).clamp_min(self.bound)
+            flat_sigma = sigma.reshape(-1)
+            # In blocks of rows: the offset network's activations per row would take GBs on a
+            # whole 12 MP latent; rows are independent and the adds exact, so the same result.
+            for start in range(0, nonzero.numel(), OFFSET_ROWS):
+                block = nonzero[start : start + OFFSET_ROWS]
+                stdev = flat_sigma.index_select(0, block).clamp_min(self.bound)
                 rows = torch.stack((stdev, torch.full_like(stdev, self.feature)), dim=1)
                 delta = torch.from_numpy(self.offsets.forward_rows(to_numpy(rows, np.int32)))
-                num.index_add_(0, nonzero, -delta.reshape(-1).to(torch.int64))
+                num.index_add_(0, block, -delta.reshape(-1).to(torch.int64))
         num = num.reshape(q.shape).clamp(-(2**46), 2**46) * torch.sign(q)
         value = torch.div(
             num * (1 << SCALE_BITS) + self.scale_int // 2, self.scale_int, rounding_mode="floor"
