@@ -103,12 +103,22 @@ def make_photo(kodak: Path, width: int, height: int, dest: Path) -> Path:
 # -- weights ------------------------------------------------------------------------------------
 
 
+#: Registered image models outside the zoo (no pretrained weights in CompressAI 1.2.8 either):
+#: the latent-codec models, benchmarked with uncalibrated random weights at their default size.
+CODEC_MODELS = ("cheng2020-anchor-checkerboard", "elic2022-official", "elic2022-chandelier")
+
+
 def all_models() -> list[str]:
     """Every zoo image model, then the default model (imported late: the CompressAI child
     must not load tinify, whose memory would count in its peak)."""
     from tinify.zoo import image_models
 
     return [*image_models, DEFAULT]
+
+
+def known_models() -> list[str]:
+    """What ``--models`` accepts: :func:`all_models` and :data:`CODEC_MODELS`."""
+    return [*all_models(), *CODEC_MODELS]
 
 
 def highest_quality(name: str) -> int:
@@ -119,6 +129,8 @@ def highest_quality(name: str) -> int:
         from tinify.weights import DEFAULT_MODEL
 
         return int(DEFAULT_MODEL["quality"])
+    if name in CODEC_MODELS:
+        return 0
     return 0 if is_variable_rate(name) else max(qualities(name))
 
 
@@ -137,6 +149,16 @@ def make_checkpoint(name: str, quality: int, kodak: Path, dest: Path) -> Path:
         from tinify.weights import load_default_model
 
         state = load_default_model().state_dict()
+    elif name in CODEC_MODELS:
+        # Random weights at the default size, tables built; not calibrated (bench_models'
+        # calibration knows the zoo's layouts only): the symbols are mostly zero, so the
+        # streams are small, while the shapes, hence memory and network time, are real.
+        from tinify.zoo import model_architectures
+
+        torch.manual_seed(0)
+        net = model_architectures[name]().eval()
+        net.update(force=True)
+        state = net.state_dict()
     else:
         x = load_image(kodak / "kodim01.png")
         if x is None:
@@ -320,6 +342,11 @@ def compressai_child(op: str, name: str, quality: int, checkpoint: str, src: str
     state = torch.load(checkpoint, weights_only=True)
     if name == DEFAULT:
         net = cai_models.ScaleHyperprior.from_state_dict(state)
+    elif name in CODEC_MODELS:
+        from compressai.registry import MODELS
+
+        net = MODELS[name]()
+        net.load_state_dict(state)
     else:
         net = image_models[name](quality=quality)
         net.load_state_dict(state)
@@ -404,7 +431,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "--models",
-        help=f"comma-separated zoo image models and/or {DEFAULT!r} (default: all of them)",
+        help=f"comma-separated zoo image models and/or {DEFAULT!r} (default: all of them), "
+        f"or the latent-codec models {', '.join(CODEC_MODELS)} (random weights)",
     )
     p.add_argument(
         "--sizes",
@@ -446,8 +474,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    known = all_models()
-    models = _csv(args.models) if args.models else known
+    known = known_models()
+    models = _csv(args.models) if args.models else all_models()
     unknown = [m for m in models if m not in known]
     if unknown:
         raise SystemExit(f"unknown models {unknown}; choose from {', '.join(known)}")

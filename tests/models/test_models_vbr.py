@@ -22,7 +22,7 @@ from tinify.models import (
     MeanScaleHyperpriorVbr,
     ScaleHyperpriorVbr,
 )
-from tinify.models.image.vbr import quant_step_to_scale
+from tinify.models.image.vbr import FixedRate, quant_step_to_scale
 from tinify.zoo import create_model
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "compressai_vbr_reference.json"
@@ -338,3 +338,38 @@ def test_fixed_rate_integers() -> None:
     assert rate.values(q, sigma, m).tolist() == [5, 4 * 4096 + 5, -8 * 4096 + 5, 12 * 4096 - 7]
     with pytest.raises(TinifyError, match="range"):
         FixedRate(torch.tensor(2.0**-17), 0.11, None)
+
+
+def test_fixed_reconstruction_does_not_depend_on_the_symbols_layout() -> None:
+    """FixedRate.values adds the learned offsets in place: a transposed (non-contiguous) block
+    of symbols must give the values of its contiguous copy (the offsets were once lost on a
+    copy)."""
+    net = _tiny_vbr("mbt2018-vbr", False)
+    rate = net._fixed_rate(torch.tensor(1 / 1.7))
+    g = torch.Generator().manual_seed(1)
+    q = torch.randint(-3, 4, (24, 5), generator=g, dtype=torch.int32).t()  # (5, 24), transposed
+    sigma = torch.randint(500, 9000, (5, 24), generator=g, dtype=torch.int32)
+    m_int = torch.randint(-4000, 4000, (5, 24), generator=g, dtype=torch.int32)
+    assert not q.is_contiguous() and bool((q != 0).any())
+    values = rate.values(q, sigma, m_int)
+    assert torch.equal(values, rate.values(q.contiguous(), sigma, m_int))
+    # the offsets moved the nonzero symbols' values off the plain q / scale
+    plain = FixedRate(rate.scale, 0.11, None).values(q.contiguous(), sigma, m_int)
+    assert not torch.equal(values, plain)
+
+
+def test_fixed_reconstruction_in_blocks_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The offsets are computed in blocks of OFFSET_ROWS rows (bounded memory on large
+    latents): blocks of 7 give the same values as one block."""
+    import tinify.models.image.vbr as vbr
+
+    net = _tiny_vbr("mbt2018-vbr", False)
+    rate = net._fixed_rate(torch.tensor(1 / 1.7))
+    g = torch.Generator().manual_seed(2)
+    q = torch.randint(-3, 4, (4, 30), generator=g, dtype=torch.int32)
+    sigma = torch.randint(500, 9000, (4, 30), generator=g, dtype=torch.int32)
+    m_int = torch.randint(-4000, 4000, (4, 30), generator=g, dtype=torch.int32)
+    whole = rate.values(q, sigma, m_int)
+    monkeypatch.setattr(vbr, "OFFSET_ROWS", 7)
+    assert int((q != 0).sum()) > 3 * 7
+    assert torch.equal(rate.values(q, sigma, m_int), whole)

@@ -19,7 +19,11 @@ import torch
 from torch import Tensor, nn
 
 from tinify.exceptions import ParameterError
+from tinify.latent_codecs import LatentCodec
+from tinify.latent_codecs.base import CodecArithmetic
 from tinify.models import CompressionModel
+from tinify.models.base import last_latent_size
+from tinify.models.fixed import FRAC_BITS
 from tinify.models.tiling import (
     ReceptiveField,
     analyze,
@@ -217,11 +221,45 @@ def test_automatic_tiling_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -
     assert synthesize(model.g_s, torch.zeros(1, 24, 2, 2), None).shape == (1, 3, 32, 32)
 
 
+def test_automatic_tiles_shrink_with_the_halo() -> None:
+    """Automatic tiles are 1024 pixels where the halo is small and smaller where it is wide
+    (hand-checked from the halos: cheng2020-attn's g_s reaches 12 + 11 latents, so
+    1088 - 368 = 720), and a tile plus its halo never spans more than AUTO_TILE_SPAN."""
+    import tinify.models.tiling as tiling
+
+    expected = {
+        "bmshj2018-hyperprior": (1024, 1024),
+        "mbt2018": (1024, 1024),
+        "cheng2020-anchor": (976, 848),
+        "cheng2020-attn": (848, 720),
+        "elic2022-official": (816, 800),
+    }
+    for name in ARCHS:
+        model = _model(name)
+        tiles = tuple(tiling.auto_tile(receptive_field(t)) for t in (model.g_a, model.g_s))
+        if name in expected:
+            assert tiles == expected[name], name
+        for transform, tile in zip((model.g_a, model.g_s), tiles):
+            field = receptive_field(transform)
+            if field.factor > 1:
+                halo = 16 * (-(-int(field.lo) // 16)) + 16 * (-(-(int(field.hi) - 15) // 16))
+            else:
+                halo = 16 * (-(-field.lo.numerator // field.lo.denominator))
+                halo += 16 * (-(-field.hi.numerator // field.hi.denominator))
+            assert tile % 16 == 0 and tile + halo <= tiling.AUTO_TILE_SPAN, (name, tile, halo)
+
+
 # -- the fixed path: bit-exact latents whatever the tiles and threads ------------------------------
 
 
-def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Path) -> None:
-    model = build_small("mbt2018-mean", seed=2)
+@pytest.mark.parametrize("name", ["mbt2018-mean", "elic2022-official"])
+def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(
+    name: str, tmp_path: Path
+) -> None:
+    """One stream, decoded with tiles 0/32/80 in-process and in subprocesses with other thread
+    counts and tiles: the same latent sha256. mbt2018-mean tiles its own integer h_s; ELIC's
+    latent codecs tile theirs and every other integer network (contexts, parameters)."""
+    model = _model(name, seed=2)
     x = image(1, 3, 128, 192, seed=4)
     out = model.compress(x, entropy_path="fixed", tile_size=64)
     path = tmp_path / "stream.json"
@@ -229,7 +267,7 @@ def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Pat
         json.dumps(
             {
                 "strings": [s[0].hex() for s in out["strings"]],
-                "shape": list(out["shape"]),
+                "shape": list(last_latent_size(out["shape"])),
                 "x_size": list(out["x_size"]),
             }
         )
@@ -243,9 +281,9 @@ def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Pat
         """
         import hashlib, json, sys, torch
         sys.path.insert(0, {root!r})
-        from tests.models.conftest import build_small
+        from tests.models.test_tiling import _model
         torch.set_num_threads({threads})
-        model = build_small("mbt2018-mean", seed=2)
+        model = _model({name!r}, seed=2)
         data = json.load(open({path!r}))
         out = {{"strings": [[bytes.fromhex(s)] for s in data["strings"]],
                "shape": data["shape"], "x_size": data["x_size"]}}
@@ -259,12 +297,50 @@ def test_fixed_path_latents_are_bit_exact_across_tiles_and_threads(tmp_path: Pat
     )
     for threads, tile in ((1, 0), (2, 48), (1, 112)):
         env = {**os.environ, "TINIFY_NUM_THREADS": str(threads), "OMP_NUM_THREADS": "2"}
-        code = script.format(root=str(ROOT), threads=threads, path=str(path), tile=tile)
+        code = script.format(root=str(ROOT), name=name, threads=threads, path=str(path), tile=tile)
         result = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
         )
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout.strip() == digest, (threads, tile)
+
+
+@pytest.mark.parametrize(
+    "name", ["cheng2020-anchor-checkerboard", "elic2022-official", "elic2022-chandelier"]
+)
+def test_latent_codec_integer_networks_are_bit_exact_on_tiles(name: str) -> None:
+    """Every integer network of the latent codecs (h_s, checkerboard context, parameter
+    aggregation, channel contexts) gives the same int32 output on tiles of 1, 4, 5 and 8 output
+    positions as on the whole tensor, for inputs up to +-8 in fixed point; the tiles are
+    reported, and torch's global generator is left alone."""
+    model = _model(name, seed=3)
+    networks = model._fixed_networks_of_codecs()
+    generator = torch.Generator().manual_seed(7)
+    checked = 0
+    for codec in model.latent_codec.modules():
+        if not isinstance(codec, LatentCodec):
+            continue
+        for key, module in codec.fixed_network_modules().items():
+            first = next(
+                m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+            )
+            size = (3, 5) if key == "h_s" else (9, 14)  # h_s upsamples 4x
+            bound = 8 << FRAC_BITS
+            x = torch.randint(-bound, bound, (1, first.in_channels, *size), generator=generator).to(
+                torch.int32
+            )
+            whole = CodecArithmetic(networks).run(codec, key, module, x)
+            assert whole.dtype == torch.int32
+            for tile in (1, 4, 5, 8):
+                seen: list[int] = []
+                rng = torch.get_rng_state()
+                with listen(lambda stage, done, total, log=seen: log.append(done)):
+                    tiled = CodecArithmetic(networks, tile).run(codec, key, module, x)
+                assert torch.equal(torch.get_rng_state(), rng)  # no random init while coding
+                assert torch.equal(tiled, whole), (key, tile)
+                assert len(seen) > 1, (key, tile)  # really on tiles
+            checked += 1
+    assert checked >= (2 if name == "cheng2020-anchor-checkerboard" else 6)
 
 
 # -- bounded memory --------------------------------------------------------------------------------

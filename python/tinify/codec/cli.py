@@ -128,7 +128,8 @@ def _add_tile(p: argparse.ArgumentParser, transform: str) -> None:
         metavar="SIZE",
         help=f"run the {transform} transform on tiles of at most SIZE pixels a side (a multiple "
         "of 16), in bounded memory and with the same result up to float rounding; 0 = the "
-        "whole image at once; default: automatic (1024-pixel tiles above 4.2 megapixels). "
+        "whole image at once; default: automatic (tiles of up to 1024 pixels above 4.2 "
+        "megapixels, smaller for transforms with wide receptive fields). "
         "Images only; the file does not depend on it",
     )
 

@@ -69,7 +69,8 @@ class LatentCodec(nn.Module):
     def compress_fixed(self, y: Tensor, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """:meth:`compress` with integer entropy parameters: side parameters come in, and
         ``"params"`` / ``"y_int"`` go out, as int32 with ``FRAC_BITS`` fractional bits. The
-        keyword ``networks`` (a :data:`FixedNetworks`) gives the quantized networks."""
+        keyword ``networks`` (a :data:`FixedNetworks`) gives the quantized networks, the
+        keyword ``tile_size`` their tiles (see :class:`CodecArithmetic`)."""
         raise ParameterError(
             f"{type(self).__name__} has no fixed-point entropy path: use entropy_path = 'float'"
         )
@@ -92,10 +93,15 @@ class CodecArithmetic:
 
     Args:
         networks: the quantized networks (a :data:`FixedNetworks`), or None for float.
+        tile_size: the fixed path runs its networks on tiles of at most this many output
+            positions (see :func:`tinify.models.tiling.latent_tiles`: the same integers for
+            any value, in bounded memory); 0 (the default): on whole tensors. A model passes
+            its image tile over ``g_a``'s stride (``CompressionModel._latent_tile``).
     """
 
-    def __init__(self, networks: FixedNetworks | None = None) -> None:
+    def __init__(self, networks: FixedNetworks | None = None, tile_size: int = 0) -> None:
         self.networks = networks
+        self.tile_size = int(tile_size)
 
     @property
     def fixed(self) -> bool:
@@ -106,7 +112,9 @@ class CodecArithmetic:
         """``codec.compress`` (float) or ``codec.compress_fixed`` with the networks."""
         if self.networks is None:
             return codec.compress(y, *args, **kwargs)
-        return codec.compress_fixed(y, *args, networks=self.networks, **kwargs)
+        return codec.compress_fixed(
+            y, *args, networks=self.networks, tile_size=self.tile_size, **kwargs
+        )
 
     def decompress(
         self, codec: LatentCodec, strings: Any, shape: Any, *args: Any, **kwargs: Any
@@ -114,7 +122,9 @@ class CodecArithmetic:
         """``codec.decompress`` (float) or ``codec.decompress_fixed`` with the networks."""
         if self.networks is None:
             return codec.decompress(strings, shape, *args, **kwargs)
-        return codec.decompress_fixed(strings, shape, *args, networks=self.networks, **kwargs)
+        return codec.decompress_fixed(
+            strings, shape, *args, networks=self.networks, tile_size=self.tile_size, **kwargs
+        )
 
     def entry(self, x: Tensor) -> Tensor:
         """A decoded float tensor (an exactly reproducible ``z_hat``) as a network input: as is,
@@ -129,12 +139,24 @@ class CodecArithmetic:
         self, codec: LatentCodec, key: str, module: Callable[[Tensor], Tensor], x: Tensor
     ) -> Tensor:
         """``module(x)``, or on the fixed path the quantized network ``codec`` declared under
-        ``key`` in :meth:`LatentCodec.fixed_network_modules`, on int32 ``x``."""
+        ``key`` in :meth:`LatentCodec.fixed_network_modules`, on int32 ``x``, on tiles of
+        :attr:`tile_size` output positions (bit-exact: the same integers as on the whole
+        tensor)."""
         if self.networks is None:
             return module(x)
         from tinify.models.fixed import run_network
+        from tinify.models.tiling import latent_tiles
 
-        return run_network(self.networks(codec, key), x)
+        net = self.networks(codec, key)
+        if not self.tile_size:
+            return run_network(net, x)
+        return latent_tiles(
+            codec.fixed_network_modules()[key],
+            x,
+            self.tile_size,
+            lambda t: run_network(net, t),
+            stage="hyper-synthesis tiles" if key == "h_s" else "entropy-network tiles",
+        )
 
     def decoded(self, out: Mapping[str, Any]) -> Tensor:
         """What later networks see of a codec's output: ``"y_hat"``, or ``"y_int"`` (the fixed

@@ -205,11 +205,12 @@ class ChannelGroupsLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer networks (``side_params`` int32, fixed point); the
         channel contexts see the groups' ``"y_int"``, returned too."""
-        return self._compress(y, side_params, CodecArithmetic(networks), stream_chunks)
+        return self._compress(y, side_params, CodecArithmetic(networks, tile_size), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -218,8 +219,9 @@ class ChannelGroupsLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         return self._decompress(
-            strings, shape, side_params, CodecArithmetic(networks), stream_chunks
+            strings, shape, side_params, CodecArithmetic(networks, tile_size), stream_chunks
         )

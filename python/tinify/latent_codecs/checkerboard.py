@@ -319,7 +319,10 @@ class CheckerboardLatentCodec(LatentCodec):
         """A copy of ``context_prediction`` with its kernel masked to the checkerboard."""
         conv = self.context_prediction
         kh, kw = conv.kernel_size
-        copy = nn.Conv2d(
+        # skip_init: every value is copied below, so no random initialisation (nor use of
+        # torch's global generator: the fixed path's tiling asks for this copy while coding).
+        copy = nn.utils.skip_init(
+            nn.Conv2d,
             conv.in_channels,
             conv.out_channels,
             (kh, kw),
@@ -344,6 +347,7 @@ class CheckerboardLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer networks; ``side_params`` is int32 (fixed point).
@@ -351,7 +355,7 @@ class CheckerboardLatentCodec(LatentCodec):
         Returns also ``"y_int"``: ``symbol * 2^F + m_int`` (saturated int32), the values the
         integer networks of later stages see.
         """
-        return self._compress(y, side_params, CodecArithmetic(networks), stream_chunks)
+        return self._compress(y, side_params, CodecArithmetic(networks, tile_size), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -360,9 +364,10 @@ class CheckerboardLatentCodec(LatentCodec):
         side_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""
         return self._decompress(
-            strings, shape, side_params, CodecArithmetic(networks), stream_chunks
+            strings, shape, side_params, CodecArithmetic(networks, tile_size), stream_chunks
         )

@@ -152,12 +152,13 @@ class GaussianConditionalLatentCodec(LatentCodec):
         ctx_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with int32 parameters (``FRAC_BITS`` fractional bits, from integer
         networks); returns also ``"y_int"``: ``symbol * 2^F + m_int`` (saturated int32), the
         values the integer networks of later steps see. (No network of its own: ``networks``
-        is accepted for the common interface.)"""
+        and ``tile_size`` are accepted for the common interface.)"""
         from tinify.models.fixed import FRAC_BITS, saturate
 
         indexes, m_int, means = self._fixed_params(ctx_params)
@@ -179,6 +180,7 @@ class GaussianConditionalLatentCodec(LatentCodec):
         ctx_params: Tensor,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`decompress` for streams of :meth:`compress_fixed` (returns ``"y_int"`` too)."""

@@ -103,10 +103,15 @@ class HyperLatentCodec(LatentCodec):
         return {"h_s": self.h_s}
 
     def compress_fixed(
-        self, y: Tensor, *, networks: FixedNetworks, stream_chunks: int | None = None
+        self,
+        y: Tensor,
+        *,
+        networks: FixedNetworks,
+        tile_size: int = 0,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with ``h_s`` in integers: ``"params"`` is int32 (fixed point)."""
-        return self._compress(y, CodecArithmetic(networks), stream_chunks)
+        return self._compress(y, CodecArithmetic(networks, tile_size), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -114,10 +119,11 @@ class HyperLatentCodec(LatentCodec):
         shape: Sequence[int],
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         z_hat = self._decode_z(strings, shape, stream_chunks)
-        return {"params": self._params(z_hat, CodecArithmetic(networks))}
+        return {"params": self._params(z_hat, CodecArithmetic(networks, tile_size))}
 
     def _params(self, z_hat: Tensor, arithmetic: CodecArithmetic) -> Tensor:
         """``h_s(z_hat)``: float, or int32 from the quantized ``h_s`` on ``to_fixed(z_hat)``."""

@@ -127,10 +127,15 @@ class HyperpriorLatentCodec(LatentCodec):
         return self._decompress(strings, shape, FLOAT_CODING, stream_chunks)
 
     def compress_fixed(
-        self, y: Tensor, *, networks: FixedNetworks, stream_chunks: int | None = None
+        self,
+        y: Tensor,
+        *,
+        networks: FixedNetworks,
+        tile_size: int = 0,
+        stream_chunks: int | None = None,
     ) -> dict[str, Any]:
         """:meth:`compress` with integer entropy parameters (both parts' fixed paths)."""
-        return self._compress(y, CodecArithmetic(networks), stream_chunks)
+        return self._compress(y, CodecArithmetic(networks, tile_size), stream_chunks)
 
     def decompress_fixed(
         self,
@@ -138,9 +143,10 @@ class HyperpriorLatentCodec(LatentCodec):
         shape: Any,
         *,
         networks: FixedNetworks,
+        tile_size: int = 0,
         stream_chunks: int | None = None,
     ) -> dict[str, Any]:
-        return self._decompress(strings, shape, CodecArithmetic(networks), stream_chunks)
+        return self._decompress(strings, shape, CodecArithmetic(networks, tile_size), stream_chunks)
 
     def _compress(
         self, y: Tensor, arithmetic: CodecArithmetic, stream_chunks: int | None

@@ -30,7 +30,8 @@ one model and code with different options at once (the coder releases the GIL):
   pixels a side (a multiple of the transform's stride), each extended by its receptive-field
   halo (:mod:`tinify.models.tiling`): every latent and pixel equals the whole-image result up to
   float rounding, in bounded memory. ``None`` (the default): automatic, tiles of
-  :data:`~tinify.models.tiling.AUTO_TILE_SIZE` for images above
+  :data:`~tinify.models.tiling.AUTO_TILE_SIZE` pixels (less for transforms with wide halos,
+  see :func:`~tinify.models.tiling.auto_tile`) for images above
   :data:`~tinify.models.tiling.AUTO_TILE_PIXELS` pixels; ``0``: never tile. The stream does not
   depend on it (up to float rounding of ``g_a``) and the decoder may use any tile size.
 
@@ -60,7 +61,13 @@ from tinify.latent_codecs import LatentCodec
 from tinify.latent_codecs.base import chunks_option
 from tinify.layers.inference import inference_copy, parameter_signature
 from tinify.models.fixed import check_entropy_path, quantize_network
-from tinify.models.tiling import analyze, check_tile_size, synthesize
+from tinify.models.tiling import (
+    analyze,
+    check_tile_size,
+    image_tile,
+    receptive_field,
+    synthesize,
+)
 from tinify.ops import compute_padding, crop, pad_to_multiple
 
 __all__ = [
@@ -686,6 +693,27 @@ class CompressionModel(nn.Module):
         )
         return x_hat.contiguous()
 
+    def _latent_tile(self, options: CodingOptions | None, pixels: int) -> int:
+        """Tile side, in positions of the latent ``y`` (``g_a``'s output), of the fixed path's
+        integer networks at ``y``'s resolution (``h_s``, contexts, entropy parameters) in a
+        call with ``options`` on an image of ``pixels`` (padded) pixels: the image tile of
+        ``options.tile_size`` (see :func:`~tinify.models.tiling.image_tile`; automatic without
+        ``options``) over ``g_a``'s stride; 0 for no tiling. Integer tiles are bit-exact
+        whatever this is (see :func:`~tinify.models.tiling.latent_tiles`): it only bounds the
+        memory, as the image tiles do.
+        """
+        tile = image_tile(None if options is None else options.tile_size, pixels)
+        if not tile:
+            return 0
+        g_a = getattr(self, "g_a", None)
+        if not isinstance(g_a, nn.Module):
+            return 0
+        try:
+            stride = receptive_field(g_a).factor
+        except ParameterError:
+            return 0  # same integers on the whole latent
+        return max(1, int(tile // stride))
+
     def _compress(self, x: Tensor, options: CodingOptions) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -809,7 +837,8 @@ class SimpleVAECompressionModel(CompressionModel):
         chunks = chunks_option(options.stream_chunks)
         if self._coding_fixed(options):
             networks = self._fixed_networks_of_codecs()
-            out = self.latent_codec.compress_fixed(y, networks=networks, **chunks)
+            tile = self._latent_tile(options, int(x.shape[-2]) * int(x.shape[-1]))
+            out = self.latent_codec.compress_fixed(y, networks=networks, tile_size=tile, **chunks)
             return {k: v for k, v in out.items() if k != "y_int"}
         return dict(self.latent_codec.compress(y, **chunks))
 
@@ -852,7 +881,14 @@ class SimpleVAECompressionModel(CompressionModel):
         kwargs.update(chunks_option(options.stream_chunks))
         if self._coding_fixed(options):
             networks = self._fixed_networks_of_codecs()
-            out = self.latent_codec.decompress_fixed(strings, shape, **kwargs, networks=networks)
+            try:
+                pixels = math.prod(last_latent_size(shape)) * self.downsampling_factor**2
+            except (TypeError, ValueError):  # a codec's own shape: only an explicit tile
+                pixels = 0
+            tile = self._latent_tile(options, pixels)
+            out = self.latent_codec.decompress_fixed(
+                strings, shape, **kwargs, networks=networks, tile_size=tile
+            )
             y_hat = out["y_hat"].to(next(self.g_s.parameters()))  # g_s's device and dtype
         else:
             y_hat = self.latent_codec.decompress(strings, shape, **kwargs)["y_hat"]

@@ -176,7 +176,16 @@ def to_fixed(x: Tensor) -> Tensor:
 
 
 def from_fixed(x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
-    """``x_int * 2^-F`` in ``dtype`` (via float64; exact for float32 when ``|x_int| < 2^24``)."""
+    """``x_int * 2^-F`` in ``dtype``, correctly rounded (exact for float32 when
+    ``|x_int| < 2^24``).
+
+    For float32 and float64 the integers are converted to ``dtype`` (one rounding) and scaled
+    by ``2^-F`` in place: a power-of-two scale is exact and commutes with rounding (no overflow
+    or subnormal for int32 inputs), so this equals rounding the exact product once, with no
+    float64 copy of a whole latent. Other dtypes go through float64.
+    """
+    if dtype in (torch.float32, torch.float64) and not x.is_floating_point():
+        return x.to(dtype).mul_(2.0**-FRAC_BITS)
     return (x.to(torch.float64) * 2.0**-FRAC_BITS).to(dtype)
 
 

@@ -58,10 +58,13 @@ from tinify.utils.progress import report
 __all__ = [
     "AUTO_TILE_PIXELS",
     "AUTO_TILE_SIZE",
+    "AUTO_TILE_SPAN",
     "ReceptiveField",
     "analyze",
+    "auto_tile",
     "check_tile_size",
     "image_tile",
+    "latent_tiles",
     "receptive_field",
     "register_layer",
     "synthesize",
@@ -71,8 +74,15 @@ __all__ = [
 
 #: With ``tile_size=None`` (automatic), images of more pixels than this are tiled.
 AUTO_TILE_PIXELS = 4 << 20
-#: With ``tile_size=None``, the tile side (pixels of the image) above :data:`AUTO_TILE_PIXELS`.
+#: With ``tile_size=None``, the largest tile side (pixels of the image) above
+#: :data:`AUTO_TILE_PIXELS`.
 AUTO_TILE_SIZE = 1024
+#: With ``tile_size=None``, a tile and its halo span at most this many pixels: 1024-pixel tiles
+#: for transforms whose halo is at most 64 pixels (bmshj2018, mbt2018), smaller ones for wider
+#: fields (cheng2020's and ELIC's reach 57-179 pixels each way), so that a tile's activations
+#: take about the same memory whatever the model (a 1024-pixel tile of cheng2020-attn's ``g_s``
+#: spans 1376 pixels and took 1.5 GiB; 704 pixels span 1088).
+AUTO_TILE_SPAN = AUTO_TILE_SIZE + 64
 
 
 @dataclass(frozen=True)
@@ -346,6 +356,20 @@ def image_tile(tile_size: int | None, pixels: int) -> int:
     return tile_size
 
 
+def auto_tile(field: ReceptiveField) -> int:
+    """The automatic tile side (pixels of the image) of a transform with receptive field
+    ``field`` (an analysis or a synthesis transform): :data:`AUTO_TILE_SIZE`, less what its halo
+    needs beyond :data:`AUTO_TILE_SPAN`, a multiple of the stride (at least 4 strides)."""
+    if field.factor >= 1:  # analysis: the halo in input pixels, aligned to the stride
+        s = int(field.factor)
+        halo = _round_up(field.lo, s) + _round_up(field.hi - s + 1, s)
+    else:  # synthesis: whole latents each way
+        s = int(field.factor.denominator)
+        halo = (math.ceil(field.lo) + math.ceil(field.hi)) * s
+    tile = min(AUTO_TILE_SIZE, AUTO_TILE_SPAN - halo)
+    return max(4 * s, tile // s * s)
+
+
 def _plan(
     transform: nn.Module, tile_size: int | None, size: tuple[int, int]
 ) -> tuple[int, ReceptiveField | None]:
@@ -362,7 +386,7 @@ def _plan(
             field = receptive_field(transform)
         except ParameterError:
             return 0, None
-        tile = AUTO_TILE_SIZE
+        tile = auto_tile(field)
     else:
         field = receptive_field(transform)
         tile = tile_size
@@ -445,7 +469,7 @@ def analyze(
         transform: the analysis transform (image -> latent, stride ``s``).
         x: (N, C, H, W) input; H and W multiples of ``s`` when tiled (the models' padded input).
         tile_size: tile side in input pixels, a multiple of ``s``; None: automatic (tiles of
-            :data:`AUTO_TILE_SIZE` above :data:`AUTO_TILE_PIXELS` pixels); 0: the whole image.
+            :func:`auto_tile` above :data:`AUTO_TILE_PIXELS` pixels); 0: the whole image.
             The tiles split the image evenly, aligned to ``s``.
         channels_last: run in channels-last layout (the result is NCHW either way).
         stage: the :func:`tinify.utils.progress.report` stage, reported after each tile.
@@ -538,3 +562,41 @@ def synthesize(
     return _tiles(
         run, y, rows, cols, (before, after), Fraction(s), channels_last, stage, clamp=clamp
     )
+
+
+def latent_tiles(
+    module: nn.Module,
+    x: Tensor,
+    tile: int,
+    run: Callable[[Tensor], Tensor],
+    *,
+    stage: str = "entropy-network tiles",
+) -> Tensor:
+    """``run(x)`` on tiles of at most ``tile`` output positions, for an integer network
+    ``run`` with the layers of ``module`` (the float network it was quantized from, whose
+    layers give the halo): a hyper-synthesis (``x`` upsampled by ``s``) or a stride-1 network
+    (context, entropy parameters) at a latent's resolution.
+
+    The fixed-point path's networks are exact integer arithmetic, so every tile computes the
+    same integers as the whole tensor and the result does not depend on ``tile``: tiling only
+    bounds the working memory (the integer layers hold several int64/float64 copies of their
+    input and output). ``tile`` is rounded down to a multiple of ``s`` (at least ``s``); 0 runs
+    the whole tensor, and so does a ``module`` that cannot be tiled (same result, more memory).
+
+    Args:
+        module: the float network (its receptive field, see :func:`receptive_field`).
+        x: (N, C, H, W) input of ``run``.
+        tile: tile side in output positions; 0: no tiling.
+        run: computes the network on a tile (or the whole input).
+        stage: the :func:`tinify.utils.progress.report` stage, after each tile.
+    """
+    if tile <= 0:
+        return run(x)
+    try:
+        scale = receptive_field(module).factor
+    except ParameterError:
+        return run(x)
+    if scale.numerator != 1:
+        return run(x)
+    s = scale.denominator
+    return synthesize(module, x, max(s, tile // s * s), stage=stage, apply=run)

@@ -12,7 +12,7 @@ from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.layers import GDN, IGDN, conv, deconv
 from tinify.models.base import CodingOptions, CompressionModel
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
-from tinify.models.tiling import image_tile, synthesize
+from tinify.models.tiling import latent_tiles
 from tinify.registry.torch import register_model
 
 __all__ = [
@@ -215,20 +215,19 @@ class ScaleHyperprior(CompressionModel):
         """``h_s(z_hat)`` in the integer path: int32 (N, C, H, W) with ``FRAC_BITS`` bits.
 
         On tiles when the image is tiled (``options.tile_size``; tiles of 1/16 the image
-        tile, in latent positions): integer arithmetic, so bit-exact whatever the tiles, and
-        the integer layers' working memory stays bounded on large images.
+        tile, in latent positions, see :meth:`_latent_tile`): integer arithmetic, so bit-exact
+        whatever the tiles, and the integer layers' working memory stays bounded on large
+        images.
         """
         net = self.fixed_network("h_s")
         factor = self.downsampling_factor
         pixels = int(z_hat.shape[-2]) * int(z_hat.shape[-1]) * factor * factor
-        tile = image_tile(None if options is None else options.tile_size, pixels)
-        hyper_tile = max(4, tile // 64 * 4) if tile else 0
-        return synthesize(
+        return latent_tiles(
             self.h_s,
-            z_hat,
-            hyper_tile,
+            to_fixed(z_hat),
+            self._latent_tile(options, pixels),
+            lambda z: run_network(net, z),
             stage="hyper-synthesis tiles",
-            apply=lambda z: run_network(net, to_fixed(z)),
         )
 
     def _coding_params(self, z_hat: Tensor, options: CodingOptions) -> tuple[Tensor, Tensor | None]:
@@ -290,4 +289,5 @@ class ScaleHyperprior(CompressionModel):
         y_hat = self.gaussian_conditional.decompress(
             list(strings[0]), indexes, z_hat.dtype, means=means, stream_chunks=chunks
         )
+        del indexes, means  # two whole latents less while g_s runs
         return self._synthesize(y_hat, options)

@@ -239,7 +239,8 @@ class JointAutoregressiveHierarchicalPriors(MeanScaleHyperprior):
             self.context_order,
             arithmetic=arithmetic,
         )
-        return self._synthesize(arithmetic.latent(y_hat, z_hat), options)
+        y_hat = arithmetic.latent(y_hat, z_hat)  # the fixed path's int32 latent goes here
+        return self._synthesize(y_hat, options)
 
 
 def entropy_model_from_state_dict(state_dict: Mapping[str, Tensor], m: int) -> dict[str, Any]:

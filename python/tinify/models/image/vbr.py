@@ -77,6 +77,7 @@ from tinify.models.image.wavefront import (
     FrontArithmetic,
     causal_taps,
     coding_fronts,
+    join_items,
     single_intra_op_thread,
     wavefront_slope,
 )
@@ -137,6 +138,10 @@ def quant_step_to_scale(quant_step: float) -> Tensor:
 SCALE_BITS = 16
 
 
+#: Rows of the learned-offset network per call in :meth:`FixedRate.values` (a memory bound).
+OFFSET_ROWS = 1 << 18
+
+
 class FixedRate:
     """The rate of one fixed-point call in integers, and the integer reconstruction (see the
     module docstring for the exact rules).
@@ -173,16 +178,21 @@ class FixedRate:
         """``y_hat * 2^F`` (int32) of symbols ``q`` with scaled scales ``sigma`` and means
         ``m_int`` (int32, or None for the scale-only model)."""
         q = q.to("cpu", torch.int64)
-        num = q.abs() * (1 << FRAC_BITS)
+        # flat and contiguous, so the offsets are added in place whatever q's strides (a
+        # reshape of a non-contiguous tensor would be a copy, and the add lost)
+        num = q.abs().reshape(-1) * (1 << FRAC_BITS)
         if self.offsets is not None:
             nonzero = torch.nonzero(q.reshape(-1)).reshape(-1)
-            if nonzero.numel():
-                stdev = sigma.reshape(-1).index_select(0, nonzero).clamp_min(self.bound)
+            flat_sigma = sigma.reshape(-1)
+            # In blocks of rows: the offset network's activations per row would take GBs on a
+            # whole 12 MP latent; rows are independent and the adds exact, so the same result.
+            for start in range(0, nonzero.numel(), OFFSET_ROWS):
+                block = nonzero[start : start + OFFSET_ROWS]
+                stdev = flat_sigma.index_select(0, block).clamp_min(self.bound)
                 rows = torch.stack((stdev, torch.full_like(stdev, self.feature)), dim=1)
                 delta = torch.from_numpy(self.offsets.forward_rows(to_numpy(rows, np.int32)))
-                flat = num.reshape(-1)
-                flat.index_add_(0, nonzero, -delta.reshape(-1).to(torch.int64))
-        num = num.clamp(-(2**46), 2**46) * torch.sign(q)
+                num.index_add_(0, block, -delta.reshape(-1).to(torch.int64))
+        num = num.reshape(q.shape).clamp(-(2**46), 2**46) * torch.sign(q)
         value = torch.div(
             num * (1 << SCALE_BITS) + self.scale_int // 2, self.scale_int, rounding_mode="floor"
         )
@@ -505,9 +515,12 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         offsets = None if self.no_quantoffset else self.fixed_network("quant_offsets")
         return FixedRate(scale, float(bound.reshape(-1)[0]), offsets)
 
-    def _fixed_coding(self, z_hat: Tensor, rate: FixedRate) -> tuple[Tensor, Tensor, Tensor | None]:
-        """``(indexes, scaled scales, m_int)`` of ``y`` from the integer ``h_s``."""
-        scales_int, m_int = self._split_params(self._hyper_params_fixed(z_hat))
+    def _fixed_coding(
+        self, z_hat: Tensor, rate: FixedRate, options: CodingOptions
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """``(indexes, scaled scales, m_int)`` of ``y`` from the integer ``h_s`` (on the
+        tiles of ``options``)."""
+        scales_int, m_int = self._split_params(self._hyper_params_fixed(z_hat, options))
         sigma = rate.sigma(scales_int)
         return self.gaussian_conditional.build_indexes_fixed(sigma, FRAC_BITS), sigma, m_int
 
@@ -544,7 +557,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         z = self.h_a(self._hyper_input(y))
         z_strings, z_hat = self._compress_z(z, options)
         if options.fixed:
-            indexes, _, m_int = self._fixed_coding(z_hat, self._fixed_rate(scale))
+            indexes, _, m_int = self._fixed_coding(z_hat, self._fixed_rate(scale), options)
             centred = y if m_int is None else y - from_fixed(m_int, y.dtype).to(y.device)
             y_strings = self.gaussian_conditional.compress(
                 centred * scale, indexes.to(y.device), stream_chunks=options.stream_chunks
@@ -571,7 +584,7 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
         chunks = options.stream_chunks
         if options.fixed:
             rate = self._fixed_rate(scale)
-            indexes, sigma, m_int = self._fixed_coding(z_hat, rate)
+            indexes, sigma, m_int = self._fixed_coding(z_hat, rate, options)
             q = gc.decompress(list(strings[0]), indexes, torch.int32, stream_chunks=chunks)
             y_int = rate.values(q, sigma, m_int)
             return self._synthesize(from_fixed(y_int, z_hat.dtype).to(z_hat.device), options)
@@ -744,7 +757,9 @@ class JointAutoregressiveHierarchicalPriorsVbr(
                 self._decompress_item(coder, decoder, fronts)
                 decoder.finish()
                 latents.append(coder.latent())
-        y_hat = fronts.arithmetic.latent(torch.cat(latents), z_hat)
+                del coder  # its buffers go before the next item's (and before g_s)
+        y_hat = fronts.arithmetic.latent(join_items(latents), z_hat)
+        del latents, params
         return self._synthesize(y_hat, options)
 
     def _fronts(self, scale: Tensor, stage: int, options: CodingOptions) -> _FrontRate:
@@ -793,21 +808,21 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         return self._reconstruct(qf.abs(), torch.sign(qf), scales * scale, scale, means)
 
     def _compress_item(self, coder: ContextCoder, y: Tensor, fronts: _FrontRate) -> bytes:
+        # y's rows gathered front by front, and the symbols put front by front (the coder
+        # buffers 8 bytes a symbol; the same bytes as one encode_with_indexes of them all):
+        # no whole-latent copies of y, the symbols or the table rows.
         channels = y.size(1)
-        y_rows = y.detach().flatten(2).transpose(1, 2).index_select(1, torch.cat(coder.fronts))
-        values = y_rows.reshape(-1, channels).split([f.numel() for f in coder.fronts])
-        symbols, indexes = [], []
-        for i, front_values in enumerate(values):
+        y_flat = y.detach().flatten(2)  # (1, M, H*W): gathered along H*W, then transposed
+        table = self.gaussian_conditional.cdf_table()
+        encoder = _core.RansEncoder()
+        for i, positions in enumerate(coder.fronts):
+            front_values = y_flat.index_select(2, positions).transpose(1, 2)
+            front_values = front_values.reshape(-1, channels).contiguous()
             rows, state = fronts.front(coder.front_params(i))
             q = fronts.symbols(front_values, state)
             coder.write_front(i, fronts.values(q, state))
-            symbols.append(q.reshape(-1))
-            indexes.append(rows)
-        return _core.encode_with_indexes(
-            to_numpy(torch.cat(symbols), np.int32),
-            np.concatenate(indexes),
-            self.gaussian_conditional.cdf_table(),
-        )
+            encoder.put_with_indexes(to_numpy(q.reshape(-1), np.int32), rows, table)
+        return encoder.flush()
 
     def _decompress_item(
         self, coder: ContextCoder, decoder: RansDecoder, fronts: _FrontRate

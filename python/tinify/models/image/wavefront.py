@@ -70,6 +70,7 @@ __all__ = [
     "context_network",
     "decompress_latent",
     "front_coding",
+    "join_items",
     "single_intra_op_thread",
     "split_mixture",
     "wavefront_slope",
@@ -467,19 +468,20 @@ class ContextCoder:
         )
         padded = (height + 2 * self.pad_h) * self.padded_width
         self.y_hat = params.new_zeros(batch, padded, channels)  # channels-last, zero border
-        self.params = params.detach().flatten(2).transpose(1, 2)  # (B, H*W, C_hyp)
+        # (B, C_hyp, H*W): gathered along the last dimension, then transposed (index_select on
+        # a transposed view would copy the whole tensor at every call).
+        self.params = params.detach().flatten(2)
         # Index work done once for all fronts rather than per step: each front's rows of
-        # ``y_hat`` (its centres and, flattened, its causal taps) and its hyper parameters,
-        # gathered in coding order and split into per-front views. Same values as
-        # entropy_params(pos) / write(pos) compute, so the arithmetic is unchanged.
+        # ``y_hat`` (its centres and, flattened, its causal taps), in coding order and split
+        # into per-front views. Same values as entropy_params(pos) / write(pos) compute, so
+        # the arithmetic is unchanged. The hyper parameters are gathered per front (a copy of
+        # all of them in coding order would double their memory: 2M channels per position).
         sizes = [f.numel() for f in self.fronts]
         positions = torch.cat(self.fronts)
         centres = self._centres(positions)
         taps_flat = (centres[:, None] + self.tap_offsets[None, :]).reshape(-1)
         self.front_centres = list(centres.split(sizes))
         self.front_taps = list(taps_flat.split([n * len(taps) for n in sizes]))
-        hyper = self.params.index_select(1, positions)  # (B, H*W, C_hyp) in coding order
-        self.front_hyper = [p.reshape(-1, p.size(-1)) for p in hyper.split(sizes, dim=1)]
 
     def _centres(self, pos: Tensor) -> Tensor:
         width = self.shape[3]
@@ -488,12 +490,16 @@ class ContextCoder:
     def entropy_params(self, pos: Tensor) -> Tensor:
         """Entropy parameters of the positions ``pos`` (P,) of every item: (B*P, C_out)."""
         taps = self._centres(pos)[:, None] + self.tap_offsets[None, :]  # (P, taps)
-        hyper = self.params.index_select(1, pos).reshape(-1, self.params.size(-1))
-        return self._entropy_params(taps.reshape(-1), hyper)
+        return self._entropy_params(taps.reshape(-1), self._hyper_rows(pos))
+
+    def _hyper_rows(self, pos: Tensor) -> Tensor:
+        """The hyper parameters of positions ``pos`` (P,) of every item: (B*P, C_hyp)."""
+        rows = self.params.index_select(2, pos).transpose(1, 2)
+        return rows.reshape(-1, self.params.size(1)).contiguous()
 
     def front_params(self, i: int) -> Tensor:
         """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
-        return self._entropy_params(self.front_taps[i], self.front_hyper[i])
+        return self._entropy_params(self.front_taps[i], self._hyper_rows(self.fronts[i]))
 
     def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
         # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
@@ -561,11 +567,12 @@ def single_intra_op_thread() -> Iterator[None]:
 def _encode_item(coder: ContextCoder, coding: FrontCoding, y: Tensor) -> bytes:
     """Code one item ``y`` (1, M, H, W) front by front into one stream."""
     arithmetic, channels = coder.arithmetic, y.size(1)
-    # y's rows (positions) in coding order, one view per front.
-    y_rows = y.detach().to(coder.y_hat.device).flatten(2).transpose(1, 2)
-    y_rows = y_rows.index_select(1, torch.cat(coder.fronts)).reshape(-1, channels)
+    # y's rows (positions), gathered front by front (no second copy of the whole latent).
+    y_flat = y.detach().to(coder.y_hat.device).flatten(2)  # (1, M, H*W)
     encoder = _core.RansEncoder()
-    for i, values in enumerate(y_rows.split([f.numel() for f in coder.fronts])):
+    for i, positions in enumerate(coder.fronts):
+        values = y_flat.index_select(2, positions).transpose(1, 2).reshape(-1, channels)
+        values = values.contiguous()  # (P, M) row-major, as the symbols' layout
         front = coding.front(arithmetic, coder.front_params(i))
         symbols = coding.conditional.quantize(values, "symbols", front.means)
         coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
@@ -636,7 +643,8 @@ def compress_latent(
         for b, coder in enumerate(coders):
             strings.append(_encode_item(coder, coding, y[b : b + 1]))
             latents.append(coder.latent())
-    return strings, torch.cat(latents)
+            del coder  # its buffers go before the next item's
+    return strings, join_items(latents)
 
 
 @torch.no_grad()
@@ -665,4 +673,11 @@ def decompress_latent(
         for coder, stream in zip(coders, strings):
             _decode_item(coder, coding, stream)
             latents.append(coder.latent())
-    return torch.cat(latents)
+            del coder  # its buffers go before the next item's
+    return join_items(latents)
+
+
+def join_items(latents: list[Tensor]) -> Tensor:
+    """The items' latents (1, ...) as one batch (N, ...): one item is returned itself, not
+    copied (a whole latent less at the peak)."""
+    return latents[0] if len(latents) == 1 else torch.cat(latents)
