@@ -28,6 +28,7 @@ from tinify.models.base import (
     check_image,
     check_shape,
     check_strings,
+    has_hooks,
 )
 from tinify.models.fixed import FRAC_BITS, from_fixed, run_network, to_fixed
 from tinify.models.video.scale_space import gaussian_volume, warp_volume
@@ -461,23 +462,45 @@ class ScaleSpaceFlow(CompressionModel):
         :func:`~tinify.models.video.warp_volume` (CompressAI's method)."""
         return warp_volume(volume, flow, scale_field, padding_mode)
 
+    def _transform(self, name: str, options: CodingOptions | None) -> Any:
+        """What computes transform ``name`` (``"img_encoder"``, ..., ``"res_decoder"``):
+        in coding mode 1 (``options.fixed``) its inference copy
+        (:meth:`~tinify.models.CompressionModel.inference_transform`: Winograd or channels-last
+        convolutions; the latents need not be CompressAI's, and encoder and decoder both use
+        the copies, so references do not drift); otherwise (training, ``options`` None, and
+        mode 0) the module itself in channels-last layout, CompressAI's computation. A
+        transform with forward hooks always runs as itself."""
+        module = getattr(self, name)
+        if options is not None and options.fixed and not has_hooks(module):
+            return self.inference_transform(name)
+        return lambda x: module(_nhwc(x))
+
     def _inter(
-        self, x_cur: Tensor, x_ref: Tensor, code: Any
+        self, x_cur: Tensor, x_ref: Tensor, code: Any, options: CodingOptions | None = None
     ) -> tuple[Tensor, Tensor, Tensor, Any, Any]:
         """Motion and residual analysis shared by training and encoding.
 
-        ``code(hyperprior, y)`` quantizes (``forward`` or ``compress``). Returns ``(x_pred,
-        y_motion_hat, y_res_hat, motion_info, residual_info)``.
+        ``code(hyperprior, y)`` quantizes (``forward`` or ``compress``); ``options``: the coding
+        call's (see :meth:`_transform`), None in training. Returns ``(x_pred, y_motion_hat,
+        y_res_hat, motion_info, residual_info)``.
         """
-        y_motion = self.motion_encoder(_nhwc(torch.cat([x_cur, x_ref], dim=1)))
+        y_motion = self._transform("motion_encoder", options)(torch.cat([x_cur, x_ref], dim=1))
         y_motion_hat, motion_out = code(self.motion_hyperprior, y_motion)
-        x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(y_motion_hat)))
-        y_res = self.res_encoder(_nhwc(x_cur - x_pred))
+        flow = self._transform("motion_decoder", options)(y_motion_hat)
+        x_pred = self.forward_prediction(x_ref, flow)
+        y_res = self._transform("res_encoder", options)(x_cur - x_pred)
         y_res_hat, res_out = code(self.res_hyperprior, y_res)
         return x_pred, y_motion_hat, y_res_hat, motion_out, res_out
 
-    def _reconstruct(self, x_pred: Tensor, y_motion_hat: Tensor, y_res_hat: Tensor) -> Tensor:
-        x_res_hat = self.res_decoder(_nhwc(torch.cat([y_res_hat, y_motion_hat], dim=1)))
+    def _reconstruct(
+        self,
+        x_pred: Tensor,
+        y_motion_hat: Tensor,
+        y_res_hat: Tensor,
+        options: CodingOptions | None = None,
+    ) -> Tensor:
+        res_decoder = self._transform("res_decoder", options)
+        x_res_hat = res_decoder(torch.cat([y_res_hat, y_motion_hat], dim=1))
         return x_pred + x_res_hat.contiguous()
 
     # -- training -----------------------------------------------------------------------------
@@ -552,11 +575,14 @@ class ScaleSpaceFlow(CompressionModel):
         of a clip: nothing uses it). :meth:`encode_keyframe`, :meth:`encode_inter` and
         :class:`VideoEncoder` all code through this."""
         if x_ref is None:
-            y_hat, out = _code(self.img_hyperprior, self.img_encoder(_nhwc(x)), options)
-            return (self.img_decoder(_nhwc(y_hat)).contiguous() if reconstruct else None), out
+            y = self._transform("img_encoder", options)(x)
+            y_hat, out = _code(self.img_hyperprior, y, options)
+            if not reconstruct:
+                return None, out
+            return self._transform("img_decoder", options)(y_hat).contiguous(), out
         code = functools.partial(_code, options=options)
-        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, code)
-        x_rec = self._reconstruct(x_pred, y_motion_hat, y_res_hat) if reconstruct else None
+        x_pred, y_motion_hat, y_res_hat, motion, res = self._inter(x, x_ref, code, options)
+        x_rec = self._reconstruct(x_pred, y_motion_hat, y_res_hat, options) if reconstruct else None
         return x_rec, _inter_out(motion, res)
 
     def decode_keyframe(
@@ -570,7 +596,7 @@ class ScaleSpaceFlow(CompressionModel):
         """Decode an I-frame from ``[y_strings, z_strings]`` and its z ``shape``."""
         options = self.coding_options(entropy_path, stream_chunks)
         y_hat = _decode(self.img_hyperprior, strings, shape, options)
-        return self.img_decoder(_nhwc(y_hat)).contiguous()
+        return self._transform("img_decoder", options)(y_hat).contiguous()
 
     def decode_inter(
         self,
@@ -584,9 +610,9 @@ class ScaleSpaceFlow(CompressionModel):
         """Decode a P-frame from ``{"motion", "residual"}`` strings and shapes."""
         options = self.coding_options(entropy_path, stream_chunks)
         motion = _decode(self.motion_hyperprior, strings["motion"], shapes["motion"], options)
-        x_pred = self.forward_prediction(x_ref, self.motion_decoder(_nhwc(motion)))
+        x_pred = self.forward_prediction(x_ref, self._transform("motion_decoder", options)(motion))
         residual = _decode(self.res_hyperprior, strings["residual"], shapes["residual"], options)
-        return self._reconstruct(x_pred, motion, residual)
+        return self._reconstruct(x_pred, motion, residual, options)
 
     # -- whole sequences ----------------------------------------------------------------------
 
