@@ -301,7 +301,7 @@ def _winograd_kernel(conv: nn.Conv2d) -> Tensor | None:
 
 class WinogradConv(nn.Module):
     """A 5x5 (or 3x3) stride-2 convolution as NNPACK's Winograd 3x3 convolution of the
-    space-to-depth input (see :func:`_space_to_depth_kernel`); NCHW float32 on the CPU.
+    space-to-depth input (see :func:`_winograd_kernel`); NCHW float32 on the CPU.
 
     An input of odd height or width (never the models' padded tiles) runs the original
     convolution.

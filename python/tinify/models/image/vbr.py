@@ -77,6 +77,7 @@ from tinify.models.image.wavefront import (
     FrontArithmetic,
     causal_taps,
     coding_fronts,
+    gather_rows,
     join_items,
     single_intra_op_thread,
     wavefront_slope,
@@ -811,13 +812,11 @@ class JointAutoregressiveHierarchicalPriorsVbr(
         # y's rows gathered front by front, and the symbols put front by front (the coder
         # buffers 8 bytes a symbol; the same bytes as one encode_with_indexes of them all):
         # no whole-latent copies of y, the symbols or the table rows.
-        channels = y.size(1)
-        y_flat = y.detach().flatten(2)  # (1, M, H*W): gathered along H*W, then transposed
+        y_flat = y.detach().flatten(2)  # (1, M, H*W)
         table = self.gaussian_conditional.cdf_table()
         encoder = _core.RansEncoder()
         for i, positions in enumerate(coder.fronts):
-            front_values = y_flat.index_select(2, positions).transpose(1, 2)
-            front_values = front_values.reshape(-1, channels).contiguous()
+            front_values = gather_rows(y_flat, positions)
             rows, state = fronts.front(coder.front_params(i))
             q = fronts.symbols(front_values, state)
             coder.write_front(i, fronts.values(q, state))

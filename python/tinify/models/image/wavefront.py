@@ -70,6 +70,7 @@ __all__ = [
     "context_network",
     "decompress_latent",
     "front_coding",
+    "gather_rows",
     "join_items",
     "single_intra_op_thread",
     "split_mixture",
@@ -494,8 +495,7 @@ class ContextCoder:
 
     def _hyper_rows(self, pos: Tensor) -> Tensor:
         """The hyper parameters of positions ``pos`` (P,) of every item: (B*P, C_hyp)."""
-        rows = self.params.index_select(2, pos).transpose(1, 2)
-        return rows.reshape(-1, self.params.size(1)).contiguous()
+        return gather_rows(self.params, pos)
 
     def front_params(self, i: int) -> Tensor:
         """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
@@ -566,13 +566,12 @@ def single_intra_op_thread() -> Iterator[None]:
 
 def _encode_item(coder: ContextCoder, coding: FrontCoding, y: Tensor) -> bytes:
     """Code one item ``y`` (1, M, H, W) front by front into one stream."""
-    arithmetic, channels = coder.arithmetic, y.size(1)
+    arithmetic = coder.arithmetic
     # y's rows (positions), gathered front by front (no second copy of the whole latent).
     y_flat = y.detach().to(coder.y_hat.device).flatten(2)  # (1, M, H*W)
     encoder = _core.RansEncoder()
     for i, positions in enumerate(coder.fronts):
-        values = y_flat.index_select(2, positions).transpose(1, 2).reshape(-1, channels)
-        values = values.contiguous()  # (P, M) row-major, as the symbols' layout
+        values = gather_rows(y_flat, positions)  # (P, M) row-major, as the symbols' layout
         front = coding.front(arithmetic, coder.front_params(i))
         symbols = coding.conditional.quantize(values, "symbols", front.means)
         coder.write_front(i, arithmetic.context_values(symbols, front.context_means))
@@ -675,6 +674,14 @@ def decompress_latent(
             latents.append(coder.latent())
             del coder  # its buffers go before the next item's
     return join_items(latents)
+
+
+def gather_rows(flat: Tensor, positions: Tensor) -> Tensor:
+    """The rows of ``flat`` (B, C, H*W) at ``positions`` (P,) of its last dimension, as a
+    contiguous (B*P, C) tensor: gathered along H*W and then transposed (an ``index_select``
+    on a transposed view would copy the whole tensor at every call)."""
+    rows = flat.index_select(2, positions).transpose(1, 2)
+    return rows.reshape(-1, flat.size(1)).contiguous()
 
 
 def join_items(latents: list[Tensor]) -> Tensor:
