@@ -11,6 +11,7 @@ from torch import nn
 
 from tinify.exceptions import ParameterError
 from tinify.layers import GDN, GDN1, IGDN
+from tinify.layers import inference
 from tinify.layers.inference import (
     GDN_BAND_COLUMNS,
     FoldedGDN,
@@ -232,6 +233,32 @@ def test_winograd_layers(layer: nn.Module) -> None:
         if isinstance(fast, WinogradConv) and layer.stride == (2, 2):
             odd = torch.randn(1, 5, 7, 9)  # falls back to the original convolution
             assert_close(fast(odd), layer(odd))
+
+
+@pytest.mark.parametrize("layer", WINOGRAD_LAYERS, ids=repr)
+def test_winograd_bands(layer: nn.Module, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large inputs run in bands of rows (six-row multiples, a shorter last band, the first
+    and last reading a zero row beyond the edge) with the same result."""
+    if not winograd_available():
+        pytest.skip("torch's NNPACK is not available here")
+    torch.manual_seed(4)
+    fast = WinogradDeconv(layer) if isinstance(layer, nn.ConvTranspose2d) else WinogradConv(layer)
+    x = torch.randn(2, 5, 32, 10)  # 32 rows (16 after space-to-depth): 6 + 6 + ... + rest
+    calls: list[int] = []
+    nnpack = torch._nnpack_spatial_convolution
+
+    def counted(*args: object) -> torch.Tensor:
+        calls.append(1)
+        return nnpack(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inference, "WINOGRAD_BAND_BYTES", 1)  # six-row bands
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counted)
+    with torch.no_grad():
+        banded = fast(x)
+        expected = layer(x)
+    rows = 16 if isinstance(fast, WinogradConv) and fast.stride == 2 else 32
+    assert len(calls) == -(-rows // 6)
+    assert_close(banded, expected)
 
 
 def test_winograd_not_convertible() -> None:
