@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 from tinify.exceptions import ParameterError
-from tinify.layers import GDN, GDN1, IGDN
-from tinify.layers import inference
+from tinify.layers import GDN, GDN1, IGDN, inference
 from tinify.layers.inference import (
     GDN_BAND_COLUMNS,
     FoldedGDN,
