@@ -40,6 +40,20 @@ def optional(name: str) -> ModuleType | None:
             return None
 
 
+def compressai_zoo_model(name: str, quality: int) -> torch.nn.Module:
+    """CompressAI 1.2.8's zoo model ``name`` at ``quality`` with random weights (CompressAI must
+    be installed). Its zoo builds a GDN ``FactorizedPrior`` for "bmshj2018-factorized-relu"
+    (``zoo.image`` passes the architecture "bmshj2018-factorized"); this returns its own
+    ``FactorizedPriorReLU`` of the zoo's sizes instead, the model tinify's zoo builds."""
+    from compressai import models as cai_models
+    from compressai.zoo import image_models
+
+    net = image_models[name](quality=quality)
+    if name == "bmshj2018-factorized-relu" and not isinstance(net, cai_models.FactorizedPriorReLU):
+        net = cai_models.FactorizedPriorReLU(net.N, net.M)
+    return net
+
+
 def row(label: str, n: int, seconds: float, base: float | None = None) -> str:
     """A markdown table row with Msym/s and the speed-up over ``base`` seconds."""
     ratio = f"{base / seconds:.1f}x" if base else "1.0x"

@@ -106,7 +106,7 @@ def main() -> None:
     rows, stages = [], []
     for config in args.configs.split(","):
         name, quality = config.strip().split(":")
-        model, reference = build_pair(name, int(quality), x, cai)
+        model, reference = build_pair(name, int(quality), x)
         best, outs, x_hats = compare({"tinify": model, CAI: reference}, x, args.repeat)
         check(name, outs, x_hats)
         bpp = stream_bytes(outs["tinify"]) * 8 / (height * width)

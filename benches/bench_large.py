@@ -142,7 +142,7 @@ def make_checkpoint(name: str, quality: int, kodak: Path, dest: Path) -> Path:
         return dest
     import torch
 
-    from _common import optional
+    from _common import compressai_zoo_model, optional
     from bench_models import calibrate, load_image
 
     if name == DEFAULT:
@@ -164,10 +164,9 @@ def make_checkpoint(name: str, quality: int, kodak: Path, dest: Path) -> Path:
         if x is None:
             raise SystemExit(f"no Kodak images in {kodak}: pass --kodak DIR")
         x = x[..., :256, :384]
-        cai = optional("compressai.zoo")
         torch.manual_seed(0)
-        if cai is not None:
-            net = cai.image_models[name](quality=quality).eval()
+        if optional("compressai") is not None:
+            net = compressai_zoo_model(name, quality).eval()
         else:
             from tinify.zoo import create_model
 
@@ -335,8 +334,9 @@ def compressai_child(op: str, name: str, quality: int, checkpoint: str, src: str
     import torch
     import torch.nn.functional as F
     from compressai import models as cai_models
-    from compressai.zoo import image_models
     from PIL import Image
+
+    from _common import compressai_zoo_model
 
     torch.set_grad_enabled(False)
     state = torch.load(checkpoint, weights_only=True)
@@ -348,7 +348,7 @@ def compressai_child(op: str, name: str, quality: int, checkpoint: str, src: str
         net = MODELS[name]()
         net.load_state_dict(state)
     else:
-        net = image_models[name](quality=quality)
+        net = compressai_zoo_model(name, quality)
         net.load_state_dict(state)
     net.eval()
     # CompressAI codes at inputscale = float32(1 / step), a tensor (as tinify's quant_step).

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from _common import optional, set_threads
+from _common import compressai_zoo_model, optional, set_threads
 from tinify.zoo import create_model
 
 KODAK = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "kodak"
@@ -119,11 +119,11 @@ def _fit_density(bottleneck: nn.Module, latent: torch.Tensor, steps: int = 150) 
     bottleneck.eval()
 
 
-def build_pair(name: str, quality: int, x: torch.Tensor, cai: Any) -> tuple[nn.Module, nn.Module]:
+def build_pair(name: str, quality: int, x: torch.Tensor) -> tuple[nn.Module, nn.Module]:
     """(tinify model, CompressAI model) with the same calibrated random weights and tables."""
     zoo_name = name.replace("_", "-")
     torch.manual_seed(0)
-    reference = cai.image_models[zoo_name](quality=quality).eval()
+    reference = compressai_zoo_model(zoo_name, quality).eval()
     calibrate(reference, x)
     reference.update(force=True, update_quantiles=True)
     buffer = io.BytesIO()
@@ -225,7 +225,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name in names:
-        model, reference = build_pair(name, args.quality, x, cai)
+        model, reference = build_pair(name, args.quality, x)
         repeat = args.ar_repeat if name in AUTOREGRESSIVE else args.repeat
         best, outs, x_hats = compare({"tinify": model, CAI: reference}, x, repeat)
         verdict = check(name, outs, x_hats)

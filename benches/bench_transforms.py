@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from _common import optional, set_threads
+from _common import compressai_zoo_model, optional, set_threads
 from bench_models import KODAK, calibrate
 from tinify.zoo import create_model, image_models
 
@@ -84,7 +84,7 @@ def kodak_mosaic(width: int, height: int) -> torch.Tensor:
     return x.contiguous()
 
 
-def build_pair(name: str, x_small: torch.Tensor, cai: Any) -> tuple[nn.Module, nn.Module]:
+def build_pair(name: str, x_small: torch.Tensor) -> tuple[nn.Module, nn.Module]:
     """(tinify model, CompressAI model) with the same calibrated random weights and tables."""
     if name not in image_models:  # no zoo qualities: the registry's defaults
         from tinify.registry import MODELS as REGISTRY
@@ -96,13 +96,7 @@ def build_pair(name: str, x_small: torch.Tensor, cai: Any) -> tuple[nn.Module, n
         quality = highest_quality(name)
         model = create_model(name, quality).eval()
         torch.manual_seed(0)
-        reference = cai.image_models[name](quality=quality).eval()
-    if type(reference).__name__ != type(model).__name__:
-        # CompressAI 1.2.8's zoo builds a GDN FactorizedPrior for "bmshj2018-factorized-relu":
-        # take its own class of that name instead.
-        cai_models = optional("compressai.models")
-        torch.manual_seed(0)
-        reference = getattr(cai_models, type(model).__name__)(model.N, model.M).eval()
+        reference = compressai_zoo_model(name, quality).eval()
     try:
         calibrate(reference, x_small)
     except AttributeError:  # ELIC, the checkerboard model: not the layout calibrate knows
@@ -259,7 +253,7 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in (n.strip() for n in args.models.split(",") if n.strip()):
-        model, reference = build_pair(name, x_small, cai)
+        model, reference = build_pair(name, x_small)
         table = coders(model, reference)
         best: dict[str, tuple[float, dict[str, float], float]] = {}
         reference_image = x
