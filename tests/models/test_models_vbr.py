@@ -358,8 +358,8 @@ def test_fixed_reconstruction_does_not_depend_on_the_symbols_layout() -> None:
     assert not torch.equal(values, plain)
 
 
-def test_fixed_reconstruction_in_blocks_of_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The offsets are computed in blocks of OFFSET_ROWS rows (bounded memory on large
+def test_fixed_reconstruction_in_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reconstruction runs on blocks of OFFSET_ROWS elements (bounded memory on large
     latents): blocks of 7 give the same values as one block."""
     import tinify.models.image.vbr as vbr
 

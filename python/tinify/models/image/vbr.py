@@ -139,7 +139,8 @@ def quant_step_to_scale(quant_step: float) -> Tensor:
 SCALE_BITS = 16
 
 
-#: Rows of the learned-offset network per call in :meth:`FixedRate.values` (a memory bound).
+#: Elements per block of :meth:`FixedRate.values` (and so rows of the learned-offset network
+#: per call): a memory bound.
 OFFSET_ROWS = 1 << 18
 
 
@@ -177,28 +178,38 @@ class FixedRate:
 
     def values(self, q: Tensor, sigma: Tensor, m_int: Tensor | None) -> Tensor:
         """``y_hat * 2^F`` (int32) of symbols ``q`` with scaled scales ``sigma`` and means
-        ``m_int`` (int32, or None for the scale-only model)."""
-        q = q.to("cpu", torch.int64)
-        # flat and contiguous, so the offsets are added in place whatever q's strides (a
-        # reshape of a non-contiguous tensor would be a copy, and the add lost)
-        num = q.abs().reshape(-1) * (1 << FRAC_BITS)
+        ``m_int`` (int32, or None for the scale-only model).
+
+        Element-wise (the offset network acts on one element's scale), so it runs on blocks of
+        :data:`OFFSET_ROWS` elements: the int64 temporaries of a whole 24 MP latent would take
+        gigabytes. Every operation is exact integer arithmetic, so blocks change nothing."""
+        shape = q.shape
+        q_flat = q.to("cpu").reshape(-1)
+        sigma_flat = sigma.to("cpu").reshape(-1)
+        m_flat = None if m_int is None else m_int.to("cpu").reshape(-1)
+        out = torch.empty(q_flat.numel(), dtype=torch.int32)
+        for start in range(0, q_flat.numel(), OFFSET_ROWS):
+            block = slice(start, start + OFFSET_ROWS)
+            m_block = None if m_flat is None else m_flat[block]
+            out[block] = self._values(q_flat[block], sigma_flat[block], m_block)
+        return out.reshape(shape)
+
+    def _values(self, q: Tensor, sigma: Tensor, m_int: Tensor | None) -> Tensor:
+        """:meth:`values` of flat (n,) tensors."""
+        q = q.to(torch.int64)
+        num = q.abs() * (1 << FRAC_BITS)
         if self.offsets is not None:
-            nonzero = torch.nonzero(q.reshape(-1)).reshape(-1)
-            flat_sigma = sigma.reshape(-1)
-            # In blocks of rows: the offset network's activations per row would take GBs on a
-            # whole 12 MP latent; rows are independent and the adds exact, so the same result.
-            for start in range(0, nonzero.numel(), OFFSET_ROWS):
-                block = nonzero[start : start + OFFSET_ROWS]
-                stdev = flat_sigma.index_select(0, block).clamp_min(self.bound)
-                rows = torch.stack((stdev, torch.full_like(stdev, self.feature)), dim=1)
-                delta = torch.from_numpy(self.offsets.forward_rows(to_numpy(rows, np.int32)))
-                num.index_add_(0, block, -delta.reshape(-1).to(torch.int64))
-        num = num.reshape(q.shape).clamp(-(2**46), 2**46) * torch.sign(q)
+            nonzero = torch.nonzero(q).reshape(-1)
+            stdev = sigma.index_select(0, nonzero).clamp_min(self.bound)
+            rows = torch.stack((stdev, torch.full_like(stdev, self.feature)), dim=1)
+            delta = torch.from_numpy(self.offsets.forward_rows(to_numpy(rows, np.int32)))
+            num.index_add_(0, nonzero, -delta.reshape(-1).to(torch.int64))
+        num = num.clamp(-(2**46), 2**46) * torch.sign(q)
         value = torch.div(
             num * (1 << SCALE_BITS) + self.scale_int // 2, self.scale_int, rounding_mode="floor"
         )
         if m_int is not None:
-            value = value + m_int.to("cpu", torch.int64)
+            value = value + m_int.to(torch.int64)
         return saturate(value)
 
 
