@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import subprocess
 import sys
@@ -189,6 +190,40 @@ def test_tiled_coding_equals_whole_image(name: str) -> None:
             latent_t, x_hat_t = _latent_and_image(model, whole, entropy_path=path, tile_size=tile)
             assert torch.equal(latent_t, latent)
             torch.testing.assert_close(x_hat_t, x_hat, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("copy", [False, True], ids=["module", "inference-copy"])
+def test_synthesis_tiles_shrink_their_halo_child_by_child(copy: bool) -> None:
+    """A tile of a sequential synthesis runs child by child, each output cropped to what the
+    remaining children read: the last layer sees the core and its own reach only, not the
+    whole transform's halo, and the result equals the whole-image one (and, with the same tile
+    size, the uncropped tiles' result) up to float rounding."""
+    model = _model("cheng2020-attn")
+    g_s = model.g_s
+    apply = model.inference_transform("g_s") if copy else None
+    last = apply.net[-1] if apply is not None else g_s[-1]  # type: ignore[union-attr]
+    halo = receptive_field(g_s)
+    reach = receptive_field(g_s[-1])
+    channels = next(m for m in g_s.modules() if isinstance(m, nn.Conv2d)).in_channels
+    y = torch.randn(1, channels, 12, 17, generator=torch.Generator().manual_seed(3))
+    sizes: list[tuple[int, int]] = []
+    hook = last.register_forward_pre_hook(lambda m, a: sizes.append(tuple(a[0].shape[-2:])))
+    try:
+        with torch.no_grad():
+            whole = synthesize(g_s, y, 0, apply=apply)
+            sizes.clear()
+            tiled = synthesize(g_s, y, 64, apply=apply)  # 4 latents per tile: 3 x 5 tiles
+    finally:
+        hook.remove()
+    # (Winograd's rounding moves with the tile: about 1e-5 of the output's range)
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-4 if copy else 1e-5)
+    assert len(sizes) == 15
+    scale = int(1 / reach.factor)  # the last child's input is at half the output's resolution
+    core = 64 // scale
+    most = core + math.ceil(reach.lo) + math.ceil(reach.hi)
+    assert max(max(hw) for hw in sizes) <= most
+    # the whole transform's halo, at that resolution, is far wider than the last child's reach
+    assert (math.ceil(halo.lo) + math.ceil(halo.hi)) * 16 // scale > 4 * (most - core)
 
 
 def test_progress_is_reported_per_tile() -> None:

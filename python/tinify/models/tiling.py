@@ -25,6 +25,12 @@ guessing; :func:`register_layer` teaches a new type (say a fused inference copy 
 
 Tiles are aligned to the transform's total stride (analysis tiles and halos are multiples of
 it), so every strided convolution samples the same positions as on the whole image.
+
+**Shrinking halos.** A sequential synthesis transform runs a tile child by child and crops each
+child's output to what the remaining children still read (:class:`_Stages`): the halo is
+mostly the reach of the low-resolution layers, so the full-resolution layers, which cost the
+most, run on the tile and a few pixels. cheng2020-attn's ``g_s`` on 512-pixel tiles of a 1.5 MP
+image took 1.89x the whole-image time with the full halo on every layer, 1.10x this way.
 """
 
 from __future__ import annotations
@@ -401,6 +407,86 @@ def _whole(transform: nn.Module, x: Tensor, channels_last: bool) -> Tensor:
     return transform(x)
 
 
+class _Stages:
+    """A sequential upsampling transform run child by child on a tile, each child's output
+    cropped to what the remaining children read around the tile's core (a shrinking halo).
+
+    The halo of a whole synthesis transform is mostly the reach of its low-resolution layers
+    (cheng2020-attn's ``g_s``: 179 pixels each way, so a 720-pixel tile ran its
+    full-resolution layers on 1078 pixels, 2.2x the work of the core). After child ``l`` only
+    ``receptive_field(children[l+1:])`` around the core is still read, so the rest is cropped
+    there: the expensive last layers run on the core and a few pixels. Where the tile touches
+    the image border nothing is cropped on that side (the layers zero-pad as on the whole
+    image); inside, the values a child's own padding spoils lie within the cropped margin, by
+    the same argument as for the whole halo. So the result is the same as without stages, up
+    to float rounding.
+
+    Args:
+        children: the callables of the children (the transform's, or its inference copy's).
+        fields: each child's receptive field (upsampling or stride 1: integer ``1/factor``).
+        channels_last: the input's layout for the children (cropped views are made contiguous
+            in it, as the children's fast paths want).
+    """
+
+    def __init__(
+        self,
+        children: Sequence[Callable[[Tensor], Tensor]],
+        fields: Sequence[ReceptiveField],
+        channels_last: bool,
+    ) -> None:
+        self.children = list(children)
+        self.scales = [int(1 / f.factor) for f in fields]
+        needs, rest = [], ReceptiveField()
+        for f in reversed(fields):  # needs[l]: what children l+1.. read, in child l's units
+            needs.append((math.ceil(rest.lo), math.ceil(rest.hi)))
+            rest = f.then(rest)
+        self.needs = needs[::-1]
+        self.layout = torch.channels_last if channels_last else torch.contiguous_format
+
+    def __call__(self, part: Tensor, core: tuple[int, int], size: tuple[int, int]) -> Tensor:
+        """The output of the core ``size`` (rows, columns) at offset ``core`` of ``part``
+        (input units)."""
+        x = part.contiguous(memory_format=self.layout)
+        (oy, ox), (h, w) = core, size
+        with torch.no_grad():
+            for child, k, (before, after) in zip(self.children, self.scales, self.needs):
+                x = child(x)
+                oy, ox, h, w = oy * k, ox * k, h * k, w * k
+                y0, x0 = max(oy - before, 0), max(ox - before, 0)
+                y1, x1 = min(oy + h + after, x.shape[-2]), min(ox + w + after, x.shape[-1])
+                if (y0, x0, y1, x1) != (0, 0, *x.shape[-2:]):
+                    x = x[..., y0:y1, x0:x1].contiguous(memory_format=self.layout)
+                oy, ox = oy - y0, ox - x0
+        return x.contiguous()
+
+
+def _synthesis_stages(
+    transform: nn.Module, apply: Callable[[Tensor], Tensor] | None, channels_last: bool
+) -> _Stages | None:
+    """The :class:`_Stages` of a synthesis ``transform`` (an ``nn.Sequential`` whose children
+    all upsample or keep the scale) run as itself (``apply`` None) or as its inference copy;
+    None for anything else (say an integer network: it is exact on any tile anyway)."""
+    from tinify.layers.inference import InferenceTransform
+
+    if not isinstance(transform, nn.Sequential) or len(transform) < 2:
+        return None
+    if apply is None:
+        children: list[nn.Module] = list(transform)
+    elif isinstance(apply, InferenceTransform) and isinstance(apply.net, nn.Sequential):
+        children, channels_last = list(apply.net), apply.channels_last
+    else:
+        return None
+    if len(children) != len(transform):
+        return None
+    try:
+        fields = [receptive_field(child) for child in transform]
+    except ParameterError:
+        return None
+    if any(f.factor.numerator != 1 for f in fields):
+        return None
+    return _Stages(children, fields, channels_last)
+
+
 def _tiles(
     run: Callable[[Tensor], Tensor],
     src: Tensor,
@@ -411,10 +497,12 @@ def _tiles(
     channels_last: bool,
     stage: str,
     clamp: bool = False,
+    stages: _Stages | None = None,
 ) -> Tensor:
     """Run ``run`` on each tile of ``src`` (``rows`` x ``cols``) extended by ``halo`` (before,
     after; clipped at the border), crop the halo off and write it into the output, whose
-    positions are ``ratio`` times the input's (exact integers: the tiles are aligned)."""
+    positions are ``ratio`` times the input's (exact integers: the tiles are aligned). With
+    ``stages``, the tile runs through them instead, cropped after each (see :class:`_Stages`)."""
     height, width = (int(v) for v in src.shape[-2:])
     before, after = halo
 
@@ -431,7 +519,14 @@ def _tiles(
             part = src[..., ey0:ey1, ex0:ex1]
             if channels_last:
                 part = part.contiguous(memory_format=torch.channels_last)
-            result = run(part)
+            oy, ox = scaled(y0 - ey0), scaled(x0 - ex0)
+            h, w = scaled(y1 - y0), scaled(x1 - x0)
+            if stages is not None:
+                result = stages(part, (y0 - ey0, x0 - ex0), (y1 - y0, x1 - x0))
+                oy = ox = 0
+                ey0, ey1, ex0, ex1 = y0, y1, x0, x1  # the result is the core alone
+            else:
+                result = run(part)
             expect = (scaled(ey1 - ey0), scaled(ex1 - ex0))
             if tuple(result.shape[-2:]) != expect:
                 raise ParameterError(
@@ -442,8 +537,6 @@ def _tiles(
                 result = result.clamp_(0, 1)
             if out is None:
                 out = result.new_empty((*result.shape[:-2], scaled(height), scaled(width)))
-            oy, ox = scaled(y0 - ey0), scaled(x0 - ex0)
-            h, w = scaled(y1 - y0), scaled(x1 - x0)
             out[..., scaled(y0) : scaled(y1), scaled(x0) : scaled(x1)] = result[
                 ..., oy : oy + h, ox : ox + w
             ]
@@ -559,8 +652,18 @@ def synthesize(
     before, after = math.ceil(field.lo), math.ceil(field.hi)
     t = tile // s
     rows, cols = tile_grid(height, t), tile_grid(width, t)
+    stages = _synthesis_stages(transform, apply, channels_last)
     return _tiles(
-        run, y, rows, cols, (before, after), Fraction(s), channels_last, stage, clamp=clamp
+        run,
+        y,
+        rows,
+        cols,
+        (before, after),
+        Fraction(s),
+        channels_last,
+        stage,
+        clamp=clamp,
+        stages=stages,
     )
 
 
