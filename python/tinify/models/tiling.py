@@ -59,6 +59,7 @@ from tinify.layers import (
     SpectralConv2d,
     SpectralConvTranspose2d,
 )
+from tinify.utils.memory import release_free_memory
 from tinify.utils.progress import report
 
 __all__ = [
@@ -541,6 +542,7 @@ def _tiles(
                 ..., oy : oy + h, ox : ox + w
             ]
             del result, part
+            release_free_memory()  # the tile's freed blocks, or the heap fragments
             done += 1
             report(stage, done, total)
     assert out is not None
