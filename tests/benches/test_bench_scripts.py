@@ -152,3 +152,18 @@ def test_sizes_photos_and_table(benches: None, tmp_path: Path) -> None:
     assert line["bpp"] == f"{8e6 / (4032 * 3024):.3f}" and line["PSNR dB"] == "-"
     summary = row.summary()
     assert summary["encode"]["seconds"] == 29.0 and summary["decode"]["status"] == "out of memory"
+
+
+# -- bench_tiles ----------------------------------------------------------------------------------
+
+
+def test_bench_tiles_runs_tiles(benches: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """Forced 64-pixel tiles of a 128x192 image: the table has the ratios and tiny differences."""
+    bench_tiles = _import("bench_tiles")
+    args = ["--models", "bmshj2018-hyperprior", "--quality", "1", "--size", "192x128"]
+    assert bench_tiles.main([*args, "--tile", "64", "--repeat", "1"]) == 0
+    (row,) = _table(capsys.readouterr().out)
+    assert row["g_a tile"] == "64" and row["g_s tile"] == "64"
+    assert re.fullmatch(r"\d+\.\d\dx", row["g_s tiled / whole"])
+    diffs = [float(v) for v in row["max diff g_a, g_s"].split(",")]
+    assert all(0 <= d < 1e-3 for d in diffs)
