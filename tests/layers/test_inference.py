@@ -250,14 +250,18 @@ def test_winograd_bands(layer: nn.Module, monkeypatch: pytest.MonkeyPatch) -> No
         calls.append(1)
         return nnpack(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inference, "WINOGRAD_BAND_BYTES", 1)  # six-row bands
-    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counted)
     with torch.no_grad():
+        whole = fast(x)
+        monkeypatch.setattr(inference, "WINOGRAD_BAND_BYTES", 1)  # six-row bands
+        monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counted)
         banded = fast(x)
         expected = layer(x)
     rows = 16 if isinstance(fast, WinogradConv) and fast.stride == 2 else 32
     assert len(calls) == -(-rows // 6)
     assert_close(banded, expected)
+    # bands start on NNPACK's six-row tile grid, so the tiles and their rounding are the
+    # unbanded call's
+    assert torch.equal(banded, whole)
 
 
 def test_winograd_not_convertible() -> None:

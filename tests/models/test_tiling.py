@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from tinify.exceptions import ParameterError
 from tinify.latent_codecs import LatentCodec
 from tinify.latent_codecs.base import CodecArithmetic
-from tinify.models import CompressionModel
+from tinify.layers.inference import inference_copy
+from tinify.models import Cheng2020Attention, CompressionModel, tiling
 from tinify.models.base import last_latent_size
 from tinify.models.fixed import FRAC_BITS
 from tinify.models.tiling import (
@@ -33,6 +34,7 @@ from tinify.models.tiling import (
     synthesize,
     tile_grid,
 )
+from tinify.models.utils import deconv
 from tinify.utils.progress import listen
 from tinify.zoo import list_models
 
@@ -192,38 +194,76 @@ def test_tiled_coding_equals_whole_image(name: str) -> None:
             torch.testing.assert_close(x_hat_t, x_hat, rtol=0, atol=1e-5)
 
 
+def _thin_cheng_g_s() -> nn.Sequential:
+    """cheng2020-attn's synthesis transform with 4 channels, float64 (rounding ~1e-15)."""
+    torch.manual_seed(0)
+    return Cheng2020Attention._transforms(4, 4)[1].eval().double()
+
+
 @pytest.mark.parametrize("copy", [False, True], ids=["module", "inference-copy"])
-def test_synthesis_tiles_shrink_their_halo_child_by_child(copy: bool) -> None:
+def test_synthesis_tiles_shrink_their_halo_child_by_child(
+    copy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A tile of a sequential synthesis runs child by child, each output cropped to what the
-    remaining children read: the last layer sees the core and its own reach only, not the
-    whole transform's halo, and the result equals the whole-image one (and, with the same tile
-    size, the uncropped tiles' result) up to float rounding."""
-    model = _model("cheng2020-attn")
-    g_s = model.g_s
-    apply = model.inference_transform("g_s") if copy else None
+    remaining children read: on interior tiles (the latent is wider than the halo) the last
+    layer sees the core and its own reach only, and the result equals the whole-image one and
+    the uncropped tiles' one."""
+    g_s = _thin_cheng_g_s()
+    apply = inference_copy(g_s) if copy else None
     last = apply.net[-1] if apply is not None else g_s[-1]  # type: ignore[union-attr]
-    halo = receptive_field(g_s)
     reach = receptive_field(g_s[-1])
-    channels = next(m for m in g_s.modules() if isinstance(m, nn.Conv2d)).in_channels
-    y = torch.randn(1, channels, 12, 17, generator=torch.Generator().manual_seed(3))
+    halo = receptive_field(g_s)
+    assert math.ceil(halo.lo) + 4 + math.ceil(halo.hi) < 34  # interior tiles exist
+    y = torch.randn(2, 4, 36, 34, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     sizes: list[tuple[int, int]] = []
     hook = last.register_forward_pre_hook(lambda m, a: sizes.append(tuple(a[0].shape[-2:])))
     try:
         with torch.no_grad():
-            whole = synthesize(g_s, y, 0, apply=apply)
+            whole = g_s(y)
             sizes.clear()
-            tiled = synthesize(g_s, y, 64, apply=apply)  # 4 latents per tile: 3 x 5 tiles
+            staged = synthesize(g_s, y, 4 * 16, channels_last=True, apply=apply)
+            staged_sizes = list(sizes)
+            monkeypatch.setattr(tiling, "_synthesis_stages", lambda *args: None)
+            sizes.clear()
+            full = synthesize(g_s, y, 4 * 16, channels_last=True, apply=apply)
     finally:
         hook.remove()
-    # (Winograd's rounding moves with the tile: about 1e-5 of the output's range)
-    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-4 if copy else 1e-5)
-    assert len(sizes) == 15
-    scale = int(1 / reach.factor)  # the last child's input is at half the output's resolution
-    core = 64 // scale
-    most = core + math.ceil(reach.lo) + math.ceil(reach.hi)
-    assert max(max(hw) for hw in sizes) <= most
-    # the whole transform's halo, at that resolution, is far wider than the last child's reach
-    assert (math.ceil(halo.lo) + math.ceil(halo.hi)) * 16 // scale > 4 * (most - core)
+    torch.testing.assert_close(staged, whole, rtol=0, atol=1e-10)
+    torch.testing.assert_close(staged, full, rtol=0, atol=1e-10)
+    assert len(staged_sizes) == len(sizes) == 81  # 9 x 9 tiles
+    scale = int(1 / reach.factor)  # the last child's input: half the output's resolution
+    most = 4 * 16 // scale + math.ceil(reach.lo) + math.ceil(reach.hi)
+    assert max(max(hw) for hw in staged_sizes) <= most < max(max(hw) for hw in sizes)
+
+
+def test_synthesis_stages_keep_the_tiling_checks_grad_and_forward() -> None:
+    """Staged tiles still refuse a transform whose layers do not scale exactly, follow the
+    caller's grad mode, and leave a Sequential subclass with its own forward (or hooks) to that
+    forward."""
+    torch.manual_seed(0)
+    y = torch.randn(1, 3, 12, 12)
+    odd = nn.Sequential(nn.ConvTranspose2d(3, 3, 4, 2, 0), nn.ReLU(), deconv(3, 2))
+    with pytest.raises(ParameterError, match="cannot tile"):
+        synthesize(odd, y, 16)
+
+    g_s = nn.Sequential(deconv(3, 4), nn.ReLU(), deconv(4, 2))
+    out = synthesize(g_s, y.clone().requires_grad_(), 8)
+    assert out.requires_grad
+    out.sum().backward()
+
+    class Doubled(nn.Sequential):
+        def forward(self, x: Tensor) -> Tensor:
+            return super().forward(x) * 2
+
+    register_layer(Doubled, lambda m: receptive_field(nn.Sequential(*m.children())))
+    doubled = Doubled(deconv(3, 4), nn.ReLU(), deconv(4, 2))
+    with torch.no_grad():
+        torch.testing.assert_close(synthesize(doubled, y, 8), doubled(y), rtol=0, atol=1e-5)
+        calls: list[int] = []
+        hook = g_s.register_forward_hook(lambda m, a, o: calls.append(1))
+        synthesize(g_s, y, 8)
+        hook.remove()
+    assert len(calls) == 36  # once per tile (6 x 6): the module's own forward ran
 
 
 def test_progress_is_reported_per_tile() -> None:

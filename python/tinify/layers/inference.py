@@ -282,8 +282,8 @@ def _winograd(
     NNPACK's 6-row output tiles): each band unshuffles its input rows and one row beyond each
     end (the 3x3 kernel's reach; a zero row beyond the image's edge), NNPACK pads only the
     columns, and the band's rows go, shuffled, straight into the output, so the temporaries are
-    a band's. The values are the same convolution; only the placement of NNPACK's tiles, and so
-    the rounding, moves with the band edges.
+    a band's. The bands start on NNPACK's tile grid, so every output tile is computed from the
+    same inputs as in one call: the result is the unbanded one bit for bit (tested).
     """
     n, _, height, width = x.shape
     height, width, u = height // unshuffle, width // unshuffle, unshuffle

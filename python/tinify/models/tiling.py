@@ -35,6 +35,7 @@ image took 1.89x the whole-image time with the full halo on every layer, 1.10x t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 from collections.abc import Callable, Sequence
@@ -427,6 +428,8 @@ class _Stages:
         fields: each child's receptive field (upsampling or stride 1: integer ``1/factor``).
         channels_last: the input's layout for the children (cropped views are made contiguous
             in it, as the children's fast paths want).
+        frozen: run without autograd (an inference copy's children; the module's own
+            children follow the caller's grad mode).
     """
 
     def __init__(
@@ -434,8 +437,10 @@ class _Stages:
         children: Sequence[Callable[[Tensor], Tensor]],
         fields: Sequence[ReceptiveField],
         channels_last: bool,
+        frozen: bool = False,
     ) -> None:
         self.children = list(children)
+        self.frozen = frozen
         self.scales = [int(1 / f.factor) for f in fields]
         needs, rest = [], ReceptiveField()
         for f in reversed(fields):  # needs[l]: what children l+1.. read, in child l's units
@@ -446,12 +451,24 @@ class _Stages:
 
     def __call__(self, part: Tensor, core: tuple[int, int], size: tuple[int, int]) -> Tensor:
         """The output of the core ``size`` (rows, columns) at offset ``core`` of ``part``
-        (input units)."""
+        (input units).
+
+        Raises:
+            ParameterError: a child's output is not exactly its scale times its input (the
+                transform cannot be tiled).
+        """
         x = part.contiguous(memory_format=self.layout)
         (oy, ox), (h, w) = core, size
-        with torch.no_grad():
+        with torch.no_grad() if self.frozen else contextlib.nullcontext():
             for child, k, (before, after) in zip(self.children, self.scales, self.needs):
+                expect = (x.shape[-2] * k, x.shape[-1] * k)
                 x = child(x)
+                if tuple(x.shape[-2:]) != expect:
+                    raise ParameterError(
+                        f"cannot tile {type(child).__name__}: an input of "
+                        f"{expect[0] // k}x{expect[1] // k} gave {tuple(x.shape[-2:])}, "
+                        f"not {expect}"
+                    )
                 oy, ox, h, w = oy * k, ox * k, h * k, w * k
                 y0, x0 = max(oy - before, 0), max(ox - before, 0)
                 y1, x1 = min(oy + h + after, x.shape[-2]), min(ox + w + after, x.shape[-1])
@@ -464,17 +481,28 @@ class _Stages:
 def _synthesis_stages(
     transform: nn.Module, apply: Callable[[Tensor], Tensor] | None, channels_last: bool
 ) -> _Stages | None:
-    """The :class:`_Stages` of a synthesis ``transform`` (an ``nn.Sequential`` whose children
+    """The :class:`_Stages` of a synthesis ``transform`` (a plain ``nn.Sequential``, whose
+    ``forward`` is running its children in turn, with no hooks of its own, and whose children
     all upsample or keep the scale) run as itself (``apply`` None) or as its inference copy;
     None for anything else (say an integer network: it is exact on any tile anyway)."""
     from tinify.layers.inference import InferenceTransform
 
-    if not isinstance(transform, nn.Sequential) or len(transform) < 2:
+    def plain(module: nn.Module) -> bool:
+        return (
+            type(module).forward is nn.Sequential.forward
+            and not module._forward_hooks
+            and not module._forward_pre_hooks
+        )
+
+    if not isinstance(transform, nn.Sequential) or len(transform) < 2 or not plain(transform):
         return None
+    frozen = False
     if apply is None:
         children: list[nn.Module] = list(transform)
     elif isinstance(apply, InferenceTransform) and isinstance(apply.net, nn.Sequential):
-        children, channels_last = list(apply.net), apply.channels_last
+        if not plain(apply.net):
+            return None
+        children, channels_last, frozen = list(apply.net), apply.channels_last, True
     else:
         return None
     if len(children) != len(transform):
@@ -485,7 +513,7 @@ def _synthesis_stages(
         return None
     if any(f.factor.numerator != 1 for f in fields):
         return None
-    return _Stages(children, fields, channels_last)
+    return _Stages(children, fields, channels_last, frozen)
 
 
 def _tiles(

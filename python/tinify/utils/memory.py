@@ -16,7 +16,6 @@ Elsewhere (macOS, Windows, musl) it does nothing: those allocators return memory
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import sys
 from collections.abc import Callable
@@ -30,8 +29,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim  # the symbols already loaded: no library search
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
