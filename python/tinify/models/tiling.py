@@ -548,27 +548,23 @@ def _tiles(
             part = src[..., ey0:ey1, ex0:ex1]
             if channels_last:
                 part = part.contiguous(memory_format=torch.channels_last)
-            oy, ox = scaled(y0 - ey0), scaled(x0 - ex0)
-            h, w = scaled(y1 - y0), scaled(x1 - x0)
-            if stages is not None:
+            if stages is not None:  # the core alone (the stages check each child's scale)
                 result = stages(part, (y0 - ey0, x0 - ex0), (y1 - y0, x1 - x0))
-                oy = ox = 0
-                ey0, ey1, ex0, ex1 = y0, y1, x0, x1  # the result is the core alone
             else:
                 result = run(part)
-            expect = (scaled(ey1 - ey0), scaled(ex1 - ex0))
-            if tuple(result.shape[-2:]) != expect:
-                raise ParameterError(
-                    f"cannot tile {type(run).__name__}: a {ey1 - ey0}x{ex1 - ex0} tile gave "
-                    f"{tuple(result.shape[-2:])}, not {expect}"
-                )
+                expect = (scaled(ey1 - ey0), scaled(ex1 - ex0))
+                if tuple(result.shape[-2:]) != expect:
+                    raise ParameterError(
+                        f"cannot tile {type(run).__name__}: a {ey1 - ey0}x{ex1 - ex0} tile "
+                        f"gave {tuple(result.shape[-2:])}, not {expect}"
+                    )
+                oy, ox = scaled(y0 - ey0), scaled(x0 - ex0)
+                result = result[..., oy : oy + scaled(y1 - y0), ox : ox + scaled(x1 - x0)]
             if clamp:
                 result = result.clamp_(0, 1)
             if out is None:
                 out = result.new_empty((*result.shape[:-2], scaled(height), scaled(width)))
-            out[..., scaled(y0) : scaled(y1), scaled(x0) : scaled(x1)] = result[
-                ..., oy : oy + h, ox : ox + w
-            ]
+            out[..., scaled(y0) : scaled(y1), scaled(x0) : scaled(x1)] = result
             del result, part
             release_free_memory()  # the tile's freed blocks, or the heap fragments
             done += 1

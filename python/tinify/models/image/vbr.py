@@ -575,10 +575,9 @@ class ScaleHyperpriorVbr(ScaleHyperprior):
                 scaled = y * scale
             else:  # (y - m) * scale, one whole latent at a time (three at 24 MP were 0.4 GB)
                 scaled = from_fixed(m_int, y.dtype).to(y.device).neg_().add_(y).mul_(scale)
-            device = y.device
             del y, m_int
             y_strings = self.gaussian_conditional.compress(
-                scaled, indexes.to(device), stream_chunks=options.stream_chunks
+                scaled, indexes.to(scaled.device), stream_chunks=options.stream_chunks
             )
             return {"strings": [y_strings, z_strings], "shape": z.size()[-2:]}
         scales, means = self._gaussian_params(z_hat)
