@@ -236,6 +236,55 @@ def test_synthesis_tiles_shrink_their_halo_child_by_child(
     assert max(max(hw) for hw in staged_sizes) <= most < max(max(hw) for hw in sizes)
 
 
+@pytest.mark.parametrize("copy", [False, True], ids=["module", "inference-copy"])
+def test_analysis_streams_rows_once_per_child(copy: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sequential analysis transform streams column strips by bands of rows: each child
+    computes its rows once plus its own reach per band (not the whole transform's halo again),
+    over several strips and bands, and the latent equals the whole-image one and the
+    overlapping tiles' one."""
+    torch.manual_seed(0)
+    g_a = Cheng2020Attention._transforms(4, 4)[0].eval().double()
+    apply = inference_copy(g_a) if copy else None
+    first = apply.net[0] if apply is not None else g_a[0]  # type: ignore[union-attr]
+    x = torch.rand(1, 3, 320, 704, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    rows: list[int] = []
+    hook = first.register_forward_pre_hook(lambda m, a: rows.append(int(a[0].shape[-2])))
+    try:
+        with torch.no_grad():
+            whole = g_a(x)
+            rows.clear()
+            streamed = analyze(g_a, x, 64, apply=apply)
+            streamed_rows = list(rows)
+            monkeypatch.setattr(tiling, "_row_stream", lambda *args: None)
+            rows.clear()
+            tiled = analyze(g_a, x, 64, apply=apply)
+    finally:
+        hook.remove()
+    torch.testing.assert_close(streamed, whole, rtol=0, atol=1e-10)
+    torch.testing.assert_close(streamed, tiled, rtol=0, atol=1e-10)
+    strips, bands = 3, 320 // 16  # 704 columns in strips of 4 x 64; bands of 64 / 4 rows
+    assert strips < len(streamed_rows) <= strips * bands
+    reach = receptive_field(g_a[0])  # the first child re-reads its own reach only
+    per_strip = 320 + (bands - 1) * (math.ceil(reach.lo) + math.ceil(reach.hi) + 2)
+    assert sum(streamed_rows) <= strips * per_strip < sum(rows)
+
+
+def test_analysis_streams_keep_the_tiling_checks_and_grad() -> None:
+    """A streamed analysis still refuses a child that does not scale exactly and follows the
+    caller's grad mode."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 64, 64)
+    odd = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 0), nn.ReLU(), nn.Conv2d(4, 2, 5, 2, 2))
+    with pytest.raises(ParameterError, match="cannot tile"):
+        analyze(odd, x, 16)
+    g_a = nn.Sequential(nn.Conv2d(3, 4, 5, 2, 2), nn.ReLU(), nn.Conv2d(4, 2, 5, 2, 2))
+    out = analyze(g_a, x.clone().requires_grad_(), 16)
+    assert out.requires_grad
+    out.sum().backward()
+    with torch.no_grad():
+        torch.testing.assert_close(analyze(g_a, x, 16), g_a(x), rtol=0, atol=1e-6)
+
+
 def test_synthesis_stages_keep_the_tiling_checks_grad_and_forward() -> None:
     """Staged tiles still refuse a transform whose layers do not scale exactly, follow the
     caller's grad mode, and leave a Sequential subclass with its own forward (or hooks) to that
@@ -273,8 +322,9 @@ def test_progress_is_reported_per_tile() -> None:
     with listen(lambda stage, done, total: seen.append((stage, done, total))):
         out = model.compress(x, tile_size=64)
         model.decompress(**out, tile_size=128)
+    # a sequential analysis streams: strips 4 tiles wide (one here), bands 64 / 4 = 16 rows
     assert [s for s in seen if s[0] == "analysis tiles"] == [
-        ("analysis tiles", i, 6) for i in range(1, 7)
+        ("analysis tiles", i, 8) for i in range(1, 9)
     ]
     assert [s for s in seen if s[0] == "synthesis tiles"] == [
         ("synthesis tiles", i, 2) for i in range(1, 3)
@@ -291,7 +341,7 @@ def test_automatic_tiling_above_the_threshold(monkeypatch: pytest.MonkeyPatch) -
     seen: list[str] = []
     with listen(lambda stage, done, total: seen.append(stage)):
         out = model.compress(x)
-    assert seen.count("analysis tiles") == 4
+    assert seen.count("analysis tiles") == 8  # one strip, bands of 64 / 4 = 16 rows
     assert out["strings"] == model.compress(x, tile_size=0)["strings"]
     assert synthesize(model.g_s, torch.zeros(1, 24, 2, 2), None).shape == (1, 3, 32, 32)
 
