@@ -12,10 +12,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
+from torch import Tensor, nn
 
 import tinify
 from tinify.models.fixed import ExactConv, quantize_network, run_image, run_network, run_rows
+from tinify.models.image.wavefront import FixedArithmetic
 
 EDGE = (1 << 53) - 1
 
@@ -181,3 +182,110 @@ def test_run_rows_matches_rust_and_wide_integers(
     np.testing.assert_array_equal(first.rows(torch.from_numpy(x)).numpy(), expected)
     with pytest.raises(tinify.TinifyError):
         run_rows(quantize_network(nn.Sequential(nn.Conv2d(cin, 2, 3))), torch.from_numpy(x))
+
+
+# -- the first entropy-parameter layer split into a hyper and a context part ------------------
+
+
+def _values(mode: str, bound_sum: int, shape: tuple[int, int], rng: np.random.Generator) -> Tensor:
+    """int32 rows: small, at the edge of the ``2^53`` bound of a part whose row sum is
+    ``bound_sum`` (or one more), or anywhere in int32."""
+    if mode == "small":
+        x = rng.integers(-(2**17), 2**17, shape)
+    elif mode == "any":
+        x = rng.integers(-(2**31), 2**31, shape)
+    else:
+        edge = min(EDGE // max(bound_sum, 1) + (mode == "over"), 2**31 - 1)
+        x = edge * rng.choice([-1, 1], shape)
+    return torch.from_numpy(x.astype(np.int32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.integers(0, 7),
+    st.integers(0, 2**16),
+    st.sampled_from(["small", "edge", "over", "any"]),
+    st.sampled_from(["small", "edge", "over", "any"]),
+)
+def test_hyper_split_matches_the_joined_layer(
+    c_hyp: int, c_ctx: int, rows: int, seed: int, hyper_mode: str, context_mode: str
+) -> None:
+    """``FixedArithmetic`` with the hyper part of the first layer computed ahead gives the
+    entropy parameters of the unsplit ``run_rows`` on ``[hyper, context]`` and of Rust's
+    ``forward_rows``, bit for bit, on both sides of each part's bound (over it, the front runs
+    unsplit)."""
+    torch.manual_seed(seed)
+    # The context network is the identity (w_int = 2^14, shift 14), so the test picks the
+    # context part's values directly.
+    identity = nn.Conv2d(c_ctx, c_ctx, 1, bias=False)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(c_ctx)[:, :, None, None])
+    context_net = quantize_network(identity)
+    parameter_net = quantize_network(
+        nn.Sequential(nn.Conv2d(c_hyp + c_ctx, 5, 1), nn.LeakyReLU(), nn.Conv2d(5, 4, 1))
+    )
+    arithmetic = FixedArithmetic(context_net, parameter_net)
+    first = arithmetic.first
+    assert first is not None and arithmetic.ahead_channels == 5
+    rng = np.random.default_rng(seed)
+    hyper = _values(hyper_mode, first.part_row_sum(0, c_hyp), (rows, c_hyp), rng)
+    context = _values(context_mode, first.part_row_sum(c_hyp, c_hyp + c_ctx), (rows, c_ctx), rng)
+    assert torch.equal(run_rows(context_net, context), context)
+
+    ahead = arithmetic.hyper_sums(hyper)
+    got = arithmetic.params(context, hyper, ahead)
+    joined = torch.cat([hyper, context], dim=1)
+    expected = parameter_net.forward_rows(joined.numpy())
+    np.testing.assert_array_equal(got.numpy(), expected)
+    np.testing.assert_array_equal(arithmetic.params(context, hyper).numpy(), expected)
+    np.testing.assert_array_equal(run_rows(parameter_net, joined).numpy(), expected)
+    # The split is taken wherever both parts are below their bounds, never over them.
+    context_part = first.rows_sums(context, c_hyp)
+    for part, x, start in ((ahead, hyper, 0), (context_part, context, c_hyp)):
+        largest = int(x.to(torch.int64).abs().max()) if x.numel() else 0
+        below = largest * first.part_row_sum(start, start + x.shape[1]) < 2**53
+        assert (part is not None) == below
+
+
+def test_hyper_split_parts_are_exact_where_the_whole_row_is_not() -> None:
+    """Each part of the first layer below its own bound is the exact integer sum even where the
+    whole row's bound fails (the unsplit layer then runs in Rust's i64): the parts add to the
+    Python-integer accumulator, and the split parameters equal Rust's."""
+    c_hyp, c_ctx, cout = 300, 300, 3
+    rng = np.random.default_rng(7)
+    layer = nn.Conv2d(c_hyp + c_ctx, cout, 1)
+    with torch.no_grad():
+        signs = torch.from_numpy(rng.choice([-1.0, 1.0], (cout, c_hyp + c_ctx)))
+        layer.weight.copy_(0.5 * signs[:, :, None, None])  # w_int = +-2^14
+        layer.bias.uniform_(-1.0, 1.0)
+    identity = nn.Conv2d(c_ctx, c_ctx, 1, bias=False)
+    with torch.no_grad():
+        identity.weight.copy_(torch.eye(c_ctx)[:, :, None, None])
+    parameter_net = quantize_network(nn.Sequential(layer))
+    arithmetic = FixedArithmetic(quantize_network(identity), parameter_net)
+    first = arithmetic.first
+    assert first is not None
+    assert first.part_row_sum(0, c_hyp) == first.part_row_sum(c_hyp, c_hyp + c_ctx) == 300 << 14
+    assert first.row_sum == 600 << 14
+    edge = EDGE // (300 << 14)
+    hyper = torch.from_numpy((edge * rng.choice([-1, 1], (9, c_hyp))).astype(np.int32))
+    context = torch.from_numpy((edge * rng.choice([-1, 1], (9, c_ctx))).astype(np.int32))
+    joined = torch.cat([hyper, context], dim=1)
+    assert not first.exact_f64(joined)  # the unsplit layer takes Rust's i64 path
+
+    hyper_part, context_part = first.rows_sums(hyper), first.rows_sums(context, c_hyp)
+    assert hyper_part is not None and context_part is not None
+    weight = parameter_net.layers[0].quantized()[0].reshape(cout, -1).astype(object)
+    exact = joined.numpy().astype(object).dot(weight.T)
+    np.testing.assert_array_equal((hyper_part + context_part).numpy().astype(object), exact)
+
+    got = arithmetic.params(context, hyper, arithmetic.hyper_sums(hyper))
+    np.testing.assert_array_equal(got.numpy(), parameter_net.forward_rows(joined.numpy()))
+    expected = reference(first, joined.numpy().T.reshape(-1, 1, 9))[:, 0, :].T
+    np.testing.assert_array_equal(got.numpy(), expected)
+    # A part or a shape the split cannot take: None, and the unsplit path answers.
+    assert first.rows_sums(context, c_hyp + 1) is None
+    assert first.rows_sums(hyper[:, :0]) is None
+    assert arithmetic.hyper_sums(joined) is None

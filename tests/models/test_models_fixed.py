@@ -17,6 +17,8 @@ import tinify
 from tinify import _core
 from tinify.models import CompressionModel, SimpleVAECompressionModel
 from tinify.models.fixed import FRAC_BITS, quantize_network, run_network, to_fixed
+from tinify.models.image import wavefront
+from tinify.models.image.wavefront import FixedArithmetic
 from tinify.zoo import model_architectures
 
 from .conftest import build_small, image
@@ -269,6 +271,58 @@ def test_fixed_golden_streams(name: str, kwargs: dict[str, Any]) -> None:
     y_len = int.from_bytes(data[:4], "little")
     out = {"strings": [[data[4 : 4 + y_len]], [data[4 + y_len :]]], "shape": entry["shape"]}
     assert _digest(_decode_latent(model, out)) == entry["y_hat_sha256"]
+
+
+#: The autoregressive models whose first entropy-parameter layer is split (hyper part ahead).
+SPLIT_MODELS = [
+    ("mbt2018", {}),
+    ("mbt2018", {"entropy_model": "mixture"}),
+    ("cheng2020-anchor", {}),
+]
+
+
+@pytest.mark.parametrize("ahead_bytes", [1, wavefront.AHEAD_BYTES])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), SPLIT_MODELS, ids=[n + ("-mixture" if kw else "") for n, kw in SPLIT_MODELS]
+)
+def test_fixed_hyper_split_keeps_every_bit(
+    monkeypatch: pytest.MonkeyPatch, name: str, kwargs: dict[str, Any], ahead_bytes: int
+) -> None:
+    """The hyper part of the first entropy-parameter layer, computed ahead for blocks of fronts
+    (one front a block, or the default size), gives the streams and decoded latents of the
+    unsplit layer (``run_rows`` on ``[hyper, context]``, the path before the split)."""
+    model = _fixed(name, kwargs, seed=3)
+    x = image(2, 3, 128, 192, seed=3)
+
+    def code() -> tuple[Any, torch.Tensor]:
+        # Amplified latents: most symbols nonzero, many decided by the fixed scales and means.
+        handle = model.g_a.register_forward_hook(lambda m, a, out: out * 40)
+        try:
+            with torch.no_grad():
+                out = model.compress(x)
+        finally:
+            handle.remove()
+        return out["strings"], _decode_latent(model, out)
+
+    split = FixedArithmetic.hyper_sums
+    blocks: list[int] = []
+
+    def counted(self: FixedArithmetic, hyper: torch.Tensor) -> torch.Tensor | None:
+        sums = split(self, hyper)
+        assert sums is not None  # every block is split (its bound holds)
+        blocks.append(hyper.shape[0])
+        return sums
+
+    monkeypatch.setattr(wavefront, "AHEAD_BYTES", ahead_bytes)
+    monkeypatch.setattr(FixedArithmetic, "hyper_sums", counted)
+    strings, latent = code()
+    # 8x12 latents: 3 * 7 + 12 = 33 fronts per item, coded and decoded for 2 items.
+    assert sum(blocks) == 4 * 8 * 12
+    assert len(blocks) == (4 * 33 if ahead_bytes == 1 else 4)
+    monkeypatch.setattr(FixedArithmetic, "hyper_sums", lambda self, hyper: None)
+    unsplit_strings, unsplit_latent = code()
+    assert strings == unsplit_strings
+    assert torch.equal(latent, unsplit_latent)
 
 
 def test_model_classes_cover_fixed_path() -> None:

@@ -23,6 +23,7 @@ from tinify.models import (
     ScaleHyperpriorVbr,
 )
 from tinify.models.image.vbr import FixedRate, quant_step_to_scale
+from tinify.models.image.wavefront import FixedArithmetic
 from tinify.zoo import create_model
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "compressai_vbr_reference.json"
@@ -319,6 +320,33 @@ def test_fixed_path_decodes_identical_latents(name: str, vr: bool) -> None:
                 p.add_(torch.randn_like(p) * 1e-3)
         assert torch.equal(_fixed_latent(poisoned, out, step), reference)
     assert sizes[6.0] < sizes[1.7]
+
+
+def test_fixed_hyper_split_keeps_every_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mbt2018-vbr's fixed fronts (``coder.front_params`` with the context shift): the hyper
+    part of the first entropy-parameter layer computed ahead gives the unsplit streams and
+    latents."""
+    x = _image(64, 128, seed=3)
+    net = _tiny_vbr("mbt2018-vbr", False)
+    split = FixedArithmetic.hyper_sums
+    blocks: list[bool] = []
+
+    def counted(self: FixedArithmetic, hyper: torch.Tensor) -> torch.Tensor | None:
+        sums = split(self, hyper)
+        blocks.append(sums is not None)
+        return sums
+
+    for step in (6.0, 1.7):
+        monkeypatch.setattr(FixedArithmetic, "hyper_sums", counted)
+        with torch.no_grad():
+            out = net.compress(x, quant_step=step, entropy_path="fixed")
+        latent = _fixed_latent(net, out, step)
+        assert blocks and all(blocks)
+        monkeypatch.setattr(FixedArithmetic, "hyper_sums", lambda self, hyper: None)
+        with torch.no_grad():
+            unsplit = net.compress(x, quant_step=step, entropy_path="fixed")
+        assert out["strings"] == unsplit["strings"]
+        assert torch.equal(_fixed_latent(net, unsplit, step), latent)
 
 
 def test_fixed_rate_integers() -> None:

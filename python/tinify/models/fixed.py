@@ -47,6 +47,7 @@ __all__ = [
     "FRAC_BITS",
     "ExactConv",
     "check_entropy_path",
+    "exact_layer",
     "from_fixed",
     "quantize_network",
     "run_image",
@@ -263,26 +264,75 @@ class ExactConv:
             row_sum=int(row_sum),
         )
 
+    @property
+    def acts_on_rows(self) -> bool:
+        """Whether the layer is a 1x1, stride-1, unpadded convolution: a linear map of rows."""
+        return not self.transposed and self.kernel == 1 and self.stride == 1 and self.padding == 0
+
+    @functools.cached_property
+    def row_offset(self) -> Tensor:
+        """int64 (1, C'): ``b_int + 2^(s-1)`` per output channel, what :meth:`shift_rows`
+        expects its accumulators to hold besides the products (one integer add instead of two:
+        the values stay far inside int64, so the sum is the same integer)."""
+        return (self.bias + self.half).reshape(1, -1)
+
+    @functools.cached_property
+    def _part_row_sums(self) -> dict[tuple[int, int], int]:
+        return {(0, self.cin): self.row_sum}
+
+    def part_row_sum(self, start: int, stop: int) -> int:
+        """``max_o sum_{start <= c < stop} |w_int[o, c]|`` of a 1x1 layer (cached): the bound
+        of the products over input channels ``start .. stop`` (the whole row: ``row_sum``)."""
+        sums = self._part_row_sums
+        key = (start, stop)
+        if key not in sums:
+            part = self.weight.reshape(self.weight.shape[0], -1)[:, start:stop]
+            # Integers below 2^15 * cin << 2^53: the float64 sums are exact.
+            sums[key] = int(part.abs().sum(dim=1).max()) if part.numel() else 0
+        return sums[key]
+
+    def rows_sums(self, x: Tensor, start: int = 0) -> Tensor | None:
+        """The exact products of int32 rows (P, C) with input channels ``start .. start + C``
+        of a 1x1 layer: int64 (P, C'), ``acc[p, o] = sum_c w_int[o, start + c] * x[p, c]``, with
+        no bias; None when the layer does not act on rows, the columns do not fit, or the float64
+        bound fails for this part.
+
+        **Why a part is exact.** The proof of the class holds for any subset of a row's taps: a
+        part's products and partial sums are sums over a subset of the taps of channels
+        ``start .. start + C``, so their magnitude is at most ``max|x| * max_o sum_{c in part}
+        |w_int[o, c]|`` (:meth:`part_row_sum`, at most :attr:`row_sum`). Below ``2^53`` the
+        float64 product ``x @ w[:, part]^T`` is the exact integer sum, whatever the BLAS's order,
+        blocking, threading or the number of rows in the call. The sums of the parts of a row
+        then add in int64 to the whole row's sum (``|sum| < 2^61``, Rust's overflow bound), so
+        ``shift_rows(hyper_part + context_part + row_offset)`` is the same integer as
+        :meth:`rows` on the joined input, bit for bit.
+        """
+        if not self.acts_on_rows or x.dim() != 2:
+            return None
+        stop = start + x.shape[1]
+        if not 0 <= start < stop <= self.cin:
+            return None
+        if not self.exact_f64(x, self.part_row_sum(start, stop)):
+            return None
+        weight = self.weight.reshape(self.weight.shape[0], -1)[:, start:stop]
+        return torch.mm(x.to(torch.float64), weight.t()).to(torch.int64)
+
+    def shift_rows(self, acc: Tensor) -> Tensor:
+        """Requantize int64 accumulator rows (P, C') that already hold :attr:`row_offset`:
+        ``acc >> s`` (in place), saturated to int32. Rust's ``QuantizedConv::requantize``."""
+        acc >>= self.shift.reshape(1, -1)
+        return saturate(acc)
+
     def rows(self, x: Tensor) -> Tensor:
         """A 1x1 convolution on int32 rows (P, C); int32 (P, C'). ``x @ w^T`` in float64 when
         :meth:`exact_f64` allows it (the same proof: each output is a sum over the taps of one
-        row of ``w``), Rust otherwise (and Rust's errors for a layer that cannot act on rows)."""
-        if (
-            self.transposed
-            or self.kernel != 1
-            or self.stride != 1
-            or self.padding != 0
-            or x.dim() != 2
-            or x.shape[1] != self.cin
-            or not self.exact_f64(x)
-        ):
+        row of ``w``; see :meth:`rows_sums`), Rust otherwise (and Rust's errors for a layer that
+        cannot act on rows)."""
+        acc = self.rows_sums(x) if x.dim() == 2 and x.shape[1] == self.cin else None
+        if acc is None:
             return torch.from_numpy(self.layer.forward_rows(to_numpy(x)))
-        acc = torch.mm(x.to(torch.float64), self.weight.reshape(self.weight.shape[0], -1).t())
-        acc = acc.to(torch.int64)
-        acc += self.bias.reshape(1, -1)
-        acc += self.half.reshape(1, -1)
-        acc >>= self.shift.reshape(1, -1)
-        return saturate(acc)
+        acc += self.row_offset
+        return self.shift_rows(acc)
 
     def _output_size(self, n: int) -> int:
         k, s, p = self.kernel, self.stride, self.padding
@@ -290,10 +340,14 @@ class ExactConv:
             return (n - 1) * s + k + self.output_padding - 2 * p
         return (n + 2 * p - k) // s + 1 if n + 2 * p >= k else 0
 
-    def exact_f64(self, x: Tensor) -> bool:
-        """Whether ``max|x| * max_o sum |w_int[o]| < 2^53``: the float64 path is exact for ``x``."""
-        bound = max(int(x.max()), -int(x.min())) if x.numel() else 0
-        return bound * self.row_sum < _EXACT_F64
+    def exact_f64(self, x: Tensor, row_sum: int | None = None) -> bool:
+        """Whether ``max|x| * max_o sum |w_int[o]| < 2^53``: the float64 path is exact for ``x``
+        (``row_sum``: the bound of a part of the taps instead, see :meth:`rows_sums`)."""
+        bound = 0
+        if x.numel():
+            low, high = torch.aminmax(x)
+            bound = max(int(high), -int(low))
+        return bound * (self.row_sum if row_sum is None else row_sum) < _EXACT_F64
 
     def forward(self, x: Tensor, band_values: int = BAND_VALUES) -> Tensor:
         """The layer on one int32 (C, H, W) CPU image; int32 (C', H', W').
@@ -416,6 +470,14 @@ def _plan(network: _core.FixedNetwork) -> list[ExactConv | _core.FixedLayer]:
     return plan
 
 
+def exact_layer(network: _core.FixedNetwork, index: int) -> ExactConv | None:
+    """The :class:`ExactConv` of ``network.layers[index]`` that :func:`run_rows` and
+    :func:`run_image` use (built once per network), or None for a layer that is not a
+    convolution."""
+    step = _plan(network)[index]
+    return step if isinstance(step, ExactConv) else None
+
+
 def run_image(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     """Run ``network`` on one int32 (C, H, W) image; returns int32 (C', H', W').
 
@@ -431,14 +493,15 @@ def run_image(network: _core.FixedNetwork, x: Tensor) -> Tensor:
     return x
 
 
-def run_rows(network: _core.FixedNetwork, x: Tensor) -> Tensor:
+def run_rows(network: _core.FixedNetwork, x: Tensor, *, start: int = 0) -> Tensor:
     """Run ``network`` (1x1 convolutions and activations) on int32 rows (P, C); int32 (P, C').
 
     Bit for bit ``network.forward_rows``, with the products in exact float64 where the bound
-    allows (:meth:`ExactConv.rows`).
+    allows (:meth:`ExactConv.rows`). ``start``: run only the layers from ``network.layers[start]``
+    on (``x`` is then the output of the layer before).
     """
     x = x.to("cpu").contiguous()
-    for step in _plan(network):
+    for step in _plan(network)[start:]:
         if isinstance(step, ExactConv):
             x = step.rows(x)
         else:

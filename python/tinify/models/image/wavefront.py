@@ -17,7 +17,8 @@ run the *same* operations on the same shapes, so they derive bit-identical param
 2. an *arithmetic* turns them into the front's entropy parameters: :class:`FloatArithmetic`
    (``entropy_path="float"``: CompressAI's float networks, as torch matmuls) or
    :class:`FixedArithmetic` (``"fixed"``: the integer networks of :mod:`tinify.models.fixed`,
-   in Rust, so every machine derives the same parameters);
+   in Rust, so every machine derives the same parameters; the hyper half of its first layer is
+   computed ahead, for blocks of fronts, with the same integers);
 3. the conditional's *coding model* (:func:`front_coding`: a Gaussian with a table row per
    element, or a per-element Gaussian mixture) asks the arithmetic for its coding parameters
    and codes the front's symbols with one coder interface, ``tinify._core.RansEncoder`` /
@@ -52,7 +53,14 @@ from torch import Tensor, nn
 from tinify import _core
 from tinify.entropy_models import GaussianConditional, GaussianMixtureConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
-from tinify.models.fixed import FRAC_BITS, from_fixed, quantize_network, run_rows, saturate
+from tinify.models.fixed import (
+    FRAC_BITS,
+    exact_layer,
+    from_fixed,
+    quantize_network,
+    run_rows,
+    saturate,
+)
 from tinify.utils.arrays import to_numpy
 from tinify.utils.progress import report
 
@@ -234,12 +242,21 @@ class FrontArithmetic(Protocol):
     """How the entropy parameters of a front are computed (:class:`FloatArithmetic` or
     :class:`FixedArithmetic`); both sides of a stream must use the same one."""
 
+    #: Channels of a row of :meth:`hyper_sums`; 0 when the arithmetic computes nothing ahead.
+    ahead_channels: int
+
     def hyper(self, params: Tensor) -> Tensor:
         """The hyper parameters (B, C_hyp, H, W) as this arithmetic consumes them."""
         ...
 
-    def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
-        """Entropy parameters (rows, C_out) of gathered taps (rows, taps*M) and hyper rows."""
+    def hyper_sums(self, hyper: Tensor) -> Tensor | None:
+        """What :meth:`params` can use of hyper rows (rows, C_hyp), computed ahead for the rows
+        of many fronts at once (row for row), or None (then ``params`` gets no ``ahead``)."""
+        ...
+
+    def params(self, context_in: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
+        """Entropy parameters (rows, C_out) of gathered taps (rows, taps*M) and hyper rows;
+        ``ahead``: the rows' :meth:`hyper_sums`, when computed (the result is the same)."""
         ...
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
@@ -279,10 +296,16 @@ class FloatArithmetic:
         ).contiguous()
         self.layers = _as_matmuls(entropy_parameters)
 
+    #: Nothing is computed ahead: the float matmuls stay CompressAI's, unsplit.
+    ahead_channels = 0
+
     def hyper(self, params: Tensor) -> Tensor:
         return params
 
-    def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
+    def hyper_sums(self, hyper: Tensor) -> Tensor | None:
+        return None
+
+    def params(self, context_in: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
         context = torch.addmm(self.ctx_bias, context_in, self.ctx_weight)
         h = torch.cat([hyper, context], dim=1)
         for layer in self.layers:
@@ -319,11 +342,31 @@ class FixedArithmetic:
     - mixture: softmax of the integer logits in Rust (f64, pure-Rust ``exp``), means and scales
       ``x_int * 2^-F`` in float64, symbols ``round(y)``.
 
+    **The hyper half of the first layer, ahead.** When ``parameter_net`` starts with a 1x1
+    convolution over ``[hyper, context]``, its accumulator is a sum of two parts,
+    ``acc = W[:, :C_hyp] @ hyper + W[:, C_hyp:] @ context``, and the hyper part does not depend
+    on the decoded latent. :meth:`hyper_sums` computes it (plus the bias and rounding half) for
+    the rows of many fronts in one product, so the loop reads that half of the weights once per
+    block of fronts rather than once per front (fronts have few rows: the per-front products
+    are bound by reading the weights). :meth:`params` adds the context part, shifts and
+    saturates, and runs the other layers. Each part is computed by
+    :meth:`~tinify.models.fixed.ExactConv.rows_sums`: exact in float64 under its own bound
+    (``max|x_part| * max_o sum_{c in part} |w_int[o, c]| < 2^53``), since each is a subset of
+    every output's taps; the int64 sum of the two exact integers is the whole accumulator, so
+    the result is bit for bit ``run_rows(parameter_net, cat([hyper, context]))``. Where a
+    part's bound fails (hyper rows of a block, or a front's context) that front runs unsplit,
+    as before (float64 under the whole row's bound, else Rust's i64).
+
     Args:
         context_net: the context convolution as a linear layer (:func:`context_network`).
         parameter_net: the quantized ``entropy_parameters``.
         context_shift: int32 (C_ctx,) added to every context row, saturated to int32 (the
             variable-rate mbt2018's ``scale_to_context`` at the call's rate), or None.
+
+    Attributes:
+        first: the first layer of ``parameter_net`` (:class:`~tinify.models.fixed.ExactConv`)
+            when it acts on rows, so that its hyper part is computed ahead; else None.
+        ahead_channels: the output channels of ``first`` (0 without it).
     """
 
     def __init__(
@@ -343,16 +386,39 @@ class FixedArithmetic:
         self.context_net = context_net
         self.parameter_net = parameter_net
         self.context_shift = None if context_shift is None else context_shift.cpu().to(torch.int64)
+        first = exact_layer(parameter_net, 0) if parameter_net.layers else None
+        # The first layer, when the hyper part of its products can be computed ahead.
+        self.first = first if first is not None and first.acts_on_rows else None
+        self.ahead_channels = 0 if self.first is None else int(self.first.bias.shape[0])
 
     def hyper(self, params: Tensor) -> Tensor:
         if params.dtype != torch.int32:
             raise ParameterError(f"fixed-point hyper parameters must be int32, got {params.dtype}")
         return params.cpu()
 
-    def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
+    def hyper_sums(self, hyper: Tensor) -> Tensor | None:
+        """int64 (rows, C_1): ``W[:, :C_hyp] @ hyper + b_int + 2^(s-1)`` of the first layer,
+        exactly; None when it is not split (see the class) or the part's bound fails."""
+        first = self.first
+        if first is None or hyper.dim() != 2 or not 0 < hyper.shape[1] < first.cin:
+            return None
+        acc = first.rows_sums(hyper)
+        if acc is not None:
+            acc += first.row_offset
+        return acc
+
+    def params(self, context_in: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
         context = run_rows(self.context_net, context_in)
         if self.context_shift is not None:
             context = saturate(context.to(torch.int64) + self.context_shift)
+        first = self.first
+        # The split needs the first layer's input to be exactly [hyper, context].
+        split = first is not None and hyper.shape[1] + context.shape[1] == first.cin
+        if ahead is not None and first is not None and split:
+            acc = first.rows_sums(context, start=hyper.shape[1])
+            if acc is not None and acc.shape == ahead.shape:
+                acc += ahead
+                return run_rows(self.parameter_net, first.shift_rows(acc), start=1)
         return run_rows(self.parameter_net, torch.cat([hyper, context], dim=1))
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
@@ -426,9 +492,18 @@ def front_coding(conditional: GaussianConditional) -> FrontCoding:
 
 # -- the decoded latent and the gathers ---------------------------------------------------------
 
+#: Most bytes of one block of hyper rows and their :meth:`FrontArithmetic.hyper_sums` (with
+#: their float64 transients) that :class:`ContextCoder` computes ahead (a block holds at least
+#: one front, whatever its size).
+AHEAD_BYTES = 4 << 20
+
 
 class ContextCoder:
     """The decoded latent ``y_hat`` being built front by front, and its arithmetic.
+
+    When the arithmetic computes something of the hyper rows ahead (``ahead_channels > 0``),
+    :meth:`front_params` gathers the hyper rows of a block of upcoming fronts at once and asks
+    for their :meth:`FrontArithmetic.hyper_sums` in one call (see :data:`AHEAD_BYTES`).
 
     Args:
         context_prediction: the masked context convolution (M -> C_ctx channels).
@@ -483,6 +558,10 @@ class ContextCoder:
         taps_flat = (centres[:, None] + self.tap_offsets[None, :]).reshape(-1)
         self.front_centres = list(centres.split(sizes))
         self.front_taps = list(taps_flat.split([n * len(taps) for n in sizes]))
+        self.front_sizes = sizes
+        # The block of fronts whose hyper rows and sums are at hand (see _ahead_block).
+        self._block_start = 0
+        self._block: list[tuple[Tensor, Tensor | None]] = []
 
     def _centres(self, pos: Tensor) -> Tensor:
         width = self.shape[3]
@@ -499,12 +578,41 @@ class ContextCoder:
 
     def front_params(self, i: int) -> Tensor:
         """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
-        return self._entropy_params(self.front_taps[i], self._hyper_rows(self.fronts[i]))
+        if not self.arithmetic.ahead_channels:
+            return self._entropy_params(self.front_taps[i], self._hyper_rows(self.fronts[i]))
+        if not self._block_start <= i < self._block_start + len(self._block):
+            self._block_start, self._block = i, self._ahead_block(i)
+        hyper, ahead = self._block[i - self._block_start]
+        return self._entropy_params(self.front_taps[i], hyper, ahead)
 
-    def _entropy_params(self, taps: Tensor, hyper: Tensor) -> Tensor:
+    def _ahead_block(self, i: int) -> list[tuple[Tensor, Tensor | None]]:
+        """The hyper rows and :meth:`FrontArithmetic.hyper_sums` of fronts ``i, i+1, ...``
+        (as many as :data:`AHEAD_BYTES` allows, at least one), gathered and computed at once:
+        one product for the block instead of one per front. Row for row the same values."""
+        batch, c_hyp = self.shape[0], self.params.size(1)
+        # int64 sums and their float64 product; int32 hyper rows and their float64 copy.
+        per_row = batch * (16 * self.arithmetic.ahead_channels + 12 * c_hyp)
+        stop, rows = i + 1, self.front_sizes[i]
+        while stop < len(self.fronts) and (rows + self.front_sizes[stop]) * per_row <= AHEAD_BYTES:
+            rows += self.front_sizes[stop]
+            stop += 1
+        sizes = self.front_sizes[i:stop]
+        hyper = gather_rows(self.params, torch.cat(self.fronts[i:stop]))  # (B * rows, C_hyp)
+        sums = self.arithmetic.hyper_sums(hyper)
+
+        def per_front(t: Tensor) -> list[Tensor]:
+            # (B * rows, C) item-major -> each front's (B * P, C), item-major as gather_rows.
+            return [p.reshape(-1, t.size(1)) for p in t.view(batch, rows, -1).split(sizes, 1)]
+
+        hypers = per_front(hyper)
+        if sums is None:
+            return [(h, None) for h in hypers]
+        return list(zip(hypers, per_front(sums)))
+
+    def _entropy_params(self, taps: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
         # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
         context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
-        return self.arithmetic.params(context_in, hyper)
+        return self.arithmetic.params(context_in, hyper, ahead)
 
     def write(self, pos: Tensor, values: Tensor) -> None:
         """Store decoded values (B*P, M) at positions ``pos`` (P,)."""
