@@ -161,9 +161,10 @@ def test_bench_tiles_runs_tiles(benches: None, capsys: pytest.CaptureFixture[str
     """Forced 64-pixel tiles of a 128x192 image: the table has the ratios and tiny differences."""
     bench_tiles = _import("bench_tiles")
     args = ["--models", "bmshj2018-hyperprior", "--quality", "1", "--size", "192x128"]
-    assert bench_tiles.main([*args, "--tile", "64", "--repeat", "1"]) == 0
+    assert bench_tiles.main([*args, "--tile", "64", "--repeat", "1", "--overlap"]) == 0
     (row,) = _table(capsys.readouterr().out)
     assert row["g_a tile"] == "64" and row["g_s tile"] == "64"
+    assert re.fullmatch(r"\d+\.\d\dx", row["g_a overlapping / whole"])
     assert re.fullmatch(r"\d+\.\d\dx", row["g_s tiled / whole"])
     diffs = [float(v) for v in row["max diff g_a, g_s"].split(",")]
     assert all(0 <= d < 1e-3 for d in diffs)
