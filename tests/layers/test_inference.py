@@ -7,18 +7,22 @@ from collections.abc import Callable
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tinify.exceptions import ParameterError
 from tinify.layers import GDN, GDN1, IGDN, inference
 from tinify.layers.inference import (
     GDN_BAND_COLUMNS,
+    FastPixelShuffle,
     FoldedGDN,
     InferenceTransform,
     SubpixelDeconv,
     WinogradConv,
     WinogradDeconv,
     inference_copy,
+    pixel_shuffle,
+    pixel_unshuffle,
     subpixel_applicable,
     winograd_available,
     winograd_convertible,
@@ -290,3 +294,28 @@ def test_winograd_plan() -> None:
     if available:  # masked convolutions are left alone
         context = JointAutoregressiveHierarchicalPriors(8, 12).context_prediction
         assert not winograd_plan(nn.Sequential(context))
+
+
+@pytest.mark.parametrize("r", [1, 2, 3])
+def test_fast_pixel_shuffles_equal_torch(r: int) -> None:
+    """The permuting copies give torch's pixel (un)shuffle bit for bit: contiguous NCHW, a band
+    of rows (not contiguous), channels-last (torch's function), and torch's errors."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4 * r * r, 6 * r, 5 * r, generator=g)
+    band = x[:, :, r : 4 * r]
+    last = x.contiguous(memory_format=torch.channels_last)
+    for t in (x, band, last):
+        assert torch.equal(pixel_shuffle(t, r), F.pixel_shuffle(t, r))
+        assert torch.equal(pixel_unshuffle(t, r), F.pixel_unshuffle(t, r))
+    assert torch.equal(pixel_unshuffle(pixel_shuffle(x, r), r), x)
+    if r > 1:
+        with pytest.raises(RuntimeError):
+            pixel_unshuffle(x[..., :-1], r)
+        with pytest.raises(RuntimeError):
+            pixel_shuffle(x[:, :-1], r)
+    net = nn.Sequential(nn.Conv2d(4 * r * r, 4 * r * r, 3, padding=1), nn.PixelShuffle(r))
+    copy = inference_copy(net)
+    fast = any(isinstance(m, FastPixelShuffle) for m in copy.modules())
+    assert fast == winograd_available()  # Winograd copies (NCHW) shuffle by the fast copy
+    with torch.no_grad():
+        torch.testing.assert_close(copy(x), net(x), rtol=1e-4, atol=1e-4)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.layers import conv, deconv
+from tinify.layers.inference import pixel_shuffle
 from tinify.layers.qrelu import qrelu
 from tinify.models.base import (
     CodingOptions,
@@ -107,8 +108,11 @@ class SubpelDeconv(nn.ConvTranspose2d):
         w = w[:, :, taps][..., taps]  # (C_in, C_out, a, d, b, e)
         w = w.permute(1, 2, 4, 0, 3, 5).reshape(4 * c_out, c_in, 3, 3)
         bias = None if self.bias is None else self.bias.repeat_interleave(4)
-        phases = nn.functional.conv2d(x, _nhwc(w), bias, padding=1)
-        return nn.functional.pixel_shuffle(phases, 2)
+        # The kernel in the input's layout: a channels-last kernel on an NCHW input (the
+        # Winograd inference copies) ran 1.5x slower than an NCHW one.
+        nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+        phases = nn.functional.conv2d(x, _nhwc(w) if nhwc else w, bias, padding=1)
+        return pixel_shuffle(phases, 2)
 
 
 def ssf_decoder(out_planes: int, in_planes: int = 192, mid_planes: int = 128) -> nn.Sequential:
