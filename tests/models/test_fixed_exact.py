@@ -15,8 +15,15 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 import tinify
+from tinify.layers import MaskedConv2d
 from tinify.models.fixed import ExactConv, quantize_network, run_image, run_network, run_rows
-from tinify.models.image.wavefront import FixedArithmetic
+from tinify.models.image.wavefront import (
+    FixedArithmetic,
+    causal_taps,
+    context_network,
+    early_taps,
+    wavefront_slope,
+)
 
 EDGE = (1 << 53) - 1
 
@@ -289,3 +296,71 @@ def test_hyper_split_parts_are_exact_where_the_whole_row_is_not() -> None:
     assert first.rows_sums(context, c_hyp + 1) is None
     assert first.rows_sums(hyper[:, :0]) is None
     assert arithmetic.hyper_sums(joined) is None
+
+
+# -- the context layer split into early taps (computed ahead) and late taps -------------------
+
+
+def test_early_taps_are_a_prefix_on_earlier_fronts() -> None:
+    """The 5x5 mask (slope 3): the early taps of blocks of 3 and 4 fronts are the first 8 and 7
+    taps, each at least that many fronts back; never all taps, none for blocks of 0 fronts."""
+    taps = causal_taps(MaskedConv2d(2, 2, 5, padding=2))
+    slope = wavefront_slope(taps)
+    assert (len(taps), slope) == (12, 3)
+    counts = {d: early_taps(taps, slope, d) for d in range(7)}
+    assert counts == {0: 0, 1: 11, 2: 9, 3: 8, 4: 7, 5: 4, 6: 3}
+    for d, count in counts.items():
+        assert all(slope * dh + dw <= -d for dh, dw in taps[:count])
+    assert early_taps([(0, -1)], 1, 1) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 3),
+    st.integers(1, 9),
+    st.integers(1, 11),
+    st.integers(0, 2**16),
+    st.sampled_from(["small", "edge", "over", "any"]),
+    st.sampled_from(["small", "edge", "over", "any"]),
+)
+def test_context_split_matches_the_joined_layer(
+    channels: int, rows: int, early: int, seed: int, early_mode: str, late_mode: str
+) -> None:
+    """``FixedArithmetic`` with the products of the early taps' columns computed ahead gives
+    the context layer of the unsplit ``run_rows`` and of Rust's ``forward_rows``, bit for bit,
+    on both sides of each part's bound (over it, the front's context runs unsplit)."""
+    torch.manual_seed(seed)
+    conv = MaskedConv2d(channels, 4, 5, padding=2)
+    context_net = context_network(conv)
+    arithmetic = FixedArithmetic(context_net, quantize_network(nn.Sequential(nn.Conv2d(6, 2, 1))))
+    layer = arithmetic.context_layer
+    assert layer is not None and arithmetic.context_ahead_channels == 4
+    columns = early * channels
+    rng = np.random.default_rng(seed)
+    x = torch.cat(
+        [
+            _values(early_mode, layer.part_row_sum(0, columns), (rows, columns), rng),
+            _values(
+                late_mode,
+                layer.part_row_sum(columns, layer.cin),
+                (rows, 12 * channels - columns),
+                rng,
+            ),
+        ],
+        dim=1,
+    )
+    sums = arithmetic.context_sums(x[:, :columns])
+    expected = context_net.forward_rows(x.numpy())
+    np.testing.assert_array_equal(run_rows(context_net, x).numpy(), expected)
+    if sums is not None:
+        np.testing.assert_array_equal(arithmetic._context(x, (columns, sums)).numpy(), expected)
+    np.testing.assert_array_equal(arithmetic._context(x, None).numpy(), expected)
+    # The split is taken wherever both parts are below their bounds, never over them.
+    late = layer.rows_sums(x[:, columns:], start=columns)
+    for part, start, stop in ((sums, 0, columns), (late, columns, layer.cin)):
+        largest = int(x[:, start:stop].to(torch.int64).abs().max())
+        below = largest * layer.part_row_sum(start, stop) < 2**53
+        assert (part is not None) == below
+    # Whole rows or no columns are not an early part.
+    assert arithmetic.context_sums(x) is None
+    assert arithmetic.context_sums(x[:, :0]) is None

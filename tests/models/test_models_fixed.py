@@ -387,3 +387,106 @@ def test_fixed_streams_cross_devices(name: str, kwargs: dict[str, Any]) -> None:
         from_gpu = gpu.compress(x.cuda())
     assert torch.equal(_decode_latent(gpu, from_cpu), _decode_latent(cpu, from_cpu))
     assert torch.equal(_decode_latent(cpu, from_gpu), _decode_latent(gpu, from_gpu))
+
+
+@pytest.mark.parametrize(("fronts", "ahead_bytes"), [(3, wavefront.AHEAD_BYTES), (4, 1), (4, None)])
+@pytest.mark.parametrize(
+    ("name", "kwargs"), SPLIT_MODELS, ids=[n + ("-mixture" if kw else "") for n, kw in SPLIT_MODELS]
+)
+def test_fixed_context_split_keeps_every_bit(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    kwargs: dict[str, Any],
+    fronts: int,
+    ahead_bytes: int | None,
+) -> None:
+    """The early context taps' products, computed ahead for blocks of ``fronts`` fronts (or one
+    front a block: ``AHEAD_BYTES = 1``; None: a block in two fails its bound), give the streams
+    and decoded latents of the unsplit context layer."""
+    model = _fixed(name, kwargs, seed=4)
+    x = image(2, 3, 128, 192, seed=4)
+
+    def code() -> tuple[Any, torch.Tensor]:
+        handle = model.g_a.register_forward_hook(lambda m, a, out: out * 40)
+        try:
+            with torch.no_grad():
+                out = model.compress(x)
+        finally:
+            handle.remove()
+        return out["strings"], _decode_latent(model, out)
+
+    split = FixedArithmetic.context_sums
+    blocks: list[int] = []
+
+    def counted(self: FixedArithmetic, context_in: torch.Tensor) -> torch.Tensor | None:
+        sums = split(self, context_in)
+        assert sums is not None  # every block is split (its bound holds)
+        blocks.append(context_in.shape[0])
+        if ahead_bytes is None and len(blocks) % 2:
+            return None  # as if the block's bound failed: its fronts run unsplit
+        return sums
+
+    monkeypatch.setattr(wavefront, "CONTEXT_AHEAD_FRONTS", fronts)
+    if ahead_bytes is not None:
+        monkeypatch.setattr(wavefront, "AHEAD_BYTES", ahead_bytes)
+    monkeypatch.setattr(FixedArithmetic, "context_sums", counted)
+    strings, latent = code()
+    # 8x12 latents: 33 fronts per item, coded and decoded for 2 items.
+    assert sum(blocks) == 4 * 8 * 12
+    assert len(blocks) == 4 * (33 if ahead_bytes == 1 else -(-33 // fronts))
+    monkeypatch.setattr(FixedArithmetic, "context_sums", lambda self, context_in: None)
+    unsplit_strings, unsplit_latent = code()
+    assert strings == unsplit_strings
+    assert torch.equal(latent, unsplit_latent)
+
+
+@pytest.mark.parametrize("disorder", ["none", "params", "rewrite", "write"])
+def test_fixed_context_split_only_in_order(monkeypatch: pytest.MonkeyPatch, disorder: str) -> None:
+    """``ContextCoder.front_params`` equals the unsplit ``entropy_params`` of the latent as it is
+    at every call, with the early taps computed ahead (in order) or not: a call out of
+    sequence, a front written again or ``write`` falls back to the per-front context."""
+    model = _fixed("mbt2018", {}, seed=5)
+    monkeypatch.setattr(wavefront, "CONTEXT_AHEAD_FRONTS", 4)
+    arithmetic = FixedArithmetic(
+        model.fixed_network("context"), model.fixed_network("entropy_parameters")
+    )
+    m = model.context_prediction.in_channels
+    c_hyp = model.entropy_parameters[0].in_channels - model.context_prediction.out_channels
+    generator = torch.Generator().manual_seed(5)
+    params = torch.randint(
+        -(2**14), 2**14, (1, c_hyp, 6, 9), generator=generator, dtype=torch.int32
+    )
+    coder = wavefront.ContextCoder(
+        model.context_prediction, model.entropy_parameters, params, arithmetic=arithmetic
+    )
+    assert coder.early_taps == 7
+    calls: list[bool] = []
+    split = FixedArithmetic.context_sums
+
+    def counted(self: FixedArithmetic, context_in: torch.Tensor) -> torch.Tensor | None:
+        sums = split(self, context_in)
+        calls.append(sums is not None)
+        return sums
+
+    monkeypatch.setattr(FixedArithmetic, "context_sums", counted)
+
+    def values(size: int) -> torch.Tensor:
+        return torch.randint(-(2**16), 2**16, (size, m), generator=generator, dtype=torch.int32)
+
+    def check(i: int) -> None:
+        expected = coder.entropy_params(coder.fronts[i])
+        assert torch.equal(coder.front_params(i), expected)
+
+    for i, front in enumerate(coder.fronts):
+        if i == 10 and disorder == "params":
+            check(14)  # out of sequence: the block of fronts 8..11 is dropped
+        if i == 10 and disorder == "rewrite":
+            coder.write_front(6, values(coder.fronts[6].numel()))  # taps ahead of 8..11 change
+        if i == 10 and disorder == "write":
+            coder.write(coder.fronts[5], values(coder.fronts[5].numel()))
+        check(i)
+        coder.write_front(i, values(front.numel()))
+    assert calls and all(calls)
+    # 24 fronts: blocks from fronts 0, 4, 8, ... (from 10 on after the call out of sequence);
+    # none after front 6 or 5 is written again, at front 10 (blocks 0, 4, 8 before).
+    assert len(calls) == {"none": 6, "params": 7, "rewrite": 3, "write": 3}[disorder]

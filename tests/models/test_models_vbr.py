@@ -349,6 +349,35 @@ def test_fixed_hyper_split_keeps_every_bit(monkeypatch: pytest.MonkeyPatch) -> N
         assert torch.equal(_fixed_latent(net, unsplit, step), latent)
 
 
+def test_fixed_context_split_keeps_every_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mbt2018-vbr's fixed fronts (``coder.front_params`` and ``write_front`` in order, with the
+    context shift): the early context taps' products computed ahead for blocks of fronts give
+    the unsplit streams and latents."""
+    x = _image(64, 128, seed=4)
+    net = _tiny_vbr("mbt2018-vbr", False)
+    split = FixedArithmetic.context_sums
+    blocks: list[bool] = []
+
+    def counted(self: FixedArithmetic, context_in: torch.Tensor) -> torch.Tensor | None:
+        sums = split(self, context_in)
+        blocks.append(sums is not None)
+        return sums
+
+    for step in (6.0, 1.7):
+        blocks.clear()
+        monkeypatch.setattr(FixedArithmetic, "context_sums", counted)
+        with torch.no_grad():
+            out = net.compress(x, quant_step=step, entropy_path="fixed")
+        latent = _fixed_latent(net, out, step)
+        # 4x8 latent: 3 * 3 + 8 = 17 fronts, blocks of 4, coded and decoded.
+        assert blocks == [True] * 2 * 5
+        monkeypatch.setattr(FixedArithmetic, "context_sums", lambda self, context_in: None)
+        with torch.no_grad():
+            unsplit = net.compress(x, quant_step=step, entropy_path="fixed")
+        assert out["strings"] == unsplit["strings"]
+        assert torch.equal(_fixed_latent(net, unsplit, step), latent)
+
+
 def test_fixed_rate_integers() -> None:
     """The integer rate of the fixed path: exact 16-bit scale, floor-scaled sigmas, the
     reconstruction ``(|q| * 2^F + delta) * 2^16 / scale_int + m`` rounded, 0 offsets at q = 0."""

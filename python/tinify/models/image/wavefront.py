@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple, Protocol, Union
@@ -77,6 +78,7 @@ __all__ = [
     "context_matrix",
     "context_network",
     "decompress_latent",
+    "early_taps",
     "front_coding",
     "gather_rows",
     "join_items",
@@ -244,6 +246,8 @@ class FrontArithmetic(Protocol):
 
     #: Channels of a row of :meth:`hyper_sums`; 0 when the arithmetic computes nothing ahead.
     ahead_channels: int
+    #: Channels of a row of :meth:`context_sums`; 0 when the arithmetic computes none ahead.
+    context_ahead_channels: int
 
     def hyper(self, params: Tensor) -> Tensor:
         """The hyper parameters (B, C_hyp, H, W) as this arithmetic consumes them."""
@@ -254,9 +258,22 @@ class FrontArithmetic(Protocol):
         of many fronts at once (row for row), or None (then ``params`` gets no ``ahead``)."""
         ...
 
-    def params(self, context_in: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
+    def context_sums(self, context_in: Tensor) -> Tensor | None:
+        """What :meth:`params` can use of the first columns (rows, E) of gathered taps (the
+        taps' prefix), computed ahead for the rows of many fronts at once (row for row), or
+        None (then ``params`` gets no ``early``)."""
+        ...
+
+    def params(
+        self,
+        context_in: Tensor,
+        hyper: Tensor,
+        ahead: Tensor | None = None,
+        early: tuple[int, Tensor] | None = None,
+    ) -> Tensor:
         """Entropy parameters (rows, C_out) of gathered taps (rows, taps*M) and hyper rows;
-        ``ahead``: the rows' :meth:`hyper_sums`, when computed (the result is the same)."""
+        ``ahead``: the rows' :meth:`hyper_sums`; ``early``: ``(E, context_sums(context_in[:,
+        :E]))`` computed ahead; when given, the result is the same."""
         ...
 
     def gaussian(self, out: Tensor, conditional: GaussianConditional) -> FrontParams:
@@ -298,6 +315,7 @@ class FloatArithmetic:
 
     #: Nothing is computed ahead: the float matmuls stay CompressAI's, unsplit.
     ahead_channels = 0
+    context_ahead_channels = 0
 
     def hyper(self, params: Tensor) -> Tensor:
         return params
@@ -305,7 +323,16 @@ class FloatArithmetic:
     def hyper_sums(self, hyper: Tensor) -> Tensor | None:
         return None
 
-    def params(self, context_in: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
+    def context_sums(self, context_in: Tensor) -> Tensor | None:
+        return None
+
+    def params(
+        self,
+        context_in: Tensor,
+        hyper: Tensor,
+        ahead: Tensor | None = None,
+        early: tuple[int, Tensor] | None = None,
+    ) -> Tensor:
         context = torch.addmm(self.ctx_bias, context_in, self.ctx_weight)
         h = torch.cat([hyper, context], dim=1)
         for layer in self.layers:
@@ -357,6 +384,21 @@ class FixedArithmetic:
     part's bound fails (hyper rows of a block, or a front's context) that front runs unsplit,
     as before (float64 under the whole row's bound, else Rust's i64).
 
+    **The early context taps, ahead.** The context layer splits the same way, by columns: its
+    accumulator is ``W[:, :E] @ x[:E] + W[:, E:] @ x[E:]`` over the gathered taps, where the
+    first ``E`` columns hold the taps (:func:`early_taps`) that lie on fronts before a block of
+    ``D`` fronts. :class:`ContextCoder` gathers those taps for all rows of the block when its
+    first front comes and asks :meth:`context_sums` for their products in one call (that part
+    of the weights, read once per block); :meth:`params` adds each front's other columns,
+    ``b_int + 2^(s-1)``, shifts and saturates (:meth:`~tinify.models.fixed.ExactConv.rows` with
+    a split accumulator), then the context shift and the parameter net as above. The same proof
+    holds: each part is a subset of every output's taps, exact in float64 under its own bound
+    (for the early part, checked over the whole block's rows: a stricter test), and the int64
+    sum of the exact parts is the whole accumulator, so the context is bit for bit
+    ``run_rows(context_net, context_in)``. The values are the same because the early taps are
+    only read ahead while the coder runs in order (see :meth:`ContextCoder.front_params`): they
+    are already final. Where a part's bound fails the front's context runs unsplit.
+
     Args:
         context_net: the context convolution as a linear layer (:func:`context_network`).
         parameter_net: the quantized ``entropy_parameters``.
@@ -367,6 +409,10 @@ class FixedArithmetic:
         first: the first layer of ``parameter_net`` (:class:`~tinify.models.fixed.ExactConv`)
             when it acts on rows, so that its hyper part is computed ahead; else None.
         ahead_channels: the output channels of ``first`` (0 without it).
+        context_layer: the context layer (:class:`~tinify.models.fixed.ExactConv`) when
+            ``context_net`` is one layer acting on rows, so that its early taps' products are
+            computed ahead; else None.
+        context_ahead_channels: the output channels of ``context_layer`` (0 without it).
     """
 
     def __init__(
@@ -390,6 +436,12 @@ class FixedArithmetic:
         # The first layer, when the hyper part of its products can be computed ahead.
         self.first = first if first is not None and first.acts_on_rows else None
         self.ahead_channels = 0 if self.first is None else int(self.first.bias.shape[0])
+        # The context layer, when its products over the early taps can be computed ahead.
+        context = exact_layer(context_net, 0) if len(context_net.layers) == 1 else None
+        self.context_layer = context if context is not None and context.acts_on_rows else None
+        self.context_ahead_channels = (
+            0 if self.context_layer is None else int(self.context_layer.bias.shape[0])
+        )
 
     def hyper(self, params: Tensor) -> Tensor:
         if params.dtype != torch.int32:
@@ -407,8 +459,38 @@ class FixedArithmetic:
             acc += first.row_offset
         return acc
 
-    def params(self, context_in: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
-        context = run_rows(self.context_net, context_in)
+    def context_sums(self, context_in: Tensor) -> Tensor | None:
+        """int64 (rows, C_ctx): the context layer's products ``W[:, :E] @ x`` of the first
+        ``E = context_in.shape[1]`` columns of gathered taps, exactly, with no bias; None when
+        the context is not split (see the class) or the part's bound fails."""
+        layer = self.context_layer
+        if layer is None or context_in.dim() != 2 or not 0 < context_in.shape[1] < layer.cin:
+            return None
+        return layer.rows_sums(context_in)
+
+    def _context(self, context_in: Tensor, early: tuple[int, Tensor] | None) -> Tensor:
+        """The context layer on gathered taps (rows, taps*M): int32 (rows, C_ctx); with the
+        products of the first ``E`` columns ``early = (E, sums)`` computed ahead, only the
+        other columns' products are computed (else, or where their bound fails, unsplit)."""
+        layer = self.context_layer
+        if early is not None and layer is not None and context_in.dim() == 2:
+            columns, sums = early
+            if context_in.shape[1] == layer.cin and 0 < columns < layer.cin:
+                acc = layer.rows_sums(context_in[:, columns:], start=columns)
+                if acc is not None and acc.shape == sums.shape:
+                    acc += sums
+                    acc += layer.row_offset
+                    return layer.shift_rows(acc)
+        return run_rows(self.context_net, context_in)
+
+    def params(
+        self,
+        context_in: Tensor,
+        hyper: Tensor,
+        ahead: Tensor | None = None,
+        early: tuple[int, Tensor] | None = None,
+    ) -> Tensor:
+        context = self._context(context_in, early)
         if self.context_shift is not None:
             context = saturate(context.to(torch.int64) + self.context_shift)
         first = self.first
@@ -494,8 +576,32 @@ def front_coding(conditional: GaussianConditional) -> FrontCoding:
 
 #: Most bytes of one block of hyper rows and their :meth:`FrontArithmetic.hyper_sums` (with
 #: their float64 transients) that :class:`ContextCoder` computes ahead (a block holds at least
-#: one front, whatever its size).
+#: one front, whatever its size); likewise for a block of early taps and their
+#: :meth:`FrontArithmetic.context_sums`.
 AHEAD_BYTES = 4 << 20
+
+#: Fronts ``D`` of a block whose early context taps :class:`ContextCoder` gathers and sums ahead
+#: (see :func:`early_taps`; 0 turns it off). Fewer where :data:`AHEAD_BYTES` requires.
+CONTEXT_AHEAD_FRONTS = 4
+
+
+def early_taps(taps: Sequence[tuple[int, int]], slope: int, fronts: int) -> int:
+    """How many leading ``taps`` are *early* for blocks of ``fronts`` fronts: the longest prefix
+    whose taps all lie ``fronts`` or more fronts back (``slope*dh + dw <= -fronts``), leaving at
+    least one tap late; 0 when there is none (or ``fronts < 1``).
+
+    A tap ``(dh, dw)`` of a position on front ``t`` lies on front ``t + slope*dh + dw``, so the
+    early taps of fronts ``i .. i+fronts-1`` all lie on fronts ``<= i-1``: coded before front
+    ``i``. (5x5 mask, slope 3: 8 of its 12 taps for 3 fronts, 7 for 4.)
+    """
+    if fronts < 1:
+        return 0
+    count = 0
+    for dh, dw in taps[: len(taps) - 1]:
+        if slope * dh + dw > -fronts:
+            break
+        count += 1
+    return count
 
 
 class ContextCoder:
@@ -503,7 +609,10 @@ class ContextCoder:
 
     When the arithmetic computes something of the hyper rows ahead (``ahead_channels > 0``),
     :meth:`front_params` gathers the hyper rows of a block of upcoming fronts at once and asks
-    for their :meth:`FrontArithmetic.hyper_sums` in one call (see :data:`AHEAD_BYTES`).
+    for their :meth:`FrontArithmetic.hyper_sums` in one call (see :data:`AHEAD_BYTES`). When it
+    computes context sums ahead (``context_ahead_channels > 0``, ``order="wavefront"``), it
+    likewise gathers the early taps (:func:`early_taps`) of :data:`CONTEXT_AHEAD_FRONTS`
+    fronts for :meth:`FrontArithmetic.context_sums`, while the coder runs in order.
 
     Args:
         context_prediction: the masked context convolution (M -> C_ctx channels).
@@ -562,6 +671,18 @@ class ContextCoder:
         # The block of fronts whose hyper rows and sums are at hand (see _ahead_block).
         self._block_start = 0
         self._block: list[tuple[Tensor, Tensor | None]] = []
+        # The early context taps (see _early_sums): the first `early_taps` taps of every row,
+        # flat in coding order (a block's are one slice), and each front's first row.
+        self.early_taps = 0
+        if order == "wavefront" and arithmetic.context_ahead_channels:
+            self.early_taps = early_taps(taps, wavefront_slope(taps), CONTEXT_AHEAD_FRONTS)
+        self._early_rows = taps_flat.view(-1, len(taps))[:, : self.early_taps].reshape(-1)
+        self._front_starts = [0, *itertools.accumulate(sizes)]
+        # Fronts 0 .. _written-1 are written, in order, by write_front (-1: written otherwise).
+        self._written = 0
+        # The block of fronts whose early context sums are at hand.
+        self._early_start = 0
+        self._early: Sequence[Tensor | None] = []
 
     def _centres(self, pos: Tensor) -> Tensor:
         width = self.shape[3]
@@ -578,12 +699,55 @@ class ContextCoder:
 
     def front_params(self, i: int) -> Tensor:
         """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
+        early = self._early_sums(i)
         if not self.arithmetic.ahead_channels:
-            return self._entropy_params(self.front_taps[i], self._hyper_rows(self.fronts[i]))
+            hyper = self._hyper_rows(self.fronts[i])
+            return self._entropy_params(self.front_taps[i], hyper, early=early)
         if not self._block_start <= i < self._block_start + len(self._block):
             self._block_start, self._block = i, self._ahead_block(i)
         hyper, ahead = self._block[i - self._block_start]
-        return self._entropy_params(self.front_taps[i], hyper, ahead)
+        return self._entropy_params(self.front_taps[i], hyper, ahead, early)
+
+    def _early_sums(self, i: int) -> tuple[int, Tensor] | None:
+        """``(E, sums)`` for front ``i``: the arithmetic's :meth:`~FrontArithmetic.context_sums`
+        of the front's early taps (``E`` columns), or None (the front's context runs whole).
+
+        Only in sequence: front ``i`` is the next one to code and fronts ``< i`` are all written
+        in order (``write_front``). Then a block's early taps, read when its first front comes,
+        are the values the front would read itself: they lie on fronts before the block, and
+        in-order writes from then on only reach the block's fronts. Any other call discards
+        the block (``write`` and out-of-order ``write_front`` for the rest of the coder)."""
+        if not self.early_taps:
+            return None
+        if i != self._written:
+            self._early = []
+            return None
+        if not self._early_start <= i < self._early_start + len(self._early):
+            self._early_start, self._early = i, self._early_block(i)
+        sums = self._early[i - self._early_start]
+        return None if sums is None else (self.early_taps * self.shape[1], sums)
+
+    def _early_block(self, i: int) -> Sequence[Tensor | None]:
+        """The :meth:`FrontArithmetic.context_sums` of the early taps of fronts ``i .. i+D-1``
+        (:data:`CONTEXT_AHEAD_FRONTS`, fewer at the end or where :data:`AHEAD_BYTES` requires,
+        at least one), gathered and computed at once: one product for the block. Row for row
+        the same values as the fronts' own gathers."""
+        batch, channels = self.shape[:2]
+        columns = self.early_taps * channels
+        # int32 taps and their float64 copy; the int64 sums and their float64 product.
+        per_row = batch * (12 * columns + 16 * self.arithmetic.context_ahead_channels)
+        starts = self._front_starts
+        stop = min(i + CONTEXT_AHEAD_FRONTS, len(self.fronts))
+        while stop > i + 1 and (starts[stop] - starts[i]) * per_row > AHEAD_BYTES:
+            stop -= 1
+        rows = starts[stop] - starts[i]
+        taps = self._early_rows[starts[i] * self.early_taps : starts[stop] * self.early_taps]
+        sums = self.arithmetic.context_sums(
+            self.y_hat.index_select(1, taps).reshape(batch * rows, columns)
+        )
+        if sums is None:
+            return [None] * (stop - i)
+        return _per_front(sums, batch, self.front_sizes[i:stop])
 
     def _ahead_block(self, i: int) -> list[tuple[Tensor, Tensor | None]]:
         """The hyper rows and :meth:`FrontArithmetic.hyper_sums` of fronts ``i, i+1, ...``
@@ -599,27 +763,34 @@ class ContextCoder:
         sizes = self.front_sizes[i:stop]
         hyper = gather_rows(self.params, torch.cat(self.fronts[i:stop]))  # (B * rows, C_hyp)
         sums = self.arithmetic.hyper_sums(hyper)
-
-        def per_front(t: Tensor) -> list[Tensor]:
-            # (B * rows, C) item-major -> each front's (B * P, C), item-major as gather_rows.
-            return [p.reshape(-1, t.size(1)) for p in t.view(batch, rows, -1).split(sizes, 1)]
-
-        hypers = per_front(hyper)
+        hypers = _per_front(hyper, batch, sizes)
         if sums is None:
             return [(h, None) for h in hypers]
-        return list(zip(hypers, per_front(sums)))
+        return list(zip(hypers, _per_front(sums, batch, sizes)))
 
-    def _entropy_params(self, taps: Tensor, hyper: Tensor, ahead: Tensor | None = None) -> Tensor:
+    def _entropy_params(
+        self,
+        taps: Tensor,
+        hyper: Tensor,
+        ahead: Tensor | None = None,
+        early: tuple[int, Tensor] | None = None,
+    ) -> Tensor:
         # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
         context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
-        return self.arithmetic.params(context_in, hyper, ahead)
+        return self.arithmetic.params(context_in, hyper, ahead, early)
 
     def write(self, pos: Tensor, values: Tensor) -> None:
-        """Store decoded values (B*P, M) at positions ``pos`` (P,)."""
+        """Store decoded values (B*P, M) at positions ``pos`` (P,); the coder no longer
+        computes early context taps ahead (see :meth:`front_params`)."""
+        self._written, self._early = -1, []
         self._write(self._centres(pos), values)
 
     def write_front(self, i: int, values: Tensor) -> None:
         """Store the decoded values (B*P, M) of front ``i``."""
+        if i == self._written:
+            self._written += 1
+        else:
+            self._written, self._early = -1, []
         self._write(self.front_centres[i], values)
 
     def _write(self, centres: Tensor, values: Tensor) -> None:
@@ -782,6 +953,12 @@ def decompress_latent(
             latents.append(coder.latent())
             del coder  # its buffers go before the next item's
     return join_items(latents)
+
+
+def _per_front(t: Tensor, batch: int, sizes: Sequence[int]) -> list[Tensor]:
+    """A block's rows (B * rows, C), item-major, as each front's (B * P, C), item-major as
+    :func:`gather_rows` (``sizes``: the fronts' P)."""
+    return [p.reshape(-1, t.size(1)) for p in t.view(batch, sum(sizes), -1).split(list(sizes), 1)]
 
 
 def gather_rows(flat: Tensor, positions: Tensor) -> Tensor:
