@@ -40,8 +40,8 @@ run on overlapping tiles but streams (:class:`_RowStream`): column strips
 over :data:`STREAM_STRIP_TILES` high, every child computing each of its rows once and keeping
 the few input rows it still reads (a line buffer). A band holds about a tile's pixels, so the
 memory stays that of a tile; only each child's own reach is computed twice per band. At 3 MP
-(one thread) cheng2020-anchor's tiled ``g_a`` went from 1.25x the whole-image time to 1.04x,
-cheng2020-attn's from 1.31x to 1.05x.
+(one thread) cheng2020-anchor's tiled ``g_a`` costs 1.07x the whole-image time where overlapping
+tiles cost 1.26x, cheng2020-attn's 1.07x where they cost 1.47x.
 """
 
 from __future__ import annotations
