@@ -16,7 +16,14 @@ from torch import Tensor, nn
 
 import tinify
 from tinify.layers import MaskedConv2d
-from tinify.models.fixed import ExactConv, quantize_network, run_image, run_network, run_rows
+from tinify.models.fixed import (
+    WINOGRAD_GROWTH,
+    ExactConv,
+    quantize_network,
+    run_image,
+    run_network,
+    run_rows,
+)
 from tinify.models.image.wavefront import (
     FixedArithmetic,
     causal_taps,
@@ -123,6 +130,51 @@ def test_exact_conv_matches_wide_integers(case: tuple[nn.Module, np.ndarray], ba
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(net.forward(x), expected)
     np.testing.assert_array_equal(run_image(net, torch.from_numpy(x)).numpy(), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 5),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.sampled_from(["small", "edge", "over", "any"]),
+    st.integers(0, 2**16),
+    st.integers(1, 200),
+)
+def test_winograd_conv_matches_wide_integers(
+    cin: int, cout: int, h: int, w: int, mode: str, seed: int, band: int
+) -> None:
+    """3x3 stride-1 layers take Winograd's F(2x2, 3x3) exactly when ``144 max|x| * row_sum <
+    2^53`` (at the edge with equal or mixed signs, odd sizes, tiny bands), and the direct
+    products above: the wide-integer result either way."""
+    torch.manual_seed(seed)
+    conv = nn.Conv2d(cin, cout, 3, 1, 1)
+    with torch.no_grad():
+        for t in conv.parameters():
+            t.uniform_(-1.0, 1.0)
+    net = quantize_network(nn.Sequential(conv))
+    layer = ExactConv.of(net.layers[0])
+    assert layer.winograd
+    generator = np.random.default_rng(seed)
+    limit = EDGE // (WINOGRAD_GROWTH * layer.row_sum)
+    if mode == "small":
+        x = generator.integers(-(2**17), 2**17, (cin, h, w))
+    elif mode == "any":
+        x = generator.integers(-(2**31), 2**31, (cin, h, w))
+    else:
+        value = limit + (mode == "over")
+        x = value * (generator.integers(0, 2, (cin, h, w)) * 2 - 1 if seed % 2 else 1)
+        x = np.broadcast_to(x, (cin, h, w))
+    x = np.ascontiguousarray(x, dtype=np.int32)
+    xt = torch.from_numpy(x)
+    expected = reference(layer, x)
+    np.testing.assert_array_equal(layer.forward(xt, band_values=band).numpy(), expected)
+    within = layer.exact_f64(xt, WINOGRAD_GROWTH * layer.row_sum)
+    assert within == (int(np.abs(x.astype(np.int64)).max()) <= limit)
+    if within:
+        xd = xt.to(torch.float64)
+        assert torch.equal(layer._winograd(xd, band), layer._shifted(xd, h, w))
 
 
 def test_exact_conv_takes_the_float64_path_below_the_bound() -> None:

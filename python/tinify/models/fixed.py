@@ -194,6 +194,13 @@ def from_fixed(x: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
 #: < 2^53`` is an integer that float64 represents exactly (see :class:`ExactConv`).
 _EXACT_F64 = 1 << 53
 
+#: How much larger than the direct convolution's the partial sums of :meth:`ExactConv._winograd`
+#: can be (see there): it runs when ``WINOGRAD_GROWTH * max|x_int| * row_sum < 2^53``.
+WINOGRAD_GROWTH = 144
+
+#: ``G' = 2G`` of Winograd's F(2x2, 3x3): integer kernel transforms.
+_WINOGRAD_G2 = ((2, 0, 0), (1, 1, 1), (1, -1, 1), (0, 0, 2))
+
 #: Default most float64 values in one band's im2col / column buffer (256 MiB): larger layers
 #: run in bands of output (convolution) or input (transposed convolution) rows.
 BAND_VALUES = 1 << 25
@@ -366,7 +373,9 @@ class ExactConv:
             # Rust: the i64 path above the bound, and its errors for bad shapes.
             return torch.from_numpy(self.layer.forward(to_numpy(x)))
         xd = x.to(torch.float64)
-        if self.transposed or self.stride == 1:
+        if self.winograd and self.exact_f64(x, WINOGRAD_GROWTH * self.row_sum):
+            acc = self._winograd(xd, band_values)
+        elif self.transposed or self.stride == 1:
             acc = self._shifted(xd, ho, wo)
         else:
             acc = self._direct(xd, ho, wo, band_values)
@@ -440,6 +449,69 @@ class ExactConv:
                 start = (dy + t) * wp + dx + q
                 out.addmm_(weight, flat[:, start : start + n])
             acc[:, a::s, b::s] = out.view(cout, rows, wp)[:, :, :cols].to(torch.int64)
+        return acc
+
+    @functools.cached_property
+    def winograd(self) -> bool:
+        """Whether the layer is a 3x3, stride-1, padding-1 convolution with every tap live:
+        :meth:`_winograd` computes it."""
+        plain = not self.transposed and (self.kernel, self.stride, self.padding) == (3, 1, 1)
+        return plain and len(self.phases[0][2]) == 9
+
+    @functools.cached_property
+    def _winograd_kernel(self) -> Tensor:
+        """``U' = G' g G'^T`` per output and input channel, float64 (16, C', C), row ``4a + b``
+        for entry ``(a, b)``: integers (``|U'| <= 9 * 2^15``), exact."""
+        g2 = torch.tensor(_WINOGRAD_G2, dtype=torch.float64)
+        u = torch.einsum("ai,kcij,bj->abkc", g2, self.weight, g2)
+        return u.reshape(16, *self.weight.shape[:2]).contiguous()
+
+    def _winograd(self, x: Tensor, band_values: int) -> Tensor:
+        """The products of a :attr:`winograd` layer by Winograd's minimal filtering F(2x2, 3x3)
+        (Lavin and Gray, CVPR 2016, arXiv:1509.09308), exactly, in bands of tile rows of at most
+        ``band_values`` float64 values of transformed input or output: 16 products per 2x2
+        output tile and input channel instead of 36 (2.25x fewer multiply-adds).
+
+        **Why this is exact.** With ``G' = 2G`` every quantity is an integer: the input tiles
+        ``V = B^T d B`` (sums of 4 inputs: ``|V| <= 4 max|x|``), the kernels ``U' = G' g G'^T =
+        4U``, the products ``M = sum_c U'_c V_c`` per tile entry, and ``4Y = A^T M A``. Any
+        partial sum of ``M`` (a subset of input channels, in any order) is at most ``4 max|x|
+        * sum_c |U'[k, c]| <= 16 max|x| * row_sum`` (each ``|G'_ai G'_bj| <= 4``), and ``4Y``
+        adds 9 of them, so every float64 operation is exact when ``144 max|x| * row_sum <
+        2^53`` (:data:`WINOGRAD_GROWTH`, checked by the caller). ``4Y`` is then four times the
+        integer sum of the direct convolution, and ``>> 2`` gives it exactly: the same integers
+        as :meth:`_shifted`, bit for bit (tested)."""
+        c, h, w = x.shape
+        th, tw = -(-h // 2), -(-w // 2)
+        xp = F.pad(x, (1, 1 + 2 * tw - w, 1, 1 + 2 * th - h))
+        u = self._winograd_kernel
+        k = u.shape[1]
+        acc = torch.empty((k, 2 * th, 2 * tw), dtype=torch.int64)
+        rows = max(1, band_values // (16 * max(c, k) * tw))
+        for t0 in range(0, th, rows):
+            t1 = min(th, t0 + rows)
+            d = xp[:, 2 * t0 : 2 * t1 + 2].unfold(1, 4, 2).unfold(2, 4, 2)  # (C, tb, tw, 4, 4)
+            r = d.unbind(-2)  # B^T d: combinations of the tile's rows
+            r = (r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3])
+            v = torch.stack(
+                [
+                    t
+                    for q in r
+                    for t in (
+                        q[..., 0] - q[..., 2],
+                        q[..., 1] + q[..., 2],
+                        q[..., 2] - q[..., 1],
+                        q[..., 1] - q[..., 3],
+                    )
+                ]
+            )  # (16, C, tb, tw): entry (a, b) at 4a + b
+            m = torch.bmm(u, v.reshape(16, c, -1)).view(4, 4, k, t1 - t0, tw)
+            s = (m[0] + m[1] + m[2], m[1] - m[2] - m[3])  # A^T M
+            y = torch.stack([torch.stack((q[0] + q[1] + q[2], q[1] - q[2] - q[3])) for q in s])
+            band = acc[:, 2 * t0 : 2 * t1].view(k, t1 - t0, 2, tw, 2)
+            band.copy_(y.permute(2, 3, 0, 4, 1))  # (2u, 2v, K, tb, tw) -> (K, tb, u, tw, v)
+        acc = acc[:, :h, :w].contiguous()
+        acc >>= 2  # 4Y / 4, exact: a multiple of 4
         return acc
 
     def _direct(self, x: Tensor, ho: int, wo: int, band_values: int) -> Tensor:
