@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -319,3 +322,23 @@ def test_fast_pixel_shuffles_equal_torch(r: int) -> None:
     assert fast == winograd_available()  # Winograd copies (NCHW) shuffle by the fast copy
     with torch.no_grad():
         torch.testing.assert_close(copy(x), net(x), rtol=1e-4, atol=1e-4)
+
+
+def test_winograd_layers_initialize_nnpack_themselves() -> None:
+    """A Winograd layer built directly (not through inference_copy) in a fresh process works:
+    NNPACK refuses every call until it is initialized."""
+    if not winograd_available():
+        pytest.skip("torch's NNPACK is not available here")
+    code = (
+        "import torch\n"
+        "from tinify.layers.inference import WinogradConv, WinogradDeconv\n"
+        "from tinify.layers import deconv\n"
+        "conv = torch.nn.Conv2d(3, 8, 5, 2, 2)\n"
+        "x = torch.randn(1, 3, 32, 48)\n"
+        "with torch.no_grad():\n"
+        "    assert torch.allclose(WinogradConv(conv)(x), conv(x), atol=1e-4)\n"
+        "    up = deconv(3, 4)\n"
+        "    assert torch.allclose(WinogradDeconv(up)(x), up(x), atol=1e-4)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)

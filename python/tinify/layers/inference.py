@@ -288,6 +288,20 @@ def winograd_available() -> bool:
     return _WINOGRAD_PROBE[0]
 
 
+def _require_winograd() -> None:
+    """Check (and so initialize: NNPACK refuses every call before its initialization, with
+    torch's bare "NNPACK SpatialConvolution_updateOutput failed") that NNPACK works here.
+
+    Raises:
+        RuntimeError: it does not; use :func:`inference_copy`, which falls back to oneDNN.
+    """
+    if not winograd_available():
+        raise RuntimeError(
+            "torch's NNPACK is not available here, so Winograd layers cannot run; build the "
+            "copy with tinify.layers.inference.inference_copy, which uses oneDNN instead"
+        )
+
+
 def _bias_or_zeros(bias: Tensor | None, weight: Tensor) -> Tensor:
     """A copy of ``bias``, or zeros for each output channel of ``weight`` (NNPACK's bias)."""
     return weight.new_zeros(weight.shape[0]) if bias is None else bias.detach().clone()
@@ -398,6 +412,7 @@ class WinogradConv(nn.Module):
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
+        _require_winograd()
         kernel = _winograd_kernel(conv)
         if kernel is None:
             raise ValueError(f"{conv} is not a convolution WinogradConv can replace")
@@ -430,6 +445,7 @@ class WinogradDeconv(nn.Module):
 
     def __init__(self, deconv: nn.ConvTranspose2d) -> None:
         super().__init__()
+        _require_winograd()
         subpixel = SubpixelDeconv(deconv)
         if subpixel.pad != (1, 1, 1, 1):
             raise ValueError(f"{deconv}: its sub-pixel kernel is not 3x3")
