@@ -44,6 +44,7 @@ from tinify.models import (
     ScaleHyperprior,
     ScaleHyperpriorVbr,
 )
+from tinify.models.tiling import receptive_field
 
 # Every zoo image architecture, small (the zoo's have N = 128..320).
 ARCHITECTURES: dict[str, Callable[[], CompressionModel]] = {
@@ -320,6 +321,7 @@ def test_fast_pixel_shuffles_equal_torch(r: int) -> None:
     copy = inference_copy(net)
     fast = any(isinstance(m, FastPixelShuffle) for m in copy.modules())
     assert fast == winograd_available()  # Winograd copies (NCHW) shuffle by the fast copy
+    assert receptive_field(FastPixelShuffle(r)) == receptive_field(nn.PixelShuffle(r))
     with torch.no_grad():
         torch.testing.assert_close(copy(x), net(x), rtol=1e-4, atol=1e-4)
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from tinify.entropy_models import GaussianConditional
 from tinify.layers import MaskedConv2d
 from tinify.models import get_scale_table
 from tinify.models.image.wavefront import (
     ContextCoder,
+    FloatArithmetic,
     causal_taps,
     coding_fronts,
     compress_latent,
@@ -116,3 +117,29 @@ def test_streams_do_not_depend_on_the_torch_thread_count() -> None:
     finally:
         torch.set_num_threads(saved)
     assert torch.equal(decoded, y_hat)
+
+
+def test_an_arithmetic_of_the_first_protocol_still_codes() -> None:
+    """An arithmetic with only ``hyper``, ``params(context_in, hyper)``, ``gaussian``,
+    ``mixture``, ``context_values`` and ``latent`` (no ahead attributes) still drives a
+    ContextCoder, with the parameters of the float arithmetic it wraps."""
+    torch.manual_seed(0)
+    context = MaskedConv2d(4, 8, 5, padding=2)
+    params_net = nn.Sequential(nn.Conv2d(16, 12, 1), nn.LeakyReLU(), nn.Conv2d(12, 8, 1))
+    inner = FloatArithmetic(context, params_net)
+
+    class Plain:
+        def hyper(self, params: Tensor) -> Tensor:
+            return inner.hyper(params)
+
+        def params(self, context_in: Tensor, hyper: Tensor) -> Tensor:
+            return inner.params(context_in, hyper)
+
+    hyper = torch.randn(1, 8, 5, 7)
+    plain = ContextCoder(context, params_net, hyper, arithmetic=Plain())  # type: ignore[arg-type]
+    ref = ContextCoder(context, params_net, hyper, arithmetic=inner)
+    for i in range(len(plain.fronts)):
+        values = torch.randn(plain.fronts[i].numel(), 4)
+        torch.testing.assert_close(plain.front_params(i), ref.front_params(i), rtol=0, atol=0)
+        plain.write_front(i, values)
+        ref.write_front(i, values)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,6 +200,27 @@ WINOGRAD_GROWTH = 144
 
 #: ``G' = 2G`` of Winograd's F(2x2, 3x3): integer kernel transforms.
 _WINOGRAD_G2 = ((2, 0, 0), (1, 1, 1), (1, -1, 1), (0, 0, 2))
+
+
+def _b_transform(t: Sequence[Tensor], shape: tuple[int, ...]) -> Tensor:
+    """``B^T`` of Winograd's F(2x2, 3x3) along a list of 4 tensors: ``(t0 - t2, t1 + t2,
+    t2 - t1, t1 - t3)`` stacked into a new float64 tensor of ``shape`` (written in place)."""
+    out = torch.empty(shape, dtype=torch.float64)
+    torch.sub(t[0], t[2], out=out[0])
+    torch.add(t[1], t[2], out=out[1])
+    torch.sub(t[2], t[1], out=out[2])
+    torch.sub(t[1], t[3], out=out[3])
+    return out
+
+
+def _a_transform(t: Sequence[Tensor], shape: tuple[int, ...]) -> Tensor:
+    """``A^T`` of Winograd's F(2x2, 3x3) along a list of 4 tensors: ``(t0 + t1 + t2, t1 - t2 -
+    t3)`` stacked into a new float64 tensor of ``shape`` (written in place)."""
+    out = torch.empty(shape, dtype=torch.float64)
+    torch.add(t[0], t[1], out=out[0]).add_(t[2])
+    torch.sub(t[1], t[2], out=out[1]).sub_(t[3])
+    return out
+
 
 #: Default most float64 values in one band's im2col / column buffer (256 MiB): larger layers
 #: run in bands of output (convolution) or input (transposed convolution) rows.
@@ -460,10 +481,10 @@ class ExactConv:
 
     @functools.cached_property
     def _winograd_kernel(self) -> Tensor:
-        """``U' = G' g G'^T`` per output and input channel, float64 (16, C', C), row ``4a + b``
-        for entry ``(a, b)``: integers (``|U'| <= 9 * 2^15``), exact."""
+        """``U' = G' g G'^T`` per output and input channel, float64 (16, C', C), row ``4b + a``
+        for entry ``(a, b)`` (row ``a``, column ``b``): integers (``|U'| <= 9 * 2^15``), exact."""
         g2 = torch.tensor(_WINOGRAD_G2, dtype=torch.float64)
-        u = torch.einsum("ai,kcij,bj->abkc", g2, self.weight, g2)
+        u = torch.einsum("ai,kcij,bj->bakc", g2, self.weight, g2)
         return u.reshape(16, *self.weight.shape[:2]).contiguous()
 
     def _winograd(self, x: Tensor, band_values: int) -> Tensor:
@@ -487,30 +508,26 @@ class ExactConv:
         u = self._winograd_kernel
         k = u.shape[1]
         acc = torch.empty((k, 2 * th, 2 * tw), dtype=torch.int64)
-        rows = max(1, band_values // (16 * max(c, k) * tw))
+        # A band's float64 temporaries: at most two of the 16-entry tensors of input (C) or
+        # output (C') channels at a time, written in place, in half of ``band_values`` (the
+        # layer's peak memory then stays near the direct products').
+        rows = max(1, band_values // (64 * max(c, k) * tw))
         for t0 in range(0, th, rows):
-            t1 = min(th, t0 + rows)
-            d = xp[:, 2 * t0 : 2 * t1 + 2].unfold(1, 4, 2).unfold(2, 4, 2)  # (C, tb, tw, 4, 4)
-            r = d.unbind(-2)  # B^T d: combinations of the tile's rows
-            r = (r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3])
-            v = torch.stack(
-                [
-                    t
-                    for q in r
-                    for t in (
-                        q[..., 0] - q[..., 2],
-                        q[..., 1] + q[..., 2],
-                        q[..., 2] - q[..., 1],
-                        q[..., 1] - q[..., 3],
-                    )
-                ]
-            )  # (16, C, tb, tw): entry (a, b) at 4a + b
-            m = torch.bmm(u, v.reshape(16, c, -1)).view(4, 4, k, t1 - t0, tw)
-            s = (m[0] + m[1] + m[2], m[1] - m[2] - m[3])  # A^T M
-            y = torch.stack([torch.stack((q[0] + q[1] + q[2], q[1] - q[2] - q[3])) for q in s])
-            band = acc[:, 2 * t0 : 2 * t1].view(k, t1 - t0, 2, tw, 2)
-            band.copy_(y.permute(2, 3, 0, 4, 1))  # (2u, 2v, K, tb, tw) -> (K, tb, u, tw, v)
-        acc = acc[:, :h, :w].contiguous()
+            tb = min(th, t0 + rows) - t0
+            d = xp[:, 2 * t0 : 2 * (t0 + tb) + 2].unfold(1, 4, 2).unfold(2, 4, 2)
+            r = _b_transform(d.unbind(-2), (4, c, tb, tw, 4))  # B^T d: (a, C, tb, tw, j)
+            v = _b_transform([r[..., j] for j in range(4)], (4, 4, c, tb, tw))
+            del r  # v: (b, a, C, tb, tw), the kernel's order
+            m = torch.bmm(u, v.view(16, c, tb * tw)).view(4, 4, k, tb, tw)
+            del v
+            s = _a_transform(m.unbind(1), (2, 4, k, tb, tw))  # A^T M: (u, b, C', tb, tw)
+            del m
+            band = acc[:, 2 * t0 : 2 * (t0 + tb)].view(k, tb, 2, tw, 2)
+            for row, q in enumerate(s):
+                y = _a_transform(q.unbind(0), (2, k, tb, tw))  # (v, C', tb, tw)
+                band[:, :, row].copy_(y.permute(1, 2, 3, 0))  # -> (C', tb, tw, v)
+            del s
+        acc = acc[:, :h, :w]
         acc >>= 2  # 4Y / 4, exact: a multiple of 4
         return acc
 

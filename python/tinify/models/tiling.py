@@ -243,7 +243,10 @@ def _register_builtin() -> None:
         register_layer(conv, _conv_field)
     for deconv in (nn.ConvTranspose2d, SpectralConvTranspose2d):
         register_layer(deconv, _deconv_field)
-    register_layer(nn.PixelShuffle, _shuffle_field)
+    from tinify.layers.inference import FastPixelShuffle  # the Winograd copies' shuffle
+
+    for shuffle in (nn.PixelShuffle, FastPixelShuffle):
+        register_layer(shuffle, _shuffle_field)
     register_layer(nn.PixelUnshuffle, _unshuffle_field)
     register_layer(nn.Sequential, _sequential_field)
     pointwise = (

@@ -242,7 +242,12 @@ class FrontParams(NamedTuple):
 
 class FrontArithmetic(Protocol):
     """How the entropy parameters of a front are computed (:class:`FloatArithmetic` or
-    :class:`FixedArithmetic`); both sides of a stream must use the same one."""
+    :class:`FixedArithmetic`); both sides of a stream must use the same one.
+
+    ``ahead_channels``, ``context_ahead_channels``, :meth:`hyper_sums`, :meth:`context_sums` and
+    the ``ahead`` / ``early`` arguments of :meth:`params` are optional for an arithmetic of
+    one's own: :class:`ContextCoder` treats missing attributes as 0 (nothing computed ahead)
+    and then calls ``params(context_in, hyper)``."""
 
     #: Channels of a row of :meth:`hyper_sums`; 0 when the arithmetic computes nothing ahead.
     ahead_channels: int
@@ -673,10 +678,14 @@ class ContextCoder:
         self._block: list[tuple[Tensor, Tensor | None]] = []
         # The early context taps (see _early_sums): the first `early_taps` taps of every row,
         # flat in coding order (a block's are one slice), and each front's first row.
+        # An arithmetic without these attributes (written to the protocol before they were
+        # added) computes nothing ahead.
+        self._ahead_channels = int(getattr(arithmetic, "ahead_channels", 0))
+        self._context_ahead_channels = int(getattr(arithmetic, "context_ahead_channels", 0))
         self.early_taps = 0
-        if order == "wavefront" and arithmetic.context_ahead_channels:
+        if order == "wavefront" and self._context_ahead_channels:
             self.early_taps = early_taps(taps, wavefront_slope(taps), CONTEXT_AHEAD_FRONTS)
-        self._early_rows = taps_flat.view(-1, len(taps))[:, : self.early_taps].reshape(-1)
+        self._tap_rows = taps_flat.view(-1, len(taps))  # a view: (rows, taps), coding order
         self._front_starts = [0, *itertools.accumulate(sizes)]
         # Fronts 0 .. _written-1 are written, in order, by write_front (-1: written otherwise).
         self._written = 0
@@ -700,7 +709,7 @@ class ContextCoder:
     def front_params(self, i: int) -> Tensor:
         """Entropy parameters of front ``i`` (``entropy_params(self.fronts[i])``)."""
         early = self._early_sums(i)
-        if not self.arithmetic.ahead_channels:
+        if not self._ahead_channels:
             hyper = self._hyper_rows(self.fronts[i])
             return self._entropy_params(self.front_taps[i], hyper, early=early)
         if not self._block_start <= i < self._block_start + len(self._block):
@@ -735,13 +744,13 @@ class ContextCoder:
         batch, channels = self.shape[:2]
         columns = self.early_taps * channels
         # int32 taps and their float64 copy; the int64 sums and their float64 product.
-        per_row = batch * (12 * columns + 16 * self.arithmetic.context_ahead_channels)
+        per_row = batch * (12 * columns + 16 * self._context_ahead_channels)
         starts = self._front_starts
         stop = min(i + CONTEXT_AHEAD_FRONTS, len(self.fronts))
         while stop > i + 1 and (starts[stop] - starts[i]) * per_row > AHEAD_BYTES:
             stop -= 1
         rows = starts[stop] - starts[i]
-        taps = self._early_rows[starts[i] * self.early_taps : starts[stop] * self.early_taps]
+        taps = self._tap_rows[starts[i] : starts[stop], : self.early_taps].reshape(-1)
         sums = self.arithmetic.context_sums(
             self.y_hat.index_select(1, taps).reshape(batch * rows, columns)
         )
@@ -755,7 +764,7 @@ class ContextCoder:
         one product for the block instead of one per front. Row for row the same values."""
         batch, c_hyp = self.shape[0], self.params.size(1)
         # int64 sums and their float64 product; int32 hyper rows and their float64 copy.
-        per_row = batch * (16 * self.arithmetic.ahead_channels + 12 * c_hyp)
+        per_row = batch * (16 * self._ahead_channels + 12 * c_hyp)
         stop, rows = i + 1, self.front_sizes[i]
         while stop < len(self.fronts) and (rows + self.front_sizes[stop]) * per_row <= AHEAD_BYTES:
             rows += self.front_sizes[stop]
@@ -777,6 +786,8 @@ class ContextCoder:
     ) -> Tensor:
         # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
         context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
+        if ahead is None and early is None:  # any arithmetic of the protocol
+            return self.arithmetic.params(context_in, hyper)
         return self.arithmetic.params(context_in, hyper, ahead, early)
 
     def write(self, pos: Tensor, values: Tensor) -> None:
