@@ -9,12 +9,15 @@ from torch import Tensor, nn
 from tinify.entropy_models import GaussianConditional
 from tinify.layers import MaskedConv2d
 from tinify.models import get_scale_table
+from tinify.models.fixed import quantize_network, to_fixed
 from tinify.models.image.wavefront import (
     ContextCoder,
+    FixedArithmetic,
     FloatArithmetic,
     causal_taps,
     coding_fronts,
     compress_latent,
+    context_network,
     decompress_latent,
     wavefront_slope,
 )
@@ -143,3 +146,30 @@ def test_an_arithmetic_of_the_first_protocol_still_codes() -> None:
         torch.testing.assert_close(plain.front_params(i), ref.front_params(i), rtol=0, atol=0)
         plain.write_front(i, values)
         ref.write_front(i, values)
+
+
+@pytest.mark.parametrize("width", [1, 2])
+@pytest.mark.parametrize("order", ["wavefront", "raster"])
+@pytest.mark.parametrize("fixed", [False, True], ids=["float", "fixed"])
+def test_latents_narrower_than_the_wavefront_slope(width: int, order: str, fixed: bool) -> None:
+    """A latent 1 or 2 positions wide has empty wavefronts (slope 3): it codes and decodes to
+    the encoder's latent on both arithmetics, instead of failing on an empty front."""
+    torch.manual_seed(0)
+    context = MaskedConv2d(4, 8, 5, padding=2)
+    params_net = nn.Sequential(nn.Conv2d(16, 12, 1), nn.LeakyReLU(), nn.Conv2d(12, 8, 1))
+    conditional = GaussianConditional(None)
+    conditional.update_scale_table(get_scale_table())
+    conditional.update()
+    y = torch.randn(2, 4, 5, width) * 3
+    params = torch.randn(2, 8, 5, width)
+    arithmetic = None
+    if fixed:
+        arithmetic = FixedArithmetic(context_network(context), quantize_network(params_net))
+        params = to_fixed(params)
+    strings, y_hat = compress_latent(
+        y, params, context, params_net, conditional, order, arithmetic=arithmetic
+    )
+    decoded = decompress_latent(
+        strings, params, context, params_net, conditional, order, arithmetic=arithmetic
+    )
+    assert torch.equal(decoded, y_hat)

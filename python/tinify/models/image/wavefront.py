@@ -785,7 +785,9 @@ class ContextCoder:
         early: tuple[int, Tensor] | None = None,
     ) -> Tensor:
         # taps: flat rows of y_hat, position-major (P*taps,); hyper: (B*P, C_hyp).
-        context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), -1)
+        # explicit width: a front may be empty (a latent narrower than the wavefront slope)
+        width = self.tap_offsets.numel() * self.shape[1]
+        context_in = self.y_hat.index_select(1, taps).reshape(hyper.size(0), width)
         if ahead is None and early is None:  # any arithmetic of the protocol
             return self.arithmetic.params(context_in, hyper)
         return self.arithmetic.params(context_in, hyper, ahead, early)
@@ -969,7 +971,8 @@ def decompress_latent(
 def _per_front(t: Tensor, batch: int, sizes: Sequence[int]) -> list[Tensor]:
     """A block's rows (B * rows, C), item-major, as each front's (B * P, C), item-major as
     :func:`gather_rows` (``sizes``: the fronts' P)."""
-    return [p.reshape(-1, t.size(1)) for p in t.view(batch, sum(sizes), -1).split(list(sizes), 1)]
+    rows = t.view(batch, sum(sizes), t.size(1))  # explicit widths: fronts may be empty
+    return [p.reshape(batch * p.size(1), t.size(1)) for p in rows.split(list(sizes), 1)]
 
 
 def gather_rows(flat: Tensor, positions: Tensor) -> Tensor:
