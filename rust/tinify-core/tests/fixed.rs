@@ -5,7 +5,8 @@
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use tinify_core::fixed::{
-    conv2d, conv_transpose2d, linear_rows, FixedTensor, QuantizedConv, FRAC_BITS,
+    conv2d, conv_transpose2d, forward_rows, linear_rows, rows_width, FixedTensor, Layer,
+    QuantizedConv, FRAC_BITS,
 };
 use tinify_core::parallel::set_num_threads;
 
@@ -212,5 +213,24 @@ fn integer_inputs_scale_by_frac_bits() {
             (3 << FRAC_BITS) + (1 << (FRAC_BITS - 1)),
             -7 + (1 << (FRAC_BITS - 1))
         ]
+    );
+}
+
+#[test]
+fn zero_rows_keep_the_network_width() {
+    // 3 -> 5 channels, a ReLU, 5 -> 2: rows of 3 channels come out 2 wide, even with no rows.
+    let first = QuantizedConv::quantize(&[0.5; 15], None, [5, 3, 1, 1], 1, 0, 0).expect("valid");
+    let second = QuantizedConv::quantize(&[0.25; 10], None, [2, 5, 1, 1], 1, 0, 0).expect("valid");
+    let layers = [Layer::Conv2d(first), Layer::Relu, Layer::Conv2d(second)];
+    assert_eq!(rows_width(&layers, 3), 2);
+    assert_eq!(rows_width(&layers[1..2], 7), 7);
+    assert!(forward_rows(&layers, Vec::new(), 0, 3)
+        .expect("no rows")
+        .is_empty());
+    assert_eq!(
+        forward_rows(&layers, vec![1 << FRAC_BITS; 6], 2, 3)
+            .expect("rows")
+            .len(),
+        4
     );
 }

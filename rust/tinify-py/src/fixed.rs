@@ -280,7 +280,8 @@ fn forward_rows<'py>(
     let out = py
         .detach(|| fixed::forward_rows(layers, data, rows, cin))
         .map_err(CoreError)?;
-    let cout = out.len().checked_div(rows).unwrap_or(0);
+    // The network's width, not out.len() / rows: zero rows (an empty wavefront) keep it.
+    let cout = fixed::rows_width(layers, cin);
     out.into_pyarray(py).reshape([rows, cout])
 }
 

@@ -454,6 +454,16 @@ pub fn forward_rows(layers: &[Layer], x: Vec<i32>, rows: usize, cin: usize) -> R
         .try_fold(x, |x, layer| layer.forward_rows(x, rows))
 }
 
+/// The width of the rows [`forward_rows`] returns for rows of `cin` channels: the last 1x1
+/// convolution's output channels (activations keep the width). Zero rows still have it.
+#[must_use]
+pub fn rows_width(layers: &[Layer], cin: usize) -> usize {
+    layers.iter().fold(cin, |width, layer| match layer {
+        Layer::Conv2d(q) => q.cout,
+        _ => width,
+    })
+}
+
 /// Softmax over groups of `k` fixed-point logits (element-major), in f64 with the pure-Rust
 /// `libm::exp`: `w_j = exp(l_j - max_i l_i) / sum_i exp(l_i - max_i l_i)` with `l = l_int / 2^F`
 /// (exact), the sum taken in index order. Deterministic on every machine.
