@@ -590,10 +590,6 @@ def run_rows(network: _core.FixedNetwork, x: Tensor, *, start: int = 0) -> Tenso
     on (``x`` is then the output of the layer before).
     """
     x = x.to("cpu").contiguous()
-    if x.dim() == 2 and x.shape[0] == 0:
-        # No rows (an empty wavefront): the output's width from one zero row (Rust's
-        # forward_rows answers (0, 0) to zero rows).
-        return run_rows(network, x.new_zeros(1, x.shape[1]), start=start)[:0]
     for step in _plan(network)[start:]:
         if isinstance(step, ExactConv):
             x = step.rows(x)
