@@ -281,6 +281,18 @@ SPLIT_MODELS = [
 ]
 
 
+def _code_amplified(model: CompressionModel, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """The fixed-path streams of ``x`` and the decoded latent, with the latents amplified 40x:
+    most symbols nonzero, many decided by the fixed scales and means."""
+    handle = model.g_a.register_forward_hook(lambda m, a, out: out * 40)
+    try:
+        with torch.no_grad():
+            out = model.compress(x)
+    finally:
+        handle.remove()
+    return out["strings"], _decode_latent(model, out)
+
+
 @pytest.mark.parametrize("ahead_bytes", [1, wavefront.AHEAD_BYTES])
 @pytest.mark.parametrize(
     ("name", "kwargs"), SPLIT_MODELS, ids=[n + ("-mixture" if kw else "") for n, kw in SPLIT_MODELS]
@@ -293,17 +305,6 @@ def test_fixed_hyper_split_keeps_every_bit(
     unsplit layer (``run_rows`` on ``[hyper, context]``, the path before the split)."""
     model = _fixed(name, kwargs, seed=3)
     x = image(2, 3, 128, 192, seed=3)
-
-    def code() -> tuple[Any, torch.Tensor]:
-        # Amplified latents: most symbols nonzero, many decided by the fixed scales and means.
-        handle = model.g_a.register_forward_hook(lambda m, a, out: out * 40)
-        try:
-            with torch.no_grad():
-                out = model.compress(x)
-        finally:
-            handle.remove()
-        return out["strings"], _decode_latent(model, out)
-
     split = FixedArithmetic.hyper_sums
     blocks: list[int] = []
 
@@ -315,12 +316,12 @@ def test_fixed_hyper_split_keeps_every_bit(
 
     monkeypatch.setattr(wavefront, "AHEAD_BYTES", ahead_bytes)
     monkeypatch.setattr(FixedArithmetic, "hyper_sums", counted)
-    strings, latent = code()
+    strings, latent = _code_amplified(model, x)
     # 8x12 latents: 3 * 7 + 12 = 33 fronts per item, coded and decoded for 2 items.
     assert sum(blocks) == 4 * 8 * 12
     assert len(blocks) == (4 * 33 if ahead_bytes == 1 else 4)
     monkeypatch.setattr(FixedArithmetic, "hyper_sums", lambda self, hyper: None)
-    unsplit_strings, unsplit_latent = code()
+    unsplit_strings, unsplit_latent = _code_amplified(model, x)
     assert strings == unsplit_strings
     assert torch.equal(latent, unsplit_latent)
 
@@ -405,16 +406,6 @@ def test_fixed_context_split_keeps_every_bit(
     and decoded latents of the unsplit context layer."""
     model = _fixed(name, kwargs, seed=4)
     x = image(2, 3, 128, 192, seed=4)
-
-    def code() -> tuple[Any, torch.Tensor]:
-        handle = model.g_a.register_forward_hook(lambda m, a, out: out * 40)
-        try:
-            with torch.no_grad():
-                out = model.compress(x)
-        finally:
-            handle.remove()
-        return out["strings"], _decode_latent(model, out)
-
     split = FixedArithmetic.context_sums
     blocks: list[int] = []
 
@@ -430,12 +421,12 @@ def test_fixed_context_split_keeps_every_bit(
     if ahead_bytes is not None:
         monkeypatch.setattr(wavefront, "AHEAD_BYTES", ahead_bytes)
     monkeypatch.setattr(FixedArithmetic, "context_sums", counted)
-    strings, latent = code()
+    strings, latent = _code_amplified(model, x)
     # 8x12 latents: 33 fronts per item, coded and decoded for 2 items.
     assert sum(blocks) == 4 * 8 * 12
     assert len(blocks) == 4 * (33 if ahead_bytes == 1 else -(-33 // fronts))
     monkeypatch.setattr(FixedArithmetic, "context_sums", lambda self, context_in: None)
-    unsplit_strings, unsplit_latent = code()
+    unsplit_strings, unsplit_latent = _code_amplified(model, x)
     assert strings == unsplit_strings
     assert torch.equal(latent, unsplit_latent)
 
