@@ -322,56 +322,39 @@ def test_fixed_path_decodes_identical_latents(name: str, vr: bool) -> None:
     assert sizes[6.0] < sizes[1.7]
 
 
-def test_fixed_hyper_split_keeps_every_bit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """mbt2018-vbr's fixed fronts (``coder.front_params`` with the context shift): the hyper
-    part of the first entropy-parameter layer computed ahead gives the unsplit streams and
-    latents."""
-    x = _image(64, 128, seed=3)
-    net = _tiny_vbr("mbt2018-vbr", False)
-    split = FixedArithmetic.hyper_sums
-    blocks: list[bool] = []
-
-    def counted(self: FixedArithmetic, hyper: torch.Tensor) -> torch.Tensor | None:
-        sums = split(self, hyper)
-        blocks.append(sums is not None)
-        return sums
-
-    for step in (6.0, 1.7):
-        monkeypatch.setattr(FixedArithmetic, "hyper_sums", counted)
-        with torch.no_grad():
-            out = net.compress(x, quant_step=step, entropy_path="fixed")
-        latent = _fixed_latent(net, out, step)
-        assert blocks and all(blocks)
-        monkeypatch.setattr(FixedArithmetic, "hyper_sums", lambda self, hyper: None)
-        with torch.no_grad():
-            unsplit = net.compress(x, quant_step=step, entropy_path="fixed")
-        assert out["strings"] == unsplit["strings"]
-        assert torch.equal(_fixed_latent(net, unsplit, step), latent)
-
-
-def test_fixed_context_split_keeps_every_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("method", "seed", "count"),
+    [("hyper_sums", 3, None), ("context_sums", 4, 2 * 5)],
+    ids=["hyper", "context"],
+)
+def test_fixed_split_keeps_every_bit(
+    monkeypatch: pytest.MonkeyPatch, method: str, seed: int, count: int | None
+) -> None:
     """mbt2018-vbr's fixed fronts (``coder.front_params`` and ``write_front`` in order, with the
-    context shift): the early context taps' products computed ahead for blocks of fronts give
-    the unsplit streams and latents."""
-    x = _image(64, 128, seed=4)
+    context shift): the hyper part of the first entropy-parameter layer, or the early context
+    taps' products, computed ahead for blocks of fronts give the unsplit streams and latents.
+    ``count``: the blocks of one compress (a 4x8 latent: 3 * 3 + 8 = 17 fronts, blocks of 4
+    early-tap fronts, coded and decoded)."""
+    x = _image(64, 128, seed=seed)
     net = _tiny_vbr("mbt2018-vbr", False)
-    split = FixedArithmetic.context_sums
+    split = getattr(FixedArithmetic, method)
     blocks: list[bool] = []
 
-    def counted(self: FixedArithmetic, context_in: torch.Tensor) -> torch.Tensor | None:
-        sums = split(self, context_in)
+    def counted(self: FixedArithmetic, rows: torch.Tensor) -> torch.Tensor | None:
+        sums = split(self, rows)
         blocks.append(sums is not None)
         return sums
 
     for step in (6.0, 1.7):
         blocks.clear()
-        monkeypatch.setattr(FixedArithmetic, "context_sums", counted)
+        monkeypatch.setattr(FixedArithmetic, method, counted)
         with torch.no_grad():
             out = net.compress(x, quant_step=step, entropy_path="fixed")
         latent = _fixed_latent(net, out, step)
-        # 4x8 latent: 3 * 3 + 8 = 17 fronts, blocks of 4, coded and decoded.
-        assert blocks == [True] * 2 * 5
-        monkeypatch.setattr(FixedArithmetic, "context_sums", lambda self, context_in: None)
+        assert blocks and all(blocks)
+        if count is not None:
+            assert len(blocks) == count
+        monkeypatch.setattr(FixedArithmetic, method, lambda self, rows: None)
         with torch.no_grad():
             unsplit = net.compress(x, quant_step=step, entropy_path="fixed")
         assert out["strings"] == unsplit["strings"]
