@@ -182,6 +182,27 @@ def test_subpixel_deconv(
     assert_close(out, ref)
 
 
+def test_ssf_subpel_deconv_trains_as_the_transposed_convolution() -> None:
+    """ssf2020's trainable SubpelDeconv rebuilds its sub-pixel kernel from the weight at each
+    call (subpixel_weight is a gather): outputs and gradients are the transposed convolution's."""
+    from tinify.models.video.ssf2020 import SubpelDeconv
+
+    torch.manual_seed(3)
+    layer = SubpelDeconv(6, 3)
+    x = torch.randn(2, 6, 5, 7, requires_grad=True)
+    out = layer(x)
+    ref = F.conv_transpose2d(x, layer.weight, layer.bias, 2, 2, 1)
+    assert out.shape == ref.shape == (2, 3, 10, 14)
+    assert_close(out.detach(), ref.detach())
+    grad = torch.randn_like(out)
+    got = torch.autograd.grad(out, (x, layer.weight, layer.bias), grad)
+    want = torch.autograd.grad(ref, (x, layer.weight, layer.bias), grad)
+    for g, w in zip(got, want):
+        assert_close(g, w)
+    with torch.no_grad():
+        assert_close(layer(x.contiguous(memory_format=torch.channels_last)), ref)
+
+
 def test_subpixel_not_applicable() -> None:
     assert not subpixel_applicable(nn.ConvTranspose2d(4, 3, 5, 2, padding=2))  # 2H - 1
     assert not subpixel_applicable(nn.ConvTranspose2d(4, 4, 5, 2, 2, 1, groups=2))

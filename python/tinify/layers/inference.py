@@ -78,6 +78,8 @@ __all__ = [
     "parameter_signature",
     "pixel_shuffle",
     "pixel_unshuffle",
+    "subpixel_conv",
+    "subpixel_weight",
     "winograd_available",
     "winograd_convertible",
     "winograd_plan",
@@ -210,16 +212,69 @@ def subpixel_applicable(deconv: nn.ConvTranspose2d) -> bool:
     return all(k[i] + op[i] - 2 * p[i] == s[i] for i in range(2))
 
 
+def subpixel_weight(
+    weight: Tensor, stride: int, padding: tuple[int, int]
+) -> tuple[Tensor, tuple[int, int, int, int]]:
+    """The stride-1 kernel of a transposed convolution (see :class:`SubpixelDeconv`).
+
+    Output pixel ``s*q + r`` (per axis) is ``sum_t x[q + t] * w[r + p - s*t]``: the sub-pixel
+    kernel holds tap ``w[r + p - s*t]`` at offset ``t`` of phase ``r`` and zero where the tap
+    falls outside the kernel. Built by one gather from ``weight`` padded with a zero tap, so
+    it is differentiable (a trainable layer may rebuild it at every call).
+
+    Args:
+        weight: the transposed convolution's ``(C_in, C_out, kh, kw)`` weight.
+        stride: its (square) stride ``s``.
+        padding: its ``(ph, pw)`` padding.
+
+    Returns:
+        The ``(s*s*C_out, C_in, A, B)`` kernel (output channel ``(c*s + ry)*s + rx`` is phase
+        ``(ry, rx)`` of channel ``c``, the order :func:`pixel_shuffle` expects), and the input's
+        ``(left, right, top, bottom)`` padding (offsets ``t_min .. t_max`` around ``q``).
+    """
+    c_in, c_out, kh, kw = weight.shape
+    rows, ty0, ty1 = _tap_index(kh, stride, padding[0], weight.device)
+    cols, tx0, tx1 = _tap_index(kw, stride, padding[1], weight.device)
+    w = F.pad(weight, (0, 1, 0, 1))  # tap index kh (kw): zero
+    w = w[:, :, rows][..., cols]  # (C_in, C_out, s, A, s, B)
+    kernel = w.permute(1, 2, 4, 0, 3, 5).reshape(
+        c_out * stride * stride, c_in, *rows.shape[1:], cols.shape[1]
+    )
+    return kernel, (-tx0, tx1, -ty0, ty1)
+
+
+def _tap_index(
+    kernel: int, stride: int, padding: int, device: torch.device
+) -> tuple[Tensor, int, int]:
+    """Per axis, the kernel tap at offset ``t_min + a`` of phase ``r`` as ``index[r, a]``
+    (``kernel``, a zero tap, where it falls outside), with ``t_min, t_max``."""
+    t0, t1 = _taps(kernel, stride, padding)
+    index = [
+        [k if 0 <= (k := r + padding - stride * t) < kernel else kernel for t in range(t0, t1 + 1)]
+        for r in range(stride)
+    ]
+    return torch.tensor(index, device=device), t0, t1
+
+
+def subpixel_conv(
+    x: Tensor, kernel: Tensor, bias: Tensor | None, pad: tuple[int, int, int, int], stride: int
+) -> Tensor:
+    """A transposed convolution from its :func:`subpixel_weight` ``kernel`` and ``pad`` (and
+    its bias repeated ``stride**2`` times): ``(N, C_in, H, W)`` -> ``(N, C_out, s*H, s*W)``."""
+    left, right, top, bottom = pad
+    if left == right and top == bottom and min(pad) >= 0:
+        out = F.conv2d(x, kernel, bias, padding=(top, left))
+    else:
+        out = F.conv2d(F.pad(x, pad), kernel, bias)
+    return pixel_shuffle(out, stride)
+
+
 class SubpixelDeconv(nn.Module):
     """A transposed convolution ``ConvTranspose2d(C_in, C_out, k, stride=s, padding=p,
     output_padding=op)`` with ``k + op - 2p = s`` as a stride-1 convolution to ``s*s*C_out``
     channels followed by :func:`~torch.nn.functional.pixel_shuffle` (the equivalence used by
     W. Shi et al., "Is the deconvolution layer the same as a convolutional layer?",
-    arXiv:1609.07009).
-
-    Output pixel ``s*q + r`` (per axis) is ``sum_t x[q + t] * w[r + p - s*t]``; the sub-pixel
-    kernel holds tap ``w[r + p - s*t]`` at offset ``t`` of phase ``r`` and zero where the tap
-    falls outside the kernel.
+    arXiv:1609.07009): :func:`subpixel_weight` once, then :func:`subpixel_conv`.
 
     Args:
         deconv: the layer (see :func:`subpixel_applicable`).
@@ -233,37 +288,16 @@ class SubpixelDeconv(nn.Module):
         if not subpixel_applicable(deconv):
             raise ValueError(f"{deconv} does not multiply the size exactly by its stride")
         s = int(deconv.stride[0])
-        w = deconv.weight.detach()  # (C_in, C_out, kh, kw)
-        c_in, c_out, kh, kw = w.shape
-        ph, pw = cast(tuple[int, int], deconv.padding)  # a transposed convolution's: ints
-        ty0, ty1 = _taps(kh, s, ph)
-        tx0, tx1 = _taps(kw, s, pw)
-        kernel = w.new_zeros(c_out, s, s, c_in, ty1 - ty0 + 1, tx1 - tx0 + 1)
-        for ry in range(s):
-            for a, ty in enumerate(range(ty0, ty1 + 1)):
-                ky = ry + ph - s * ty
-                if not 0 <= ky < kh:
-                    continue
-                for rx in range(s):
-                    for b, tx in enumerate(range(tx0, tx1 + 1)):
-                        kx = rx + pw - s * tx
-                        if 0 <= kx < kw:
-                            kernel[:, ry, rx, :, a, b] = w[:, :, ky, kx].t()
-        self.register_buffer("weight", kernel.reshape(c_out * s * s, c_in, *kernel.shape[-2:]))
+        padding = cast(tuple[int, int], deconv.padding)  # a transposed convolution's: ints
+        kernel, self.pad = subpixel_weight(deconv.weight.detach(), s, padding)
+        self.register_buffer("weight", kernel.contiguous())
         bias = None if deconv.bias is None else deconv.bias.detach().repeat_interleave(s * s)
         self.register_buffer("bias", bias)
         self.stride = s
-        # (left, right, top, bottom) zero padding of the input: offsets t0..t1 around q.
-        self.pad = (-tx0, tx1, -ty0, ty1)
 
     def forward(self, x: Tensor) -> Tensor:
         """``(N, C_in, H, W)`` -> ``(N, C_out, s*H, s*W)``."""
-        left, right, top, bottom = self.pad
-        if left == right and top == bottom and min(self.pad) >= 0:
-            out = F.conv2d(x, self.weight, self.bias, padding=(top, left))
-        else:
-            out = F.conv2d(F.pad(x, self.pad), self.weight, self.bias)
-        return pixel_shuffle(out, self.stride)
+        return subpixel_conv(x, self.weight, self.bias, self.pad, self.stride)
 
 
 _WINOGRAD_PROBE: list[bool] = []

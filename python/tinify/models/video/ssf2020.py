@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from tinify.entropy_models import EntropyBottleneck, GaussianConditional
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.layers import conv, deconv
-from tinify.layers.inference import pixel_shuffle
+from tinify.layers.inference import subpixel_conv, subpixel_weight
 from tinify.layers.qrelu import qrelu
 from tinify.models.base import (
     CodingOptions,
@@ -83,18 +83,14 @@ def ssf_encoder(in_planes: int, mid_planes: int = 128, out_planes: int = 192) ->
 
 class SubpelDeconv(nn.ConvTranspose2d):
     """A 5x5 stride-2 transposed convolution (:func:`tinify.layers.deconv`) computed as a 3x3
-    convolution to ``4 * out_channels`` phases followed by ``PixelShuffle(2)``.
+    convolution to ``4 * out_channels`` phases followed by ``PixelShuffle(2)``
+    (:func:`~tinify.layers.inference.subpixel_weight`, rebuilt from the trainable weight at each
+    call, and :func:`~tinify.layers.inference.subpixel_conv`).
 
-    Output pixel ``(2i + a, 2j + b)`` only sees inputs ``(i + d, j + e)``, ``d, e`` in
-    {-1, 0, 1}, through tap ``(a + 2 - 2d, b + 2 - 2e)`` of the kernel (taps past 4 are zero), so
-    the four output phases are ordinary 3x3 convolutions of the input. For the few output channels
-    of the SSF decoders' last layer (3) this runs about twice as fast on CPU as the transposed
-    convolution. Same parameters and state-dict keys as ``ConvTranspose2d``; the result equals
-    it up to float rounding.
+    For the few output channels of the SSF decoders' last layer (3) this runs about twice as
+    fast on CPU as the transposed convolution. Same parameters and state-dict keys as
+    ``ConvTranspose2d``; the result equals it up to float rounding.
     """
-
-    # Kernel rows (columns) feeding phase a (b) for d (e) = -1, 0, 1; 5 is a zero tap.
-    _TAPS = ((4, 2, 0), (5, 3, 1))
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(in_channels, out_channels, 5, stride=2, padding=2, output_padding=1)
@@ -102,17 +98,12 @@ class SubpelDeconv(nn.ConvTranspose2d):
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
         if output_size is not None:
             return super().forward(x, output_size)
-        c_in, c_out = self.weight.shape[:2]
-        taps = torch.tensor(self._TAPS, device=x.device)
-        w = nn.functional.pad(self.weight, (0, 1, 0, 1))  # (C_in, C_out, 6, 6), row/col 5 = 0
-        w = w[:, :, taps][..., taps]  # (C_in, C_out, a, d, b, e)
-        w = w.permute(1, 2, 4, 0, 3, 5).reshape(4 * c_out, c_in, 3, 3)
+        kernel, pad = subpixel_weight(self.weight, 2, (2, 2))
         bias = None if self.bias is None else self.bias.repeat_interleave(4)
         # The kernel in the input's layout: a channels-last kernel on an NCHW input (the
         # Winograd inference copies) ran 1.5x slower than an NCHW one.
         nhwc = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-        phases = nn.functional.conv2d(x, _nhwc(w) if nhwc else w, bias, padding=1)
-        return pixel_shuffle(phases, 2)
+        return subpixel_conv(x, _nhwc(kernel) if nhwc else kernel, bias, pad, 2)
 
 
 def ssf_decoder(out_planes: int, in_planes: int = 192, mid_planes: int = 128) -> nn.Sequential:
