@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import torch
@@ -59,6 +59,16 @@ ARCHITECTURES: dict[str, Callable[[], CompressionModel]] = {
     "mbt2018-mean-vbr": lambda: MeanScaleHyperpriorVbr(8, 12),
     "mbt2018-vbr": lambda: JointAutoregressiveHierarchicalPriorsVbr(8, 12),
 }
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """These tests check the Winograd copies, which every transform gets on one thread (with
+    more, only 3x3 stride-1 ones: see test_winograd_plan_follows_the_thread_count)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def randomized(model: nn.Module, seed: int = 0) -> nn.Module:
@@ -319,6 +329,29 @@ def test_winograd_plan() -> None:
     if available:  # masked convolutions are left alone
         context = JointAutoregressiveHierarchicalPriors(8, 12).context_prediction
         assert not winograd_plan(nn.Sequential(context))
+
+
+def test_winograd_plan_follows_the_thread_count() -> None:
+    """With more than one intra-op thread only transforms of 3x3 stride-1 convolutions are
+    Winograd copies; a model's cached copy is rebuilt when the thread count changes its kind."""
+    if not winograd_available():
+        pytest.skip("NNPACK is not available here")
+    cheng = Cheng2020Anchor(8)
+    model = randomized(ScaleHyperprior(8, 12))
+    one = model.inference_transform("g_s")
+    assert any(isinstance(m, WinogradDeconv) for m in one.modules())
+    assert winograd_plan(cheng.g_a) and winograd_plan(cheng.g_s)
+    torch.set_num_threads(2)
+    assert not winograd_plan(model.g_s) and not winograd_plan(model.g_a)
+    assert not winograd_plan(cheng.g_a)  # its stride-2 residual blocks
+    assert winograd_plan(cheng.g_s)  # 3x3 stride-1 convolutions and pixel shuffles
+    two = model.inference_transform("g_s")
+    assert two is not one and not any(isinstance(m, WinogradDeconv) for m in two.modules())
+    assert model.inference_transform("g_s") is two  # cached again
+    y = torch.randn(1, 12, 4, 4)
+    assert_close(two(y), one(y))
+    torch.set_num_threads(1)
+    assert model.inference_transform("g_s") is not two
 
 
 @pytest.mark.parametrize("r", [1, 2, 3])

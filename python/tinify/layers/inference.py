@@ -233,27 +233,34 @@ def subpixel_weight(
         ``(left, right, top, bottom)`` padding (offsets ``t_min .. t_max`` around ``q``).
     """
     c_in, c_out, kh, kw = weight.shape
-    rows, ty0, ty1 = _tap_index(kh, stride, padding[0], weight.device)
-    cols, tx0, tx1 = _tap_index(kw, stride, padding[1], weight.device)
+    rows = _tap_index(kh, stride, padding[0], weight.device)
+    cols = _tap_index(kw, stride, padding[1], weight.device)
     w = F.pad(weight, (0, 1, 0, 1))  # tap index kh (kw): zero
     w = w[:, :, rows][..., cols]  # (C_in, C_out, s, A, s, B)
     kernel = w.permute(1, 2, 4, 0, 3, 5).reshape(
         c_out * stride * stride, c_in, *rows.shape[1:], cols.shape[1]
     )
-    return kernel, (-tx0, tx1, -ty0, ty1)
+    return kernel, _subpixel_pad((kh, kw), stride, padding)
 
 
-def _tap_index(
-    kernel: int, stride: int, padding: int, device: torch.device
-) -> tuple[Tensor, int, int]:
+def _tap_index(kernel: int, stride: int, padding: int, device: torch.device) -> Tensor:
     """Per axis, the kernel tap at offset ``t_min + a`` of phase ``r`` as ``index[r, a]``
-    (``kernel``, a zero tap, where it falls outside), with ``t_min, t_max``."""
+    (``kernel``, a zero tap, where it falls outside)."""
     t0, t1 = _taps(kernel, stride, padding)
     index = [
         [k if 0 <= (k := r + padding - stride * t) < kernel else kernel for t in range(t0, t1 + 1)]
         for r in range(stride)
     ]
-    return torch.tensor(index, device=device), t0, t1
+    return torch.tensor(index, device=device)
+
+
+def _subpixel_pad(
+    kernel: tuple[int, int], stride: int, padding: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    """The input's ``(left, right, top, bottom)`` padding of :func:`subpixel_weight`'s kernel."""
+    ty0, ty1 = _taps(kernel[0], stride, padding[0])
+    tx0, tx1 = _taps(kernel[1], stride, padding[1])
+    return (-tx0, tx1, -ty0, ty1)
 
 
 def subpixel_conv(
@@ -349,9 +356,10 @@ def winograd_convertible(module: nn.Module) -> bool:
     if isinstance(module, nn.ConvTranspose2d):
         if not subpixel_applicable(module) or module.stride != (2, 2):
             return False
-        return SubpixelDeconv(module).pad == (1, 1, 1, 1)
+        kernel, padding = (cast(tuple[int, int], t) for t in (module.kernel_size, module.padding))
+        return _subpixel_pad(kernel, 2, padding) == (1, 1, 1, 1)
     if isinstance(module, nn.Conv2d):
-        return _winograd_kernel(module) is not None
+        return _winograd_stride(module) is not None
     return False
 
 
@@ -396,6 +404,23 @@ def _winograd(
     return out
 
 
+def _winograd_stride(conv: nn.Conv2d) -> int | None:
+    """1 or 2 when :func:`_winograd_kernel` can compute ``conv`` (a 3x3 stride-1 convolution
+    with padding 1, or a stride-2 one with kernel ``k = 2p + 1`` or ``2p + 2``), else None."""
+    if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+        return None
+    if not isinstance(conv.padding, tuple):
+        return None
+    k, p = conv.kernel_size, conv.padding
+    if conv.stride == (1, 1):
+        return 1 if k == (3, 3) and p == (1, 1) else None
+    if conv.stride != (2, 2):
+        return None
+    if k[0] != k[1] or p[0] != p[1] or k[0] - 2 * p[0] not in (1, 2) or p[0] > 2:
+        return None
+    return 2
+
+
 def _winograd_kernel(conv: nn.Conv2d) -> Tensor | None:
     """The 3x3 kernel that computes ``conv`` with padding 1, or None when ``conv`` has another
     geometry: its own weight for a 3x3 stride-1 convolution with padding 1; for stride 2 and
@@ -405,21 +430,14 @@ def _winograd_kernel(conv: nn.Conv2d) -> Tensor | None:
     Output row ``o`` of the convolution reads input row ``2o + i - p`` with tap ``i``: row
     ``2(o + b) + d`` of block offset ``b = floor((i - p) / 2)`` in ``-1..1`` and phase ``d``,
     which is channel ``4c + 2d_y + d_x`` of the space-to-depth input."""
-    if conv.groups != 1 or conv.dilation != (1, 1) or conv.padding_mode != "zeros":
+    stride = _winograd_stride(conv)
+    if stride is None:
         return None
-    if not isinstance(conv.padding, tuple):
-        return None
-    k, p = conv.kernel_size, conv.padding
-    if conv.stride == (1, 1):
-        plain = k == (3, 3) and p == (1, 1)
-        return conv.weight.detach().clone().contiguous() if plain else None
-    if conv.stride != (2, 2):
-        return None
-    if k[0] != k[1] or p[0] != p[1] or k[0] - 2 * p[0] not in (1, 2) or p[0] > 2:
-        return None
+    if stride == 1:
+        return conv.weight.detach().clone().contiguous()
     w = conv.weight.detach()
     c_out, c_in, kernel, _ = w.shape
-    pad = p[0]
+    pad = int(cast(tuple[int, int], conv.padding)[0])
     out = w.new_zeros(c_out, c_in, 2, 2, 3, 3)  # (C_out, C_in, d_y, d_x, b_y, b_x)
     for i in range(kernel):
         by, dy = divmod(i - pad, 2)
@@ -539,14 +557,49 @@ _IN_PLACE: dict[type, type] = {
 def winograd_plan(module: nn.Module) -> bool:
     """Whether :func:`inference_copy` makes ``module`` a Winograd copy (NCHW, NNPACK): some
     plain convolution in it is :func:`winograd_convertible`, its weights are float32 on the
-    CPU, and NNPACK is available (:func:`winograd_available`). The other copies are
-    channels-last (oneDNN)."""
-    if not any(_winograd_layer(m) for m in module.modules()):
+    CPU, NNPACK is available (:func:`winograd_available`), and either torch runs one intra-op
+    thread or every such convolution is a 3x3 stride-1 one. The other copies are channels-last
+    (oneDNN).
+
+    **Why the thread count.** NNPACK's thread pool scales worse than oneDNN: from one thread to
+    two, NNPACK's copies gained 1.1-1.45x and the channels-last copies 1.8-1.95x. With two
+    threads the stride-2 layers (a space-to-depth or sub-pixel shuffle around each NNPACK call)
+    no longer pay: channels-last over Winograd, ms per call, kodim01-sized inputs on this
+    2-core machine (AVX-512), ``g_a`` / ``g_s``:
+
+    ============================  =============  ============  ============
+    transform                     1 thread       2 threads     layers
+    ============================  =============  ============  ============
+    cheng2020-anchor ``g_s``      4571 / 2300    2352 / 1591   3x3 stride 1
+    cheng2020-attn ``g_s``        -              2673 / 1813   3x3 stride 1
+    cheng2020-anchor ``g_a``      3046 / 2211    1510 / 1778   with stride 2
+    mbt2018 ``g_a``, ``g_s``      881 / 704,     452 / 492,    stride 2
+                                  850 / 678      473 / 461
+    bmshj2018-hyperprior ``g_s``  890 / 615      474 / 487     stride 2
+    ssf2020 (four transforms,     1.03-1.19x     0.67-0.92x    stride 2
+    640x384; Winograd's gain)
+    ============================  =============  ============  ============
+
+    So with more than one thread only transforms made of 3x3 stride-1 layers (Cheng et al.'s
+    and the like) stay Winograd copies. (NNPACK's pool is sized by torch's thread count at its
+    first call in the process and keeps that size.) The choice is made when a copy is built:
+    :meth:`~tinify.models.CompressionModel.inference_transform` rebuilds its copy when the
+    plan changes with ``torch.set_num_threads``.
+    """
+    layers = [m for m in module.modules() if _winograd_layer(m)]
+    if not layers:
         return False
     tensors = [*module.parameters(), *module.buffers()]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return False
+    if torch.get_num_threads() > 1 and not all(_stride_one(m) for m in layers):
+        return False
     return winograd_available()
+
+
+def _stride_one(module: nn.Module) -> bool:
+    """A (not transposed) stride-1 convolution: NNPACK's own 3x3 layers, with no shuffle."""
+    return type(module) is nn.Conv2d and module.stride == (1, 1)
 
 
 def _winograd_layer(module: nn.Module) -> bool:

@@ -59,7 +59,7 @@ from tinify.entropy_models.base import check_stream_chunks
 from tinify.exceptions import ParameterError, ParameterTypeError
 from tinify.latent_codecs import LatentCodec
 from tinify.latent_codecs.base import chunks_option
-from tinify.layers.inference import inference_copy, parameter_signature
+from tinify.layers.inference import inference_copy, parameter_signature, winograd_plan
 from tinify.models.fixed import check_entropy_path, quantize_network
 from tinify.models.tiling import (
     analyze,
@@ -453,7 +453,8 @@ class CompressionModel(nn.Module):
         """A faster copy of the transform ``name`` (``"g_a"``, ``"g_s"``, ``"h_a"``, ...): the
         same function up to float rounding (see :func:`tinify.layers.inference.inference_copy`),
         built on first use and kept (a plain attribute, not a state-dict entry). It is rebuilt
-        when the transform's weights change (``load_state_dict``, an optimizer step, ``.to()``).
+        when the transform's weights change (``load_state_dict``, an optimizer step, ``.to()``)
+        or a new thread count changes its kind (:func:`~tinify.layers.inference.winograd_plan`).
 
         Use it for ``g_s``, and for the analysis transforms only on the fixed-point path: the
         float path's latents must be CompressAI's exactly.
@@ -464,7 +465,9 @@ class CompressionModel(nn.Module):
         module = getattr(self, name, None)
         if not isinstance(module, nn.Module):
             raise ParameterError(f"{type(self).__name__} has no transform {name!r}")
-        signature = parameter_signature(module)
+        # The weights, and whether the copy would be a Winograd one (it depends on the thread
+        # count: see winograd_plan).
+        signature = (parameter_signature(module), winograd_plan(module))
         cache: dict[str, tuple[Any, nn.Module]] = self.__dict__.get("_inference_transforms", {})
         hit = cache.get(name)
         if hit is None or hit[0] != signature:
