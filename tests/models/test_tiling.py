@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from tinify.exceptions import ParameterError
 from tinify.latent_codecs import LatentCodec
 from tinify.latent_codecs.base import CodecArithmetic
-from tinify.layers.inference import inference_copy
+from tinify.layers.inference import inference_copy, winograd_available, winograd_plan
 from tinify.models import Cheng2020Attention, CompressionModel, tiling
 from tinify.models.base import last_latent_size
 from tinify.models.fixed import FRAC_BITS
@@ -173,7 +173,26 @@ def test_bad_tile_sizes() -> None:
 def test_tiled_coding_equals_whole_image(name: str) -> None:
     """Latents equal the whole-image ones up to float rounding and code to the same streams;
     any decoder tile size decodes the same latent exactly and the same image up to rounding."""
-    model = _model(name)
+    _check_tiled_coding(_model(name), name)
+
+
+@pytest.mark.parametrize("name", ["bmshj2018-hyperprior", "mbt2018"])
+def test_tiled_winograd_copies_equal_whole_image(name: str) -> None:
+    """The same on one thread, where the stride-2 transforms' copies are Winograd ones (with
+    more threads, as in CI, they are channels-last: see winograd_plan)."""
+    if not winograd_available():
+        pytest.skip("NNPACK is not available here")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = _model(name)
+        assert winograd_plan(model.g_a) and winograd_plan(model.g_s)
+        _check_tiled_coding(model, name)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_tiled_coding(model: CompressionModel, name: str) -> None:
     x = image(1, 3, 128, 192, seed=1)
     for path in _paths(name):
         whole = model.compress(x, entropy_path=path, tile_size=0)
