@@ -17,6 +17,7 @@ from tinify.exceptions import ParameterError
 from tinify.layers import GDN, GDN1, IGDN, inference
 from tinify.layers.inference import (
     GDN_BAND_COLUMNS,
+    WINOGRAD_THREADED_WIDTH,
     FastPixelShuffle,
     FoldedGDN,
     InferenceTransform,
@@ -332,8 +333,9 @@ def test_winograd_plan() -> None:
 
 
 def test_winograd_plan_follows_the_thread_count() -> None:
-    """With more than one intra-op thread only transforms of 3x3 stride-1 convolutions are
-    Winograd copies; a model's cached copy is rebuilt when the thread count changes its kind."""
+    """With more than one intra-op thread, transforms with narrow stride-2 layers are
+    channels-last copies (3x3 stride-1 ones and wide ones stay Winograd); a model's cached copy
+    is rebuilt when the thread count changes its kind."""
     if not winograd_available():
         pytest.skip("NNPACK is not available here")
     cheng = Cheng2020Anchor(8)
@@ -345,6 +347,8 @@ def test_winograd_plan_follows_the_thread_count() -> None:
     assert not winograd_plan(model.g_s) and not winograd_plan(model.g_a)
     assert not winograd_plan(cheng.g_a)  # its stride-2 residual blocks
     assert winograd_plan(cheng.g_s)  # 3x3 stride-1 convolutions and pixel shuffles
+    wide = ScaleHyperprior(WINOGRAD_THREADED_WIDTH, 8)  # N = 192: wide enough
+    assert winograd_plan(wide.g_a) and winograd_plan(wide.g_s)
     two = model.inference_transform("g_s")
     assert two is not one and not any(isinstance(m, WinogradDeconv) for m in two.modules())
     assert model.inference_transform("g_s") is two  # cached again

@@ -72,6 +72,7 @@ __all__ = [
     "FoldedGDN",
     "InferenceTransform",
     "SubpixelDeconv",
+    "WINOGRAD_THREADED_WIDTH",
     "WinogradConv",
     "WinogradDeconv",
     "inference_copy",
@@ -554,46 +555,58 @@ _IN_PLACE: dict[type, type] = {
 }
 
 
+#: With more than one intra-op thread, a transform with stride-2 layers is a Winograd copy only
+#: if some convertible layer has at least this many input and output channels (see
+#: :func:`winograd_plan`).
+WINOGRAD_THREADED_WIDTH = 192
+
+
 def winograd_plan(module: nn.Module) -> bool:
     """Whether :func:`inference_copy` makes ``module`` a Winograd copy (NCHW, NNPACK): some
     plain convolution in it is :func:`winograd_convertible`, its weights are float32 on the
-    CPU, NNPACK is available (:func:`winograd_available`), and either torch runs one intra-op
-    thread or every such convolution is a 3x3 stride-1 one. The other copies are channels-last
-    (oneDNN).
+    CPU, NNPACK is available (:func:`winograd_available`), and torch runs one intra-op thread,
+    or every such convolution is a 3x3 stride-1 one, or one of them is
+    :data:`WINOGRAD_THREADED_WIDTH` channels wide (in and out). The other copies are
+    channels-last (oneDNN).
 
-    **Why the thread count.** NNPACK's thread pool scales worse than oneDNN: from one thread to
-    two, NNPACK's copies gained 1.1-1.45x and the channels-last copies 1.8-1.95x. With two
-    threads the stride-2 layers (a space-to-depth or sub-pixel shuffle around each NNPACK call)
-    no longer pay: channels-last over Winograd, ms per call, kodim01-sized inputs on this
-    2-core machine (AVX-512), ``g_a`` / ``g_s``:
+    **Why the thread count.** NNPACK's thread pool scales worse than oneDNN's: a second thread
+    gained the Winograd copies 1.1-1.45x and the channels-last copies 1.8-1.95x. With two
+    threads the layers that NNPACK runs with a space-to-depth or sub-pixel shuffle around it
+    (stride 2) no longer pay when they are 128 channels wide; at 192 and more the two copies
+    are even, and 3x3 stride-1 layers (Cheng et al.'s ``g_s``) still gain 1.4-1.65x. Time of
+    the channels-last copy over the Winograd one, 2 threads, NNPACK's pool of 2, best of 4
+    alternating calls, 768x512 images (ssf2020: 640x384 frames) on this 2-core AVX-512
+    machine (1 thread: the Winograd copies are 1.25-2x faster everywhere):
 
-    ============================  =============  ============  ============
-    transform                     1 thread       2 threads     layers
-    ============================  =============  ============  ============
-    cheng2020-anchor ``g_s``      4571 / 2300    2352 / 1591   3x3 stride 1
-    cheng2020-attn ``g_s``        -              2673 / 1813   3x3 stride 1
-    cheng2020-anchor ``g_a``      3046 / 2211    1510 / 1778   with stride 2
-    mbt2018 ``g_a``, ``g_s``      881 / 704,     452 / 492,    stride 2
-                                  850 / 678      473 / 461
-    bmshj2018-hyperprior ``g_s``  890 / 615      474 / 487     stride 2
-    ssf2020 (four transforms,     1.03-1.19x     0.67-0.92x    stride 2
-    640x384; Winograd's gain)
-    ============================  =============  ============  ============
+    ==========================================  =========  =========  ==============
+    transform                                   ``g_a``    ``g_s``    widest layer
+    ==========================================  =========  =========  ==============
+    bmshj2018-hyperprior q3 / mbt2018-mean q3   0.83/0.79  0.87/0.91  128, stride 2
+    ssf2020's four transforms                   0.89       0.86-1.02  128, stride 2
+    cheng2020-anchor q3                         0.87       1.39       128
+    bmshj2018-hyperprior q8 / mbt2018 q8        0.99/1.01  1.01/1.07  192-320
+    cheng2020-anchor q6                         1.04       1.65       192
+    ==========================================  =========  =========  ==============
 
-    So with more than one thread only transforms made of 3x3 stride-1 layers (Cheng et al.'s
-    and the like) stay Winograd copies. (NNPACK's pool is sized by torch's thread count at its
-    first call in the process and keeps that size.) The choice is made when a copy is built:
-    :meth:`~tinify.models.CompressionModel.inference_transform` rebuilds its copy when the
-    plan changes with ``torch.set_num_threads``.
+    (NNPACK's pool is sized by torch's thread count at its first call in the process and
+    keeps that size.) The choice is made when a copy is built:
+    :meth:`~tinify.models.CompressionModel.inference_transform` rebuilds its copy when the plan
+    changes with ``torch.set_num_threads``.
     """
-    layers = [m for m in module.modules() if _winograd_layer(m)]
+    layers = [
+        m
+        for m in module.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and _winograd_layer(m)
+    ]
     if not layers:
         return False
     tensors = [*module.parameters(), *module.buffers()]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return False
     if torch.get_num_threads() > 1 and not all(_stride_one(m) for m in layers):
-        return False
+        widest = max(min(m.in_channels, m.out_channels) for m in layers)
+        if widest < WINOGRAD_THREADED_WIDTH:
+            return False
     return winograd_available()
 
 
