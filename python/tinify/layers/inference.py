@@ -55,6 +55,7 @@ it when the weights change.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any, cast
 
 import torch
@@ -244,9 +245,11 @@ def subpixel_weight(
     return kernel, _subpixel_pad((kh, kw), stride, padding)
 
 
+@functools.lru_cache(maxsize=64)
 def _tap_index(kernel: int, stride: int, padding: int, device: torch.device) -> Tensor:
     """Per axis, the kernel tap at offset ``t_min + a`` of phase ``r`` as ``index[r, a]``
-    (``kernel``, a zero tap, where it falls outside)."""
+    (``kernel``, a zero tap, where it falls outside). Cached (read only): a trainable layer
+    gathers its kernel at every call, and a new index on a GPU is a host-to-device copy."""
     t0, t1 = _taps(kernel, stride, padding)
     index = [
         [k if 0 <= (k := r + padding - stride * t) < kernel else kernel for t in range(t0, t1 + 1)]
@@ -590,8 +593,8 @@ def winograd_plan(module: nn.Module) -> bool:
 
     (NNPACK's pool is sized by torch's thread count at its first call in the process and
     keeps that size.) The choice is made when a copy is built:
-    :meth:`~tinify.models.CompressionModel.inference_transform` rebuilds its copy when the plan
-    changes with ``torch.set_num_threads``.
+    :meth:`~tinify.models.CompressionModel.inference_transform` keeps a copy of each kind and
+    returns the one the calling thread's ``torch.get_num_threads()`` plans.
     """
     layers = [
         m

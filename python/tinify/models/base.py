@@ -454,7 +454,8 @@ class CompressionModel(nn.Module):
         same function up to float rounding (see :func:`tinify.layers.inference.inference_copy`),
         built on first use and kept (a plain attribute, not a state-dict entry). It is rebuilt
         when the transform's weights change (``load_state_dict``, an optimizer step, ``.to()``)
-        or a new thread count changes its kind (:func:`~tinify.layers.inference.winograd_plan`).
+        (a new thread count may change its kind, :func:`~tinify.layers.inference.winograd_plan`:
+        one copy of each kind is kept).
 
         Use it for ``g_s``, and for the analysis transforms only on the fixed-point path: the
         float path's latents must be CompressAI's exactly.
@@ -465,16 +466,20 @@ class CompressionModel(nn.Module):
         module = getattr(self, name, None)
         if not isinstance(module, nn.Module):
             raise ParameterError(f"{type(self).__name__} has no transform {name!r}")
-        # The weights, and whether the copy would be a Winograd one (it depends on the thread
-        # count: see winograd_plan).
-        signature = (parameter_signature(module), winograd_plan(module))
-        cache: dict[str, tuple[Any, nn.Module]] = self.__dict__.get("_inference_transforms", {})
-        hit = cache.get(name)
+        # One copy per kind: whether it is a Winograd one depends on the calling thread's torch
+        # thread count (see winograd_plan), so threads that disagree keep a copy each instead of
+        # rebuilding each other's.
+        key = (name, winograd_plan(module))
+        signature = parameter_signature(module)
+        cache: dict[tuple[str, bool], tuple[Any, nn.Module]] = self.__dict__.get(
+            "_inference_transforms", {}
+        )
+        hit = cache.get(key)
         if hit is None or hit[0] != signature:
             hit = (signature, inference_copy(module))
             # A new dict, complete before it is assigned: threads sharing the model never see
-            # a half-built one.
-            self.__dict__["_inference_transforms"] = {**cache, name: hit}
+            # a half-built one. A copy of other weights goes with its key.
+            self.__dict__["_inference_transforms"] = {**cache, key: hit}
         return hit[1]
 
     def coding_options(

@@ -462,9 +462,11 @@ class ScaleSpaceFlow(CompressionModel):
         in coding mode 1 (``options.fixed``) its inference copy
         (:meth:`~tinify.models.CompressionModel.inference_transform`: Winograd or channels-last
         convolutions; the latents need not be CompressAI's, and encoder and decoder both use
-        the copies, so references do not drift); otherwise (training, ``options`` None, and
-        mode 0) the module itself in channels-last layout, CompressAI's computation. A
-        transform with forward hooks always runs as itself."""
+        the copies, so on one machine and thread count the references do not drift; across
+        machines or thread counts, which may pick the other kind of copy, the reconstructions
+        differ by float rounding, the latents not at all); otherwise (training, ``options``
+        None, and mode 0) the module itself in channels-last layout, CompressAI's computation.
+        A transform with forward hooks always runs as itself."""
         module = getattr(self, name)
         if options is not None and options.fixed and not has_hooks(module):
             return self.inference_transform(name)
