@@ -39,6 +39,7 @@ Nor does it depend on ``torch.set_num_threads``: the loops run on one intra-op t
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import itertools
@@ -745,10 +746,8 @@ class ContextCoder:
         columns = self.early_taps * channels
         # int32 taps and their float64 copy; the int64 sums and their float64 product.
         per_row = batch * (12 * columns + 16 * self._context_ahead_channels)
+        stop = self._block_stop(i, per_row, CONTEXT_AHEAD_FRONTS)
         starts = self._front_starts
-        stop = min(i + CONTEXT_AHEAD_FRONTS, len(self.fronts))
-        while stop > i + 1 and (starts[stop] - starts[i]) * per_row > AHEAD_BYTES:
-            stop -= 1
         rows = starts[stop] - starts[i]
         taps = self._tap_rows[starts[i] : starts[stop], : self.early_taps].reshape(-1)
         sums = self.arithmetic.context_sums(
@@ -758,17 +757,22 @@ class ContextCoder:
             return [None] * (stop - i)
         return _per_front(sums, batch, self.front_sizes[i:stop])
 
+    def _block_stop(self, i: int, per_row: int, most: int | None = None) -> int:
+        """The end of a block of fronts ``i, i+1, ...``: as many as fit in :data:`AHEAD_BYTES`
+        at ``per_row`` bytes a row, at most ``most`` (None: no cap), at least one."""
+        starts = self._front_starts
+        stop = bisect.bisect_right(starts, starts[i] + AHEAD_BYTES // per_row) - 1
+        if most is not None:
+            stop = min(stop, i + most)
+        return min(max(stop, i + 1), len(self.fronts))
+
     def _ahead_block(self, i: int) -> list[tuple[Tensor, Tensor | None]]:
         """The hyper rows and :meth:`FrontArithmetic.hyper_sums` of fronts ``i, i+1, ...``
         (as many as :data:`AHEAD_BYTES` allows, at least one), gathered and computed at once:
         one product for the block instead of one per front. Row for row the same values."""
         batch, c_hyp = self.shape[0], self.params.size(1)
         # int64 sums and their float64 product; int32 hyper rows and their float64 copy.
-        per_row = batch * (16 * self._ahead_channels + 12 * c_hyp)
-        stop, rows = i + 1, self.front_sizes[i]
-        while stop < len(self.fronts) and (rows + self.front_sizes[stop]) * per_row <= AHEAD_BYTES:
-            rows += self.front_sizes[stop]
-            stop += 1
+        stop = self._block_stop(i, batch * (16 * self._ahead_channels + 12 * c_hyp))
         sizes = self.front_sizes[i:stop]
         hyper = gather_rows(self.params, torch.cat(self.fronts[i:stop]))  # (B * rows, C_hyp)
         sums = self.arithmetic.hyper_sums(hyper)
