@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +65,9 @@ from torch import Tensor, nn
 from tinify.layers.attention import AttentionBlock, ResidualUnit
 from tinify.layers.gdn import GDN, GDN1
 from tinify.layers.residual import ResidualBlock, ResidualBlockUpsample, ResidualBlockWithStride
+
+if TYPE_CHECKING:  # typing.TypeGuard is Python 3.10+
+    from typing_extensions import TypeGuard
 
 __all__ = [
     "SUBPIXEL_MAX_OUT_CHANNELS",
@@ -596,29 +599,22 @@ def winograd_plan(module: nn.Module) -> bool:
     :meth:`~tinify.models.CompressionModel.inference_transform` keeps a copy of each kind and
     returns the one the calling thread's ``torch.get_num_threads()`` plans.
     """
-    layers = [
-        m
-        for m in module.modules()
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and _winograd_layer(m)
-    ]
+    layers = [m for m in module.modules() if _winograd_layer(m)]
     if not layers:
         return False
     tensors = [*module.parameters(), *module.buffers()]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return False
-    if torch.get_num_threads() > 1 and not all(_stride_one(m) for m in layers):
+    # NNPACK's own 3x3 stride-1 layers, with no shuffle around them, pay at any thread count.
+    native = all(isinstance(m, nn.Conv2d) and _winograd_stride(m) == 1 for m in layers)
+    if torch.get_num_threads() > 1 and not native:
         widest = max(min(m.in_channels, m.out_channels) for m in layers)
         if widest < WINOGRAD_THREADED_WIDTH:
             return False
     return winograd_available()
 
 
-def _stride_one(module: nn.Module) -> bool:
-    """A (not transposed) stride-1 convolution: NNPACK's own 3x3 layers, with no shuffle."""
-    return type(module) is nn.Conv2d and module.stride == (1, 1)
-
-
-def _winograd_layer(module: nn.Module) -> bool:
+def _winograd_layer(module: nn.Module) -> TypeGuard[nn.Conv2d | nn.ConvTranspose2d]:
     """A plain (not subclassed: masked convolutions stay) convertible convolution."""
     plain = type(module) in (nn.Conv2d, nn.ConvTranspose2d)
     return plain and winograd_convertible(module)
@@ -635,7 +631,7 @@ def _convert(module: nn.Module, channels_last: bool, winograd: bool = False) -> 
     if winograd and _winograd_layer(module):
         if isinstance(module, nn.ConvTranspose2d):
             return WinogradDeconv(module)
-        return WinogradConv(cast(nn.Conv2d, module))
+        return WinogradConv(module)
     if (
         isinstance(module, nn.ConvTranspose2d)
         and module.out_channels <= SUBPIXEL_MAX_OUT_CHANNELS
